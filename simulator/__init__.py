@@ -1,0 +1,1 @@
+"""Retail footprint simulator."""
