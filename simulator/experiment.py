@@ -1,0 +1,249 @@
+"""Experiments: a scenario's replications (``run``); comparisons and sweeps build on it.
+
+A run is one scenario and one seed; a scenario's replications differ only in their seeds,
+spawned from the scenario's root seed (:func:`simulator.rng.replication_seeds`).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .city import City, load_city
+from .dynamics import hill
+from .model import FootprintModel
+from .population import Population, synthesize_population
+from .results import RunResult, build_metadata
+from .rng import replication_seeds, run_generators
+from .scenario import Scenario, apply_overrides, load_scenario
+
+ProgressCallback = Callable[[int, int], None]
+"""Called as ``progress(days_done, days_total)`` after every simulated day."""
+
+
+def prepare_scenario(
+    scenario: Scenario | str | Path,
+    *,
+    consumers: int | None = None,
+    days: int | None = None,
+    seed: int | None = None,
+    replications: int | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> Scenario:
+    """Load a scenario (path or object) and apply command-line style overrides.
+
+    ``consumers``, ``days``, ``seed`` and ``replications`` are shorthands for the keys
+    ``population.consumers``, ``horizon.days``, ``seed`` and ``replications``.
+    """
+    if not isinstance(scenario, Scenario):
+        scenario = load_scenario(scenario)
+    changes: dict[str, Any] = dict(overrides or {})
+    shorthands = {"population.consumers": consumers, "horizon.days": days, "seed": seed, "replications": replications}
+    changes.update({key: value for key, value in shorthands.items() if value is not None})
+    if changes:
+        scenario = apply_overrides(scenario, changes)
+    return scenario
+
+
+def simulate_replication(
+    scenario: Scenario,
+    seed: int,
+    city: City,
+    *,
+    population: Population | None = None,
+    progress: ProgressCallback | None = None,
+) -> dict[str, Any]:
+    """Run one replication to the horizon and return its tables (without replication columns).
+
+    Returns
+    -------
+    dict
+        ``daily``, ``stores``, ``zones``, ``cells`` DataFrames and ``timings`` and
+        ``diagnostics`` dicts.
+    """
+    started = time.perf_counter()
+    model = FootprintModel(scenario, seed=seed, city=city, population=population)
+    built = time.perf_counter()
+    while model.running:
+        model.step()
+        if progress is not None:
+            progress(model.day, model.horizon_days)
+    finished = time.perf_counter()
+    zones, cells = _zone_tables(model)
+    return {
+        "daily": pd.DataFrame(model.daily_rows),
+        "stores": pd.DataFrame(model.store_rows),
+        "zones": zones,
+        "cells": cells,
+        "timings": {"build_s": built - started, "dynamics_s": finished - built},
+        "diagnostics": {"population": model.population.diagnostics, "exposure": model.exposure.diagnostics},
+        "plan": model.stores.to_frame(city),
+        "weight": model.population.weight,
+    }
+
+
+def _zone_tables(model: FootprintModel) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """End-of-horizon results per cell and per zone."""
+    city = model.city
+    population = model.population
+    n_cells = len(city.cell_xy)
+    cell = population.home_cell
+    familiarity = model.familiarity()
+    consumers = np.bincount(cell, minlength=n_cells)
+
+    def per_cell(values: np.ndarray) -> np.ndarray:
+        return np.bincount(cell, weights=values, minlength=n_cells)
+
+    sums = {
+        "familiarity": per_cell(familiarity),
+        "familiar": per_cell((familiarity >= 0.5).astype(np.float64)),
+        "trust": per_cell(model.trust.astype(np.float64)),
+        "aware": per_cell(model.aware.astype(np.float64)),
+    }
+    counts = {
+        "consumers": consumers,
+        "bookings_requested": model.cell_bookings,
+        "test_drives": model.cell_test_drives,
+        "purchases": model.cell_purchases,
+    }
+    cells = _results_frame(sums, counts, population.weight)
+    cells.insert(0, "cell_id", city.cell_ids)
+    cells.insert(1, "zone_id", city.zone_ids[city.cell_zone])
+    cells = cells[cells["consumers"] > 0].reset_index(drop=True)
+
+    zone = np.asarray(city.cell_zone)
+    n_zones = len(city.zone_ids)
+    zone_sums = {k: np.bincount(zone, weights=v, minlength=n_zones) for k, v in sums.items()}
+    zone_counts = {k: np.bincount(zone, weights=v, minlength=n_zones).astype(np.int64) for k, v in counts.items()}
+    zones = _results_frame(zone_sums, zone_counts, population.weight)
+    zones.insert(0, "zone_id", city.zone_ids)
+    return zones, cells
+
+
+def _results_frame(sums: dict, counts: dict, weight: float) -> pd.DataFrame:
+    consumers = counts["consumers"].astype(np.float64)
+    safe = np.maximum(consumers, 1.0)
+    frame = pd.DataFrame(
+        {
+            "consumers": counts["consumers"].astype(np.int64),
+            "population_represented": consumers * weight,
+            "mean_familiarity": np.where(consumers > 0, sums["familiarity"] / safe, np.nan),
+            "share_familiar": np.where(consumers > 0, sums["familiar"] / safe, np.nan),
+            "mean_trust": np.where(consumers > 0, sums["trust"] / safe, np.nan),
+            "share_aware": np.where(consumers > 0, sums["aware"] / safe, np.nan),
+        }
+    )
+    for name in ("bookings_requested", "test_drives", "purchases"):
+        frame[name] = counts[name].astype(np.int64)
+        frame[f"{name}_per_1000"] = np.where(consumers > 0, 1000.0 * counts[name] / safe, np.nan)
+    return frame
+
+
+COUNT_COLUMNS = (
+    "in_market",
+    "sightings",
+    "bookings_requested",
+    "test_drives",
+    "bookings_lost",
+    "bookings_no_store",
+    "queue_length",
+    "purchases",
+    "purchases_direct",
+    "cumulative_purchases",
+)
+
+
+def run(
+    scenario: Scenario | str | Path,
+    *,
+    consumers: int | None = None,
+    days: int | None = None,
+    seed: int | None = None,
+    replications: int | None = None,
+    overrides: Mapping[str, Any] | None = None,
+    city: City | None = None,
+    progress: ProgressCallback | None = None,
+    command: str | None = None,
+) -> RunResult:
+    """Run a scenario's replications and return the results.
+
+    Parameters
+    ----------
+    scenario : Scenario or path
+        The scenario, or the path of a scenario file.
+    consumers, days, seed, replications : int, optional
+        Overrides of ``population.consumers``, ``horizon.days``, ``seed``, ``replications``.
+    overrides : mapping, optional
+        Further overrides by dotted key path (``{"behaviour.hill_k": 4}``).
+    city : City, optional
+        An already loaded city (default: the scenario's bundle).
+    progress : callable, optional
+        ``progress(days_done, days_total)`` over all replications.
+
+    Returns
+    -------
+    RunResult
+        Tables with ``replication`` and ``seed`` columns, and the metadata.
+    """
+    started = time.perf_counter()
+    scenario = prepare_scenario(
+        scenario, consumers=consumers, days=days, seed=seed, replications=replications, overrides=overrides
+    )
+    city = city if city is not None else load_city(scenario.resolved_bundle)
+    city_loaded = time.perf_counter()
+    seeds = replication_seeds(scenario.seed, scenario.replications)
+    horizon = scenario.horizon.days
+    tables: dict[str, list[pd.DataFrame]] = {"daily": [], "stores": [], "zones": [], "cells": []}
+    timings: dict[str, float] = {"city_s": city_loaded - started, "build_s": 0.0, "dynamics_s": 0.0}
+    diagnostics: list[dict] = []
+    plan = pd.DataFrame()
+    weight = float(city.population_total) / scenario.population.consumers
+    for replication, replication_seed in enumerate(seeds):
+        done_before = replication * horizon
+
+        def replication_progress(done: int, total: int, offset: int = done_before) -> None:
+            if progress is not None:
+                progress(offset + done, horizon * len(seeds))
+
+        outcome = simulate_replication(scenario, replication_seed, city, progress=replication_progress)
+        for name in tables:
+            frame = outcome[name]
+            frame.insert(0, "seed", replication_seed)
+            frame.insert(0, "replication", replication)
+            tables[name].append(frame)
+        timings["build_s"] += outcome["timings"]["build_s"]
+        timings["dynamics_s"] += outcome["timings"]["dynamics_s"]
+        diagnostics.append(outcome["diagnostics"])
+        plan = outcome["plan"]
+        weight = outcome["weight"]
+    daily = pd.concat(tables["daily"], ignore_index=True)
+    for column in COUNT_COLUMNS:
+        daily[f"{column}_scaled"] = daily[column] * weight
+    timings["total_s"] = time.perf_counter() - started
+    metadata = build_metadata(
+        scenario,
+        seed=scenario.seed,
+        replication_seeds=seeds,
+        consumers=scenario.population.consumers,
+        consumer_weight=weight,
+        population_total=float(city.population_total),
+        city=city.name,
+        horizon_days=horizon,
+        start_date=scenario.horizon.start_date,
+        timings=timings,
+        command=command,
+        extra={"diagnostics": diagnostics},
+    )
+    return RunResult(
+        daily=daily,
+        stores=pd.concat(tables["stores"], ignore_index=True),
+        zones=pd.concat(tables["zones"], ignore_index=True),
+        cells=pd.concat(tables["cells"], ignore_index=True),
+        plan=plan,
+        metadata=metadata,
+    )

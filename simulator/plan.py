@@ -1,0 +1,150 @@
+"""Place a scenario's stores on a city: positions in the city's metric CRS, as arrays."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from pyproj import Transformer
+
+from .errors import PlanError
+
+FORMATS = ("mall", "street", "flagship", "popup", "delivery_centre")
+NEVER_CLOSES = np.iinfo(np.int32).max
+
+
+@dataclass(frozen=True)
+class PlacedStores:
+    """The stores of a plan as arrays (length J).
+
+    Attributes
+    ----------
+    ids, names : numpy.ndarray of str
+    format_code : numpy.ndarray of int8
+        Index into ``FORMATS``.
+    xy : numpy.ndarray, shape (J, 2)
+        Position in the city's metric CRS.
+    lonlat : numpy.ndarray, shape (J, 2)
+        Position in WGS84.
+    mall : numpy.ndarray of int32
+        Index of the mall the store is in, -1 for a store outside malls.
+    open_day, close_day : numpy.ndarray of int32
+        Open on days ``open_day <= t < close_day``.
+    capacity : numpy.ndarray of int32
+        Test drives per day.
+    attractiveness, visibility_radius_m : numpy.ndarray of float64
+    """
+
+    ids: np.ndarray
+    names: np.ndarray
+    format_code: np.ndarray
+    xy: np.ndarray
+    lonlat: np.ndarray
+    mall: np.ndarray
+    open_day: np.ndarray
+    close_day: np.ndarray
+    capacity: np.ndarray
+    attractiveness: np.ndarray
+    visibility_radius_m: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def open_on(self, day: int) -> np.ndarray:
+        """Boolean mask of the stores open on ``day``."""
+        return (self.open_day <= day) & (day < self.close_day)
+
+    def change_days(self, horizon_days: int) -> list[int]:
+        """Days (within the horizon) on which the set of open stores changes, with day 0."""
+        days = {0} | {int(d) for d in self.open_day if 0 < d < horizon_days}
+        days |= {int(d) for d in self.close_day if 0 < d < horizon_days}
+        return sorted(days)
+
+    def to_frame(self, city=None) -> pd.DataFrame:
+        """One row per store (the run folder's ``plan.parquet``)."""
+        frame = pd.DataFrame(
+            {
+                "store_id": self.ids,
+                "store_name": self.names,
+                "format": [FORMATS[c] for c in self.format_code],
+                "lon": self.lonlat[:, 0],
+                "lat": self.lonlat[:, 1],
+                "x": self.xy[:, 0],
+                "y": self.xy[:, 1],
+                "mall_id": [str(city.mall_ids[m]) if (city is not None and m >= 0) else "" for m in self.mall],
+                "open_day": self.open_day,
+                "close_day": np.where(self.close_day == NEVER_CLOSES, -1, self.close_day),
+                "capacity": self.capacity,
+                "attractiveness": self.attractiveness,
+                "visibility_radius_m": self.visibility_radius_m,
+            }
+        )
+        if city is not None and len(self):
+            frame["zone_id"] = city.zone_ids[zone_of_points(city, self.xy)]
+        else:
+            frame["zone_id"] = ""
+        return frame
+
+
+def zone_of_points(city, xy: np.ndarray) -> np.ndarray:
+    """Zone index of points: the zone of the nearest population cell centroid."""
+    from scipy.spatial import cKDTree
+
+    _, nearest_cell = cKDTree(city.cell_xy).query(np.asarray(xy, dtype=np.float64))
+    return np.asarray(city.cell_zone)[nearest_cell]
+
+
+def place_stores(scenario, city, source_name: str | None = None) -> PlacedStores:
+    """Resolve every store of ``scenario.plan`` to a position on ``city``.
+
+    A store given by ``mall`` sits at the mall (and is inside it), by ``station`` at the
+    station, by ``lon``/``lat`` at that point. A store outside the city, or naming an
+    unknown mall or station, raises :class:`PlanError` naming the store.
+    """
+    where = source_name or f"{scenario.name}"
+    stores = scenario.plan.stores
+    to_metric = Transformer.from_crs("EPSG:4326", city.crs, always_xy=True)
+    to_lonlat = Transformer.from_crs(city.crs, "EPSG:4326", always_xy=True)
+    xy = np.zeros((len(stores), 2))
+    mall = np.full(len(stores), -1, dtype=np.int32)
+    for position, store in enumerate(stores):
+        key = f"{where}: plan.stores[{position}] ({store.id})"
+        if store.mall is not None:
+            try:
+                m = city.mall_index(store.mall)
+            except PlanError as error:
+                raise PlanError(f"{key}: mall: {error}") from None
+            mall[position] = m
+            xy[position] = city.mall_xy[m]
+        elif store.station is not None:
+            try:
+                s = city.station_index(store.station)
+            except PlanError as error:
+                raise PlanError(f"{key}: station: {error}") from None
+            xy[position] = city.station_xy[s]
+        else:
+            xy[position] = to_metric.transform(store.lon, store.lat)
+    if len(stores):
+        inside = city.contains(xy)
+        if not inside.all():
+            bad = int(np.flatnonzero(~inside)[0])
+            store = stores[bad]
+            raise PlanError(
+                f"{where}: plan.stores[{bad}] ({store.id}): position "
+                f"({store.lon}, {store.lat}) is outside the city '{city.name}'"
+            )
+    lon, lat = to_lonlat.transform(xy[:, 0], xy[:, 1]) if len(stores) else (np.zeros(0), np.zeros(0))
+    return PlacedStores(
+        ids=np.array([s.id for s in stores], dtype=object),
+        names=np.array([s.name for s in stores], dtype=object),
+        format_code=np.array([FORMATS.index(s.format) for s in stores], dtype=np.int8),
+        xy=xy,
+        lonlat=np.column_stack([lon, lat]) if len(stores) else np.zeros((0, 2)),
+        mall=mall,
+        open_day=np.array([s.open_day for s in stores], dtype=np.int32),
+        close_day=np.array([NEVER_CLOSES if s.close_day is None else s.close_day for s in stores], dtype=np.int32),
+        capacity=np.array([s.capacity_per_day for s in stores], dtype=np.int32),
+        attractiveness=np.array([s.attractiveness for s in stores], dtype=np.float64),
+        visibility_radius_m=np.array([s.visibility_radius_m for s in stores], dtype=np.float64),
+    )

@@ -1,0 +1,380 @@
+"""Population synthesis: homes, workplaces, commute modes, heterogeneity and contacts.
+
+Works on the plain arrays of a :class:`simulator.city.City` and returns arrays. Consumers
+are ordered by home cell, and cells along a Z-order (Morton) curve, so that consumers who
+live close together sit close together in memory (contacts are mostly local).
+
+Steps, with the rules used:
+
+* **homes**: ``counts ~ Multinomial(n, population_c / total)`` over the population cells;
+* **commuters**: each consumer commutes with probability ``commuter_share``;
+* **workplaces**: a doubly aggregated gravity model. Cells are grouped into square blocks;
+  ``P(block d | block o) ∝ jobs_d exp(-dist_od / beta)`` and then a cell inside ``d``
+  with probability proportional to its jobs. ``beta`` is solved (Brent's method) so that the
+  expected commute distance equals ``mean_commute_km``;
+* **modes**: a multinomial logit over subway, bus, car and active travel with utilities in
+  the commute distance and in the walking distance to the nearest stations at both ends;
+  the alternative-specific constants are calibrated (iterated ``c_m += log(target_m /
+  share_m)``) until the synthetic shares match ``mode_shares``;
+* **heterogeneity**: ``z_i ~ N(0, 1)``, scaled by the behaviour's standard deviation;
+* **contacts**: a small-world network (Watts & Strogatz 1998 in spirit): each consumer has
+  ``contacts_per_consumer`` contacts, each one a neighbour in the home ordering (within a
+  window) or, with probability ``random_contact_share``, anyone in the city.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy.optimize import brentq
+from scipy.spatial import cKDTree
+
+MODE_NONE = 0
+MODE_SUBWAY = 1
+MODE_BUS = 2
+MODE_CAR = 3
+MODE_ACTIVE = 4
+MODE_NAMES = ("none", "subway", "bus", "car", "active")
+
+GRAVITY_BLOCKS_TARGET = 2500  # about this many blocks for the gravity model
+SAME_BLOCK_DISTANCE_FACTOR = 0.52  # mean distance between two points of a square / side
+CONTACT_WINDOW_MIN = 50
+MODE_LOGIT_ITERATIONS = 200
+
+# Mode utilities (per km): what makes each mode likelier for a given trip.
+ACTIVE_PER_KM = -0.9
+SUBWAY_ACCESS_PER_KM = -1.6
+BUS_PER_KM = -0.04
+CAR_PER_KM = 0.03
+
+
+@dataclass(frozen=True)
+class Population:
+    """Synthetic consumers as arrays (length ``n`` unless stated).
+
+    Attributes
+    ----------
+    n : int
+        Number of simulated consumers.
+    weight : float
+        Real people represented by one consumer: ``population_total / n``.
+    home_cell, work_cell : numpy.ndarray of int32
+        Population-cell index of home and workplace (-1 for non-commuters).
+    mode : numpy.ndarray of int8
+        Commute mode code (``MODE_*``; ``MODE_NONE`` for non-commuters).
+    home_station, work_station : numpy.ndarray of int32
+        Nearest station to home and work cell (-1 without transit).
+    standard_normal : numpy.ndarray of float32
+        ``z_i``: individual trust heterogeneity before scaling.
+    contact_indptr, contact_indices : numpy.ndarray
+        Contacts in CSR form: the contacts of i are
+        ``contact_indices[contact_indptr[i]:contact_indptr[i+1]]``.
+    diagnostics : dict
+        Achieved mean commute (km), gravity decay beta (km), achieved mode shares.
+    """
+
+    n: int
+    weight: float
+    home_cell: np.ndarray
+    work_cell: np.ndarray
+    mode: np.ndarray
+    home_station: np.ndarray
+    work_station: np.ndarray
+    standard_normal: np.ndarray
+    contact_indptr: np.ndarray
+    contact_indices: np.ndarray
+    diagnostics: dict = field(default_factory=dict)
+
+    @property
+    def commuter(self) -> np.ndarray:
+        """Boolean mask of commuters."""
+        return self.work_cell >= 0
+
+
+def morton_order(xy: np.ndarray, bits: int = 16) -> np.ndarray:
+    """Indices that sort points along a Z-order (Morton) curve.
+
+    Coordinates are scaled to ``[0, 2**bits)`` and their bits interleaved.
+    """
+    xy = np.asarray(xy, dtype=np.float64)
+    if len(xy) == 0:
+        return np.zeros(0, dtype=np.int64)
+    low = xy.min(axis=0)
+    span = np.maximum(xy.max(axis=0) - low, 1e-9)
+    scaled = ((xy - low) / span * (2**bits - 1)).astype(np.uint64)
+    code = np.zeros(len(xy), dtype=np.uint64)
+    for bit in range(bits):
+        mask = np.uint64(1 << bit)
+        code |= ((scaled[:, 0] & mask) << np.uint64(bit)) | ((scaled[:, 1] & mask) << np.uint64(bit + 1))
+    return np.argsort(code, kind="stable")
+
+
+def synthesize_population(city, settings, rng: np.random.Generator) -> Population:
+    """Build the synthetic population of a city.
+
+    Parameters
+    ----------
+    city : simulator.city.City
+        The city arrays (metric CRS).
+    settings : simulator.scenario.PopulationSettings
+        Number of consumers, commuter share, mean commute, mode shares, contacts.
+    rng : numpy.random.Generator
+        The run's population generator.
+
+    Returns
+    -------
+    Population
+    """
+    n = int(settings.consumers)
+    cell_xy = np.asarray(city.cell_xy, dtype=np.float64)
+    cell_population = np.asarray(city.cell_population, dtype=np.float64)
+    order = morton_order(cell_xy)
+    counts_in_order = rng.multinomial(n, cell_population[order] / cell_population.sum())
+    home_cell = np.repeat(order, counts_in_order).astype(np.int32)
+
+    commuter = rng.random(n) < settings.commuter_share
+    work_cell = np.full(n, -1, dtype=np.int32)
+    gravity = _gravity_workplaces(city, home_cell[commuter], settings.mean_commute_km, rng)
+    work_cell[commuter] = gravity["work_cell"]
+
+    station_of_cell = _nearest_station_of_cells(city)
+    home_station = station_of_cell[0][home_cell]
+    work_station = np.full(n, -1, dtype=np.int32)
+    work_station[commuter] = station_of_cell[0][work_cell[commuter]]
+    mode = np.zeros(n, dtype=np.int8)
+    mode_result = _choose_modes(
+        commute_km=np.linalg.norm(cell_xy[home_cell[commuter]] - cell_xy[work_cell[commuter]], axis=1) / 1000.0,
+        home_access_km=station_of_cell[1][home_cell[commuter]],
+        work_access_km=station_of_cell[1][work_cell[commuter]],
+        targets=settings.mode_shares,
+        has_transit=len(city.station_xy) > 0,
+        rng=rng,
+    )
+    mode[commuter] = mode_result["mode"]
+    not_subway = mode != MODE_SUBWAY
+    home_station = np.where(not_subway, -1, home_station).astype(np.int32)
+    work_station = np.where(not_subway, -1, work_station).astype(np.int32)
+
+    standard_normal = rng.standard_normal(n).astype(np.float32)
+    contact_indptr, contact_indices = small_world_contacts(
+        n, settings.contacts_per_consumer, settings.random_contact_share, rng
+    )
+    commute_km = np.linalg.norm(cell_xy[home_cell[commuter]] - cell_xy[work_cell[commuter]], axis=1) / 1000.0
+    diagnostics = {
+        "mean_commute_km_target": float(settings.mean_commute_km),
+        "mean_commute_km_expected": gravity["expected_km"],
+        "mean_commute_km_sampled": float(commute_km.mean()) if commute_km.size else 0.0,
+        "gravity_beta_km": gravity["beta_km"],
+        "gravity_note": gravity["note"],
+        "commuter_share": float(commuter.mean()) if n else 0.0,
+        "mode_shares": {
+            MODE_NAMES[m]: float((mode[commuter] == m).mean()) if commuter.any() else 0.0
+            for m in (MODE_SUBWAY, MODE_BUS, MODE_CAR, MODE_ACTIVE)
+        },
+    }
+    return Population(
+        n=n,
+        weight=float(city.population_total) / n,
+        home_cell=home_cell,
+        work_cell=work_cell,
+        mode=mode,
+        home_station=home_station,
+        work_station=work_station,
+        standard_normal=standard_normal,
+        contact_indptr=contact_indptr,
+        contact_indices=contact_indices,
+        diagnostics=diagnostics,
+    )
+
+
+def _nearest_station_of_cells(city) -> tuple[np.ndarray, np.ndarray]:
+    """Nearest station of each cell centroid and its distance in km (-1, inf without transit)."""
+    n_cells = len(city.cell_xy)
+    if len(city.station_xy) == 0:
+        return np.full(n_cells, -1, dtype=np.int32), np.full(n_cells, np.inf)
+    distance, index = cKDTree(city.station_xy).query(city.cell_xy)
+    return index.astype(np.int32), distance / 1000.0
+
+
+def _blocks(city) -> tuple[np.ndarray, float]:
+    """Block index of every cell for the gravity model, and the block side in metres."""
+    xy = np.asarray(city.cell_xy)
+    xmin, ymin = xy.min(axis=0)
+    xmax, ymax = xy.max(axis=0)
+    cell_side = float(np.median(city.cell_half_size) * 2.0)
+    area = max((xmax - xmin) * (ymax - ymin), cell_side**2)
+    side = max(cell_side, float(np.sqrt(area / GRAVITY_BLOCKS_TARGET)))
+    column = np.floor((xy[:, 0] - xmin) / side).astype(np.int64)
+    row = np.floor((xy[:, 1] - ymin) / side).astype(np.int64)
+    key = row * (column.max() + 1) + column
+    _, block = np.unique(key, return_inverse=True)
+    return block.astype(np.int64), side
+
+
+def _gravity_workplaces(city, home_cells: np.ndarray, mean_commute_km: float, rng: np.random.Generator) -> dict:
+    """Draw a workplace cell for each commuter with a distance-decay gravity model.
+
+    ``P(d | o) = J_d exp(-D_od / beta) / sum_k J_k exp(-D_ok / beta)`` over blocks, with
+    ``beta`` chosen so that ``sum_o w_o sum_d P(d|o) D_od = mean_commute_km`` (``w_o``: the
+    commuters' share in block o). When the target is outside what the city allows (a small
+    city), the nearest feasible beta is used and the note says so.
+    """
+    jobs = np.asarray(city.cell_jobs, dtype=np.float64)
+    if jobs.sum() <= 0:
+        jobs = np.asarray(city.cell_population, dtype=np.float64)
+    block, side = _blocks(city)
+    n_blocks = int(block.max()) + 1
+    xy = np.asarray(city.cell_xy)
+    block_jobs = np.bincount(block, weights=jobs, minlength=n_blocks)
+    weights_for_centre = np.where(jobs > 0, jobs, 1e-9)
+    block_centre = np.column_stack(
+        [np.bincount(block, weights=xy[:, k] * weights_for_centre, minlength=n_blocks) for k in (0, 1)]
+    ) / np.bincount(block, weights=weights_for_centre, minlength=n_blocks)[:, None]
+    origin_weight = np.bincount(block[home_cells], minlength=n_blocks).astype(np.float64)
+    origins = np.flatnonzero(origin_weight > 0)
+    destinations = np.flatnonzero(block_jobs > 0)
+    distance_km = np.linalg.norm(block_centre[origins][:, None, :] - block_centre[destinations][None, :, :], axis=2) / 1000.0
+    same = origins[:, None] == destinations[None, :]
+    distance_km[same] = SAME_BLOCK_DISTANCE_FACTOR * side / 1000.0
+    log_jobs = np.log(block_jobs[destinations])
+    share = origin_weight[origins] / max(origin_weight.sum(), 1.0)
+
+    def expected_km(beta: float) -> float:
+        logits = log_jobs[None, :] - distance_km / beta
+        logits -= logits.max(axis=1, keepdims=True)
+        probabilities = np.exp(logits)
+        probabilities /= probabilities.sum(axis=1, keepdims=True)
+        return float(share @ (probabilities * distance_km).sum(axis=1))
+
+    note = "calibrated"
+    low_beta, high_beta = 0.05, 5000.0
+    if len(origins) == 0:
+        return {"work_cell": np.zeros(0, dtype=np.int32), "beta_km": float("nan"), "expected_km": 0.0, "note": "no commuters"}
+    if expected_km(high_beta) <= mean_commute_km:
+        beta, note = high_beta, "target above what the city allows: jobs drawn without distance decay"
+    elif expected_km(low_beta) >= mean_commute_km:
+        beta, note = low_beta, "target below what the city allows: strongest distance decay used"
+    else:
+        beta = brentq(lambda b: expected_km(b) - mean_commute_km, low_beta, high_beta, xtol=1e-4)
+    logits = log_jobs[None, :] - distance_km / beta
+    logits -= logits.max(axis=1, keepdims=True)
+    probabilities = np.exp(logits)
+    probabilities /= probabilities.sum(axis=1, keepdims=True)
+
+    origin_row = np.full(n_blocks, -1, dtype=np.int64)
+    origin_row[origins] = np.arange(len(origins))
+    rows = origin_row[block[home_cells]]
+    chosen = _draw_from_rows(np.cumsum(probabilities, axis=1), rows, rng)
+    work_block = destinations[chosen]
+
+    # A cell inside the chosen block, with probability proportional to its jobs.
+    cells_by_block = np.argsort(block, kind="stable")
+    sorted_blocks = block[cells_by_block]
+    sorted_jobs = jobs[cells_by_block]
+    starts = np.searchsorted(sorted_blocks, np.arange(n_blocks))
+    cumulative = np.cumsum(sorted_jobs)
+    before = np.where(starts > 0, cumulative[np.maximum(starts - 1, 0)], 0.0)
+    totals = np.bincount(sorted_blocks, weights=sorted_jobs, minlength=n_blocks)
+    targets = before[work_block] + rng.random(len(work_block)) * totals[work_block]
+    position = np.searchsorted(cumulative, targets, side="right")
+    ends = np.r_[starts[1:], len(sorted_blocks)]
+    position = np.clip(position, starts[work_block], ends[work_block] - 1)
+    return {
+        "work_cell": cells_by_block[position].astype(np.int32),
+        "beta_km": float(beta),
+        "expected_km": expected_km(beta),
+        "note": note,
+    }
+
+
+def _draw_from_rows(cumulative_rows: np.ndarray, rows: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """One draw per entry of ``rows`` from the discrete distributions with the given CDF rows.
+
+    Vectorised inverse CDF: rows are laid end to end (row r's CDF shifted by r), so one
+    ``searchsorted`` serves every draw.
+    """
+    n_rows, width = cumulative_rows.shape
+    cdf = cumulative_rows / cumulative_rows[:, -1:]
+    flat = (cdf + np.arange(n_rows)[:, None]).ravel()
+    position = np.searchsorted(flat, rows + rng.random(len(rows)), side="right")
+    return np.minimum(position - rows * width, width - 1)
+
+
+def _choose_modes(
+    commute_km: np.ndarray,
+    home_access_km: np.ndarray,
+    work_access_km: np.ndarray,
+    targets,
+    has_transit: bool,
+    rng: np.random.Generator,
+) -> dict:
+    """Commute modes from a multinomial logit calibrated to the target shares.
+
+    ``V_subway = c_s + b_a (a_home + a_work)``, ``V_bus = c_b + b_b d``,
+    ``V_car = c_c + b_c d``, ``V_active = c_a + b_w d`` (d commute km, a access km).
+    Without transit the subway is unavailable and the other targets are rescaled.
+    """
+    n = len(commute_km)
+    target = np.array([targets.subway, targets.bus, targets.car, targets.active], dtype=np.float64)
+    if not has_transit:
+        target[0] = 0.0
+    target = target / target.sum()
+    utility = np.column_stack(
+        [
+            SUBWAY_ACCESS_PER_KM * (home_access_km + work_access_km) if has_transit else np.full(n, -np.inf),
+            BUS_PER_KM * commute_km,
+            CAR_PER_KM * commute_km,
+            ACTIVE_PER_KM * commute_km,
+        ]
+    )
+    available = target > 0
+    utility[:, ~available] = -np.inf
+    constants = np.zeros(4)
+    probabilities = np.zeros((n, 4))
+    for _ in range(MODE_LOGIT_ITERATIONS if n else 0):
+        logits = utility + constants
+        logits -= logits.max(axis=1, keepdims=True)
+        probabilities = np.exp(logits)
+        probabilities /= probabilities.sum(axis=1, keepdims=True)
+        shares = probabilities.mean(axis=0)
+        if np.allclose(shares[available], target[available], atol=1e-5):
+            break
+        constants[available] += np.log(target[available] / np.maximum(shares[available], 1e-12))
+    cumulative = np.cumsum(probabilities, axis=1)
+    draws = rng.random(n)
+    choice = np.minimum((draws[:, None] > cumulative).sum(axis=1), 3)
+    codes = np.array([MODE_SUBWAY, MODE_BUS, MODE_CAR, MODE_ACTIVE], dtype=np.int8)
+    return {"mode": codes[choice]}
+
+
+def small_world_contacts(
+    n: int, contacts_per_consumer: int, random_share: float, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """Directed small-world contacts in CSR form.
+
+    Each consumer gets ``k`` contacts; each is, with probability ``random_share``, a
+    uniformly random consumer, otherwise a neighbour at offset ``±1..window`` in the home
+    ordering (reflected at the ends), ``window = max(50, 2k)``. Self-contacts are moved to
+    the next consumer.
+
+    Returns
+    -------
+    indptr : numpy.ndarray of int64, shape (n + 1,)
+    indices : numpy.ndarray of int32, shape (n * k,)
+    """
+    k = int(contacts_per_consumer)
+    if n < 2 or k == 0:
+        return np.zeros(n + 1, dtype=np.int64), np.zeros(0, dtype=np.int32)
+    window = max(CONTACT_WINDOW_MIN, 2 * k)
+    me = np.repeat(np.arange(n, dtype=np.int64), k)
+    offset = rng.integers(1, window + 1, size=n * k) * np.where(rng.random(n * k) < 0.5, -1, 1)
+    local = me + offset
+    local = np.where(local < 0, -local, local)
+    local = np.where(local >= n, 2 * (n - 1) - local, local)
+    local = np.clip(local, 0, n - 1)
+    anyone = rng.integers(0, n, size=n * k)
+    contact = np.where(rng.random(n * k) < random_share, anyone, local)
+    contact = np.where(contact == me, (contact + 1) % n, contact)
+    indptr = np.arange(0, n * k + 1, k, dtype=np.int64)
+    return indptr, contact.astype(np.int32)

@@ -1,0 +1,167 @@
+"""Closed forms and the compiled kernel: adstock, Hill, Huff, Poisson draws, counter RNG."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy import stats
+
+from simulator import dynamics as dyn
+from simulator.rng import counter_uniform, counter_uniforms, replication_seeds, run_generators
+
+
+def single_consumer_days(rates: np.ndarray, weights: np.ndarray, days: int, *, hill_k=3.0, hill_s=2.0, half_life=28.0,
+                         wear_weight=0.0, wear_half_life=7.0, key=12345):
+    """Run the kernel for one consumer with one class row; return daily sightings, stock, familiarity."""
+    n_stores = len(rates)
+    indptr = np.array([0, n_stores], dtype=np.int64)
+    indices = np.arange(n_stores, dtype=np.int32)
+    rate = np.asarray(rates, dtype=np.float32)
+    weight = np.asarray(weights, dtype=np.float32)
+    store_open = np.ones(n_stores, dtype=np.uint8)
+    totals, zero = dyn.open_row_totals(indptr, indices, rate, store_open)
+    state = {
+        "stock": np.zeros(1, np.float32), "wear": np.zeros(1, np.float32),
+        "source_previous": np.zeros(1, np.float32), "source_next": np.zeros(1, np.float32),
+        "trust": np.zeros(1, np.float32), "status": np.zeros(1, np.uint8), "aware": np.zeros(1, np.uint8),
+        "recent": np.full((1, 3), dyn.NEVER, np.int16), "event": np.zeros(1, np.uint8),
+    }
+    kpis = np.zeros((1, dyn.N_KPIS))
+    store_counts = np.zeros((1, n_stores), dtype=np.int64)
+    per_store, stock, familiarity = [], [], []
+    for day in range(days):
+        dyn.consumer_day(
+            day, np.uint64(key), np.zeros(1, np.int32), indptr, indices, rate, weight, totals, zero, store_open,
+            dyn.decay_from_half_life(half_life), dyn.decay_from_half_life(wear_half_life), wear_weight, hill_k, hill_s,
+            0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0, 0.0,
+            np.zeros(2, np.int64), np.zeros(0, np.int32), np.zeros(1, np.float32),
+            state["stock"], state["wear"], state["source_previous"], state["source_next"], state["trust"],
+            state["status"], state["aware"], state["recent"], state["event"], kpis, store_counts,
+        )
+        per_store.append(store_counts[0].copy())
+        stock.append(float(state["stock"][0]))
+        familiarity.append(kpis[0, dyn.KPI_FAMILIARITY])
+    return np.array(per_store), np.array(stock), np.array(familiarity), state
+
+
+def test_adstock_recursion_and_half_life():
+    delta = dyn.decay_from_half_life(28)
+    assert delta == pytest.approx(0.9755, abs=1e-4)
+    stock = dyn.adstock([1.0] + [0.0] * 28, delta)
+    assert stock[28] == pytest.approx(0.5)
+    assert dyn.decay_from_half_life(math.inf) == 1.0
+
+
+def test_hill_reference_points():
+    """K = 3, s = 2: 1 sighting 0.10, 3 give 0.50, 10 give 0.92 (REFERENCES.md)."""
+    values = dyn.hill(np.array([0.0, 1.0, 3.0, 10.0]), 3.0, 2.0)
+    np.testing.assert_allclose(values, [0.0, 0.1, 0.5, 100 / 109], atol=1e-12)
+
+
+def test_single_consumer_follows_adstock_and_hill_exactly():
+    per_store, stock, familiarity, _ = single_consumer_days(np.array([0.3, 0.5]), np.array([1.0, 0.4]), 200)
+    increments = per_store @ np.array([1.0, 0.4])
+    expected_stock = dyn.adstock(increments, dyn.decay_from_half_life(28))
+    np.testing.assert_allclose(stock, expected_stock, rtol=2e-5, atol=1e-5)
+    np.testing.assert_allclose(familiarity, dyn.hill(stock, 3.0, 2.0), rtol=1e-5, atol=1e-6)
+
+
+def test_single_consumer_hill_general_shape_and_wearout():
+    per_store, stock, familiarity, state = single_consumer_days(
+        np.array([0.8]), np.array([1.0]), 120, hill_s=1.5, wear_weight=0.2
+    )
+    increments = per_store[:, 0].astype(float)
+    wear = dyn.adstock(increments, dyn.decay_from_half_life(7.0))
+    net = np.maximum(dyn.adstock(increments, dyn.decay_from_half_life(28.0)) - 0.2 * wear, 0)
+    np.testing.assert_allclose(familiarity, dyn.hill(net, 3.0, 1.5), rtol=1e-4, atol=1e-5)
+
+
+def test_sightings_are_poisson_and_split_by_rate():
+    rates = np.array([0.1, 0.3, 0.6])
+    per_store, *_ = single_consumer_days(rates, np.ones(3), 20000, key=99)
+    totals = per_store.sum(axis=1)
+    assert totals.mean() == pytest.approx(1.0, abs=0.03)
+    assert totals.var() == pytest.approx(1.0, abs=0.05)
+    # Share of sightings per store equals rate_j / sum(rate).
+    observed = per_store.sum(axis=0)
+    chi2 = stats.chisquare(observed, observed.sum() * rates / rates.sum())
+    assert chi2.pvalue > 1e-3
+    # Distribution of daily counts against Poisson(1).
+    counts = np.bincount(totals, minlength=6)[:6]
+    expected = stats.poisson.pmf(np.arange(6), 1.0) * len(totals)
+    assert stats.chisquare(counts[:5], expected[:5] * counts[:5].sum() / expected[:5].sum()).pvalue > 1e-3
+
+
+def test_huff_probabilities_formula():
+    attractiveness = np.array([1.0, 2.0, 4.0])
+    distance = np.array([[1.0, 2.0, 4.0], [0.1, 3.0, 3.0]])
+    probabilities = dyn.huff_probabilities(attractiveness, distance, 1.5, min_distance=0.5)
+    floored = np.maximum(distance, 0.5)
+    manual = attractiveness / floored**1.5
+    manual /= manual.sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(probabilities, manual)
+    closed = dyn.huff_probabilities(np.array([1.0, 0.0, 4.0]), distance, 2.0)
+    assert closed[:, 1].sum() == 0 and np.allclose(closed.sum(axis=1), 1)
+
+
+@given(
+    attractiveness=st.lists(st.floats(0.1, 10), min_size=1, max_size=6),
+    exponent=st.floats(0.5, 3),
+    data=st.data(),
+)
+@settings(max_examples=50, deadline=None)
+def test_huff_rows_are_distributions_and_favour_closer(attractiveness, exponent, data):
+    j = len(attractiveness)
+    distances = np.array(data.draw(st.lists(st.floats(0.1, 50), min_size=j, max_size=j)))[None, :]
+    p = dyn.huff_probabilities(np.array(attractiveness), distances, exponent)
+    assert np.isclose(p.sum(), 1.0)
+    assert (p >= 0).all()
+    # Moving a store closer never lowers its share.
+    closer = distances.copy()
+    closer[0, 0] *= 0.5
+    assert dyn.huff_probabilities(np.array(attractiveness), closer, exponent)[0, 0] >= p[0, 0] - 1e-12
+
+
+def test_bass_closed_form_properties():
+    p, q = 0.03, 0.38
+    t = np.linspace(0, 40, 4001)
+    f = dyn.bass_cumulative(t, p, q)
+    assert f[0] == 0 and f[-1] == pytest.approx(1.0, abs=1e-5)
+    assert np.all(np.diff(f) >= 0)
+    # The adoption rate peaks at t* = ln(q/p) / (p + q).
+    peak = t[np.argmax(np.gradient(f, t))]
+    assert peak == pytest.approx(math.log(q / p) / (p + q), abs=0.02)
+
+
+def test_conversion_probability():
+    trust = np.array([0.0, 0.5, 1.0])
+    c = dyn.conversion_probability(trust, 0.3, 2.0)
+    assert c[1] == pytest.approx(0.3)
+    assert c[0] < 0.3 < c[2]
+    assert np.all(dyn.conversion_probability(trust, 1.0, 2.0) == 1.0)
+    assert np.all(dyn.conversion_probability(trust, 0.0, 2.0) == 0.0)
+
+
+def test_counter_uniform_numba_and_numpy_agree_and_are_uniform():
+    indices = np.arange(50000)
+    vectorised = counter_uniforms(7, 3, 2, indices)
+    compiled = np.array([counter_uniform(np.uint64(7), 3, 2, i) for i in indices[:200]])
+    np.testing.assert_array_equal(vectorised[:200], compiled)
+    assert stats.kstest(vectorised, "uniform").pvalue > 1e-3
+    other_day = counter_uniforms(7, 4, 2, indices)
+    assert abs(np.corrcoef(vectorised, other_day)[0, 1]) < 0.02
+
+
+def test_replication_seeds_are_spawned_and_stable():
+    seeds = replication_seeds(42, 4)
+    assert seeds == replication_seeds(42, 4)
+    assert len(set(seeds)) == 4
+    assert replication_seeds(42, 2) == seeds[:2]
+    a = run_generators(seeds[0])
+    b = run_generators(seeds[0])
+    assert a[2] == b[2]
+    assert a[0].random() == b[0].random()
