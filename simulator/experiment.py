@@ -156,6 +156,7 @@ COUNT_COLUMNS = (
     "purchases_direct",
     "cumulative_purchases",
 )
+STORE_COUNT_COLUMNS = ("sightings", "bookings_requested", "test_drives", "bookings_lost", "queue_length", "purchases")
 
 
 def run(
@@ -224,6 +225,10 @@ def run(
     daily = pd.concat(tables["daily"], ignore_index=True)
     for column in COUNT_COLUMNS:
         daily[f"{column}_scaled"] = daily[column] * weight
+    stores = pd.concat(tables["stores"], ignore_index=True)
+    for column in STORE_COUNT_COLUMNS:
+        if column in stores:
+            stores[f"{column}_scaled"] = stores[column] * weight
     timings["total_s"] = time.perf_counter() - started
     metadata = build_metadata(
         scenario,
@@ -241,7 +246,7 @@ def run(
     )
     return RunResult(
         daily=daily,
-        stores=pd.concat(tables["stores"], ignore_index=True),
+        stores=stores,
         zones=pd.concat(tables["zones"], ignore_index=True),
         cells=pd.concat(tables["cells"], ignore_index=True),
         plan=plan,

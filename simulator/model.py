@@ -33,10 +33,9 @@ from scipy.spatial.distance import cdist
 from . import dynamics as dyn
 from .city import City, load_city
 from .exposure import Exposure, build_exposure
-from .levers import total_shift
 from .plan import FORMATS, PlacedStores, place_stores
 from .population import Population, synthesize_population
-from .rng import STREAM_CONVERSION, STREAM_INITIAL_MARKET, STREAM_STORE_CHOICE, counter_uniforms, run_generators
+from .rng import STREAM_CAPACITY, STREAM_CONVERSION, STREAM_INITIAL_MARKET, STREAM_STORE_CHOICE, counter_uniforms, run_generators
 from .scenario import Scenario, load_scenario
 
 DAILY_COUNTS = (
@@ -59,13 +58,17 @@ class StoreAgent(mesa.Agent):
     The queue holds bookings (consumer index, day booked) in arrival order.
     """
 
-    def __init__(self, model: "FootprintModel", index: int, stores: PlacedStores) -> None:
+    def __init__(self, model: "FootprintModel", index: int, stores: PlacedStores, consumer_weight: float) -> None:
         super().__init__(model)
         self.index = index
         self.store_id = str(stores.ids[index])
         self.name = str(stores.names[index])
         self.format = FORMATS[int(stores.format_code[index])]
         self.capacity = int(stores.capacity[index])
+        # One simulated consumer stands for ``consumer_weight`` people, so a store serves
+        # capacity / weight simulated test drives a day: the whole part every day and one
+        # more with probability equal to the fractional part (a counter-based draw).
+        self.simulated_capacity = self.capacity / consumer_weight
         self.open_day = int(stores.open_day[index])
         self.close_day = int(stores.close_day[index])
         self.queue_consumers = np.zeros(0, dtype=np.int64)
@@ -95,7 +98,10 @@ class StoreAgent(mesa.Agent):
             self.queue_consumers = self.queue_consumers[:0]
             self.queue_days = self.queue_days[:0]
             return
-        served = min(self.capacity, len(self.queue_consumers))
+        whole = int(self.simulated_capacity)
+        extra = counter_uniforms(int(self.model.kernel_key), day, STREAM_CAPACITY, np.array([self.index]))[0]
+        capacity_today = whole + int(extra < self.simulated_capacity - whole)
+        served = min(capacity_today, len(self.queue_consumers))
         self.served_today = self.queue_consumers[:served]
         waiting, booked = self.queue_consumers[served:], self.queue_days[served:]
         expired = day - booked >= self.model.patience_days
@@ -148,7 +154,9 @@ class FootprintModel(mesa.Model):
         )
         self._init_parameters()
         self._init_state()
-        self.store_agents = [StoreAgent(self, j, self.stores) for j in range(len(self.stores))]
+        self.store_agents = [
+            StoreAgent(self, j, self.stores, self.population.weight) for j in range(len(self.stores))
+        ]
         self.day = 0
         self.running = self.horizon_days > 0
         self.daily_rows: list[dict] = []
@@ -169,7 +177,9 @@ class FootprintModel(mesa.Model):
         self.patience_days = int(behaviour.queue_patience_days)
         self.stock_retention = dyn.decay_from_half_life(behaviour.adstock_half_life_days)
         self.wear_retention = dyn.decay_from_half_life(behaviour.wearout_half_life_days)
-        self.trust_shift = behaviour.trust_intercept + total_shift(levers, self.horizon_days)
+        self.trust_shift = behaviour.trust_intercept + np.array(
+            [levers.trust_shift(day) for day in range(self.horizon_days)]
+        )
         self.familiarity_weight = levers.offline_footprint.weight if levers.offline_footprint.enabled else 0.0
         testimonials = levers.testimonials
         self.wom_weight = testimonials.weight if testimonials.enabled else 0.0
@@ -375,6 +385,7 @@ class FootprintModel(mesa.Model):
 
     def _record_stores(self, day, store_sightings, served, bought) -> None:
         buyers = set(served[bought].tolist()) if len(served) else set()
+        weight = self.population.weight
         for agent in self.store_agents:
             is_open = agent.is_open(day)
             held = len(agent.served_today)
@@ -392,7 +403,7 @@ class FootprintModel(mesa.Model):
                     "bookings_lost": len(agent.lost_today),
                     "queue_length": agent.queue_length,
                     "purchases": sum(1 for c in agent.served_today.tolist() if c in buyers),
-                    "utilisation": held / agent.capacity if (is_open and agent.capacity > 0) else 0.0,
+                    "utilisation": held * weight / agent.capacity if (is_open and agent.capacity > 0) else 0.0,
                 }
             )
 

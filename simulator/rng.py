@@ -38,6 +38,7 @@ STREAM_CHANNEL = 3
 STREAM_STORE_CHOICE = 4
 STREAM_CONVERSION = 5
 STREAM_INITIAL_MARKET = 6
+STREAM_CAPACITY = 7
 STREAM_SPLIT_BASE = 16  # sighting k of a consumer on one day uses stream 16 + k
 
 

@@ -114,7 +114,9 @@ def test_tables_are_consistent(tiny_city_path, tiny_city):
     assert daily["bookings_requested"].sum() == daily["test_drives"].sum() + daily["bookings_lost"].sum() + daily["queue_length"].iloc[-1]
     assert (daily["cumulative_purchases"].diff().fillna(daily["purchases"]) == daily["purchases"]).all()
     assert (stores.loc[~stores["is_open"], "test_drives"] == 0).all()
-    assert (stores["test_drives"] <= stores["capacity"]).all()
+    weight = result.metadata["consumer_weight"]
+    assert (stores["test_drives"] <= np.ceil(stores["capacity"] / weight)).all()
+    np.testing.assert_allclose(stores["utilisation"], np.where(stores["is_open"], stores["test_drives"] * weight / stores["capacity"], 0))
     # Store C opens on day 20: no sightings of it before.
     assert stores.query("store_id == 'C' and day < 20")["sightings"].sum() == 0
     assert stores.query("store_id == 'C' and day >= 20")["sightings"].sum() > 0
@@ -129,17 +131,20 @@ def test_capacity_queue_and_abandonment(tiny_city_path, tiny_city):
     """Heavy demand on one small store: capacity binds, the queue grows, bookings are lost."""
     scenario = tiny_scenario(
         tiny_city_path,
-        plan={"stores": [{"id": "only", "station": "中心", "format": "street", "capacity_per_day": 2}]},
+        plan={"stores": [{"id": "only", "station": "中心", "format": "street", "capacity_per_day": 200}]},
         behaviour={"booking_rate_per_day": 0.5, "queue_patience_days": 3, "in_market_rate_per_year": 2.0},
         horizon={"days": 40},
     )
     result = run(scenario, city=tiny_city)
     stores = result.stores
-    assert stores["test_drives"].max() == 2
+    simulated_capacity = 200 / result.metadata["consumer_weight"]  # about 2.1 simulated test drives a day
+    assert stores["test_drives"].max() == np.ceil(simulated_capacity)
+    assert stores["test_drives"].mean() == pytest.approx(simulated_capacity, rel=0.1)
     assert result.daily["bookings_lost"].sum() > 0
     # Nobody waits longer than the patience: the queue is at most 3 days of arrivals deep beyond capacity.
     assert (stores["queue_length"] <= stores["bookings_requested"].rolling(4, min_periods=1).sum()).all()
-    assert (stores.loc[stores["test_drives"] < 2, "queue_length"] == 0).all()
+    # Capacity unused on a day means nobody was left waiting that day.
+    assert (stores.loc[stores["test_drives"] < np.floor(simulated_capacity), "queue_length"] == 0).all()
 
 
 def test_no_store_open_means_bookings_without_store(tiny_city_path, tiny_city):

@@ -1,0 +1,317 @@
+"""A static map of a city bundle and the rows of its text summary.
+
+:func:`render_city_map` draws the districts, the modelled population surface,
+the subway network and the candidate sites to a PNG (matplotlib's Agg canvas, no
+pyplot state). :func:`format_city_summary` turns :meth:`City.summary` into label /
+value rows for the command line.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+from matplotlib import colormaps
+from matplotlib import colors as mcolors
+from matplotlib import font_manager, patheffects
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.cm import ScalarMappable
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.ticker import FuncFormatter
+
+import shapely
+
+from simulator.city import City, cell_frame, line_frame, site_frame, zone_frame
+
+__all__ = ["render_city_map", "format_city_summary", "cjk_font_family", "MAP_WIDTH_PX", "MAP_DPI"]
+
+MAP_WIDTH_PX = 1600
+MAP_DPI = 150
+DENSITY_LABEL = "residents per km² (modelled)"
+DEFAULT_LINE_COLOURS = (
+    "#c23a30", "#006098", "#008e9c", "#d5a7a1", "#a6217f", "#b58500", "#fbc600", "#0a9e49",
+    "#8fc31f", "#d6abc1", "#00a0e9", "#ea5404", "#9b7ebc", "#f4b0c3", "#0ab2b0", "#6e2c90",
+)
+MALL_COLOUR = "#1f6fb4"
+SITE_COLOUR = "#7b3294"
+_CJK_FAMILIES = (
+    "Noto Sans CJK SC", "Noto Sans SC", "Noto Serif CJK SC", "Source Han Sans SC", "Source Han Sans CN",
+    "WenQuanYi Zen Hei", "WenQuanYi Micro Hei", "SimHei", "Microsoft YaHei", "PingFang SC",
+    "Hiragino Sans GB", "Heiti SC", "STHeiti", "AR PL UMing CN", "AR PL UKai CN", "Droid Sans Fallback",
+)
+
+
+def cjk_font_family() -> str | None:
+    """Name of an installed font family that can draw Chinese, or None."""
+    installed = {font.name for font in font_manager.fontManager.ttflist}
+    for family in _CJK_FAMILIES:
+        if family in installed:
+            return family
+    return None
+
+
+def render_city_map(city: City, out_png: Path) -> Path:
+    """Draw the city to a PNG about 1600 px wide (dpi 150) and return its path.
+
+    Layers, bottom to top: population cells coloured by modelled density
+    ``population / area`` (residents per km², log colour scale; empty cells
+    grey), district outlines with names (Chinese when a CJK font is installed,
+    otherwise ``name_en``), subway lines in their ``color`` (a default palette
+    when the bundle has none), stations as dots, malls as diamonds whose area
+    grows with attractiveness, street sites as triangles. Axes are UTM
+    kilometres, north up; the legend and north arrow go to the corners that
+    cover least of the city. When the stations gather in a core much smaller
+    than the city (Beijing), a second panel on the right enlarges that core (a
+    square around the median station holding 70 % of the stations) and the
+    colour bar moves below both. The file is written atomically (temporary name
+    in the same folder, then ``os.replace``).
+    """
+    out_png = Path(out_png)
+    out_png.parent.mkdir(parents=True, exist_ok=True)
+    cjk = cjk_font_family()
+    xmin, ymin, xmax, ymax = city.bounds
+    pad = 0.03 * max(xmax - xmin, ymax - ymin)
+    view = (xmin - pad, ymin - pad, xmax + pad, ymax + pad)
+    width_in = MAP_WIDTH_PX / MAP_DPI
+    map_aspect = (view[3] - view[1]) / (view[2] - view[0])
+    height_in = float(np.clip(width_in * 0.80 * map_aspect + 1.2, 5.0, 16.0))
+
+    layers = _Layers(city)
+    core = _transit_core(city)
+    corners = _corners_by_emptiness(city, view)
+    figure = Figure(figsize=(width_in, height_in), dpi=MAP_DPI, layout="constrained")
+    FigureCanvasAgg(figure)
+    if core is None:
+        axes = figure.add_subplot()
+        panels = [axes]
+    else:
+        height_in = float(np.clip(width_in * 0.52 * map_aspect + 1.6, 5.0, 16.0))
+        figure.set_size_inches(width_in, height_in)
+        axes, core_axes = figure.subplots(1, 2, width_ratios=[1.35, 1.0])
+        panels = [axes, core_axes]
+
+    _draw_map(axes, city, layers, view, cjk, label_min_share=0.01 if core else 0.0, scale=1.0)
+    if core is not None:
+        _draw_map(core_axes, city, layers, core, cjk, label_min_share=0.0, scale=1.3)
+        core_axes.set_title(f"centre, {(core[2] - core[0]) / 1000:.0f} km across", fontsize=9)
+        axes.indicate_inset(
+            [core[0], core[1], core[2] - core[0], core[3] - core[1]], edgecolor="#222222", alpha=0.9,
+            linewidth=1.0,
+        )
+
+    colourbar = figure.colorbar(
+        ScalarMappable(norm=layers.norm, cmap=layers.cmap), ax=panels, shrink=0.6, pad=0.01,
+        location="right" if core is None else "bottom", aspect=30 if core is not None else 20,
+    )
+    colourbar.set_label(DENSITY_LABEL, fontsize=8)
+    colourbar.ax.tick_params(labelsize=7, which="both")
+    plain = FuncFormatter(lambda value, _: f"{value:,.0f}")
+    minor = FuncFormatter(lambda value, _: f"{value:,.0f}" if f"{value:.0e}"[0] in "25" else "")
+    for axis in (colourbar.ax.xaxis, colourbar.ax.yaxis):
+        axis.set_major_formatter(plain)
+        axis.set_minor_formatter(minor)
+
+    km = FuncFormatter(lambda value, _: f"{value / 1000:.0f}")
+    for panel in panels:
+        panel.xaxis.set_major_formatter(km)
+        panel.yaxis.set_major_formatter(km)
+        panel.set_xlabel(f"easting, km ({city.crs})", fontsize=8)
+        panel.set_ylabel(f"northing, km ({city.crs})", fontsize=8)
+        panel.tick_params(labelsize=7)
+
+    legend_handles = _legend_handles(city)
+    if legend_handles:
+        axes.legend(handles=legend_handles, loc=corners.pop(0), fontsize=7, framealpha=0.9)
+    arrow_corner = corners.pop(0)
+    ax_x = 0.04 if "left" in arrow_corner else 0.96
+    ax_y = 0.96 if "upper" in arrow_corner else 0.13
+    axes.annotate(
+        "N", xy=(ax_x, ax_y), xytext=(ax_x, ax_y - 0.08), xycoords="axes fraction", ha="center",
+        va="center", fontsize=10, fontweight="bold",
+        arrowprops={"arrowstyle": "-|>", "color": "black", "lw": 1.2},
+    )
+
+    title_name = city.name.replace("_", " ").title()
+    figure.suptitle(
+        f"{title_name}: {city.population_total:,.0f} residents · {city.station_ids.size} subway stations "
+        f"on {city.line_ids.size} lines · {city.mall_ids.size} malls",
+        fontsize=11,
+    )
+    notes = ["population surface modelled from census totals"]
+    if city.mall_ids.size:
+        notes.append("mall positions approximate (see 'position_accuracy_m')")
+    if cjk is None:
+        notes.append("district names in English (no CJK font installed)")
+    figure.get_layout_engine().set(h_pad=0.04)
+    figure.supxlabel("; ".join(notes), fontsize=6, color="#555555", x=0.01, ha="left")
+
+    return _save_atomically(figure, out_png)
+
+
+class _Layers:
+    """Geometries and colours read once and drawn on both panels."""
+
+    def __init__(self, city: City):
+        self.zones = zone_frame(city)
+        self.cells = cell_frame(city)
+        self.lines = line_frame(city) if city.line_ids.size else None
+        self.sites = site_frame(city) if city.site_ids.size else None
+        area_km2 = (2.0 * city.cell_half_size) ** 2 / 1e6
+        with np.errstate(divide="ignore", invalid="ignore"):
+            density = np.where(area_km2 > 0, city.cell_population / area_km2, 0.0)
+        positive = density[density > 0]
+        vmin = float(max(np.percentile(positive, 1), 1.0)) if positive.size else 1.0
+        vmax = float(max(positive.max(), vmin * 10)) if positive.size else 10.0
+        self.norm = mcolors.LogNorm(vmin=vmin, vmax=vmax, clip=True)
+        self.cmap = colormaps["YlOrRd"].with_extremes(bad="#dcdcdc")
+        self.cell_colours = self.cmap(self.norm(np.ma.masked_less_equal(density, 0)))
+        self.line_colours = []
+        if self.lines is not None:
+            given = self.lines["color"] if "color" in self.lines.columns else [None] * len(self.lines)
+            self.line_colours = [
+                colour if isinstance(colour, str) and mcolors.is_color_like(colour)
+                else DEFAULT_LINE_COLOURS[i % len(DEFAULT_LINE_COLOURS)]
+                for i, colour in enumerate(given)
+            ]
+
+
+def _transit_core(city: City) -> tuple[float, float, float, float] | None:
+    """Square around the bulk of the stations when it is much smaller than the city, else None."""
+    if city.station_ids.size < 10:
+        return None
+    xmin, ymin, xmax, ymax = city.bounds
+    centre = np.median(city.station_xy, axis=0)
+    reach = np.abs(city.station_xy - centre).max(axis=1)
+    half = float(max(np.percentile(reach, 70), 2_000.0))
+    if 2 * half > 0.45 * max(xmax - xmin, ymax - ymin):
+        return None
+    return (centre[0] - half, centre[1] - half, centre[0] + half, centre[1] + half)
+
+
+def _corners_by_emptiness(city: City, view: tuple[float, float, float, float]) -> list[str]:
+    """Legend locations ordered by how little of the city a box of 40 % in that corner covers."""
+    x0, y0, x1, y1 = view
+    w, h = 0.4 * (x1 - x0), 0.4 * (y1 - y0)
+    boxes = {
+        "upper left": shapely.box(x0, y1 - h, x0 + w, y1),
+        "upper right": shapely.box(x1 - w, y1 - h, x1, y1),
+        "lower left": shapely.box(x0, y0, x0 + w, y0 + h),
+        "lower right": shapely.box(x1 - w, y0, x1, y0 + h),
+    }
+    covered = {name: shapely.intersection(city._area, box).area for name, box in boxes.items()}
+    order = ["lower right", "upper right", "lower left", "upper left"]  # tie-break
+    return sorted(order, key=lambda name: (round(covered[name] / (w * h), 2), order.index(name)))
+
+
+def _draw_map(axes, city: City, layers: _Layers, view, cjk: str | None, label_min_share: float, scale: float):
+    axes.set_facecolor("#eef2f5")
+    x0, y0, x1, y1 = view
+    cells = layers.cells
+    visible = cells.geometry.intersects(shapely.box(x0, y0, x1, y1)).to_numpy()
+    if visible.any():
+        cells[visible].plot(ax=axes, color=layers.cell_colours[visible], edgecolor="none", linewidth=0, zorder=1)
+    layers.zones.boundary.plot(ax=axes, color="#333333", linewidth=0.8, zorder=3)
+
+    halo = [patheffects.withStroke(linewidth=2.5, foreground="white")]
+    labels = city.zone_names if cjk else city.zone_names_en
+    areas = layers.zones.geometry.area.to_numpy()
+    share = areas / areas.sum()
+    for label, point, part in zip(labels, layers.zones.geometry.representative_point(), share):
+        if part >= label_min_share and x0 <= point.x <= x1 and y0 <= point.y <= y1:
+            axes.text(
+                point.x, point.y, str(label), fontsize=7, ha="center", va="center", zorder=8, clip_on=True,
+                path_effects=halo, color="#222222", fontfamily=cjk if cjk else None,
+            )
+
+    if layers.lines is not None:
+        layers.lines.plot(ax=axes, color="white", linewidth=2.8 * scale, zorder=4)
+        layers.lines.plot(ax=axes, color=layers.line_colours, linewidth=1.7 * scale, zorder=4)
+        axes.scatter(
+            city.station_xy[:, 0], city.station_xy[:, 1], s=5 * scale, facecolor="white",
+            edgecolor="#333333", linewidth=0.4, zorder=5,
+        )
+    if city.mall_ids.size:
+        largest = float(city.mall_attractiveness.max())
+        axes.scatter(
+            city.mall_xy[:, 0], city.mall_xy[:, 1],
+            s=_mall_marker_size(city.mall_attractiveness, largest) * scale,
+            marker="D", facecolor=MALL_COLOUR, edgecolor="white", linewidth=0.6, alpha=0.9, zorder=7,
+        )
+    if layers.sites is not None:
+        axes.scatter(
+            layers.sites.geometry.x, layers.sites.geometry.y, s=30 * scale, marker="^",
+            facecolor=SITE_COLOUR, edgecolor="white", linewidth=0.5, zorder=7,
+        )
+    axes.set_xlim(x0, x1)
+    axes.set_ylim(y0, y1)
+    axes.set_aspect("equal")
+    axes.set_xlabel("")
+    axes.set_ylabel("")
+
+
+def _mall_marker_size(attractiveness: np.ndarray, largest: float) -> np.ndarray:
+    return 8.0 + 60.0 * attractiveness / largest
+
+
+def _legend_handles(city: City) -> list:
+    handles = []
+    if city.line_ids.size:
+        handles += [
+            Line2D([], [], color="#555555", linewidth=1.7, label=f"subway ({city.line_ids.size} lines)"),
+            Line2D([], [], marker="o", linestyle="none", markersize=3, markerfacecolor="white",
+                   markeredgecolor="#333333", markeredgewidth=0.5, label="station"),
+        ]
+    if city.mall_ids.size:
+        largest = float(city.mall_attractiveness.max())
+        for value in sorted(set(np.quantile(city.mall_attractiveness, [0.0, 0.5, 1.0]).round(2))):
+            size = float(_mall_marker_size(np.array([value]), largest)[0])
+            handles.append(
+                Line2D([], [], marker="D", linestyle="none", markersize=np.sqrt(size),
+                       markerfacecolor=MALL_COLOUR, markeredgecolor="white",
+                       label=f"mall, attractiveness {value:g}")
+            )
+    if city.site_ids.size:
+        handles.append(Line2D([], [], marker="^", linestyle="none", markersize=6, markerfacecolor=SITE_COLOUR,
+                              markeredgecolor="white", label="street site"))
+    return handles
+
+
+def _save_atomically(figure: Figure, out_png: Path) -> Path:
+    handle, temporary = tempfile.mkstemp(prefix=f".{out_png.name}.", suffix=".tmp", dir=out_png.parent)
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            figure.savefig(stream, format="png", dpi=MAP_DPI)
+        os.chmod(temporary, 0o644)  # mkstemp creates 0600; a map is meant to be shared
+        os.replace(temporary, out_png)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    return out_png
+
+
+def format_city_summary(summary: dict) -> list[tuple[str, str]]:
+    """Label / value rows of :meth:`City.summary` for printing."""
+    lon_min, lat_min, lon_max, lat_max = summary["bounds_lonlat"]
+    xmin, ymin, xmax, ymax = summary["bounds_m"]
+    width_km, height_km = summary["extent_km"]
+    return [
+        ("city", str(summary["name"])),
+        ("bundle", str(summary["source"])),
+        ("metric CRS", str(summary["crs"])),
+        ("districts", f"{summary['districts']:,}"),
+        ("population (census)", f"{summary['population_total']:,}"),
+        ("population cells", f"{summary['cells']:,}"),
+        ("modelled cell population", f"{summary['cell_population_total']:,}"),
+        ("modelled jobs", f"{summary['jobs_total']:,}"),
+        ("subway stations", f"{summary['stations']:,}"),
+        ("subway lines", f"{summary['lines']:,}"),
+        ("platforms (station x line)", f"{summary['platforms']:,}"),
+        ("malls", f"{summary['malls']:,}"),
+        ("street sites", f"{summary['street_sites']:,}"),
+        ("bounds (lon/lat)", f"{lon_min:.4f}, {lat_min:.4f} .. {lon_max:.4f}, {lat_max:.4f}"),
+        ("bounds (m)", f"{xmin:,.0f}, {ymin:,.0f} .. {xmax:,.0f}, {ymax:,.0f}"),
+        ("extent", f"{width_km:.1f} km x {height_km:.1f} km"),
+    ]

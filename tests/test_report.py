@@ -1,0 +1,222 @@
+"""Figures, map and the self-contained HTML report."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from matplotlib.figure import Figure
+
+from simulator import report
+from simulator.report import (
+    display_label,
+    familiarity_map,
+    format_number,
+    funnel_figure,
+    save_figures,
+    stores_figure,
+    summary_rows,
+    write_report_html,
+)
+from simulator.results import RunResult, read_run, write_run
+
+from test_results import synthetic_frames, synthetic_result
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture(scope="module")
+def several() -> RunResult:
+    return synthetic_result(n_replications=3, n_days=40)
+
+
+@pytest.fixture(scope="module")
+def single() -> RunResult:
+    return synthetic_result(n_replications=1, n_days=40)
+
+
+def _png_size(path: Path) -> tuple[int, int]:
+    data = path.read_bytes()
+    assert data[:8] == PNG_SIGNATURE
+    return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+
+
+# --------------------------------------------------------------------------- figures
+
+
+@pytest.mark.parametrize("fixture_name", ["single", "several"])
+def test_save_figures_for_one_and_several_replications(fixture_name: str, request, tmp_path: Path) -> None:
+    result = request.getfixturevalue(fixture_name)
+    zones, cells = synthetic_frames()
+    written = save_figures(result, tmp_path, zone_gdf=zones, cell_gdf=cells)
+    assert set(written) == {"funnel", "stores", "familiarity_map"}
+    for key, path in written.items():
+        assert path == tmp_path / "figures" / f"{key}.png"
+        width, height = _png_size(path)
+        assert width > 600 and height > 300
+    assert sorted(p.name for p in (tmp_path / "figures").iterdir()) == [
+        "familiarity_map.png", "funnel.png", "stores.png"
+    ]
+
+
+def test_map_is_skipped_without_geometry(tmp_path: Path, single: RunResult) -> None:
+    written = save_figures(single, tmp_path)
+    assert set(written) == {"funnel", "stores"}
+    assert not (tmp_path / "figures" / "familiarity_map.png").exists()
+
+
+def _band_count(figure: Figure) -> int:
+    return sum(len(axis.collections) for axis in figure.axes)
+
+
+def test_funnel_draws_bands_only_with_several_replications(single: RunResult, several: RunResult) -> None:
+    one = funnel_figure(single.daily)
+    many = funnel_figure(several.daily)
+    assert _band_count(one) == 0
+    assert _band_count(many) >= 9
+    titles = [axis.get_title() for axis in many.axes if axis.get_visible()]
+    assert "Cumulative purchases" in titles and "Aware of the brand" in titles
+
+
+def test_funnel_plots_rolling_mean_of_scaled_counts(several: RunResult) -> None:
+    figure = funnel_figure(several.daily)
+    axis = next(a for a in figure.axes if a.get_title() == "Purchases per day")
+    line = axis.get_lines()[0]
+    wide = several.daily.pivot_table(index="date", columns="replication", values="purchases_scaled")
+    expected = wide.sort_index().rolling(7, min_periods=1).mean().mean(axis=1).to_numpy()
+    np.testing.assert_allclose(line.get_ydata(), expected)
+    share_axis = next(a for a in figure.axes if a.get_title() == "Aware of the brand")
+    expected_share = several.daily.groupby("date")["share_aware"].mean().to_numpy() * 100
+    np.testing.assert_allclose(share_axis.get_lines()[0].get_ydata(), expected_share)
+
+
+def test_stores_figure_bars_match_totals(several: RunResult) -> None:
+    figure = stores_figure(several.stores, several.plan, consumer_weight=2.0)
+    bookings_axis, utilisation_axis = figure.axes[:2]
+    labels = [tick.get_text() for tick in bookings_axis.get_yticklabels()]
+    assert "Flagship Haidian" in labels and "Xiaomi Auto Joy City" in labels
+    per_replication = several.stores.groupby(["replication", "store_id"])[["test_drives"]].sum()
+    expected = per_replication.groupby("store_id")["test_drives"].mean() * 2.0
+    widths = sorted(patch.get_width() for patch in bookings_axis.patches[:3])
+    np.testing.assert_allclose(widths, sorted(expected.to_numpy()))
+    utilisation_widths = [patch.get_width() for patch in utilisation_axis.patches]
+    assert all(0 <= w <= 100 for w in utilisation_widths) and len(utilisation_widths) == 3
+
+
+def test_map_colours_cells_and_marks_stores(several: RunResult) -> None:
+    zones, cells = synthetic_frames()
+    figure = familiarity_map(zones, cells, several.zones, several.cells, several.plan)
+    axis = figure.axes[0]
+    texts = [t.get_text() for t in axis.texts]
+    assert {"Dongcheng", "Xicheng", "Chaoyang", "Haidian"} <= set(texts)
+    assert any(t.endswith(" km") for t in texts)  # scale bar
+    legend = [t.get_text() for t in axis.get_legend().get_texts()]
+    assert "mall store (1)" in legend and "no consumers" in legend
+    colour_bar_axis = figure.axes[1]
+    assert colour_bar_axis.get_ylabel() == "mean familiarity (0–1)"
+
+
+def test_map_without_cells_uses_zones(single: RunResult) -> None:
+    zones, _cells = synthetic_frames()
+    figure = familiarity_map(zones, None, single.zones, None, single.plan)
+    assert "by zone" in figure.axes[0].get_title()
+    legend = [t.get_text() for t in figure.axes[0].get_legend().get_texts()]
+    assert "no consumers" not in legend  # every zone has consumers
+
+
+def test_labels_fall_back_when_chinese_cannot_be_drawn(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(report, "cjk_font_family", lambda: None)
+    assert display_label("小米汽车 国贸", "S2") == "S2"
+    assert display_label("Chaoyang", "朝阳区", "Z3") == "Chaoyang"
+    assert display_label("", None, "Z9") == "Z9"
+    monkeypatch.setattr(report, "cjk_font_family", lambda: "Noto Sans CJK SC")
+    assert display_label("小米汽车 国贸", "S2") == "小米汽车 国贸"
+
+
+# --------------------------------------------------------------------------- text and HTML
+
+
+def test_format_number() -> None:
+    assert format_number(1234567.4, "people") == "1,234,567"
+    assert format_number(0.4567, "share") == "45.7 %"
+    assert format_number(0.1234, "index") == "0.123"
+    assert format_number(float("nan"), "people") == "–"
+
+
+def test_summary_rows(several: RunResult, single: RunResult) -> None:
+    rows = dict(summary_rows(several))
+    purchases = several.daily.groupby("replication")["purchases_scaled"].sum().mean()
+    assert rows["Purchases"].startswith(f"{purchases:,.0f} (95 % CI ")
+    assert rows["Share aware (end of horizon)"].endswith("%)")
+    assert rows["Replications"] == "3"
+    single_rows = dict(summary_rows(single))
+    assert "CI" not in single_rows["Purchases"]
+    assert re.fullmatch(r"\d+\.\d %", single_rows["Share familiar, F >= 0.5 (end of horizon)"])
+    assert all(isinstance(k, str) and isinstance(v, str) for k, v in summary_rows(single))
+
+
+def _external_references(document: str) -> list[str]:
+    return re.findall(r"""(?:src|href)\s*=\s*["']?\s*(?:https?:)?//""", document, flags=re.IGNORECASE)
+
+
+def test_report_html_is_self_contained(tmp_path: Path, several: RunResult) -> None:
+    zones, cells = synthetic_frames()
+    out = write_run(several, tmp_path / "run", zone_frame=zones, cell_frame=cells)
+    document = (out / "report.html").read_text(encoding="utf-8")
+    assert document.startswith("<!DOCTYPE html>")
+    assert document.count("data:image/png;base64,") == 3
+    assert _external_references(document) == []
+    assert "<script" not in document.lower() and "@import" not in document and "<link" not in document.lower()
+    assert "&lt;test &amp; check&gt;" in document and "<test & check>" not in document  # escaped
+    assert "<details>" in document and "Canonical scenario" in document
+    assert several.metadata["scenario_hash"] in document
+    assert "Flagship Haidian" in document and "小米汽车 国贸" in document  # store table
+    assert "Haidian / 海淀区" in document  # zone table with names from the zone frame
+    assert "pandas" in document and "simulate" in document  # versions and timings
+    back = read_run(out)
+    assert back.metadata == several.metadata
+
+
+def test_report_html_without_figures(tmp_path: Path, single: RunResult) -> None:
+    path = write_report_html(single, {}, tmp_path / "report.html")
+    document = path.read_text(encoding="utf-8")
+    assert "data:image/png" not in document
+    assert "<table" in document
+    assert [p.name for p in tmp_path.iterdir()] == ["report.html"]
+
+
+def test_external_reference_detector_catches_links() -> None:
+    assert _external_references('<img src="https://x.org/a.png">') != []
+    assert _external_references("<a href='//cdn.example/x.css'>") != []
+    assert _external_references('<img src="data:image/png;base64,AAAA">') == []
+
+
+def test_funnel_marks_empty_count_panels(single: RunResult) -> None:
+    daily = single.daily.copy()
+    for column in ("purchases", "purchases_scaled", "cumulative_purchases", "cumulative_purchases_scaled"):
+        daily[column] = 0
+    figure = funnel_figure(daily)
+    notes = {axis.get_title(): [t.get_text() for t in axis.texts] for axis in figure.axes}
+    assert notes["Purchases per day"] == ["none in this run"]
+    assert notes["Cumulative purchases"] == ["none in this run"]
+    assert notes["Test drives per day"] == []
+
+
+def test_displayed_interval_is_clipped_to_possible_range() -> None:
+    rows = [
+        {"replication": r, "seed": r, "day": 0, "purchases": value, "purchases_scaled": value * 10.0,
+         "share_aware": share}
+        for r, (value, share) in enumerate([(0, 0.99), (3, 1.0)])
+    ]
+    result = RunResult(daily=pd.DataFrame(rows), stores=pd.DataFrame(), zones=pd.DataFrame(),
+                       cells=pd.DataFrame(), plan=pd.DataFrame(), metadata={"consumer_weight": 10.0})
+    summary = result.summary().set_index("kpi")
+    assert summary.loc["purchases_scaled", "ci_low"] < 0  # the raw t interval is not clipped
+    assert summary.loc["share_aware", "ci_high"] > 1
+    rows_text = dict(summary_rows(result))
+    # totals 0 and 30: mean 15, s = 21.21, t(0.975, 1) = 12.706 -> 15 +/- 190.6 = [-175.6, 205.6]
+    assert rows_text["Purchases"] == "15 (95 % CI 0 – 206)"
+    assert rows_text["Share aware (end of horizon)"].endswith("– 100.0 %)")
