@@ -261,6 +261,7 @@ def consumer_day(
     aware,
     recent_sightings,
     event,
+    sightings_record,
     chunk_kpis,
     chunk_store_sightings,
 ):
@@ -269,7 +270,8 @@ def consumer_day(
     Parameters are arrays over consumers (length N), the classes x stores exposure matrix
     in CSR form (``exposure_*``, with ``row_total`` and ``row_zero_probability`` per class;
     consumer i reads row ``consumer_class[i]``), scalars of the day, and outputs: ``event`` (per consumer:
-    none, booking, direct purchase), ``chunk_kpis`` (chunks x N_KPIS sums) and
+    none, booking, direct purchase), ``sightings_record`` (per consumer, today's number of
+    sightings; pass an empty array to skip), ``chunk_kpis`` (chunks x N_KPIS sums) and
     ``chunk_store_sightings`` (chunks x stores counts). State arrays are updated in place;
     ``source_next`` receives the decayed testimonial strengths (the caller adds today's new
     sources to it and then swaps it with ``source_previous``).
@@ -372,6 +374,8 @@ def consumer_day(
                             status[i] = ADOPTED
                             state = ADOPTED
             event[i] = today
+            if sightings_record.shape[0] > 0:
+                sightings_record[i] = sightings
             # Recent sightings: the days of the three most recent ones.
             if sightings > 0:
                 for _ in range(min(sightings, 3)):

@@ -127,6 +127,9 @@ class FootprintModel(mesa.Model):
         An already loaded city (default: load ``scenario.city``).
     population : Population, optional
         An already synthesised population for this seed (comparisons share it).
+    record_sightings : bool
+        Keep each consumer's number of sightings of the last simulated day in
+        ``sightings_today`` (for tests and diagnostics; costs memory traffic).
     """
 
     def __init__(
@@ -135,6 +138,7 @@ class FootprintModel(mesa.Model):
         seed: int | None = None,
         city: City | None = None,
         population: Population | None = None,
+        record_sightings: bool = False,
     ) -> None:
         if not isinstance(scenario, Scenario):
             scenario = load_scenario(scenario)
@@ -154,6 +158,7 @@ class FootprintModel(mesa.Model):
         )
         self._init_parameters()
         self._init_state()
+        self.sightings_today = np.zeros(self.population.n if record_sightings else 0, dtype=np.int32)
         self.store_agents = [
             StoreAgent(self, j, self.stores, self.population.weight) for j in range(len(self.stores))
         ]
@@ -350,6 +355,7 @@ class FootprintModel(mesa.Model):
             self.aware,
             self.recent_sightings,
             self.event,
+            self.sightings_today,
             self.chunk_kpis,
             self.chunk_store_sightings,
         )

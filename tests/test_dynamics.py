@@ -40,7 +40,7 @@ def single_consumer_days(rates: np.ndarray, weights: np.ndarray, days: int, *, h
             0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0, 0.0,
             np.zeros(2, np.int64), np.zeros(0, np.int32), np.zeros(1, np.float32),
             state["stock"], state["wear"], state["source_previous"], state["source_next"], state["trust"],
-            state["status"], state["aware"], state["recent"], state["event"], kpis, store_counts,
+            state["status"], state["aware"], state["recent"], state["event"], np.zeros(0, np.int32), kpis, store_counts,
         )
         per_store.append(store_counts[0].copy())
         stock.append(float(state["stock"][0]))
