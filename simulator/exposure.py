@@ -19,8 +19,11 @@ visibility radius is a sighting with the format's per-pass probability):
   ``vehicle`` probability and the vehicle sighting weight;
 * **active commuters**: the same line on foot, with the ``walk`` probability and weight;
 * **mall visits** (every day, weekend-weighted): each home cell's repertoire is its
-  ``malls_in_repertoire`` nearest malls, chosen by Huff (``A_m d^-lambda``); a visit
-  sees each store inside that mall with the format's ``mall_visit`` probability.
+  ``malls_in_repertoire`` nearest malls of the bundle plus an outside option, the
+  unlisted local malls (attractiveness ``A_0`` at distance ``d_0``), chosen by Huff
+  (``A_m d^-lambda``); a visit to a bundle mall sees each store inside it with the
+  format's ``mall_visit`` probability. Without the outside option, a consumer 60 km from
+  the nearest listed mall would still shop there every week.
 
 Opening and closing stores later only masks columns.
 """
@@ -213,10 +216,12 @@ def _add_mall_visits(entries, city, stores, mall_probability, class_home, behavi
     distance, nearest = cKDTree(city.mall_xy).query(city.cell_xy[used_cells], k=repertoire)
     distance = np.asarray(distance).reshape(len(used_cells), repertoire) / 1000.0
     nearest = np.asarray(nearest).reshape(len(used_cells), repertoire)
-    # Huff over each cell's own repertoire: P = A_m d^-lambda / sum over the repertoire.
+    # Huff over each cell's repertoire plus the outside option of unlisted local malls:
+    # P_m = A_m d_m^-lambda / (A_0 d_0^-lambda + sum over the repertoire A_k d_k^-lambda).
     attractiveness = city.mall_attractiveness[nearest]
     weights = attractiveness * np.maximum(distance, MALL_MIN_DISTANCE_KM) ** (-settings.mall_choice_lambda)
-    choice = weights / weights.sum(axis=1, keepdims=True)
+    outside = settings.local_mall_attractiveness * settings.local_mall_distance_km ** (-settings.mall_choice_lambda)
+    choice = weights / (outside + weights.sum(axis=1, keepdims=True))
     visits_weekday = settings.mall_visits_per_week * (1 - settings.weekend_share_of_mall_visits) / WEEKDAYS_PER_WEEK
     visits_weekend = settings.mall_visits_per_week * settings.weekend_share_of_mall_visits / WEEKEND_DAYS_PER_WEEK
     # P(visit mall of store j) for each used cell and each store in a mall.

@@ -338,6 +338,17 @@ class Population(_Frozen):
     mall_choice_lambda: Number = Field(
         2.0, gt=0, description="Huff distance exponent for choosing malls: weight = attractiveness / distance^lambda."
     )
+    local_mall_attractiveness: Number = Field(
+        2.5,
+        ge=0,
+        description=(
+            "Attractiveness of the unlisted local malls every consumer can visit instead (the outside "
+            "option of the mall choice; 0 = only the bundle's malls exist)."
+        ),
+    )
+    local_mall_distance_km: Number = Field(
+        4.5, gt=0, description="Distance to the unlisted local malls, km (Beijing's mean shopping trip: 4.5 km)."
+    )
     contacts_per_consumer: Integer = Field(
         6, ge=0, description="Social contacts per consumer (word-of-mouth network degree)."
     )
