@@ -131,7 +131,24 @@ def run(
     folder = write_run(result, target, zone_frame=zone_frame(city), cell_frame=cell_frame(city), overwrite=overwrite)
     if not quiet:
         print_rows(f"{prepared.name}: summary", summary_rows(result))
+    warning = capacity_granularity_warning(result.metadata, city.population_total)
+    if warning:
+        error_console.print(f"[yellow]warning:[/] {warning}", highlight=False)
     console.print(f"run folder: {folder}")
+
+
+def capacity_granularity_warning(metadata: dict, population_total: float) -> str | None:
+    """A warning when one simulated consumer stands for more people than a store serves a day."""
+    capacities = [s["capacity_per_day"] for s in metadata["scenario"]["plan"]["stores"] if s["capacity_per_day"] > 0]
+    weight = metadata["consumer_weight"]
+    if not capacities or weight <= min(capacities):
+        return None
+    needed = int(-(-population_total // min(capacities)))
+    return (
+        f"one simulated consumer stands for {weight:,.0f} people, more than the smallest daily test-drive "
+        f"capacity ({min(capacities)}): queues and lost bookings are lumpy; use --consumers {needed:,} or more "
+        "to study capacity"
+    )
 
 
 @app.command()

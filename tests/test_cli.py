@@ -175,3 +175,15 @@ def test_end_to_end_on_beijing(tmp_path):
     # Familiarity is highest in the districts with stores and lowest in the stationless north.
     by_zone = zones.set_index("zone_id")["mean_familiarity"]
     assert by_zone["110105"] > by_zone["110119"]  # Chaoyang (3 stores) vs Yanqing (none)
+
+
+def test_public_python_api(tiny_city_path, tmp_path):
+    import simulator
+
+    scenario = tiny_scenario_file(tmp_path, tiny_city_path)
+    result = simulator.run(scenario, consumers=500, days=5)
+    assert isinstance(result, simulator.RunResult)
+    folder = simulator.write_run(result, tmp_path / "api-run", figures=False, report=False)
+    again = simulator.read_run(folder)
+    pd.testing.assert_frame_equal(again.zones, result.zones)
+    assert "run" in dir(simulator)
