@@ -18,7 +18,7 @@ from .city import City, load_city
 from .dynamics import hill
 from .model import FootprintModel
 from .population import Population, synthesize_population
-from .results import RunResult, build_metadata
+from .results import DAILY_COUNT_COLUMNS, RunResult, build_metadata
 from .rng import replication_seeds, run_generators
 from .scenario import Scenario, apply_overrides, load_scenario
 
@@ -144,18 +144,6 @@ def _results_frame(sums: dict, counts: dict, weight: float) -> pd.DataFrame:
     return frame
 
 
-COUNT_COLUMNS = (
-    "in_market",
-    "sightings",
-    "bookings_requested",
-    "test_drives",
-    "bookings_lost",
-    "bookings_no_store",
-    "queue_length",
-    "purchases",
-    "purchases_direct",
-    "cumulative_purchases",
-)
 STORE_COUNT_COLUMNS = ("sightings", "bookings_requested", "test_drives", "bookings_lost", "queue_length", "purchases")
 
 
@@ -223,7 +211,7 @@ def run(
         plan = outcome["plan"]
         weight = outcome["weight"]
     daily = pd.concat(tables["daily"], ignore_index=True)
-    for column in COUNT_COLUMNS:
+    for column in DAILY_COUNT_COLUMNS:
         daily[f"{column}_scaled"] = daily[column] * weight
     stores = pd.concat(tables["stores"], ignore_index=True)
     for column in STORE_COUNT_COLUMNS:

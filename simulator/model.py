@@ -38,20 +38,6 @@ from .population import Population, synthesize_population
 from .rng import STREAM_CAPACITY, STREAM_CONVERSION, STREAM_INITIAL_MARKET, STREAM_STORE_CHOICE, counter_uniforms, run_generators
 from .scenario import Scenario, load_scenario
 
-DAILY_COUNTS = (
-    "sightings",
-    "bookings_requested",
-    "test_drives",
-    "bookings_lost",
-    "bookings_no_store",
-    "queue_length",
-    "purchases",
-    "purchases_direct",
-    "cumulative_purchases",
-    "in_market",
-)
-
-
 class StoreAgent(mesa.Agent):
     """A store: position, format, opening days, test-drive capacity and its queue.
 

@@ -143,8 +143,9 @@ def synthesize_population(city, settings, rng: np.random.Generator) -> Populatio
     work_station = np.full(n, -1, dtype=np.int32)
     work_station[commuter] = station_of_cell[0][work_cell[commuter]]
     mode = np.zeros(n, dtype=np.int8)
+    commute_km = np.linalg.norm(cell_xy[home_cell[commuter]] - cell_xy[work_cell[commuter]], axis=1) / 1000.0
     mode_result = _choose_modes(
-        commute_km=np.linalg.norm(cell_xy[home_cell[commuter]] - cell_xy[work_cell[commuter]], axis=1) / 1000.0,
+        commute_km=commute_km,
         home_access_km=station_of_cell[1][home_cell[commuter]],
         work_access_km=station_of_cell[1][work_cell[commuter]],
         targets=settings.mode_shares,
@@ -160,7 +161,6 @@ def synthesize_population(city, settings, rng: np.random.Generator) -> Populatio
     contact_indptr, contact_indices = small_world_contacts(
         n, settings.contacts_per_consumer, settings.random_contact_share, rng
     )
-    commute_km = np.linalg.norm(cell_xy[home_cell[commuter]] - cell_xy[work_cell[commuter]], axis=1) / 1000.0
     diagnostics = {
         "mean_commute_km_target": float(settings.mean_commute_km),
         "mean_commute_km_expected": gravity["expected_km"],

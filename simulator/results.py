@@ -53,6 +53,7 @@ GEOPACKAGE_CRS = "EPSG:4326"
 """CRS of every layer of ``zones.gpkg`` (the CRS of the city bundles, what GIS tools expect)."""
 
 DAILY_COUNT_COLUMNS = (
+    "in_market",
     "sightings",
     "bookings_requested",
     "test_drives",
@@ -69,7 +70,7 @@ REQUIRED_COLUMNS: dict[str, tuple[str, ...]] = {
     "daily": (
         "replication", "seed", "day", "date",
         "share_aware", "mean_familiarity", "share_familiar", "reach_28d",
-        "effective_frequency_28d", "mean_trust", "in_market",
+        "effective_frequency_28d", "mean_trust",
         *DAILY_COUNT_COLUMNS,
         *(f"{name}_scaled" for name in DAILY_COUNT_COLUMNS),
     ),

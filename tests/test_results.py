@@ -98,6 +98,7 @@ def synthetic_result(n_replications: int = 2, n_days: int = 30, seed: int = 7) -
         for day in range(n_days):
             growth = 1 - math.exp(-(day + 1) / 12)
             counts = {
+                "in_market": int(40 + rng.integers(0, 5)),
                 "sightings": int(rng.poisson(800 * growth)),
                 "bookings_requested": int(rng.poisson(2 + 6 * growth)),
                 "test_drives": int(rng.poisson(1 + 4 * growth)),
@@ -116,7 +117,6 @@ def synthetic_result(n_replications: int = 2, n_days: int = 30, seed: int = 7) -
                 "mean_familiarity": 0.3 * growth, "share_familiar": 0.25 * growth,
                 "reach_28d": 0.7 * growth, "effective_frequency_28d": 0.4 * growth,
                 "mean_trust": 0.2 + 0.2 * growth + rng.uniform(0, 0.01),
-                "in_market": int(40 + rng.integers(0, 5)),
                 **counts,
                 **{f"{k}_scaled": v * weight for k, v in counts.items()},
             }
