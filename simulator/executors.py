@@ -25,6 +25,7 @@ from typing import Any
 from .errors import FootprintError
 
 LOOPBACK = "127.0.0.1"
+CONNECT_TIMEOUT = "10s"  # how long to wait for a Dask scheduler before giving up
 
 
 @dataclass(frozen=True)
@@ -167,7 +168,7 @@ def _execute_dask(function: Callable, tasks: Sequence[Any], spec: ExecutorSpec) 
             client = Client(cluster)
         else:
             try:
-                client = Client(spec.address, timeout="10s")
+                client = Client(spec.address, timeout=CONNECT_TIMEOUT)
             except (OSError, TimeoutError) as error:
                 raise FootprintError(f"--scheduler: cannot reach {spec.address}: {error}") from None
         with client:

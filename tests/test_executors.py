@@ -38,6 +38,7 @@ def test_options_to_spec():
             ExecutorSpec.from_options(**kwargs)
 
 
-def test_unreachable_scheduler_is_a_clear_error():
+def test_unreachable_scheduler_is_a_clear_error(monkeypatch):
+    monkeypatch.setattr("simulator.executors.CONNECT_TIMEOUT", "1s")
     with pytest.raises(FootprintError, match="cannot reach"):
         list(execute(math.sqrt, TASKS, ExecutorSpec("dask", address="tcp://127.0.0.1:9")))
