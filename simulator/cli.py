@@ -208,6 +208,179 @@ def city_show(
     console.print(f"map: {target}")
 
 
+@app.command()
+@domain_errors
+def sweep(
+    sweep_file: Annotated[Path, typer.Argument(help="Sweep file (TOML), e.g. scenarios/capacity_sweep.toml.")],
+    jobs: Annotated[Optional[int], typer.Option("--jobs", "-j", help="Local worker processes (default: one per core).")] = None,
+    scheduler: Annotated[
+        Optional[str], typer.Option("--scheduler", help="Run on a running Dask cluster: its scheduler address, e.g. tcp://127.0.0.1:8786.")
+    ] = None,
+    cluster: Annotated[
+        Optional[str], typer.Option("--cluster", help="Start a local Dask cluster for this sweep: local:N (N workers on 127.0.0.1).")
+    ] = None,
+    out: Annotated[
+        Optional[Path], typer.Option("--out", help="Sweep folder (default: results/<sweep name>); the same command resumes it.")
+    ] = None,
+    consumers: ConsumersOption = None,
+    days: DaysOption = None,
+    seed: SeedOption = None,
+    set_: SetOption = None,
+    quiet: QuietOption = False,
+) -> None:
+    """Run a parameter sweep (grid, lhs, sobol, morris): summary.parquet, sensitivity, figures, report.html.
+
+    Every run is saved as it finishes: after an interruption the same command runs only what is missing.
+
+    Exit code: 0 if every run succeeded, 1 for bad input, 2 if some runs failed (see runs/*.error.json).
+    """
+    from .executors import ExecutorSpec, default_workers
+    from .scenario import parse_set_options
+    from .sweep import run_sweep_file
+
+    spec = ExecutorSpec.from_options(jobs=jobs, scheduler=scheduler, cluster=cluster)
+    if jobs is None and scheduler is None and cluster is None and default_workers() > 1:
+        spec = ExecutorSpec(kind="processes", workers=default_workers())
+    overrides = parse_set_options(set_ or [])
+    with progress_bar(quiet, "sweep") as bar:
+        task_ids: list[Any] = []
+
+        def on_progress(done: int, total: int) -> None:
+            if not task_ids:  # created at the first report so that runs found finished do not skew the ETA
+                task_ids.append(bar.add_task(f"{sweep_file.stem}: runs", total=total, completed=done))
+            else:
+                bar.update(task_ids[0], completed=done)
+
+        result = run_sweep_file(
+            sweep_file, out, consumers=consumers, days=days, seed=seed, overrides=overrides, spec=spec,
+            progress=on_progress, command=" ".join(["footprint", *sys.argv[1:]]), results_root=DEFAULT_RESULTS,
+        )
+    if not quiet:
+        labels = {row["key"]: row["label"] for row in json.loads((result.folder / "sweep.json").read_text())["parameters"]}
+        print_rows(f"{sweep_file.stem}: summary ({spec.describe()})", result.summary_rows(labels))
+        for note in result.notes:
+            error_console.print(f"note: {note}", highlight=False)
+    console.print(f"sweep folder: {result.folder}")
+    if not result.ok:
+        error_console.print(
+            f"[bold red]{result.runs_failed} of {result.runs_total} runs failed[/] (errors in {result.folder / 'runs'}/*.error.json); "
+            "run the same command again to retry them",
+            highlight=False,
+        )
+        raise typer.Exit(code=2)
+
+
+@app.command()
+@domain_errors
+def compare(
+    files: Annotated[
+        list[Path],
+        typer.Argument(help="One comparison file (base scenario + [[plans]]), or two or more scenario files."),
+    ],
+    replications: Annotated[Optional[int], typer.Option("--replications", help="Replications, the same seeds for every plan.")] = None,
+    jobs: Annotated[Optional[int], typer.Option("--jobs", "-j", help="Local worker processes (default: this process).")] = None,
+    marginal: Annotated[bool, typer.Option("--marginal", help="Also measure each store's marginal contribution (the plan without it).")] = False,
+    out: Annotated[Optional[Path], typer.Option("--out", help="Comparison folder (default: results/compare-<name>-<time>-<hash>).")] = None,
+    consumers: ConsumersOption = None,
+    days: DaysOption = None,
+    seed: SeedOption = None,
+    set_: SetOption = None,
+    quiet: QuietOption = False,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing comparison folder.")] = False,
+) -> None:
+    """Compare store plans under common random numbers: paired differences with 95 % confidence intervals."""
+    from .compare import compare as compare_plans, default_comparison_dir, difference_rows, load_comparison, write_comparison
+    from .executors import ExecutorSpec
+    from .scenario import parse_set_options
+
+    spec = load_comparison(
+        files, consumers=consumers, days=days, seed=seed, replications=replications,
+        overrides=parse_set_options(set_ or []),
+    )
+    executor = ExecutorSpec.from_options(jobs=jobs)
+    target = out if out is not None else default_comparison_dir(DEFAULT_RESULTS, spec)
+    if target.exists() and (not target.is_dir() or any(target.iterdir())) and not overwrite:
+        raise FootprintError(f"{target}: comparison folder exists and is not empty (use --overwrite or another --out)")
+    with progress_bar(quiet, f"{spec.name}: runs") as bar:
+        task = bar.add_task(f"{spec.name}: runs", total=spec.n_runs(marginal))
+        result = compare_plans(
+            spec, marginal=marginal, executor=executor,
+            progress=lambda done, total: bar.update(task, completed=done, total=total),
+            command=" ".join(["footprint", *sys.argv[1:]]),
+        )
+    if not quiet:
+        error_console.print("writing tables, GeoPackage, figures and report ...")
+    folder = write_comparison(result, target, overwrite=overwrite)
+    if not quiet:
+        headers, rows = difference_rows(result)
+        table = Table(
+            title=f"{spec.name}: difference to the baseline, mean [95 % CI], {spec.replications} paired replications",
+            title_justify="left",
+        )
+        for position, header in enumerate(headers):
+            table.add_column(header, justify="left" if position == 0 else "right", style="bold" if position == 0 else None)
+        for row in rows:
+            table.add_row(*row)
+        console.print(table)
+        if spec.replications < 2:
+            error_console.print("note: one replication gives no confidence intervals; use --replications 5 or more")
+    console.print(f"comparison folder: {folder}", soft_wrap=True, highlight=False)
+
+
+@city_app.command("build")
+@domain_errors
+def city_build(
+    name: Annotated[str, typer.Option("--name", help="City name (letters, digits, - and _): the default file name.")],
+    osm: Annotated[Path, typer.Option("--osm", help="OpenStreetMap extract (.osm.pbf, or .osm XML) covering the city.")],
+    population: Annotated[
+        Path, typer.Option("--population", help="Population layer: polygons, or points at grid-cell centres (any CRS it declares).")
+    ],
+    population_column: Annotated[
+        Optional[str], typer.Option("--population-column", help="Column of residents (default: guessed from common names).")
+    ] = None,
+    population_layer: Annotated[Optional[str], typer.Option("--population-layer", help="Layer of a multi-layer population file.")] = None,
+    boundary: Annotated[
+        Optional[Path], typer.Option("--boundary", help="Polygon(s) of the city (default: the population cells, gaps closed); two or more polygons become the zones.")
+    ] = None,
+    out: Annotated[Optional[Path], typer.Option("--out", help="GeoPackage to write (default: ./<name>.gpkg).")] = None,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing file.")] = False,
+    zone_size: Annotated[
+        Optional[float], typer.Option("--zone-size", help="Side of the square zones, metres (0: one zone per cell; default: automatic).")
+    ] = None,
+    build_date: Annotated[Optional[str], typer.Option("--build-date", help="YYYY-MM-DD written to the sources layer (default: today).")] = None,
+    population_licence: Annotated[
+        Optional[str], typer.Option("--population-licence", help="Licence of the population layer, e.g. 'CC BY 4.0 (provider)'.")
+    ] = None,
+) -> None:
+    """Build a city bundle from an OpenStreetMap extract and a population layer (no network needed)."""
+    from .citybuild import build_city_bundle
+
+    with console.status(f"building {name} ..."):
+        report = build_city_bundle(
+            name, osm, population, population_column=population_column, population_layer=population_layer,
+            boundary_path=boundary, out_path=out, overwrite=overwrite, zone_size_m=zone_size, build_date=build_date,
+            population_licence=population_licence,
+        )
+    table = Table(title=f"city build: {report.name}", title_justify="left")
+    for column in ("layer", "found", "repaired", "skipped", "outside", "dropped", "kept"):
+        table.add_column(column, justify="left" if column == "layer" else "right", style="bold" if column == "layer" else None)
+    for row in report.table_rows():
+        table.add_row(*row)
+    console.print(table)
+    for note in report.layer_notes():
+        console.print(f"  {note}", highlight=False)
+    console.print(
+        f"population: {report.population_kept:,} residents kept of {report.population_found:,} "
+        f"(column '{report.population_column}', {report.population_crs}); modelled jobs {report.jobs_total:,}; "
+        f"metric CRS {report.metric_crs}",
+        highlight=False,
+    )
+    for note in report.notes:
+        console.print(f"note: {note}", highlight=False)
+    console.print(f"wrote {report.out_path} ({report.file_bytes / 1e6:.2f} MB) in {report.seconds:.1f} s", highlight=False)
+    console.print(f'check the map: footprint city show {report.out_path}\nuse it in a scenario: [city] bundle = "{report.out_path.as_posix()}"', highlight=False, markup=False)
+
+
 def main() -> None:
     """Entry point of the ``footprint`` console script."""
     app()
