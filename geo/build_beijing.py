@@ -40,6 +40,7 @@ import shapely
 from pyproj import Transformer
 from scipy.spatial import cKDTree
 
+from simulator.citybuild import largest_remainder  # the one rule for exact integer allocation
 from simulator.errors import CityError
 
 GEO_DIR: Path = Path(__file__).resolve().parent
@@ -216,35 +217,6 @@ def _geoms_to_storage(geoms: np.ndarray) -> np.ndarray:
 def _points_storage(lonlat: np.ndarray) -> np.ndarray:
     rounded = np.round(lonlat, 6)
     return shapely.points(rounded[:, 0], rounded[:, 1])
-
-
-def largest_remainder(total: int, weights: np.ndarray) -> np.ndarray:
-    """Integers proportional to ``weights`` that sum exactly to ``total``.
-
-    Quotas ``q_i = total * w_i / sum(w)``; each gets ``floor(q_i)`` and the
-    ``total - sum(floor(q))`` units left go to the largest fractional parts
-    (ties: the earlier index first).
-
-    Raises
-    ------
-    ValueError
-        Negative total, negative or non-finite weights, or all weights zero with total > 0.
-    """
-    weights = np.asarray(weights, dtype=float)
-    if total < 0 or not np.all(np.isfinite(weights)) or np.any(weights < 0):
-        raise ValueError("largest_remainder: total and weights must be finite and non-negative")
-    result = np.zeros(len(weights), dtype=np.int64)
-    if total == 0:
-        return result
-    weight_sum = weights.sum()
-    if weight_sum <= 0:
-        raise ValueError("largest_remainder: all weights are zero")
-    quotas = total * weights / weight_sum
-    result = np.floor(quotas).astype(np.int64)
-    left = int(total - result.sum())
-    order = np.argsort(-(quotas - result), kind="stable")
-    result[order[:left]] += 1
-    return result
 
 
 def _raw(path: Path) -> Path:

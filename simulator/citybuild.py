@@ -247,7 +247,7 @@ def largest_remainder(total: int, weights: np.ndarray) -> np.ndarray:
 
     Quotas ``q_i = total * w_i / sum(w)``; each gets ``floor(q_i)`` and the
     ``total - sum(floor(q))`` units left go to the largest fractional parts
-    (ties: the earlier index first). The same rule as ``geo/build_beijing.py``.
+    (ties: the earlier index first). ``geo/build_beijing.py`` uses it too.
 
     Raises
     ------

@@ -15,11 +15,10 @@ import numpy as np
 import pandas as pd
 
 from .city import City, load_city
-from .dynamics import hill
 from .model import FootprintModel
-from .population import Population, synthesize_population
+from .population import Population
 from .results import DAILY_COUNT_COLUMNS, RunResult, build_metadata
-from .rng import replication_seeds, run_generators
+from .rng import replication_seeds
 from .scenario import Scenario, apply_overrides, load_scenario
 
 ProgressCallback = Callable[[int, int], None]

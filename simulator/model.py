@@ -240,7 +240,6 @@ class FootprintModel(mesa.Model):
             self._on_open_set_change()
         date = self.start_date + dt.timedelta(days=day)
         weekend = date.weekday() >= 5
-        exposure = self.exposure
         totals, zero_probability = self.row_total[weekend]
         mean_source = float(self.source_previous.mean()) if self.full_mixing else -1.0
         self._run_kernel(day, weekend, totals, zero_probability, mean_source)

@@ -8,9 +8,7 @@ broken multipolygons (rings of two points).
 
 from __future__ import annotations
 
-import importlib.util
 import struct
-import sys
 import warnings
 from pathlib import Path
 
@@ -26,7 +24,6 @@ from xml.sax.saxutils import quoteattr
 from simulator.city import load_city, validate_bundle
 from simulator.citybuild import (
     build_city_bundle,
-    largest_remainder,
     model_jobs,
     parse_other_tags,
     salvage_wkb,
@@ -483,21 +480,6 @@ def test_model_jobs_rule():
     jobs, note = model_jobs(np.array([30, 10]), np.zeros(2), np.ones(2, dtype=bool))
     np.testing.assert_array_equal(jobs, [15.0, 5.0])
     assert "follow residents" in note
-
-
-def test_largest_remainder_is_the_rule_of_the_beijing_build():
-    spec = importlib.util.spec_from_file_location(
-        "build_beijing", Path(__file__).resolve().parent.parent / "geo" / "build_beijing.py"
-    )
-    beijing = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault(spec.name, beijing)  # dataclasses look their module up while the file executes
-    spec.loader.exec_module(sys.modules[spec.name])
-    beijing = sys.modules[spec.name]
-    rng = np.random.default_rng(3)
-    for total in (0, 1, 17, 71_724):
-        weights = rng.random(40) * (rng.random(40) > 0.3)
-        np.testing.assert_array_equal(largest_remainder(total, weights), beijing.largest_remainder(total, weights))
-        assert largest_remainder(total, weights).sum() == total
 
 
 # --------------------------------------------------------------------------------------

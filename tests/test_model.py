@@ -9,7 +9,6 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from simulator import dynamics as dyn
 from simulator.dynamics import bass_cumulative, huff_probabilities
 from simulator.experiment import run
 from simulator.model import FootprintModel
