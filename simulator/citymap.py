@@ -30,7 +30,7 @@ __all__ = ["render_city_map", "format_city_summary", "cjk_font_family", "MAP_WID
 
 MAP_WIDTH_PX = 1600
 MAP_DPI = 150
-DENSITY_LABEL = "residents per km² (modelled)"
+DENSITY_LABEL = "residents per km²"
 DEFAULT_LINE_COLOURS = (
     "#c23a30", "#006098", "#008e9c", "#d5a7a1", "#a6217f", "#b58500", "#fbc600", "#0a9e49",
     "#8fc31f", "#d6abc1", "#00a0e9", "#ea5404", "#9b7ebc", "#f4b0c3", "#0ab2b0", "#6e2c90",
@@ -114,7 +114,9 @@ def render_city_map(city: City, out_png: Path) -> Path:
         axis.set_major_formatter(plain)
         axis.set_minor_formatter(minor)
 
-    km = FuncFormatter(lambda value, _: f"{value / 1000:.0f}")
+    width_m = city.bounds[2] - city.bounds[0]
+    decimals = 0 if width_m >= 20_000 else 1
+    km = FuncFormatter(lambda value, _: f"{value / 1000:.{decimals}f}")
     for panel in panels:
         panel.xaxis.set_major_formatter(km)
         panel.yaxis.set_major_formatter(km)
@@ -136,11 +138,11 @@ def render_city_map(city: City, out_png: Path) -> Path:
 
     title_name = city.name.replace("_", " ").title()
     figure.suptitle(
-        f"{title_name}: {city.population_total:,.0f} residents · {city.station_ids.size} subway stations "
-        f"on {city.line_ids.size} lines · {city.mall_ids.size} malls",
+        f"{title_name}: {city.population_total:,.0f} residents · {_count(city.station_ids.size, 'subway station')} "
+        f"on {_count(city.line_ids.size, 'line')} · {_count(city.mall_ids.size, 'mall')}",
         fontsize=11,
     )
-    notes = ["population surface modelled from census totals"]
+    notes = ["cell populations and jobs as described in the bundle's 'sources' layer"]
     if city.mall_ids.size:
         notes.append("mall positions approximate (see 'position_accuracy_m')")
     if cjk is None:
@@ -149,6 +151,11 @@ def render_city_map(city: City, out_png: Path) -> Path:
     figure.supxlabel("; ".join(notes), fontsize=6, color="#555555", x=0.01, ha="left")
 
     return _save_atomically(figure, out_png)
+
+
+def _count(number: int, noun: str) -> str:
+    """``1 line``, ``2 lines``."""
+    return f"{number:,} {noun}{'' if number == 1 else 's'}"
 
 
 class _Layers:
@@ -260,7 +267,7 @@ def _legend_handles(city: City) -> list:
     handles = []
     if city.line_ids.size:
         handles += [
-            Line2D([], [], color="#555555", linewidth=1.7, label=f"subway ({city.line_ids.size} lines)"),
+            Line2D([], [], color="#555555", linewidth=1.7, label=f"subway ({_count(city.line_ids.size, 'line')})"),
             Line2D([], [], marker="o", linestyle="none", markersize=3, markerfacecolor="white",
                    markeredgecolor="#333333", markeredgewidth=0.5, label="station"),
         ]
