@@ -6,6 +6,7 @@ The public API (imported lazily, so that ``footprint --help`` stays fast):
 - :func:`load_city`, :class:`City` — city bundles;
 - :func:`run` — run a scenario's replications, returning a :class:`RunResult`;
 - :func:`write_run`, :func:`read_run` — run folders;
+- :func:`compare`, :func:`write_comparison` — plans side by side under common random numbers;
 - :class:`FootprintModel` — the Mesa model (one ``step()`` is one day);
 - :class:`FootprintError` — the base of every error caused by bad input.
 """
@@ -29,6 +30,9 @@ _EXPORTS = {
     "read_run": "simulator.results",
     "FootprintModel": "simulator.model",
     "FootprintError": "simulator.errors",
+    "compare": "simulator.compare",
+    "load_comparison": "simulator.compare",
+    "write_comparison": "simulator.compare",
 }
 
 __all__ = sorted(_EXPORTS)

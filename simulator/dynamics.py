@@ -9,9 +9,13 @@ by one day in a single fused, compiled pass (numba, parallel over fixed-size chu
 2. exposure stock (adstock) ``E_i <- delta E_i + sum_j w_ij n_ij`` and an optional wear-out
    stock ``W_i <- delta_w W_i + sum_j w_ij n_ij``;
 3. familiarity (Hill) ``F_i = x^s / (x^s + K^s)`` with ``x = max(E_i - w_T W_i, 0)``;
-4. word of mouth ``WOM_i``: the mean testimonial strength of i's contacts (or of everyone,
-   with full mixing), where a source's strength decays as ``S <- delta_S S`` and grows by 1
-   at a purchase and by ``w_td`` at a test drive;
+4. word of mouth ``WOM_i = (1 / k_i) sum_{j in contacts(i)} S_j``: the mean testimonial
+   strength of i's contacts (or of everyone, with full mixing), where a source's strength
+   decays as ``S <- delta_S S`` and grows by 1 at a purchase and by ``w_td`` at a test
+   drive. Because every source decays at the same rate, ``WOM_i`` itself decays by
+   ``delta_S`` each day and only the followers of a new source need an increment
+   (:func:`add_testimonials`): no consumer reads its contacts' state on a normal day, which
+   removes the random memory access that would otherwise bound the kernel's speed;
 5. trust ``T_i = logistic(b_t + b_F F_i + b_W WOM_i + u_i)`` where ``b_t`` is the intercept
    plus the levers' shift on day t and ``u_i`` the consumer's fixed heterogeneity;
 6. in-market spells: out-of-market consumers enter with a daily probability; in-market
@@ -249,14 +253,10 @@ def consumer_day(
     test_drive_share,
     source_retention,
     full_mixing_wom,
-    contact_indptr,
-    contact_indices,
     heterogeneity,
     stock,
     wear,
-    source_previous,
-    source_next,
-    trust,
+    wom,
     status,
     aware,
     recent_sightings,
@@ -273,8 +273,9 @@ def consumer_day(
     none, booking, direct purchase), ``sightings_record`` (per consumer, today's number of
     sightings; pass an empty array to skip), ``chunk_kpis`` (chunks x N_KPIS sums) and
     ``chunk_store_sightings`` (chunks x stores counts). State arrays are updated in place;
-    ``source_next`` receives the decayed testimonial strengths (the caller adds today's new
-    sources to it and then swaps it with ``source_previous``).
+    ``wom`` is read for today and left decayed for tomorrow (the caller then adds today's new
+    sources with :func:`add_testimonials`); with full mixing, ``full_mixing_wom`` (>= 0) is
+    everyone's word of mouth and ``wom`` is not used.
     """
     n = stock.shape[0]
     n_chunks = chunk_kpis.shape[0]
@@ -335,22 +336,15 @@ def consumer_day(
                 else:
                     powered = ratio**hill_s
                 familiarity = powered / (1.0 + powered)
-            # 4. Word of mouth.
+            # 4. Word of mouth (kept up to date incrementally; it decays with its sources).
             if full_mixing_wom >= 0.0:
-                wom = full_mixing_wom
+                heard = full_mixing_wom
             else:
-                first = contact_indptr[i]
-                last = contact_indptr[i + 1]
-                wom = 0.0
-                if last > first:
-                    for entry in range(first, last):
-                        wom += source_previous[contact_indices[entry]]
-                    wom /= last - first
-            source_next[i] = source_retention * source_previous[i]
+                heard = wom[i]
+                wom[i] = source_retention * heard
             # 5. Trust.
-            logit = trust_shift + familiarity_weight * familiarity + wom_weight * wom + heterogeneity[i]
+            logit = trust_shift + familiarity_weight * familiarity + wom_weight * heard + heterogeneity[i]
             t = 1.0 / (1.0 + math.exp(-logit))
-            trust[i] = t
             # 6.-7. Market spells and decisions.
             today = EVENT_NONE
             state = status[i]
@@ -363,7 +357,7 @@ def consumer_day(
                     status[i] = OUT_OF_MARKET
                     state = OUT_OF_MARKET
                 else:
-                    hazard = booking_rate * t + referral_rate * wom
+                    hazard = booking_rate * t + referral_rate * heard
                     if counter_uniform(key, day, STREAM_DECISION, i) < 1.0 - math.exp(-hazard):
                         if counter_uniform(key, day, STREAM_CHANNEL, i) < test_drive_share:
                             today = EVENT_BOOKING
@@ -382,7 +376,7 @@ def consumer_day(
                     recent_sightings[i, 2] = recent_sightings[i, 1]
                     recent_sightings[i, 1] = recent_sightings[i, 0]
                     recent_sightings[i, 0] = day
-            if sightings > 0 or wom > 0.0 or state == ADOPTED:
+            if sightings > 0 or heard > 0.0 or state == ADOPTED:
                 aware[i] = 1
             # KPI sums.
             kpi[KPI_AWARE] += aware[i]
@@ -401,3 +395,52 @@ def consumer_day(
                 kpi[KPI_BOOKINGS] += 1.0
             elif today == EVENT_DIRECT_PURCHASE:
                 kpi[KPI_DIRECT_PURCHASES] += 1.0
+
+
+def add_testimonials(
+    wom: np.ndarray,
+    follower_indptr: np.ndarray,
+    follower_indices: np.ndarray,
+    inverse_degree: np.ndarray,
+    sources: np.ndarray,
+    strengths: np.ndarray,
+) -> None:
+    """Add new testimonial sources to their followers' word of mouth, in place.
+
+    A source j whose strength grows by ``x_j`` raises ``WOM_i`` by ``x_j / k_i`` for every
+    consumer i that has j among its ``k_i`` contacts (i "follows" j).
+
+    Parameters
+    ----------
+    wom : numpy.ndarray of float32, shape (N,)
+    follower_indptr, follower_indices : numpy.ndarray
+        The transpose of the contact graph in CSR form: the followers of j are
+        ``follower_indices[follower_indptr[j]:follower_indptr[j + 1]]``.
+    inverse_degree : numpy.ndarray of float32, shape (N,)
+        ``1 / k_i`` (0 for a consumer without contacts).
+    sources : numpy.ndarray of int
+        Consumers who became sources today.
+    strengths : numpy.ndarray of float
+        Their increments ``x_j``.
+    """
+    if len(sources) == 0:
+        return
+    starts, stops = follower_indptr[sources], follower_indptr[sources + 1]
+    counts = stops - starts
+    if counts.sum() == 0:
+        return
+    offsets = np.repeat(starts - np.r_[0, np.cumsum(counts)[:-1]], counts)
+    followers = follower_indices[np.arange(counts.sum()) + offsets]
+    increments = np.repeat(np.asarray(strengths, dtype=np.float64), counts) * inverse_degree[followers]
+    np.add.at(wom, followers, increments.astype(wom.dtype))
+
+
+def followers_of(n: int, contact_indptr: np.ndarray, contact_indices: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Transpose of the contact graph and ``1 / k_i``: what :func:`add_testimonials` needs."""
+    degree = np.diff(contact_indptr)
+    owner = np.repeat(np.arange(n, dtype=np.int64), degree)
+    order = np.argsort(contact_indices, kind="stable")
+    indptr = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(np.bincount(contact_indices, minlength=n), out=indptr[1:])
+    inverse_degree = np.divide(1.0, degree, out=np.zeros(n), where=degree > 0).astype(np.float32)
+    return indptr, owner[order], inverse_degree

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from .city import City, load_city
-from .model import FootprintModel
+from .model import STORE_DAY_COLUMNS, FootprintModel
 from .population import Population
 from .results import DAILY_COUNT_COLUMNS, RunResult, build_metadata
 from .rng import replication_seeds
@@ -76,7 +76,7 @@ def simulate_replication(
     zones, cells = _zone_tables(model)
     return {
         "daily": pd.DataFrame(model.daily_rows),
-        "stores": pd.DataFrame(model.store_rows),
+        "stores": pd.DataFrame(model.store_rows, columns=list(STORE_DAY_COLUMNS)),
         "zones": zones,
         "cells": cells,
         "timings": {"build_s": built - started, "dynamics_s": finished - built},
@@ -101,7 +101,7 @@ def _zone_tables(model: FootprintModel) -> tuple[pd.DataFrame, pd.DataFrame]:
     sums = {
         "familiarity": per_cell(familiarity),
         "familiar": per_cell((familiarity >= 0.5).astype(np.float64)),
-        "trust": per_cell(model.trust.astype(np.float64)),
+        "trust": per_cell(model.trust_of(np.arange(population.n), model.horizon_days - 1)),
         "aware": per_cell(model.aware.astype(np.float64)),
     }
     counts = {

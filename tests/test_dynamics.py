@@ -26,8 +26,7 @@ def single_consumer_days(rates: np.ndarray, weights: np.ndarray, days: int, *, h
     totals, zero = dyn.open_row_totals(indptr, indices, rate, store_open)
     state = {
         "stock": np.zeros(1, np.float32), "wear": np.zeros(1, np.float32),
-        "source_previous": np.zeros(1, np.float32), "source_next": np.zeros(1, np.float32),
-        "trust": np.zeros(1, np.float32), "status": np.zeros(1, np.uint8), "aware": np.zeros(1, np.uint8),
+        "wom": np.zeros(1, np.float32), "status": np.zeros(1, np.uint8), "aware": np.zeros(1, np.uint8),
         "recent": np.full((1, 3), dyn.NEVER, np.int16), "event": np.zeros(1, np.uint8),
     }
     kpis = np.zeros((1, dyn.N_KPIS))
@@ -37,9 +36,8 @@ def single_consumer_days(rates: np.ndarray, weights: np.ndarray, days: int, *, h
         dyn.consumer_day(
             day, np.uint64(key), np.zeros(1, np.int32), indptr, indices, rate, weight, totals, zero, store_open,
             dyn.decay_from_half_life(half_life), dyn.decay_from_half_life(wear_half_life), wear_weight, hill_k, hill_s,
-            0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0, 0.0,
-            np.zeros(2, np.int64), np.zeros(0, np.int32), np.zeros(1, np.float32),
-            state["stock"], state["wear"], state["source_previous"], state["source_next"], state["trust"],
+            0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0, -1.0, np.zeros(1, np.float32),
+            state["stock"], state["wear"], state["wom"],
             state["status"], state["aware"], state["recent"], state["event"], np.zeros(0, np.int32), kpis, store_counts,
         )
         per_store.append(store_counts[0].copy())

@@ -203,3 +203,12 @@ def test_more_consumers_same_kpis_within_sampling_error(tiny_city_path, tiny_cit
     last_large = large.daily[large.daily["day"] == 59]
     for kpi in ("share_aware", "mean_familiarity", "reach_28d"):
         assert last_large[kpi].iloc[0] == pytest.approx(last_small[kpi].mean(), abs=0.03)
+
+
+def test_a_plan_without_stores_runs(tiny_city_path, tiny_city, tmp_path):
+    from simulator.results import write_run
+
+    result = run(tiny_scenario(tiny_city_path, plan={"stores": []}, horizon={"days": 10}), city=tiny_city)
+    assert len(result.stores) == 0 and "utilisation" in result.stores.columns
+    assert result.daily["sightings"].sum() == 0
+    write_run(result, tmp_path / "empty", figures=False, report=False)
