@@ -53,8 +53,8 @@ from pydantic import BeforeValidator, Field, ValidationError, model_validator
 
 from .errors import ResultsError, ScenarioError
 from .executors import ExecutorSpec, execute
-from .results import RunResult, atomic_path, package_versions, utc_now_iso, write_json, write_parquet
 from .results import _SUMMARY_KPIS as RUN_KPI_TABLE
+from .results import RunResult, package_versions, utc_now_iso, write_json, write_parquet
 from .rng import replication_seeds
 from .scenario import (
     Boolean,
@@ -62,8 +62,8 @@ from .scenario import (
     Number,
     Scenario,
     Text,
-    _Frozen,
     _format_path,
+    _Frozen,
     _kind,
     _not_utf8_message,
     _parse_key_path,
@@ -126,10 +126,6 @@ DEFAULT_KPIS: tuple[str, ...] = (
     "share_familiar",
     "mean_trust",
 )
-
-GRID_DISCRETE_LIMIT = 12
-"""A parameter with at most this many distinct values is plotted by value, not in bins."""
-
 
 # --------------------------------------------------------------------------------------
 # Schema of the sweep file
@@ -449,9 +445,9 @@ def _value_at(data: Any, tokens: Sequence[str | int]) -> tuple[bool, Any]:
     """(found, value) at ``tokens`` inside dumped scenario data."""
     current = data
     for token in tokens:
-        if isinstance(token, str) and isinstance(current, Mapping) and token in current:
-            current = current[token]
-        elif isinstance(token, int) and isinstance(current, (list, tuple)) and token < len(current):
+        in_table = isinstance(token, str) and isinstance(current, Mapping) and token in current
+        in_list = isinstance(token, int) and isinstance(current, (list, tuple)) and token < len(current)
+        if in_table or in_list:
             current = current[token]
         else:
             return False, None
@@ -1034,9 +1030,9 @@ def _write_failure(runs: Path, task: RunTask, error: str, seconds: float) -> Non
 
 
 def _checked_kpis(value: Any, kpis: Sequence[str]) -> dict[str, float]:
-    """The evaluation's KPIs as floats; raises ValueError for a missing or non-numeric KPI."""
+    """The evaluation's KPIs as floats; raises TypeError or ValueError for a bad or missing KPI."""
     if not isinstance(value, Mapping):
-        raise ValueError(f"the evaluation returned {_kind(value)}, expected a table of KPIs")
+        raise TypeError(f"the evaluation returned {_kind(value)}, expected a table of KPIs")
     missing = [k for k in kpis if k not in value]
     if missing:
         raise ValueError(f"the evaluation returned no value for KPI(s) {', '.join(missing)}")
@@ -1044,7 +1040,7 @@ def _checked_kpis(value: Any, kpis: Sequence[str]) -> dict[str, float]:
     for name in kpis:
         item = value[name]
         if isinstance(item, bool) or not isinstance(item, numbers.Real):
-            raise ValueError(f"KPI {name}: expected a number, got {_kind(item)} ({_show(item)})")
+            raise TypeError(f"KPI {name}: expected a number, got {_kind(item)} ({_show(item)})")
         checked[name] = float(item)
     return checked
 
@@ -1181,8 +1177,8 @@ def run_sweep(
         if error is None:
             try:
                 _write_run(runs, task, _checked_kpis(outcome.value, sweep.kpis), outcome.seconds)
-            except ValueError as problem:
-                error = f"ValueError: {problem}"
+            except (TypeError, ValueError) as problem:
+                error = f"{type(problem).__name__}: {problem}"
         if error is not None:
             _write_failure(runs, task, error, outcome.seconds)
         done += 1

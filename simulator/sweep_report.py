@@ -163,7 +163,9 @@ def main_effects_figure(
                 xs = x.to_numpy(dtype=np.float64)
                 centres = np.asarray(distinct, dtype=np.float64)
             stats = [_mean_interval(y[xs == c]) for c in centres]
+            discrete_numeric = not categorical
         else:
+            discrete_numeric = False
             xs = x.to_numpy(dtype=np.float64)
             edges = np.unique(np.quantile(xs, np.linspace(0, 1, BINS + 1)))
             bin_of = np.clip(np.searchsorted(edges, xs, side="right") - 1, 0, len(edges) - 2)
@@ -179,12 +181,15 @@ def main_effects_figure(
         if not categorical and _wants_log_axis(parameter, centres):
             axis.set_xscale("log")
             axis.xaxis.set_major_formatter(ticker.FuncFormatter(lambda value, _pos: f"{value:g}"))
+        if discrete_numeric:  # tick exactly the values that were run
+            axis.xaxis.set_minor_locator(ticker.NullLocator())
+            axis.set_xticks(centres, [_format_value(float(c)) for c in centres], rotation=45 if len(centres) > 6 else 0)
         axis.set_title(parameter.get("label") or key, fontsize=10)
         axis.grid(True, alpha=0.3)
         axis.tick_params(labelsize=8)
         _value_axis(axis, unit)
         if index % n_columns == 0:
-            axis.set_ylabel(f"{label} ({_UNIT_TEXT.get(unit, unit)})" if unit in _UNIT_TEXT else label, fontsize=8)
+            axis.set_ylabel(f"{label}, {_UNIT_TEXT[unit]}" if unit in _UNIT_TEXT else label, fontsize=8)
         if index == 0:
             axis.legend(fontsize=7, loc="best", framealpha=0.85)
     figure.suptitle(
@@ -253,8 +258,8 @@ def tornado_figure(
 ) -> Figure | None:
     """Sensitivity of each KPI to each parameter as horizontal bars, most important on top.
 
-    Sobol' and grid designs: total-order (light, wide) and first-order (dark, narrow)
-    indices; Morris: μ* with its interval and σ (interactions, non-linearity) as a
+    Sobol' and grid designs: total-order (light, upper bar) and first-order (dark, lower
+    bar) indices; Morris: μ* with its interval and σ (interactions, non-linearity) as a
     diamond; LHS: the RBD-FAST first-order index. Error bars are the bootstrap
     confidence intervals. Returns None when there are no indices.
     """
@@ -297,14 +302,16 @@ def tornado_figure(
                        Patch(color=_SIGMA_COLOUR, label="σ (interactions / non-linearity)")]
             _value_axis(axis, _kpi_label(kpi, labels)[1], which="x")
         else:
+            # side by side: total order above, first order below, each with its own interval
+            offset = 0.19 if wide_index is not None else 0.0
             if wide_index is not None:
                 values, conf = series(wide_index)
-                axis.barh(positions, values, height=0.7, color=_TOTAL_COLOUR, xerr=np.nan_to_num(conf), capsize=3,
-                          error_kw={"elinewidth": 1, "ecolor": "#6b8fb3"})
+                axis.barh(positions + offset, values, height=0.36, color=_TOTAL_COLOUR, xerr=np.nan_to_num(conf),
+                          capsize=3, error_kw={"elinewidth": 1, "ecolor": "#333333"})
                 handles.append(Patch(color=_TOTAL_COLOUR, label="total order ST (95 % CI)"))
             values, conf = series(narrow_index)
-            axis.barh(positions, values, height=0.35, color=_FIRST_COLOUR, xerr=np.nan_to_num(conf), capsize=3,
-                      error_kw={"elinewidth": 1, "ecolor": "#111111"})
+            axis.barh(positions - offset, values, height=0.36 if offset else 0.6, color=_FIRST_COLOUR,
+                      xerr=np.nan_to_num(conf), capsize=3, error_kw={"elinewidth": 1, "ecolor": "#333333"})
             handles.append(Patch(color=_FIRST_COLOUR, label="first order S1 (95 % CI)"))
             axis.axvline(0, color="#444444", linewidth=0.8)
             axis.set_xlim(left=min(-0.05, axis.get_xlim()[0]), right=max(1.0, axis.get_xlim()[1]))
@@ -403,8 +410,10 @@ def _sensitivity_table(sensitivity: pd.DataFrame, parameters: Sequence[Mapping[s
         if isinstance(row.get("other_parameter"), str):
             parameter += " × " + names.get(row["other_parameter"], row["other_parameter"])
         conf = row["conf"]
-        interval = f"{row['ci_low']:.3g} – {row['ci_high']:.3g}" if conf is not None and math.isfinite(conf) else "–"
-        rows.append([_kpi_label(row["kpi"], labels)[0], parameter, row["method"], row["index"], f"{row['value']:.3g}", interval])
+        # variance shares on a 0-1 scale with 3 decimals; Morris effects in the KPI's unit
+        shown = (lambda v: f"{v:.3f}") if row["method"] != "morris" else (lambda v: f"{v:,.4g}")
+        interval = f"{shown(row['ci_low'])} – {shown(row['ci_high'])}" if conf is not None and math.isfinite(conf) else "–"
+        rows.append([_kpi_label(row["kpi"], labels)[0], parameter, row["method"], row["index"], shown(row["value"]), interval])
     level = sensitivity["confidence_level"].iloc[0] if len(sensitivity) else 0.95
     return _table(["KPI", "Parameter", "Method", "Index", "Value", f"{level:.0%} confidence interval"], rows,
                   [False, False, False, False, True, True])
@@ -498,24 +507,31 @@ def write_sweep_report(
         rows = [[r["run_id"], r["point"], r["replication"], r.get("error") or ""] for r in failed.head(200).to_dict("records")]
         sections += [
             "<section><h2>Failed runs</h2>",
-            '<p class="note">Each failure is recorded in runs/&lt;run_id&gt;.error.json with its traceback; '
-            "running the same command again retries them.</p>",
+            (
+                '<p class="note">Each failure is recorded in runs/&lt;run_id&gt;.error.json with its traceback; '
+                "running the same command again retries them.</p>"
+            ),
             _table(["Run", "Point", "Replication", "Error"], rows, [False, True, True, False]),
             "</section>",
         ]
     sections += [
         "<section><h2>KPIs over the sweep</h2>", _kpi_overview(summary, kpis, labels),
-        '<p class="note">Over all successful runs. Counts are totals over the horizon scaled to the real population '
-        "(people), shares and trust are values on the last day.</p></section>",
+        (
+            '<p class="note">Over all successful runs. Counts are totals over the horizon scaled to the real population '
+            "(people), shares and trust are values on the last day.</p></section>"
+        ),
         "<section><h2>Sensitivity</h2>",
         _figure_block(figure_paths, "tornado", "Sensitivity indices per KPI, most influential parameter on top."),
         "".join(f'<p class="note">{_escape(note)}</p>' for note in notes),
         '<div class="scroll">', _sensitivity_table(sensitivity, parameters, labels) if len(sensitivity) else "<p>No indices.</p>",
         "</div>",
-        '<p class="note">Indices use the mean of each design point over its replications. S1: share of the KPI\'s '
-        "variance explained by the parameter alone; ST: including its interactions; Morris μ*: mean absolute change "
-        "of the KPI when the parameter moves over its whole range, σ: spread of that change (interactions, "
-        "non-linearity). Intervals: bootstrap.</p></section>",
+        (
+            '<p class="note">Indices use the mean of each design point over its replications. S1: share of the KPI\'s '
+            "variance explained by the parameter alone; ST: including its interactions; Morris μ*: mean absolute change "
+            "of the KPI when the parameter moves over its whole range, σ: spread of that change (interactions, "
+            "non-linearity). Intervals: bootstrap, value ± z × its standard deviation, so an interval may reach below 0 "
+            "or above 1.</p></section>"
+        ),
         "<section><h2>Main effects</h2>",
         *[_figure_block(figure_paths, f"main_effects_{_slug(k)}", f"Main effects on {_kpi_label(k, labels)[0]}.") for k in kpis],
         "</section>",
