@@ -7,6 +7,7 @@ The public API (imported lazily, so that ``footprint --help`` stays fast):
 - :func:`run` — run a scenario's replications, returning a :class:`RunResult`;
 - :func:`write_run`, :func:`read_run` — run folders;
 - :func:`compare`, :func:`write_comparison` — plans side by side under common random numbers;
+- :func:`load_sweep`, :func:`run_sweep` — batch parameter sweeps and sensitivity analysis;
 - :class:`FootprintModel` — the Mesa model (one ``step()`` is one day);
 - :class:`FootprintError` — the base of every error caused by bad input.
 """
@@ -33,6 +34,8 @@ _EXPORTS = {
     "compare": "simulator.compare",
     "load_comparison": "simulator.compare",
     "write_comparison": "simulator.compare",
+    "load_sweep": "simulator.sweep",
+    "run_sweep": "simulator.sweep",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -83,8 +83,8 @@ from .results import (
     REQUIRED_COLUMNS,
     SCHEMA_VERSION,
     RunResult,
-    _gpkg_safe,
-    _swap_into_place,
+    gpkg_safe,
+    swap_into_place,
     atomic_path,
     build_metadata,
     package_versions,
@@ -104,16 +104,16 @@ from .scenario import (
     Scenario,
     Store,
     Text,
-    _Frozen,
-    _LocatedError,
-    _not_utf8_message,
-    _plain,
-    _problems,
-    _raise,
-    _read_store_rows,
-    _show,
-    _toml_error_message,
-    _format_path,
+    FrozenModel,
+    LocatedError,
+    not_utf8_message,
+    plain_value,
+    problem_lines,
+    raise_problems,
+    read_store_rows,
+    show_value,
+    toml_error_message,
+    format_key_path,
     apply_overrides,
     canonical_json,
     parse_canonical_json,
@@ -176,7 +176,7 @@ ProgressCallback = Callable[[int, int], None]
 # --------------------------------------------------------------------------- comparison file
 
 
-class ComparisonPlan(_Frozen):
+class ComparisonPlan(FrozenModel):
     """One plan of a comparison file: a name, its stores and optional lever changes."""
 
     name: Text = Field(min_length=1, description="Plan name, unique in the comparison (its slug names the run folder).")
@@ -203,7 +203,7 @@ class ComparisonPlan(_Frozen):
         return self
 
 
-class ComparisonFile(_Frozen):
+class ComparisonFile(FrozenModel):
     """A comparison file: a base scenario and the plans to put on it (the first is the baseline)."""
 
     name: Text = Field("comparison", min_length=1, description="Comparison name (default: the file's stem).")
@@ -222,7 +222,7 @@ class ComparisonFile(_Frozen):
         for position, entry in enumerate(plans):
             slug = plan_slug(entry.name)
             if slug in seen:
-                raise _LocatedError(
+                raise LocatedError(
                     (position, "name"),
                     f"plan name '{entry.name}' gives the same folder name '{slug}' as plans[{seen[slug]}]",
                 )
@@ -293,21 +293,21 @@ def _read_toml(path: Path) -> dict[str, Any]:
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
-        _raise([f"{source}: file not found ({path})"])
+        raise_problems([f"{source}: file not found ({path})"])
     except IsADirectoryError:
-        _raise([f"{source}: is a folder, not a TOML file ({path})"])
+        raise_problems([f"{source}: is a folder, not a TOML file ({path})"])
     except (OSError, ValueError) as exception:
-        _raise([f"{source}: cannot read the file ({type(exception).__name__}: {_show(str(exception))})"])
+        raise_problems([f"{source}: cannot read the file ({type(exception).__name__}: {show_value(str(exception))})"])
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exception:
-        _raise([f"{source}: {_not_utf8_message(raw, exception)}"])
+        raise_problems([f"{source}: {not_utf8_message(raw, exception)}"])
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exception:
-        _raise([f"{source}: {_toml_error_message(exception)}"])
+        raise_problems([f"{source}: {toml_error_message(exception)}"])
     except RecursionError:
-        _raise([f"{source}: invalid TOML: nested too deeply"])
+        raise_problems([f"{source}: invalid TOML: nested too deeply"])
 
 
 def is_comparison_data(data: Mapping[str, Any]) -> bool:
@@ -322,7 +322,7 @@ def _deep_merge(base: Any, changes: Any) -> Any:
         for key, value in changes.items():
             merged[key] = _deep_merge(base.get(key), value)
         return merged
-    return _plain(changes) if isinstance(changes, (dict, list, tuple)) else changes
+    return plain_value(changes) if isinstance(changes, (dict, list, tuple)) else changes
 
 
 def _file_stores(entry: ComparisonPlan, folder: Path) -> tuple[list[tuple[str, dict[str, Any]]], list[str]]:
@@ -332,13 +332,13 @@ def _file_stores(entry: ComparisonPlan, folder: Path) -> tuple[list[tuple[str, d
     path = Path(label).expanduser()
     if not path.is_absolute():
         path = folder / path
-    rows, problems = _read_store_rows(path, label)
+    rows, problems = read_store_rows(path, label)
     stores = []
     for row_label, row in rows:
         try:
             store = Store.model_validate(row)
         except ValidationError as exception:
-            problems.extend(_problems(exception, label, Store, prefix=f"{row_label}: "))
+            problems.extend(problem_lines(exception, label, Store, prefix=f"{row_label}: "))
             continue
         stores.append((f"{label} {row_label}", store.model_dump()))
     return stores, problems
@@ -349,7 +349,7 @@ def _plan_scenario(
 ) -> Scenario:
     """The full scenario of one plan of a comparison file: the base with the plan's stores and levers."""
     where = f"plans[{position}]"
-    base_data = _plain(base.model_dump(mode="python"))
+    base_data = plain_value(base.model_dump(mode="python"))
     labelled: list[tuple[str, dict[str, Any]]] = []
     if entry.use_base_plan:
         labelled += [(f"the base plan ({store['id']})", store) for store in base_data["plan"]["stores"]]
@@ -372,9 +372,9 @@ def _plan_scenario(
         try:
             Levers.model_validate(levers)
         except ValidationError as exception:
-            problems += _problems(exception, source, Levers, prefix=f"{where}.levers.")
+            problems += problem_lines(exception, source, Levers, prefix=f"{where}.levers.")
     if problems:
-        _raise(problems)
+        raise_problems(problems)
     stores_file = entry.stores_file or (base.plan.stores_file if entry.use_base_plan else None)
     data = {
         **base_data,
@@ -390,7 +390,7 @@ def _plan_scenario(
     try:
         scenario = Scenario.model_validate(data)
     except ValidationError as exception:
-        _raise(_problems(exception, source, Scenario, prefix=f"{where}: "))
+        raise_problems(problem_lines(exception, source, Scenario, prefix=f"{where}: "))
     scenario._base_dir = base.base_dir
     return scenario
 
@@ -402,16 +402,16 @@ def _load_comparison_file(path: Path, data: Mapping[str, Any]) -> tuple[Comparis
     try:
         comparison = ComparisonFile.model_validate(data)
     except ValidationError as exception:
-        _raise(_problems(exception, source, ComparisonFile))
+        raise_problems(problem_lines(exception, source, ComparisonFile))
     folder = path.parent.absolute()
     base_path = Path(comparison.base).expanduser()
     if not base_path.is_absolute():
         base_path = folder / base_path
     if not base_path.is_file():
-        _raise([f"{source}: base: scenario file not found ({base_path})"])
+        raise_problems([f"{source}: base: scenario file not found ({base_path})"])
     base_data = _read_toml(base_path)
     if is_comparison_data(base_data):
-        _raise([f"{source}: base: {base_path.name} is a comparison file, not a scenario"])
+        raise_problems([f"{source}: base: {base_path.name} is a comparison file, not a scenario"])
     base = parse_scenario(base_data, base_path.name, base_dir=base_path.parent.absolute())
     plans = [
         PlanSpec(
@@ -431,7 +431,7 @@ def _plans_from_scenario_files(paths: Sequence[Path]) -> list[PlanSpec]:
         data = _read_toml(path)
         source = path.name or str(path)
         if is_comparison_data(data):
-            _raise([f"{source}: is a comparison file: give it alone, or give two or more scenario files"])
+            raise_problems([f"{source}: is a comparison file: give it alone, or give two or more scenario files"])
         scenarios.append((source, parse_scenario(data, source, base_dir=path.parent.absolute())))
     plan_names = [scenario.plan.name for _source, scenario in scenarios]
     use_plan_names = len(set(plan_names)) == len(plan_names) and "plan" not in plan_names
@@ -441,7 +441,7 @@ def _plans_from_scenario_files(paths: Sequence[Path]) -> list[PlanSpec]:
         name = scenario.plan.name if use_plan_names else scenario.name
         slug = plan_slug(name)
         if slug in seen:
-            _raise([
+            raise_problems([
                 f"{source}: plan '{name}' has the same name (folder '{slug}') as the plan of {seen[slug]}; "
                 "give the scenarios different names or plan.name"
             ])
@@ -504,9 +504,9 @@ def check_agreement(plans: Sequence[PlanSpec]) -> None:
         found = first_difference(reference, _comparable(plan.scenario))
         if found is not None:
             path, expected, got = found
-            _raise([
-                f"{plan.source}: {_format_path(path)}: differs from the baseline {baseline.source} "
-                f"({_show(got)} vs {_show(expected)}); the plans of a comparison may differ only in plan and levers"
+            raise_problems([
+                f"{plan.source}: {format_key_path(path)}: differs from the baseline {baseline.source} "
+                f"({show_value(got)} vs {show_value(expected)}); the plans of a comparison may differ only in plan and levers"
             ])
 
 
@@ -544,13 +544,13 @@ def load_comparison(
     """
     paths = [Path(files)] if isinstance(files, (str, os.PathLike)) else [Path(f) for f in files]
     if not paths:
-        _raise(["compare: give one comparison file or two or more scenario files"])
+        raise_problems(["compare: give one comparison file or two or more scenario files"])
     comparison: ComparisonFile | None = None
     if len(paths) == 1:
         data = _read_toml(paths[0])
         source = paths[0].name or str(paths[0])
         if not is_comparison_data(data):
-            _raise([
+            raise_problems([
                 f"{source}: is a scenario file, and one plan cannot be compared: give two or more scenario "
                 "files, or a comparison file (a base scenario and its plans)"
             ])
@@ -640,7 +640,7 @@ def _run_task(task: _RunTask) -> dict[str, Any]:
 
 def _variant_scenario(scenario: Scenario, keep: Sequence[int], suffix: str) -> Scenario:
     """The scenario with only the stores at ``keep`` (same everything else)."""
-    data = _plain(scenario.model_dump(mode="python"))
+    data = plain_value(scenario.model_dump(mode="python"))
     data["plan"]["stores"] = [data["plan"]["stores"][i] for i in keep]
     data["plan"]["name"] = f"{scenario.plan.name} {suffix}"
     variant = Scenario.model_validate(data)
@@ -1380,7 +1380,7 @@ def write_comparison(
                 figures=run_reports,
                 report=run_reports,
             )
-        _swap_into_place(partial, target)
+        swap_into_place(partial, target)
     except BaseException:
         shutil.rmtree(partial, ignore_errors=True)
         raise
@@ -1420,7 +1420,7 @@ def _write_zones_gpkg(result: ComparisonResult, zones_gdf: Any, path: Path) -> N
     with atomic_path(path) as temporary, warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*(filename extension|non conformant file extension).*")
         for layer, frame in layers.items():
-            pyogrio.write_dataframe(_gpkg_safe(frame), temporary, layer=layer, driver="GPKG")
+            pyogrio.write_dataframe(gpkg_safe(frame), temporary, layer=layer, driver="GPKG")
 
 
 __all__ = [

@@ -40,25 +40,25 @@ from matplotlib.patches import Patch
 from scipy import stats
 
 from .report import (
-    _CSS,
+    REPORT_CSS,
     FORMAT_STYLES,
     ROLLING_DAYS,
     NO_DATA_COLOUR,
-    _draw_north_arrow,
-    _draw_scale_bar,
-    _escape,
-    _font_kwargs,
-    _format_style,
-    _image_tag,
-    _key_value_table,
-    _metric_frames,
-    _new_figure,
-    _renderable,
-    _save_png,
-    _store_points,
-    _table,
-    _thousands_formatter,
-    _time_axis,
+    draw_north_arrow,
+    draw_scale_bar,
+    escape_html,
+    font_kwargs,
+    format_style,
+    image_tag,
+    key_value_table,
+    metric_frames,
+    new_figure,
+    renderable,
+    save_png,
+    store_points,
+    html_table,
+    thousands_formatter,
+    time_axis,
     display_label,
     format_number,
 )
@@ -140,9 +140,9 @@ def plan_colours(names: Sequence[str]) -> dict[str, str]:
 def store_label(name: Any, store_id: Any) -> str:
     """A store's name the fonts can draw: without a bracketed Chinese part if needed, else the id."""
     text = "" if name is None or (isinstance(name, float) and math.isnan(name)) else str(name)
-    if text and not _renderable(text):
+    if text and not renderable(text):
         stripped = re.sub(r"\s*[(（][^)）]*[)）]", "", text).strip()
-        text = stripped if stripped and _renderable(stripped) else ""
+        text = stripped if stripped and renderable(stripped) else ""
     return display_label(text, store_id)
 
 
@@ -178,13 +178,13 @@ def _value_axis(axis: Any, kind: str, is_scaled: bool) -> None:
     elif kind == "index":
         axis.set_ylabel("0 – 1", fontsize=8)
     else:
-        axis.yaxis.set_major_formatter(_thousands_formatter())
+        axis.yaxis.set_major_formatter(thousands_formatter())
         axis.set_ylabel("people" if is_scaled else "simulated consumers", fontsize=8)
 
 
 def _daily_frame(result: "ComparisonResult") -> tuple[pd.DataFrame, str, bool]:
     daily = result.daily
-    x_column, is_date = _time_axis(daily)
+    x_column, is_date = time_axis(daily)
     if is_date:
         daily = daily.assign(date=pd.to_datetime(daily["date"]))
     return daily, x_column, is_date
@@ -212,7 +212,7 @@ def differences_figure(result: "ComparisonResult", kpis: Sequence[str] | None = 
     colours = plan_colours(result.plan_names)
     n_columns = min(4, max(1, len(kpis)))
     n_rows = max(1, math.ceil(len(kpis) / n_columns))
-    figure = _new_figure(3.6 * n_columns + 0.6, (0.45 * len(plans) + 1.5) * n_rows + 1.2)
+    figure = new_figure(3.6 * n_columns + 0.6, (0.45 * len(plans) + 1.5) * n_rows + 1.2)
     axes = figure.subplots(n_rows, n_columns, squeeze=False)
     positions = np.arange(len(plans))[::-1]
     for index, axis in enumerate(axes.flat):
@@ -248,7 +248,7 @@ def differences_figure(result: "ComparisonResult", kpis: Sequence[str] | None = 
                 ha="left" if value >= 0 else "right", va="bottom", fontsize=7.5,
             )
         axis.axvline(0.0, color="black", linewidth=0.8)
-        axis.set_yticks(positions, plans if index % n_columns == 0 else [""] * len(plans), fontsize=8, **_font_kwargs())
+        axis.set_yticks(positions, plans if index % n_columns == 0 else [""] * len(plans), fontsize=8, **font_kwargs())
         axis.set_ylim(-0.6, len(plans) - 0.15)
         axis.set_title(str(rows["label"].iloc[0]).replace(" (end of horizon)", "\n(end of horizon)"), fontsize=9)
         if unit == "share":
@@ -257,7 +257,7 @@ def differences_figure(result: "ComparisonResult", kpis: Sequence[str] | None = 
         elif unit == "index":
             axis.set_xlabel("0 – 1 scale", fontsize=8)
         else:
-            axis.xaxis.set_major_formatter(_thousands_formatter())
+            axis.xaxis.set_major_formatter(thousands_formatter())
             axis.set_xlabel("people over the horizon", fontsize=8)
         axis.xaxis.set_major_locator(ticker.MaxNLocator(nbins=4, symmetric=True))
         axis.tick_params(axis="x", labelsize=7.5)
@@ -289,7 +289,7 @@ def funnel_comparison_figure(result: "ComparisonResult") -> Figure:
     daily, x_column, is_date = _daily_frame(result)
     is_scaled = any(c.endswith("_scaled") for c in daily.columns)
     colours = plan_colours(result.plan_names)
-    figure = _new_figure(13.0, 7.4)
+    figure = new_figure(13.0, 7.4)
     axes = figure.subplots(2, 3, sharex=True)
     for index, (axis, (title, column, kind, rolling)) in enumerate(zip(axes.flat, _FUNNEL_PANELS)):
         column = _scaled(daily, column) if kind in ("rate", "cumulative") else column
@@ -334,7 +334,7 @@ def difference_over_time_figure(result: "ComparisonResult") -> Figure:
         ("Cumulative test-drive bookings requested", "_cumulative_bookings", "count", 1.0),
         ("Cumulative purchases", _scaled(daily, "cumulative_purchases"), "count", 1.0),
     )
-    figure = _new_figure(13.0, 4.3)
+    figure = new_figure(13.0, 4.3)
     axes = figure.subplots(1, 3, sharex=True)
     for axis, (title, column, kind, factor) in zip(axes, panels):
         base = _wide(daily, result.baseline, column, x_column)
@@ -366,7 +366,7 @@ def stores_comparison_figure(result: "ComparisonResult") -> Figure:
     stores = result.stores
     plans = [name for name in result.plan_names if (stores["plan"] == name).any()]
     counts = [max(int((stores["plan"] == name).sum()), 1) for name in plans] or [1]
-    figure = _new_figure(12.5, 0.3 * sum(counts) + 1.0 * len(counts) + 1.6)
+    figure = new_figure(12.5, 0.3 * sum(counts) + 1.0 * len(counts) + 1.6)
     if not plans:
         axis = figure.subplots()
         axis.text(0.5, 0.5, "no stores in any plan", ha="center", va="center", transform=axis.transAxes)
@@ -387,7 +387,7 @@ def stores_comparison_figure(result: "ComparisonResult") -> Figure:
         driven = totals["test_drives_scaled"].to_numpy(float)
         lost = totals["bookings_lost_scaled"].to_numpy(float)
         rest = np.clip(requested - driven - lost, 0.0, None)
-        colours = [_format_style(f)[1] for f in totals["format"]]
+        colours = [format_style(f)[1] for f in totals["format"]]
         axis_bookings.barh(positions, driven, color=colours, edgecolor="black", linewidth=0.5)
         axis_bookings.barh(positions, lost, left=driven, color="white", edgecolor="#444444", hatch="////", linewidth=0.5)
         axis_bookings.barh(positions, rest, left=driven + lost, color=colours, alpha=0.3, edgecolor="black", linewidth=0.5)
@@ -398,10 +398,10 @@ def stores_comparison_figure(result: "ComparisonResult") -> Figure:
         for position, value in zip(positions, requested):
             axis_bookings.text(value + 0.01 * x_max, position, f"{value:,.0f}", va="center", fontsize=7.5)
         labels = [store_label(n, i) for n, i in zip(totals["store_name"], totals["store_id"])]
-        axis_bookings.set_yticks(positions, labels, fontsize=7.5, **_font_kwargs())
+        axis_bookings.set_yticks(positions, labels, fontsize=7.5, **font_kwargs())
         axis_bookings.set_ylim(-0.6, len(totals) - 0.4)
         axis_bookings.set_xlim(0, x_max * 1.15)
-        axis_bookings.set_ylabel(name, fontsize=9, fontweight="bold", **_font_kwargs())
+        axis_bookings.set_ylabel(name, fontsize=9, fontweight="bold", **font_kwargs())
         axis_bookings.grid(True, axis="x", alpha=0.3)
         utilisation = totals["utilisation"].to_numpy(float) * 100.0
         axis_utilisation.barh(positions, utilisation, color=colours, edgecolor="black", linewidth=0.5)
@@ -416,14 +416,14 @@ def stores_comparison_figure(result: "ComparisonResult") -> Figure:
             axis_bookings.set_title("Test-drive bookings requested per store, and what became of them", fontsize=10)
             axis_utilisation.set_title("Test-drive utilisation", fontsize=10)
     unit = "people" if result.consumer_weight != 1.0 else "simulated consumers"
-    axes[-1][0].xaxis.set_major_formatter(_thousands_formatter())
+    axes[-1][0].xaxis.set_major_formatter(thousands_formatter())
     axes[-1][0].set_xlabel(f"bookings requested over the horizon ({unit}, mean over replications)", fontsize=8.5)
     axes[-1][1].xaxis.set_major_formatter(ticker.PercentFormatter(xmax=100, decimals=0))
     axes[-1][1].set_xlabel("test drives / capacity, mean over open days", fontsize=8.5)
     order = {f: rank for rank, f in enumerate(FORMAT_STYLES)}
     formats_present = sorted({str(f) for f in stores["format"]}, key=lambda f: (order.get(f, len(order)), f))
     handles: list[Any] = [
-        Patch(facecolor=_format_style(f)[1], edgecolor="black", label=f"{f.replace('_', ' ')}: test drives") for f in formats_present
+        Patch(facecolor=format_style(f)[1], edgecolor="black", label=f"{f.replace('_', ' ')}: test drives") for f in formats_present
     ]
     handles.append(Patch(facecolor="white", edgecolor="#444444", hatch="////", label="lost in the queue"))
     handles.append(Patch(facecolor="#999999", alpha=0.3, edgecolor="black", label="still waiting / other"))
@@ -468,7 +468,7 @@ def zone_difference_map(
     value_format : str
         Format of the zone labels (after ``factor``).
     """
-    zones, _cells = _metric_frames(zone_gdf, None)
+    zones, _cells = metric_frames(zone_gdf, None)
     zones = zones.assign(zone_id=zones["zone_id"].astype(str))
     plans = result.plan_names[1:]
     table = result.zones
@@ -483,7 +483,7 @@ def zone_difference_map(
     xmin, ymin, xmax, ymax = zones.total_bounds
     aspect = (ymax - ymin) / max(xmax - xmin, 1.0)
     panel_width = 13.0 / n_columns if n_columns > 1 else 8.0
-    figure = _new_figure(panel_width * n_columns + 0.8, min(max(panel_width * aspect * n_rows + 1.6, 4.5), 16.0))
+    figure = new_figure(panel_width * n_columns + 0.8, min(max(panel_width * aspect * n_rows + 1.6, 4.5), 16.0))
     axes = figure.subplots(n_rows, n_columns, squeeze=False)
     baseline_plan = result.runs[result.baseline].plan
     label_size = 7.5 if len(zones) <= 20 else 6.5
@@ -516,16 +516,16 @@ def zone_difference_map(
                     point.x, point.y, f"{zone_name}\n{_signed(value * factor, value_format)}",
                     ha="center", va="center", fontsize=label_size, zorder=5, path_effects=halo,
                     color="#111111" if significant else "#777777", style="normal" if significant else "italic",
-                    **_font_kwargs(),
+                    **font_kwargs(),
                 )
-        plan_stores = _store_points(result.runs[name].plan, zones.crs)
+        plan_stores = store_points(result.runs[name].plan, zones.crs)
         for store_format, group in plan_stores.groupby(plan_stores["format"].astype(str), sort=True) if len(plan_stores) else []:
-            marker, colour = _format_style(store_format)
+            marker, colour = format_style(store_format)
             axis.scatter(group["map_x"], group["map_y"], marker=marker, s=110 if marker == "*" else 38, c=colour,
                          edgecolors="black", linewidths=0.7, zorder=8)
         dropped = baseline_plan[~baseline_plan["store_id"].astype(str).isin(set(result.runs[name].plan["store_id"].astype(str)))]
         if len(dropped):
-            points = _store_points(dropped, zones.crs)
+            points = store_points(dropped, zones.crs)
             axis.scatter(points["map_x"], points["map_y"], marker="x", s=34, c="black", linewidths=1.2, zorder=8)
         pad_x, pad_y = 0.03 * (xmax - xmin), 0.03 * (ymax - ymin)
         bounds = (xmin - pad_x, ymin - pad_y, xmax + pad_x, ymax + pad_y)
@@ -536,16 +536,16 @@ def zone_difference_map(
         axis.set_yticks([])
         axis.set_xlabel("")
         axis.set_ylabel("")
-        _draw_scale_bar(axis, bounds)
-        _draw_north_arrow(axis)
-        axis.set_title(f"{name} − {result.baseline}", fontsize=10, **_font_kwargs())
+        draw_scale_bar(axis, bounds)
+        draw_north_arrow(axis)
+        axis.set_title(f"{name} − {result.baseline}", fontsize=10, **font_kwargs())
     colour_bar = figure.colorbar(ScalarMappable(norm=norm, cmap=colourmap), ax=axes.ravel().tolist(), shrink=0.75, pad=0.02)
     colour_bar.set_label(colour_label, fontsize=9)
     colour_bar.ax.tick_params(labelsize=8)
     formats = sorted({str(f) for n in plans for f in result.runs[n].plan["format"]} if plans else set())
     handles: list[Any] = []
     for store_format in formats:
-        marker, colour = _format_style(store_format)
+        marker, colour = format_style(store_format)
         handles.append(Line2D([], [], marker=marker, linestyle="", markerfacecolor=colour, markeredgecolor="black",
                               markersize=9 if marker == "*" else 6, label=f"{store_format.replace('_', ' ')} store of the plan"))
     handles.append(Line2D([], [], marker="x", linestyle="", color="black", markersize=6, label="baseline store not in the plan"))
@@ -565,7 +565,7 @@ def marginal_figure(result: "ComparisonResult") -> Figure:
     kpis = [k for k in ("bookings_requested_scaled", "test_drives_scaled", "purchases_scaled") if k in set(marginal["kpi"])]
     plans = [name for name in result.plan_names if (marginal["plan"] == name).any()]
     counts = [int(marginal[(marginal["plan"] == name) & (marginal["kpi"] == kpis[0])].shape[0]) for name in plans]
-    figure = _new_figure(13.0, 0.3 * sum(counts) + 1.0 * len(plans) + 1.4)
+    figure = new_figure(13.0, 0.3 * sum(counts) + 1.0 * len(plans) + 1.4)
     axes = figure.subplots(len(plans), len(kpis), squeeze=False, sharex="col", gridspec_kw={"height_ratios": counts})
     colours = plan_colours(result.plan_names)
     extents = {
@@ -594,12 +594,12 @@ def marginal_figure(result: "ComparisonResult") -> Figure:
             axis.set_xlim(-1.15 * extent, 1.15 * extent)
             axis.set_ylim(-0.6, len(order) - 0.4)
             labels = [store_label(n, i) for n, i in zip(rows["store_name"], order)]
-            axis.set_yticks(positions, labels if column == 0 else [""] * len(order), fontsize=7.5, **_font_kwargs())
+            axis.set_yticks(positions, labels if column == 0 else [""] * len(order), fontsize=7.5, **font_kwargs())
             axis.grid(True, axis="x", alpha=0.3)
-            axis.xaxis.set_major_formatter(_thousands_formatter())
+            axis.xaxis.set_major_formatter(thousands_formatter())
             axis.tick_params(axis="x", labelsize=7.5)
             if column == 0:
-                axis.set_ylabel(name, fontsize=9, fontweight="bold", **_font_kwargs())
+                axis.set_ylabel(name, fontsize=9, fontweight="bold", **font_kwargs())
             effect = float(rows["plan_effect"].iloc[0]) if len(rows) else math.nan
             total = float(np.nansum(values))
             axis.text(
@@ -646,7 +646,7 @@ def save_comparison_figures(result: "ComparisonResult", out_dir: str | os.PathLi
         )
     if result.marginal is not None and len(result.marginal):
         figures["marginal"] = marginal_figure(result)
-    return {key: _save_png(figure, folder / f"{key}.png") for key, figure in figures.items() if figure is not None}
+    return {key: save_png(figure, folder / f"{key}.png") for key, figure in figures.items() if figure is not None}
 
 
 # --------------------------------------------------------------------------- HTML
@@ -674,7 +674,7 @@ def _headline_table(result: "ComparisonResult") -> str:
     from .compare import difference_rows
 
     headers, rows = difference_rows(result)
-    return _table(headers, rows, [False] + [True] * (len(headers) - 1))
+    return html_table(headers, rows, [False] + [True] * (len(headers) - 1))
 
 
 def _differences_table(result: "ComparisonResult") -> str:
@@ -694,7 +694,7 @@ def _differences_table(result: "ComparisonResult") -> str:
             _standard_error_text(row["se"], unit),
             _standard_error_text(row["se_unpaired"], unit),
         ])
-    return _table(headers, rows, numeric)
+    return html_table(headers, rows, numeric)
 
 
 def _plans_table(result: "ComparisonResult") -> str:
@@ -715,7 +715,7 @@ def _plans_table(result: "ComparisonResult") -> str:
                 text += f" ({format_number(low, unit)} – {format_number(high, unit)})"
             cells.append(text)
         rows.append(cells)
-    return _table(headers, rows, [False] + [True] * len(names))
+    return html_table(headers, rows, [False] + [True] * len(names))
 
 
 def _stores_table(result: "ComparisonResult") -> str:
@@ -737,7 +737,7 @@ def _stores_table(result: "ComparisonResult") -> str:
             format_number(row["purchases_scaled"], "people"), format_number(row["utilisation"], "share"),
             format_number(row.get("queue_mean_scaled", math.nan), "people"), format_number(row.get("queue_max_scaled", math.nan), "people"),
         ])
-    return _table(headers, rows, numeric)
+    return html_table(headers, rows, numeric)
 
 
 def _zones_table(result: "ComparisonResult") -> str:
@@ -761,7 +761,7 @@ def _zones_table(result: "ComparisonResult") -> str:
             _interval_text(row["bookings_requested_per_1000_difference_ci_low"], row["bookings_requested_per_1000_difference_ci_high"], "number")
             if np.isfinite(row["bookings_requested_per_1000_difference_ci_low"]) else "–",
         ])
-    return _table(headers, rows, numeric)
+    return html_table(headers, rows, numeric)
 
 
 def _marginal_table(result: "ComparisonResult") -> str:
@@ -789,7 +789,7 @@ def _marginal_table(result: "ComparisonResult") -> str:
     wide_rows.sort(key=lambda item: (order.get(item[1], 0), -item[0]))
     headers = ["Plan", "Store", "Format", "Bookings requested", "Test drives", "Purchases", "Share familiar",
                "Share of the plan's effect on bookings"]
-    return _table(headers, [cells for _v, _p, cells in wide_rows], [False, False, False, True, True, True, True, True])
+    return html_table(headers, [cells for _v, _p, cells in wide_rows], [False, False, False, True, True, True, True, True])
 
 
 def _comparison_pairs(result: "ComparisonResult") -> list[tuple[str, Any]]:
@@ -820,7 +820,7 @@ def _figure_block(figures: Mapping[str, Path], key: str) -> str:
     if key not in figures:
         return ""
     title, caption = _CAPTIONS[key]
-    return f"<figure>{_image_tag(figures[key], title)}<figcaption>{_escape(caption)}</figcaption></figure>"
+    return f"<figure>{image_tag(figures[key], title)}<figcaption>{escape_html(caption)}</figcaption></figure>"
 
 
 def write_comparison_html(result: "ComparisonResult", figures: Mapping[str, str | os.PathLike[str]], out_path: str | os.PathLike[str]) -> Path:
@@ -836,8 +836,8 @@ def write_comparison_html(result: "ComparisonResult", figures: Mapping[str, str 
     spec = result.spec
     several = spec.replications >= 2
     scenarios = "".join(
-        f"<details><summary>{_escape(plan['name'])} (hash {_escape(plan['scenario_hash'][:16])})</summary>"
-        f"<pre>{_escape(json.dumps(plan['scenario'], indent=2, sort_keys=True, ensure_ascii=False))}</pre></details>"
+        f"<details><summary>{escape_html(plan['name'])} (hash {escape_html(plan['scenario_hash'][:16])})</summary>"
+        f"<pre>{escape_html(json.dumps(plan['scenario'], indent=2, sort_keys=True, ensure_ascii=False))}</pre></details>"
         for plan in metadata.get("plans", [])
     )
     timings = metadata.get("timings") or {}
@@ -848,10 +848,10 @@ def write_comparison_html(result: "ComparisonResult", figures: Mapping[str, str 
         "to see which differences are real.</p>"
     )
     sections = [
-        f"<header><h1>Plan comparison: {_escape(spec.name)}</h1>",
-        f'<p class="description">{_escape(spec.description)}</p>' if spec.description else "",
+        f"<header><h1>Plan comparison: {escape_html(spec.name)}</h1>",
+        f'<p class="description">{escape_html(spec.description)}</p>' if spec.description else "",
         "</header>",
-        "<section><h2>Comparison</h2>", _key_value_table(_comparison_pairs(result)), "</section>",
+        "<section><h2>Comparison</h2>", key_value_table(_comparison_pairs(result)), "</section>",
         "<section><h2>Headline: difference to the baseline</h2>", note_single, _headline_table(result),
         '<p class="note">Each cell is the mean over replications of (plan − baseline), with the paired 95 % confidence '
         "interval in brackets. All plans run on the same synthetic population with the same random draws (common "
@@ -893,15 +893,15 @@ def write_comparison_html(result: "ComparisonResult", figures: Mapping[str, str 
         "<section><h2>Scenarios</h2>", scenarios, "</section>",
         "<section><h2>Reproducibility</h2>",
         '<p class="note">Each plan\'s runs are ordinary run folders under runs/&lt;plan&gt;/ with their own report.</p>',
-        _table(["Package", "Version"], sorted(versions.items()), [False, False]),
-        _table(["Stage", "Seconds"], [(k, f"{float(v):,.2f}") for k, v in timings.items()], [False, True]) if timings else "",
+        html_table(["Package", "Version"], sorted(versions.items()), [False, False]),
+        html_table(["Stage", "Seconds"], [(k, f"{float(v):,.2f}") for k, v in timings.items()], [False, True]) if timings else "",
         "</section>",
     ]
     document = (
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-        f"<title>{_escape(spec.name)} – plan comparison</title>\n"
-        f"<style>{_CSS}</style>\n</head>\n<body>\n" + "\n".join(s for s in sections if s) + "\n</body>\n</html>\n"
+        f"<title>{escape_html(spec.name)} – plan comparison</title>\n"
+        f"<style>{REPORT_CSS}</style>\n</head>\n<body>\n" + "\n".join(s for s in sections if s) + "\n</body>\n</html>\n"
     )
     target = Path(out_path)
     with atomic_path(target) as temporary:

@@ -98,7 +98,7 @@ def cjk_font_family() -> str | None:
     return None
 
 
-def _renderable(text: str) -> bool:
+def renderable(text: str) -> bool:
     """True if ``text`` can be drawn with the available fonts (CJK only with a CJK font)."""
     if cjk_font_family() is not None:
         return True
@@ -114,12 +114,12 @@ def display_label(*candidates: Any) -> str:
         if candidate is None or (isinstance(candidate, float) and math.isnan(candidate)):
             continue
         text = str(candidate).strip()
-        if text and _renderable(text):
+        if text and renderable(text):
             return text
     return str(candidates[-1]) if candidates else ""
 
 
-def _font_kwargs() -> dict[str, Any]:
+def font_kwargs() -> dict[str, Any]:
     family = cjk_font_family()
     return {"fontfamily": ["DejaVu Sans", family]} if family else {}
 
@@ -141,7 +141,7 @@ def format_number(value: float, unit: str) -> str:
     return f"{value:,.4g}"
 
 
-def _thousands_formatter() -> ticker.FuncFormatter:
+def thousands_formatter() -> ticker.FuncFormatter:
     def trimmed(text: str) -> str:
         return text.rstrip("0").rstrip(".") if "." in text else text
 
@@ -155,7 +155,7 @@ def _thousands_formatter() -> ticker.FuncFormatter:
     return ticker.FuncFormatter(format_tick)
 
 
-def _new_figure(width: float, height: float) -> Figure:
+def new_figure(width: float, height: float) -> Figure:
     figure = Figure(figsize=(width, height), dpi=FIGURE_DPI, layout="constrained")
     FigureCanvasAgg(figure)
     return figure
@@ -164,7 +164,7 @@ def _new_figure(width: float, height: float) -> Figure:
 # --------------------------------------------------------------------------- funnel
 
 
-def _time_axis(daily: pd.DataFrame) -> tuple[str, bool]:
+def time_axis(daily: pd.DataFrame) -> tuple[str, bool]:
     """Column to use on the x axis and whether it holds dates."""
     if "date" in daily.columns and daily["date"].notna().all():
         return "date", True
@@ -201,7 +201,7 @@ def funnel_figure(daily: pd.DataFrame) -> Figure:
     -------
     matplotlib.figure.Figure
     """
-    x_column, is_date = _time_axis(daily)
+    x_column, is_date = time_axis(daily)
     frame = daily.copy()
     if is_date:
         frame["date"] = pd.to_datetime(frame["date"])
@@ -235,7 +235,7 @@ def funnel_figure(daily: pd.DataFrame) -> Figure:
 
     n_columns = 3
     n_rows = max(1, math.ceil(len(panels) / n_columns))
-    figure = _new_figure(13.0, 3.0 * n_rows + 0.8)
+    figure = new_figure(13.0, 3.0 * n_rows + 0.8)
     axes = figure.subplots(n_rows, n_columns, sharex=True, squeeze=False)
     for index, axis in enumerate(axes.flat):
         if index >= len(panels):
@@ -263,7 +263,7 @@ def funnel_figure(daily: pd.DataFrame) -> Figure:
         elif kind == "index":
             axis.set_ylabel("0 – 1", fontsize=8)
         else:
-            axis.yaxis.set_major_formatter(_thousands_formatter())
+            axis.yaxis.set_major_formatter(thousands_formatter())
             axis.set_ylabel("people" if is_scaled else "simulated consumers", fontsize=8)
         if any(label for _c, label, _s in lines):
             axis.legend(fontsize=8, loc="best", framealpha=0.85)
@@ -299,7 +299,7 @@ def _store_labels(totals: pd.DataFrame) -> list[str]:
     ]
 
 
-def _format_style(store_format: Any) -> tuple[str, str]:
+def format_style(store_format: Any) -> tuple[str, str]:
     return FORMAT_STYLES.get(str(store_format), _OTHER_FORMAT_STYLE)
 
 
@@ -327,7 +327,7 @@ def stores_figure(stores: pd.DataFrame, plan: pd.DataFrame, *, consumer_weight: 
     """
     totals = store_totals(stores, plan).sort_values("bookings_requested", ascending=True, kind="stable")
     n_stores = len(totals)
-    figure = _new_figure(12.0, max(3.0, 0.38 * n_stores + 1.8))
+    figure = new_figure(12.0, max(3.0, 0.38 * n_stores + 1.8))
     axis_bookings, axis_utilisation = figure.subplots(
         1, 2, sharey=True, gridspec_kw={"width_ratios": [2.2, 1.0]}
     )
@@ -339,7 +339,7 @@ def stores_figure(stores: pd.DataFrame, plan: pd.DataFrame, *, consumer_weight: 
     driven = totals["test_drives"].to_numpy(float) * consumer_weight
     lost = totals["bookings_lost"].to_numpy(float) * consumer_weight
     rest = np.clip(requested - driven - lost, 0.0, None)
-    colours = [_format_style(f)[1] for f in totals["format"]]
+    colours = [format_style(f)[1] for f in totals["format"]]
     axis_bookings.barh(positions, driven, color=colours, edgecolor="black", linewidth=0.5)
     axis_bookings.barh(
         positions, lost, left=driven, color="white", edgecolor="#444444", hatch="////", linewidth=0.5
@@ -352,8 +352,8 @@ def stores_figure(stores: pd.DataFrame, plan: pd.DataFrame, *, consumer_weight: 
     for position, value, end in zip(positions, requested, right_end, strict=True):
         axis_bookings.text(end + 0.01 * x_max, position, f"{value:,.0f}", va="center", fontsize=8)
     axis_bookings.set_xlim(0, max(x_max * 1.15, 1.0))
-    axis_bookings.set_yticks(positions, _store_labels(totals), fontsize=8, **_font_kwargs())
-    axis_bookings.xaxis.set_major_formatter(_thousands_formatter())
+    axis_bookings.set_yticks(positions, _store_labels(totals), fontsize=8, **font_kwargs())
+    axis_bookings.xaxis.set_major_formatter(thousands_formatter())
     unit = "people" if consumer_weight != 1.0 else "simulated consumers"
     axis_bookings.set_xlabel(f"test-drive bookings requested over the horizon ({unit})", fontsize=9)
     axis_bookings.set_title("Bookings per store and what became of them", fontsize=10)
@@ -376,7 +376,7 @@ def stores_figure(stores: pd.DataFrame, plan: pd.DataFrame, *, consumer_weight: 
 
     order = {name: rank for rank, name in enumerate(FORMAT_STYLES)}
     formats_present = sorted({str(f) for f in totals["format"]}, key=lambda f: (order.get(f, len(order)), f))
-    handles = [Patch(facecolor=_format_style(f)[1], edgecolor="black", label=f"{f.replace('_', ' ')}: test drives") for f in formats_present]
+    handles = [Patch(facecolor=format_style(f)[1], edgecolor="black", label=f"{f.replace('_', ' ')}: test drives") for f in formats_present]
     handles.append(Patch(facecolor="white", edgecolor="#444444", hatch="////", label="lost (abandoned in queue)"))
     handles.append(Patch(facecolor="#999999", alpha=0.3, edgecolor="black", label="still waiting / other"))
     figure.legend(
@@ -395,7 +395,7 @@ def _scale_length_m(width_m: float) -> float:
     return fitting[-1] if fitting else candidates[0]
 
 
-def _draw_scale_bar(axis: Any, bounds: tuple[float, float, float, float]) -> None:
+def draw_scale_bar(axis: Any, bounds: tuple[float, float, float, float]) -> None:
     xmin, ymin, xmax, ymax = bounds
     width, height = xmax - xmin, ymax - ymin
     length = _scale_length_m(width)
@@ -412,7 +412,7 @@ def _draw_scale_bar(axis: Any, bounds: tuple[float, float, float, float]) -> Non
     axis.text(x0 + length, y0 + 1.8 * bar_height, label, ha="center", va="bottom", fontsize=8, zorder=6, path_effects=halo)
 
 
-def _draw_north_arrow(axis: Any) -> None:
+def draw_north_arrow(axis: Any) -> None:
     axis.annotate(
         "N",
         xy=(0.96, 0.97),
@@ -427,7 +427,7 @@ def _draw_north_arrow(axis: Any) -> None:
     )
 
 
-def _metric_frames(zone_gdf: Any, cell_gdf: Any) -> tuple[Any, Any]:
+def metric_frames(zone_gdf: Any, cell_gdf: Any) -> tuple[Any, Any]:
     """Project the frames to a metric CRS (their own if projected, else the local UTM zone)."""
     if zone_gdf.crs is None:
         from simulator.errors import ResultsError
@@ -442,7 +442,7 @@ def _metric_frames(zone_gdf: Any, cell_gdf: Any) -> tuple[Any, Any]:
     return zones, cells
 
 
-def _store_points(plan: pd.DataFrame, crs: Any) -> pd.DataFrame:
+def store_points(plan: pd.DataFrame, crs: Any) -> pd.DataFrame:
     """Plan rows with ``map_x`` / ``map_y`` in ``crs`` (from lon/lat, else the plan's x/y)."""
     import geopandas as gpd
 
@@ -491,7 +491,7 @@ def familiarity_map(
     -------
     matplotlib.figure.Figure
     """
-    zones, cells = _metric_frames(zone_gdf, cell_gdf)
+    zones, cells = metric_frames(zone_gdf, cell_gdf)
     use_cells = cells is not None and cell_results is not None and not cell_results.empty
     if use_cells:
         key, areas, results = "cell_id", cells, cell_results
@@ -510,7 +510,7 @@ def familiarity_map(
     xmin, ymin, xmax, ymax = zones.total_bounds
     aspect = (ymax - ymin) / max(xmax - xmin, 1.0)
     width = 10.0
-    figure = _new_figure(width, min(max(width * aspect * 0.85 + 1.0, 5.0), 14.0))
+    figure = new_figure(width, min(max(width * aspect * 0.85 + 1.0, 5.0), 14.0))
     axis = figure.subplots()
     has_data = areas["mean_familiarity"].notna()
     if has_data.any():
@@ -528,13 +528,13 @@ def familiarity_map(
             label = display_label(getattr(row, "name_en", None), getattr(row, "name", None), row.zone_id)
             axis.text(
                 point.x, point.y, label, ha="center", va="center", fontsize=8, color="#222222",
-                path_effects=halo, zorder=5, **_font_kwargs(),
+                path_effects=halo, zorder=5, **font_kwargs(),
             )
 
-    stores = _store_points(plan, zones.crs)
+    stores = store_points(plan, zones.crs)
     handles: list[Any] = []
     for store_format, group in stores.groupby(stores["format"].astype(str), sort=True) if len(stores) else []:
-        marker, colour = _format_style(store_format)
+        marker, colour = format_style(store_format)
         size = 140 if marker == "*" else 55
         axis.scatter(
             group["map_x"], group["map_y"], marker=marker, s=size, c=colour, edgecolors="black", linewidths=0.8, zorder=8
@@ -561,8 +561,8 @@ def familiarity_map(
     axis.set_yticks([])
     axis.set_xlabel("")
     axis.set_ylabel("")
-    _draw_scale_bar(axis, bounds)
-    _draw_north_arrow(axis)
+    draw_scale_bar(axis, bounds)
+    draw_north_arrow(axis)
     level = "cell" if use_cells else "zone"
     axis.set_title(title or f"Mean familiarity by {level} at the end of the horizon", fontsize=11)
     return figure
@@ -571,7 +571,7 @@ def familiarity_map(
 # --------------------------------------------------------------------------- saving
 
 
-def _save_png(figure: Figure, path: Path) -> Path:
+def save_png(figure: Figure, path: Path) -> Path:
     with atomic_path(path) as temporary:
         figure.savefig(temporary, format="png", dpi=FIGURE_DPI, facecolor="white")
     return path
@@ -602,13 +602,13 @@ def save_figures(
     folder = Path(out_dir) / FIGURES_DIR
     folder.mkdir(parents=True, exist_ok=True)
     written: dict[str, Path] = {}
-    written["funnel"] = _save_png(funnel_figure(result.daily), folder / "funnel.png")
-    written["stores"] = _save_png(
+    written["funnel"] = save_png(funnel_figure(result.daily), folder / "funnel.png")
+    written["stores"] = save_png(
         stores_figure(result.stores, result.plan, consumer_weight=result.consumer_weight), folder / "stores.png"
     )
     if zone_gdf is not None:
         figure = familiarity_map(zone_gdf, cell_gdf, result.zones, result.cells, result.plan)
-        written["familiarity_map"] = _save_png(figure, folder / "familiarity_map.png")
+        written["familiarity_map"] = save_png(figure, folder / "familiarity_map.png")
     return written
 
 
@@ -658,7 +658,7 @@ def summary_rows(result: RunResult) -> list[tuple[str, str]]:
 
 # --------------------------------------------------------------------------- HTML
 
-_CSS = """
+REPORT_CSS = """
 body { font-family: -apple-system, "Segoe UI", Helvetica, Arial, "Noto Sans CJK SC", "Microsoft YaHei", sans-serif;
        margin: 0 auto; max-width: 1180px; padding: 1.5em 2em 3em; color: #1d2733; line-height: 1.45; }
 h1 { font-size: 1.6em; margin-bottom: 0.2em; }
@@ -697,36 +697,36 @@ _FIGURE_CAPTIONS = {
 }
 
 
-def _escape(value: Any) -> str:
+def escape_html(value: Any) -> str:
     return html.escape("" if value is None else str(value), quote=True)
 
 
-def _table(headers: Sequence[str], rows: Sequence[Sequence[Any]], numeric: Sequence[bool], css_class: str = "") -> str:
+def html_table(headers: Sequence[str], rows: Sequence[Sequence[Any]], numeric: Sequence[bool], css_class: str = "") -> str:
     head = "".join(
-        f'<th class="num">{_escape(h)}</th>' if is_numeric else f"<th>{_escape(h)}</th>"
+        f'<th class="num">{escape_html(h)}</th>' if is_numeric else f"<th>{escape_html(h)}</th>"
         for h, is_numeric in zip(headers, numeric, strict=True)
     )
     body = "\n".join(
         "<tr>"
         + "".join(
-            f'<td class="num">{_escape(cell)}</td>' if is_numeric else f"<td>{_escape(cell)}</td>"
+            f'<td class="num">{escape_html(cell)}</td>' if is_numeric else f"<td>{escape_html(cell)}</td>"
             for cell, is_numeric in zip(row, numeric, strict=True)
         )
         + "</tr>"
         for row in rows
     )
-    class_attribute = f' class="{_escape(css_class)}"' if css_class else ""
+    class_attribute = f' class="{escape_html(css_class)}"' if css_class else ""
     return f"<table{class_attribute}><thead><tr>{head}</tr></thead><tbody>\n{body}\n</tbody></table>"
 
 
-def _key_value_table(pairs: Sequence[tuple[str, Any]]) -> str:
-    body = "\n".join(f"<tr><th>{_escape(k)}</th><td>{_escape(v)}</td></tr>" for k, v in pairs)
+def key_value_table(pairs: Sequence[tuple[str, Any]]) -> str:
+    body = "\n".join(f"<tr><th>{escape_html(k)}</th><td>{escape_html(v)}</td></tr>" for k, v in pairs)
     return f'<table class="meta"><tbody>\n{body}\n</tbody></table>'
 
 
-def _image_tag(path: Path, alt: str) -> str:
+def image_tag(path: Path, alt: str) -> str:
     encoded = base64.b64encode(Path(path).read_bytes()).decode("ascii")
-    return f'<img src="data:image/png;base64,{encoded}" alt="{_escape(alt)}">'
+    return f'<img src="data:image/png;base64,{encoded}" alt="{escape_html(alt)}">'
 
 
 def _horizon_text(metadata: Mapping[str, Any], daily: pd.DataFrame) -> str:
@@ -785,7 +785,7 @@ def _summary_table(result: RunResult, units: Sequence[str] = ("people", "share",
             cells.append(f"{format_number(low, row['unit'])} – {format_number(high, row['unit'])}")
             cells.append(f"{format_number(row['min'], row['unit'])} – {format_number(row['max'], row['unit'])}")
         rows.append(cells)
-    return _table(headers, rows, numeric)
+    return html_table(headers, rows, numeric)
 
 
 def _stores_table(result: RunResult) -> str:
@@ -806,7 +806,7 @@ def _stores_table(result: RunResult) -> str:
             format_number(row.get("purchases", 0) * weight, "people"),
             format_number(row.get("utilisation", 0), "share"),
         ])
-    return _table(headers, rows, numeric)
+    return html_table(headers, rows, numeric)
 
 
 def _zones_table(result: RunResult, zone_frame: Any = None) -> str:
@@ -838,14 +838,14 @@ def _zones_table(result: RunResult, zone_frame: Any = None) -> str:
             f"{row.get('test_drives_per_1000', math.nan):,.2f}",
             f"{row.get('purchases_per_1000', math.nan):,.2f}",
         ])
-    return _table(headers, rows, numeric)
+    return html_table(headers, rows, numeric)
 
 
 def _figure_block(figures: Mapping[str, Path], key: str) -> str:
     if key not in figures:
         return ""
     title, caption = _FIGURE_CAPTIONS[key]
-    return f"<figure>{_image_tag(figures[key], title)}<figcaption>{_escape(caption)}</figcaption></figure>"
+    return f"<figure>{image_tag(figures[key], title)}<figcaption>{escape_html(caption)}</figcaption></figure>"
 
 
 def write_report_html(
@@ -887,10 +887,10 @@ def write_report_html(
     versions = metadata.get("package_versions") or {}
     timings = metadata.get("timings") or {}
     sections = [
-        f"<header><h1>Retail footprint simulation: {_escape(name)}</h1>",
-        f'<p class="description">{_escape(description)}</p>' if description else "",
+        f"<header><h1>Retail footprint simulation: {escape_html(name)}</h1>",
+        f'<p class="description">{escape_html(description)}</p>' if description else "",
         "</header>",
-        "<section><h2>Run</h2>", _key_value_table(_run_pairs(result)), "</section>",
+        "<section><h2>Run</h2>", key_value_table(_run_pairs(result)), "</section>",
         "<section><h2>Key results at the end of the horizon</h2>",
         _summary_table(result),
         "<details><summary>Simulated counts (before scaling to the population)</summary>",
@@ -909,10 +909,10 @@ def write_report_html(
         '<p class="note">End-of-horizon values by home zone, mean over replications; rates per 1,000 residents.</p>',
         "</section>",
         "<section><h2>Scenario</h2><details><summary>Canonical scenario (JSON)</summary>",
-        f"<pre>{_escape(scenario_json)}</pre></details></section>",
+        f"<pre>{escape_html(scenario_json)}</pre></details></section>",
         "<section><h2>Reproducibility</h2>",
-        _table(["Package", "Version"], sorted(versions.items()), [False, False]),
-        _table(
+        html_table(["Package", "Version"], sorted(versions.items()), [False, False]),
+        html_table(
             ["Stage", "Seconds"],
             [(stage, f"{float(seconds):,.2f}") for stage, seconds in timings.items()],
             [False, True],
@@ -924,8 +924,8 @@ def write_report_html(
     document = (
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-        f"<title>{_escape(name)} – footprint simulator report</title>\n"
-        f"<style>{_CSS}</style>\n</head>\n<body>\n" + "\n".join(s for s in sections if s) + "\n</body>\n</html>\n"
+        f"<title>{escape_html(name)} – footprint simulator report</title>\n"
+        f"<style>{REPORT_CSS}</style>\n</head>\n<body>\n" + "\n".join(s for s in sections if s) + "\n</body>\n</html>\n"
     )
     target = Path(out_path)
     with atomic_path(target) as temporary:

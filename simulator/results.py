@@ -107,7 +107,7 @@ PACKAGES_REPORTED = (
 
 # (kpi, label, unit, how): how = "total" sums a daily column over the horizon;
 # "end" takes its value on the last day.  Rows whose column is absent are skipped.
-_SUMMARY_KPIS: tuple[tuple[str, str, str, str], ...] = (
+SUMMARY_KPIS: tuple[tuple[str, str, str, str], ...] = (
     ("bookings_requested_scaled", "Test-drive bookings requested", "people", "total"),
     ("test_drives_scaled", "Test drives", "people", "total"),
     ("bookings_lost_scaled", "Bookings lost (abandoned in queue)", "people", "total"),
@@ -199,7 +199,7 @@ class RunResult:
         groups = daily.groupby("replication", sort=True)
         last = groups.tail(1).set_index("replication")
         columns: dict[str, pd.Series] = {}
-        for kpi, _label, _unit, how in _SUMMARY_KPIS:
+        for kpi, _label, _unit, how in SUMMARY_KPIS:
             if kpi not in daily.columns:
                 continue
             if how == "total":
@@ -239,7 +239,7 @@ class RunResult:
         per_replication = self.replication_kpis()
         n = len(per_replication)
         rows = []
-        for kpi, label, unit, _how in _SUMMARY_KPIS:
+        for kpi, label, unit, _how in SUMMARY_KPIS:
             if kpi not in per_replication.columns:
                 continue
             values = per_replication[kpi].to_numpy(dtype=float)
@@ -713,7 +713,7 @@ def write_run(
         _write_run_contents(
             result, partial, zone_frame=zone_frame, cell_frame=cell_frame, figures=figures, report=report
         )
-        _swap_into_place(partial, target)
+        swap_into_place(partial, target)
     except BaseException:
         shutil.rmtree(partial, ignore_errors=True)
         raise
@@ -741,7 +741,7 @@ def _write_run_contents(
             report_module.write_report_html(result, figure_paths, folder / REPORT_FILE, zone_frame=zone_frame)
 
 
-def _swap_into_place(partial: Path, target: Path) -> None:
+def swap_into_place(partial: Path, target: Path) -> None:
     """Rename ``partial`` onto ``target``, moving an old ``target`` aside until it succeeds."""
     if not target.exists():
         os.replace(partial, target)
@@ -805,7 +805,7 @@ def write_geopackage(
         # GDAL notices that the temporary name does not end in .gpkg; the final name does.
         warnings.filterwarnings("ignore", message=".*(filename extension|non conformant file extension).*")
         for layer, frame in layers.items():
-            pyogrio.write_dataframe(_gpkg_safe(frame), temporary, layer=layer, driver="GPKG")
+            pyogrio.write_dataframe(gpkg_safe(frame), temporary, layer=layer, driver="GPKG")
     return target
 
 
@@ -821,7 +821,7 @@ def _join_means(frame: Any, means: pd.DataFrame, key: str, frame_name: str) -> A
     return joined.to_crs(GEOPACKAGE_CRS)
 
 
-def _gpkg_safe(frame: Any) -> Any:
+def gpkg_safe(frame: Any) -> Any:
     """Cast columns GPKG cannot store (categoricals, pandas string/object mixes) to plain types."""
     frame = frame.copy()
     for column in frame.columns:

@@ -145,7 +145,7 @@ _SHOW.maxlevel = 2
 _SHOW.maxlist = _SHOW.maxtuple = _SHOW.maxdict = _SHOW.maxset = 4
 
 
-def _show(value: Any) -> str:
+def show_value(value: Any) -> str:
     """Short one-line rendering of a user value for an error message."""
     try:
         text = _SHOW.repr(value)
@@ -154,14 +154,14 @@ def _show(value: Any) -> str:
     return text.replace("\n", "\\n").replace("\r", "\\r")
 
 
-def _show_number(value: Any) -> str:
-    """Like :func:`_show`, but an integral float is shown without ``.0`` (``-5``, not ``-5.0``)."""
+def show_number(value: Any) -> str:
+    """Like :func:`show_value`, but an integral float is shown without ``.0`` (``-5``, not ``-5.0``)."""
     if isinstance(value, float) and math.isfinite(value) and value.is_integer() and abs(value) < 1e15:
         return str(int(value))
-    return _show(value)
+    return show_value(value)
 
 
-def _kind(value: Any) -> str:
+def kind_of(value: Any) -> str:
     """Name of a value's type as a TOML user would say it."""
     if isinstance(value, bool):
         return "a boolean"
@@ -184,21 +184,21 @@ def _kind(value: Any) -> str:
 
 def _to_integer(value: Any) -> Any:
     if isinstance(value, bool):
-        raise ValueError(f"must be an integer, got {_kind(value)} ({_show(value)})")
+        raise ValueError(f"must be an integer, got {kind_of(value)} ({show_value(value)})")
     if isinstance(value, numbers.Integral):
         return int(value)
     if isinstance(value, numbers.Real) and math.isfinite(value) and float(value).is_integer():
         return int(value)
-    raise ValueError(f"must be an integer, got {_show(value)}")
+    raise ValueError(f"must be an integer, got {show_value(value)}")
 
 
 def _to_number(value: Any) -> Any:
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise ValueError(f"must be a number, got {_kind(value)} ({_show(value)})")
+        raise ValueError(f"must be a number, got {kind_of(value)} ({show_value(value)})")
     try:
         return float(value)
     except (OverflowError, ValueError, TypeError):
-        raise ValueError(f"must be a number, got {_show(value)} (out of range)") from None
+        raise ValueError(f"must be a number, got {show_value(value)} (out of range)") from None
 
 
 _INFINITY_WORDS = {"inf", "+inf", "infinity", "+infinity"}
@@ -212,13 +212,13 @@ def _to_number_or_infinity(value: Any) -> Any:
 
 def _to_text(value: Any) -> Any:
     if not isinstance(value, str):
-        raise ValueError(f"must be a string, got {_kind(value)} ({_show(value)})")
+        raise ValueError(f"must be a string, got {kind_of(value)} ({show_value(value)})")
     return value
 
 
 def _to_bool(value: Any) -> Any:
     if not isinstance(value, bool):
-        raise ValueError(f"must be true or false, got {_show(value)}")
+        raise ValueError(f"must be true or false, got {show_value(value)}")
     return value
 
 
@@ -226,7 +226,7 @@ def _to_date(value: Any) -> Any:
     if isinstance(value, datetime):
         if value.time() == time(0) and value.tzinfo is None:
             return value.date()
-        raise ValueError(f"must be a date without a time of day, got {_show(value)}")
+        raise ValueError(f"must be a date without a time of day, got {show_value(value)}")
     if isinstance(value, date):
         return value
     if isinstance(value, str):
@@ -234,7 +234,7 @@ def _to_date(value: Any) -> Any:
             return date.fromisoformat(value.strip())
         except ValueError:
             pass
-    raise ValueError(f"must be a date (YYYY-MM-DD), got {_show(value)}")
+    raise ValueError(f"must be a date (YYYY-MM-DD), got {show_value(value)}")
 
 
 Integer = Annotated[int, BeforeValidator(_to_integer)]
@@ -245,7 +245,7 @@ Boolean = Annotated[bool, BeforeValidator(_to_bool)]
 Day = Annotated[date, BeforeValidator(_to_date)]
 
 
-class _LocatedError(ValueError):
+class LocatedError(ValueError):
     """A validator error that points below the validated object (e.g. ``[3].id``)."""
 
     def __init__(self, loc_suffix: tuple[str | int, ...], message: str) -> None:
@@ -272,7 +272,7 @@ class _SchemaExtra:
             schema["x-constraint"] = self.constraint
 
 
-class _Frozen(BaseModel):
+class FrozenModel(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
@@ -281,7 +281,7 @@ class _Frozen(BaseModel):
 # --------------------------------------------------------------------------------------
 
 
-class CitySettings(_Frozen):
+class CitySettings(FrozenModel):
     """The city bundle the scenario runs on."""
 
     bundle: Text = Field(
@@ -294,7 +294,7 @@ class CitySettings(_Frozen):
     )
 
 
-class ModeShares(_Frozen):
+class ModeShares(FrozenModel):
     """Shares of commute modes among commuters; they must sum to 1."""
 
     subway: Number = Field(0.35, ge=0, description="Share of commuters who ride the subway.")
@@ -312,7 +312,7 @@ class ModeShares(_Frozen):
         return self
 
 
-class Population(_Frozen):
+class Population(FrozenModel):
     """Synthetic population: how many consumers, how they commute, shop and talk."""
 
     consumers: Integer = Field(
@@ -364,7 +364,7 @@ class Population(_Frozen):
     )
 
 
-class Store(_Frozen):
+class Store(FrozenModel):
     """One store of the plan. Give exactly one position: `mall`, `station`, or `lon` and `lat`.
 
     Keys left out take the defaults of the store's format (see the per-format table).
@@ -447,7 +447,7 @@ class Store(_Frozen):
         if (self.lon is None) != (self.lat is None):
             missing = "lat" if self.lat is None else "lon"
             given = "lon" if missing == "lat" else "lat"
-            raise _LocatedError((missing,), f"store '{self.id}': required when {given} is given")
+            raise LocatedError((missing,), f"store '{self.id}': required when {given} is given")
         given = [
             label
             for label, present in (
@@ -463,7 +463,7 @@ class Store(_Frozen):
                 f"store '{self.id}' has {what}: give exactly one of mall, station, or lon and lat"
             )
         if self.close_day is not None and self.close_day <= self.open_day:
-            raise _LocatedError(
+            raise LocatedError(
                 ("close_day",), f"must be > open_day ({self.open_day}), got {self.close_day}"
             )
         return self
@@ -482,7 +482,7 @@ class Store(_Frozen):
         return self.open_day <= day and (self.close_day is None or day < self.close_day)
 
 
-class Plan(_Frozen):
+class Plan(FrozenModel):
     """The brand's stores and their timing. Stores may be inline and/or in `stores_file`."""
 
     name: Text = Field("plan", min_length=1, description="Plan name (used in comparisons and outputs).")
@@ -517,13 +517,13 @@ class Plan(_Frozen):
         if duplicates:
             position, first, store_id = duplicates[0]
             more = f" (and {len(duplicates) - 1} more duplicates)" if len(duplicates) > 1 else ""
-            raise _LocatedError(
+            raise LocatedError(
                 (position, "id"), f"duplicate store id '{store_id}' (also plan.stores[{first}]){more}"
             )
         return stores
 
 
-class SightingProbability(_Frozen):
+class SightingProbability(FrozenModel):
     """Probability of noticing a store of one format, per opportunity."""
 
     walk: Number = Field(
@@ -554,7 +554,7 @@ def _sighting_default(store_format: str) -> SightingProbability:
     return SightingProbability(**{key: getattr(defaults, key) for key in _SIGHTING_KEYS})
 
 
-class SightingProbabilities(_Frozen):
+class SightingProbabilities(FrozenModel):
     """Sighting probabilities per store format; keys left out take the format's defaults."""
 
     mall: SightingProbability = Field(default_factory=lambda: _sighting_default("mall"), description="Mall stores.")
@@ -589,7 +589,7 @@ class SightingProbabilities(_Frozen):
         return getattr(self, store_format)
 
 
-class Behaviour(_Frozen):
+class Behaviour(FrozenModel):
     """Consumer behaviour: exposure, familiarity, trust, market entry, booking, conversion."""
 
     adstock_half_life_days: Number = Field(
@@ -648,7 +648,7 @@ class Behaviour(_Frozen):
     )
 
 
-class LeverEvent(_Frozen):
+class LeverEvent(FrozenModel):
     """A dated change of a lever: a decaying `shock` or a lasting `step`."""
 
     kind: Literal["shock", "step"] = Field(
@@ -675,14 +675,14 @@ class LeverEvent(_Frozen):
     def _kind_keys(self) -> "LeverEvent":
         if self.kind == "shock":
             if self.half_life_days is None:
-                raise _LocatedError(("half_life_days",), "required for a shock")
+                raise LocatedError(("half_life_days",), "required for a shock")
             if self.end_day is not None:
-                raise _LocatedError(("end_day",), "applies to steps only (a shock decays instead)")
+                raise LocatedError(("end_day",), "applies to steps only (a shock decays instead)")
         else:
             if self.half_life_days is not None:
-                raise _LocatedError(("half_life_days",), "applies to shocks only")
+                raise LocatedError(("half_life_days",), "applies to shocks only")
             if self.end_day is not None and self.end_day <= self.day:
-                raise _LocatedError(("end_day",), f"must be > day ({self.day}), got {self.end_day}")
+                raise LocatedError(("end_day",), f"must be > day ({self.day}), got {self.end_day}")
         return self
 
     def effect(self, day: int) -> float:
@@ -704,7 +704,7 @@ class LeverEvent(_Frozen):
 _EVENTS_DESCRIPTION = "Dated shocks and steps added to the lever's effect on trust."
 
 
-class OffsetLever(_Frozen):
+class OffsetLever(FrozenModel):
     """A reason to believe that shifts everyone's trust by a constant offset, plus events."""
 
     enabled: Boolean = Field(True, description="Whether the lever acts at all.")
@@ -720,7 +720,7 @@ class OffsetLever(_Frozen):
     @model_validator(mode="after")
     def _days(self) -> "OffsetLever":
         if self.end_day is not None and self.end_day <= self.start_day:
-            raise _LocatedError(("end_day",), f"must be > start_day ({self.start_day}), got {self.end_day}")
+            raise LocatedError(("end_day",), f"must be > start_day ({self.start_day}), got {self.end_day}")
         return self
 
     def effect(self, day: int) -> float:
@@ -755,14 +755,14 @@ class SupplyChainLever(OffsetLever):
     offset: Number = Field(0.2, description="Shift of trust, log-odds, from start_day until end_day.")
 
 
-class Announcement(_Frozen):
+class Announcement(FrozenModel):
     """One public sales-record announcement."""
 
     day: Integer = Field(ge=0, description="Day of the announcement.")
     cumulative_orders: Integer = Field(ge=0, description="Orders announced as made so far.")
 
 
-class SalesAnnouncementsLever(_Frozen):
+class SalesAnnouncementsLever(FrozenModel):
     """Social proof from announced sales: effect = max_effect * (1 - exp(-orders / orders_scale)).
 
     ``orders`` is the cumulative orders of the latest announcement on or before the day
@@ -784,12 +784,12 @@ class SalesAnnouncementsLever(_Frozen):
         for position in range(1, len(self.announcements)):
             previous, current = self.announcements[position - 1], self.announcements[position]
             if current.day <= previous.day:
-                raise _LocatedError(
+                raise LocatedError(
                     ("announcements", position, "day"),
                     f"must be > the previous announcement's day ({previous.day}), got {current.day}",
                 )
             if current.cumulative_orders < previous.cumulative_orders:
-                raise _LocatedError(
+                raise LocatedError(
                     ("announcements", position, "cumulative_orders"),
                     f"must be >= the previous announcement's orders ({previous.cumulative_orders}), "
                     f"got {current.cumulative_orders}",
@@ -813,7 +813,7 @@ class SalesAnnouncementsLever(_Frozen):
         return social_proof + sum(event.effect(day) for event in self.events)
 
 
-class OfflineFootprintLever(_Frozen):
+class OfflineFootprintLever(FrozenModel):
     """The store footprint itself. It acts through sightings and familiarity, not as an offset:
     its term in trust is weight * F_i, where F_i is the consumer's familiarity."""
 
@@ -821,7 +821,7 @@ class OfflineFootprintLever(_Frozen):
     weight: Number = Field(1.0, description="bF: shift of trust per unit familiarity, log-odds.")
 
 
-class TestimonialsLever(_Frozen):
+class TestimonialsLever(FrozenModel):
     """Customer testimonials and word of mouth from contacts who test-drove or bought."""
 
     __test__: ClassVar[bool] = False  # not a pytest test class despite the name
@@ -849,7 +849,7 @@ class TestimonialsLever(_Frozen):
         return value
 
 
-class Levers(_Frozen):
+class Levers(FrozenModel):
     """The seven reasons to believe. Unknown lever names are rejected."""
 
     OFFSET_LEVERS: ClassVar[tuple[str, ...]] = (
@@ -887,21 +887,21 @@ class Levers(_Frozen):
         return sum(lever.effect(day) for lever in self.offset_levers().values()) + self.sales_announcements.effect(day)
 
 
-class Horizon(_Frozen):
+class Horizon(FrozenModel):
     """Simulated period."""
 
     days: Integer = Field(365, ge=1, description="Number of simulated days.")
     start_date: Day = Field(date(2024, 3, 28), description="Calendar date of day 0 (sets weekdays and weekends).")
 
 
-class RunSettings(_Frozen):
+class RunSettings(FrozenModel):
     """How to run (does not change what is simulated)."""
 
     workers: Integer = Field(1, ge=1, description="Parallel worker processes for replications.")
     keep_store_days: Boolean = Field(True, description="Write the per-store, per-day table (stores.parquet).")
 
 
-class Scenario(_Frozen):
+class Scenario(FrozenModel):
     """A complete, validated scenario: city, population, plan, behaviour, levers, horizon, seed."""
 
     name: Text = Field(
@@ -975,7 +975,7 @@ def resolve_bundle(bundle: str, base_dir: Path | None) -> str | Path:
 _BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
 
 
-def _format_path(loc: Iterable[Any]) -> str:
+def format_key_path(loc: Iterable[Any]) -> str:
     """``("plan", "stores", 3, "id")`` -> ``plan.stores[3].id``."""
     text = ""
     for part in loc:
@@ -988,7 +988,7 @@ def _format_path(loc: Iterable[Any]) -> str:
     return text
 
 
-def _unwrap(annotation: Any) -> tuple[Any, bool, bool]:
+def unwrap_annotation(annotation: Any) -> tuple[Any, bool, bool]:
     """Return (inner type, is a list, is optional) of a field annotation."""
     is_list = optional = False
     while True:
@@ -1008,7 +1008,7 @@ def _unwrap(annotation: Any) -> tuple[Any, bool, bool]:
             return annotation, is_list, optional
 
 
-def _is_model(annotation: Any) -> bool:
+def is_model(annotation: Any) -> bool:
     return isinstance(annotation, type) and issubclass(annotation, BaseModel)
 
 
@@ -1022,11 +1022,11 @@ def _model_at(root: type[BaseModel], loc: tuple[Any, ...]) -> type[BaseModel] | 
                 return None
             pending_list = False
             continue
-        if not _is_model(current) or not isinstance(part, str) or part not in current.model_fields:
+        if not is_model(current) or not isinstance(part, str) or part not in current.model_fields:
             return None
-        inner, is_list, _ = _unwrap(current.model_fields[part].annotation)
+        inner, is_list, _ = unwrap_annotation(current.model_fields[part].annotation)
         current, pending_list = inner, is_list
-    return current if _is_model(current) and not pending_list else None
+    return current if is_model(current) and not pending_list else None
 
 
 def _unknown_key_message(key: Any, allowed: Iterable[str], what: str = "key") -> str:
@@ -1047,7 +1047,7 @@ def _error_message(error: Mapping[str, Any], root: type[BaseModel]) -> tuple[tup
     value = error.get("input")
     if kind == "value_error" and isinstance(context.get("error"), Exception):
         exception = context["error"]
-        if isinstance(exception, _LocatedError):
+        if isinstance(exception, LocatedError):
             loc = loc + exception.loc_suffix
         return loc, str(exception)
     if kind == "extra_forbidden":
@@ -1064,7 +1064,7 @@ def _error_message(error: Mapping[str, Any], root: type[BaseModel]) -> tuple[tup
     }
     if kind in bounds:
         symbol, name = bounds[kind]
-        return loc, f"must be {symbol} {_show_number(context.get(name))}, got {_show_number(value)}"
+        return loc, f"must be {symbol} {show_number(context.get(name))}, got {show_number(value)}"
     if kind == "string_too_short":
         return loc, "must not be empty"
     if kind == "literal_error":
@@ -1075,32 +1075,32 @@ def _error_message(error: Mapping[str, Any], root: type[BaseModel]) -> tuple[tup
             matches = difflib.get_close_matches(value, choices, n=1, cutoff=0.6)
             if matches:
                 hint = f" (did you mean '{matches[0]}'?)"
-        return loc, f"must be one of {', '.join(repr(c) for c in choices)}, got {_show(value)}{hint}"
+        return loc, f"must be one of {', '.join(repr(c) for c in choices)}, got {show_value(value)}{hint}"
     if kind in ("model_type", "model_attributes_type", "dict_type"):
-        return loc, f"must be a table, got {_kind(value)} ({_show(value)})"
+        return loc, f"must be a table, got {kind_of(value)} ({show_value(value)})"
     if kind in ("tuple_type", "list_type", "iterable_type"):
-        return loc, f"must be a list, got {_kind(value)} ({_show(value)})"
+        return loc, f"must be a list, got {kind_of(value)} ({show_value(value)})"
     if kind == "finite_number":
-        return loc, f"must be a finite number, got {_show(value)}"
+        return loc, f"must be a finite number, got {show_value(value)}"
     if kind == "invalid_key":
-        return loc, f"keys must be strings, got {_show(value)}"
+        return loc, f"keys must be strings, got {show_value(value)}"
     message = str(error.get("msg", "invalid value"))
     return loc, (message[:1].lower() + message[1:]).replace("\n", " ")
 
 
-def _problems(
+def problem_lines(
     exception: ValidationError, source: str, root: type[BaseModel], prefix: str = ""
 ) -> list[str]:
     problems = []
     for error in exception.errors(include_url=False):
         loc, message = _error_message(error, root)
-        path = _format_path(loc)
+        path = format_key_path(loc)
         where = f"{prefix}{path}: " if path else prefix
         problems.append(f"{source}: {where}{message}")
     return problems
 
 
-def _raise(problems: list[str]) -> typing.NoReturn:
+def raise_problems(problems: list[str]) -> typing.NoReturn:
     unique = list(dict.fromkeys(problems))
     shown = unique[:MAX_PROBLEMS_SHOWN]
     message = "; ".join(shown)
@@ -1119,7 +1119,7 @@ def _raise(problems: list[str]) -> typing.NoReturn:
 def _store_text_columns() -> frozenset[str]:
     text_columns = set()
     for name, field in Store.model_fields.items():
-        inner, _, _ = _unwrap(field.annotation)
+        inner, _, _ = unwrap_annotation(field.annotation)
         if inner is str or typing.get_origin(inner) is Literal:
             text_columns.add(name)
     return frozenset(text_columns)
@@ -1128,7 +1128,7 @@ def _store_text_columns() -> frozenset[str]:
 _STORE_TEXT_COLUMNS = _store_text_columns()
 
 
-def _read_store_rows(path: Path, label: str) -> tuple[list[tuple[str, dict[str, Any]]], list[str]]:
+def read_store_rows(path: Path, label: str) -> tuple[list[tuple[str, dict[str, Any]]], list[str]]:
     """Read a CSV or GeoJSON stores file into (row label, raw store dict) pairs and problems."""
     suffix = path.suffix.lower()
     if suffix not in (".csv", ".geojson", ".json"):
@@ -1138,17 +1138,17 @@ def _read_store_rows(path: Path, label: str) -> tuple[list[tuple[str, dict[str, 
     except FileNotFoundError:
         return [], [f"{label}: stores file not found ({path})"]
     except (OSError, ValueError) as exception:
-        return [], [f"{label}: cannot read the stores file ({type(exception).__name__}: {_show(str(exception))})"]
+        return [], [f"{label}: cannot read the stores file ({type(exception).__name__}: {show_value(str(exception))})"]
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exception:
-        return [], [f"{label}: {_not_utf8_message(raw, exception)}"]
+        return [], [f"{label}: {not_utf8_message(raw, exception)}"]
     if suffix == ".csv":
         return _csv_store_rows(text, label)
     return _geojson_store_rows(text, label)
 
 
-def _not_utf8_message(raw: bytes, exception: UnicodeDecodeError) -> str:
+def not_utf8_message(raw: bytes, exception: UnicodeDecodeError) -> str:
     line = raw.count(b"\n", 0, exception.start) + 1
     column = exception.start - (raw.rfind(b"\n", 0, exception.start) + 1) + 1
     return f"not UTF-8 text (first bad byte at line {line}, column {column})"
@@ -1220,7 +1220,7 @@ def _geojson_store_rows(text: str, label: str) -> tuple[list[tuple[str, dict[str
             coordinates = geometry.get("coordinates") if isinstance(geometry, dict) else None
             if not isinstance(geometry, dict) or geometry.get("type") != "Point":
                 kind = geometry.get("type") if isinstance(geometry, dict) else None
-                problems.append(f"{label}: {row_label}.geometry: must be a Point, got {_show(kind)}")
+                problems.append(f"{label}: {row_label}.geometry: must be a Point, got {show_value(kind)}")
                 continue
             if not isinstance(coordinates, list) or len(coordinates) < 2:
                 problems.append(f"{label}: {row_label}.geometry.coordinates: must be [lon, lat]")
@@ -1247,7 +1247,7 @@ def _merge_stores_file(
     path = Path(stores_file).expanduser()
     if not path.is_absolute():
         path = (base_dir if base_dir is not None else Path.cwd()) / path
-    rows, problems = _read_store_rows(path, label)
+    rows, problems = read_store_rows(path, label)
 
     inline = plan.get("stores", [])
     seen: dict[str, str] = {}
@@ -1260,7 +1260,7 @@ def _merge_stores_file(
         try:
             store = Store.model_validate(row)
         except ValidationError as exception:
-            problems.extend(_problems(exception, label, Store, prefix=f"{row_label}: "))
+            problems.extend(problem_lines(exception, label, Store, prefix=f"{row_label}: "))
             continue
         except RecursionError:
             problems.append(f"{label}: {row_label}: nested too deeply")
@@ -1287,11 +1287,11 @@ def _validate(data: Any, source_name: str, problems_before: list[str] | None = N
     try:
         scenario = Scenario.model_validate(data)
     except ValidationError as exception:
-        problems.extend(_problems(exception, source_name, Scenario))
+        problems.extend(problem_lines(exception, source_name, Scenario))
     except RecursionError:
         problems.append(f"{source_name}: nested too deeply")
     if problems:
-        _raise(problems)
+        raise_problems(problems)
     assert scenario is not None
     return scenario
 
@@ -1325,7 +1325,7 @@ def parse_scenario(
         For every problem, one line ``<source>: <key path>: <problem>``, joined by ``"; "``.
     """
     if not isinstance(data, Mapping):
-        _raise([f"{source_name}: the scenario must be a table, got {_kind(data)}"])
+        raise_problems([f"{source_name}: the scenario must be a table, got {kind_of(data)}"])
     data = dict(data)
     if "name" not in data:
         data["name"] = Path(source_name).stem or "scenario"
@@ -1338,7 +1338,7 @@ def parse_scenario(
     return scenario
 
 
-def _toml_error_message(exception: tomllib.TOMLDecodeError) -> str:
+def toml_error_message(exception: tomllib.TOMLDecodeError) -> str:
     text = str(exception)
     match = re.fullmatch(r"(.*) \(at line (\d+), column (\d+)\)", text, flags=re.DOTALL)
     if match:
@@ -1367,21 +1367,21 @@ def load_scenario(path: str | Path) -> Scenario:
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
-        _raise([f"{source_name}: file not found ({path})"])
+        raise_problems([f"{source_name}: file not found ({path})"])
     except IsADirectoryError:
-        _raise([f"{source_name}: is a folder, not a scenario file ({path})"])
+        raise_problems([f"{source_name}: is a folder, not a scenario file ({path})"])
     except (OSError, ValueError) as exception:
-        _raise([f"{source_name}: cannot read the file ({type(exception).__name__}: {_show(str(exception))})"])
+        raise_problems([f"{source_name}: cannot read the file ({type(exception).__name__}: {show_value(str(exception))})"])
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exception:
-        _raise([f"{source_name}: {_not_utf8_message(raw, exception)}"])
+        raise_problems([f"{source_name}: {not_utf8_message(raw, exception)}"])
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exception:
-        _raise([f"{source_name}: {_toml_error_message(exception)}"])
+        raise_problems([f"{source_name}: {toml_error_message(exception)}"])
     except RecursionError:
-        _raise([f"{source_name}: invalid TOML: nested too deeply"])
+        raise_problems([f"{source_name}: invalid TOML: nested too deeply"])
     return parse_scenario(data, source_name, base_dir=path.parent.absolute())
 
 
@@ -1393,9 +1393,9 @@ def parse_canonical_json(text: str, source_name: str = "canonical JSON") -> Scen
     try:
         data = json.loads(text)
     except (json.JSONDecodeError, RecursionError) as exception:
-        _raise([f"{source_name}: invalid JSON: {getattr(exception, 'msg', 'nested too deeply')}"])
+        raise_problems([f"{source_name}: invalid JSON: {getattr(exception, 'msg', 'nested too deeply')}"])
     except TypeError:
-        _raise([f"{source_name}: expected JSON text, got {_kind(text)}"])
+        raise_problems([f"{source_name}: expected JSON text, got {kind_of(text)}"])
     return parse_scenario(data, source_name, read_stores_file=False)
 
 
@@ -1406,7 +1406,7 @@ def parse_canonical_json(text: str, source_name: str = "canonical JSON") -> Scen
 _KEY_TOKEN = re.compile(r"\s*(?:(?P<name>[A-Za-z0-9_-]+)|\[\s*(?P<index>\d+)\s*\])\s*(?P<dot>\.)?")
 
 
-def _parse_key_path(key_path: str) -> list[str | int]:
+def parse_key_path(key_path: str) -> list[str | int]:
     tokens: list[str | int] = []
     position = 0
     expect_name = True
@@ -1458,22 +1458,22 @@ def parse_set_options(options: Iterable[str], source_name: str = "--set") -> dic
         key, separator, value = option.partition("=")
         key = key.strip()
         if not separator:
-            problems.append(f"{source_name}: {_show(option)}: expected KEY=VALUE (e.g. behaviour.hill_k=4)")
+            problems.append(f"{source_name}: {show_value(option)}: expected KEY=VALUE (e.g. behaviour.hill_k=4)")
         elif not key:
-            problems.append(f"{source_name}: {_show(option)}: empty key before '='")
+            problems.append(f"{source_name}: {show_value(option)}: empty key before '='")
         else:
             overrides[key] = value.strip()
     if problems:
-        _raise(problems)
+        raise_problems(problems)
     return overrides
 
 
-def _plain(value: Any) -> Any:
+def plain_value(value: Any) -> Any:
     """Deep copy of dumped model data with lists instead of tuples (so it can be edited)."""
     if isinstance(value, dict):
-        return {key: _plain(item) for key, item in value.items()}
+        return {key: plain_value(item) for key, item in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_plain(item) for item in value]
+        return [plain_value(item) for item in value]
     return value
 
 
@@ -1483,15 +1483,15 @@ _NOT_OVERRIDABLE = {("plan", "stores_file"): "cannot be overridden (the stores f
 def _set_path(data: dict[str, Any], tokens: list[str | int], value: Any) -> str | None:
     """Set ``value`` at ``tokens`` inside ``data``; return a problem text or None."""
     if tuple(tokens) in _NOT_OVERRIDABLE:
-        return f"{_format_path(tokens)}: {_NOT_OVERRIDABLE[tuple(tokens)]}"
+        return f"{format_key_path(tokens)}: {_NOT_OVERRIDABLE[tuple(tokens)]}"
     container: Any = data
     for depth, token in enumerate(tokens):
-        here = _format_path(tokens[: depth + 1])
-        parent = _format_path(tokens[:depth]) or "the scenario"
+        here = format_key_path(tokens[: depth + 1])
+        parent = format_key_path(tokens[:depth]) or "the scenario"
         last = depth == len(tokens) - 1
         if isinstance(token, str):
             if not isinstance(container, dict):
-                return f"{here}: {parent} is {_kind(container)}, not a table"
+                return f"{here}: {parent} is {kind_of(container)}, not a table"
             if token not in container:
                 return f"{here}: {_unknown_key_message(token, container)}"
             if last:
@@ -1500,7 +1500,7 @@ def _set_path(data: dict[str, Any], tokens: list[str | int], value: Any) -> str 
             container = container[token]
         else:
             if not isinstance(container, list):
-                return f"{here}: {parent} is {_kind(container)}, not a list"
+                return f"{here}: {parent} is {kind_of(container)}, not a list"
             if token < len(container):
                 if last:
                     container[token] = value
@@ -1542,20 +1542,20 @@ def apply_overrides(
     ScenarioError
         Unknown key paths (with a "did you mean" hint) and invalid values.
     """
-    data = _plain(scenario.model_dump(mode="python"))
+    data = plain_value(scenario.model_dump(mode="python"))
     problems = []
     for key_path, raw_value in overrides.items():
         try:
-            tokens = _parse_key_path(str(key_path))
+            tokens = parse_key_path(str(key_path))
         except ValueError as exception:
-            problems.append(f"{source_name}: {_show(key_path)}: {exception}")
+            problems.append(f"{source_name}: {show_value(key_path)}: {exception}")
             continue
         value = parse_override_value(raw_value) if isinstance(raw_value, str) else raw_value
         problem = _set_path(data, tokens, value)
         if problem is not None:
             problems.append(f"{source_name}: {problem}")
     if problems:
-        _raise(problems)
+        raise_problems(problems)
     result = _validate(data, source_name)
     result._base_dir = scenario._base_dir
     return result
@@ -1667,8 +1667,8 @@ REFERENCE_PATH = Path(__file__).resolve().parent.parent / "docs" / "scenario-ref
 
 
 def _type_text(annotation: Any) -> str:
-    inner, is_list, optional = _unwrap(annotation)
-    if _is_model(inner):
+    inner, is_list, optional = unwrap_annotation(annotation)
+    if is_model(inner):
         text = "table"
     elif typing.get_origin(inner) is Literal:
         text = " or ".join(f'"{choice}"' for choice in typing.get_args(inner))
@@ -1748,8 +1748,8 @@ def _section(model: type[BaseModel], path: str, documented: dict[type, str], lin
     children = []
     for name, field in model.model_fields.items():
         key = f"{path}.{name}" if path else name
-        inner, is_list, _ = _unwrap(field.annotation)
-        if _is_model(inner):
+        inner, is_list, _ = unwrap_annotation(field.annotation)
+        if is_model(inner):
             child_path = f"{key}[]" if is_list else key
             children.append((inner, child_path))
             if not is_list and path == "":
@@ -1761,8 +1761,8 @@ def _section(model: type[BaseModel], path: str, documented: dict[type, str], lin
                 for cell in (
                     f"`{key}`",
                     _type_text(field.annotation),
-                    _default_text(field) if not (_is_model(inner) and not is_list) else "see below",
-                    _constraint_text(field) if not _is_model(inner) else "",
+                    _default_text(field) if not (is_model(inner) and not is_list) else "see below",
+                    _constraint_text(field) if not is_model(inner) else "",
                     field.description or "",
                 )
             )
@@ -1807,7 +1807,7 @@ def reference_markdown() -> str:
         "an `end_day` or `close_day` is the first day something no longer applies.",
         "Trust is in log-odds: logit T = b0 + bF * F + bW * WOM + sum of lever effects + u.",
     ]
-    sections = [name for name, field in Scenario.model_fields.items() if _is_model(_unwrap(field.annotation)[0])]
+    sections = [name for name, field in Scenario.model_fields.items() if is_model(unwrap_annotation(field.annotation)[0])]
     lines += ["", "Sections: " + ", ".join(f"`[{name}]`" for name in sections) + "."]
     _section(Scenario, "", {}, lines)
     return "\n".join(lines) + "\n"

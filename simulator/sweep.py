@@ -53,7 +53,7 @@ from pydantic import BeforeValidator, Field, ValidationError, model_validator
 
 from .errors import ResultsError, ScenarioError
 from .executors import ExecutorSpec, execute
-from .results import _SUMMARY_KPIS as RUN_KPI_TABLE
+from .results import SUMMARY_KPIS as RUN_KPI_TABLE
 from .results import RunResult, package_versions, utc_now_iso, write_json, write_parquet
 from .rng import replication_seeds
 from .scenario import (
@@ -62,16 +62,16 @@ from .scenario import (
     Number,
     Scenario,
     Text,
-    _format_path,
-    _Frozen,
-    _kind,
-    _not_utf8_message,
-    _parse_key_path,
-    _problems,
-    _raise,
-    _show,
-    _show_number,
-    _toml_error_message,
+    format_key_path,
+    FrozenModel,
+    kind_of,
+    not_utf8_message,
+    parse_key_path,
+    problem_lines,
+    raise_problems,
+    show_value,
+    show_number,
+    toml_error_message,
     apply_overrides,
     canonical_json,
     load_scenario,
@@ -139,15 +139,15 @@ def _to_scalar(value: Any) -> Any:
         return int(value)
     if isinstance(value, numbers.Real):
         if not math.isfinite(float(value)):
-            raise ValueError(f"must be a finite number, got {_show(value)}")
+            raise ValueError(f"must be a finite number, got {show_value(value)}")
         return float(value)
-    raise ValueError(f"must be a number, a string or a boolean, got {_kind(value)} ({_show(value)})")
+    raise ValueError(f"must be a number, a string or a boolean, got {kind_of(value)} ({show_value(value)})")
 
 
 Scalar = Annotated[Any, BeforeValidator(_to_scalar)]
 
 
-class ParameterSpec(_Frozen):
+class ParameterSpec(FrozenModel):
     """One varied parameter: a key path and its values (grid) or its range/distribution (sampling)."""
 
     key: Text = Field(
@@ -181,7 +181,7 @@ class ParameterSpec(_Frozen):
     )
 
 
-class DesignSpec(_Frozen):
+class DesignSpec(FrozenModel):
     """The design: which points of the parameter space are run."""
 
     kind: Literal["grid", "lhs", "sobol", "morris"] = Field(
@@ -200,7 +200,7 @@ class DesignSpec(_Frozen):
     seed: Integer | None = Field(None, ge=0, description="Seed of the design's sampling (default: the sweep's root seed).")
 
 
-class AnalysisSpec(_Frozen):
+class AnalysisSpec(FrozenModel):
     """How sensitivity indices are computed."""
 
     confidence_level: Number = Field(0.95, gt=0, lt=1, description="Level of the bootstrap confidence intervals.")
@@ -221,7 +221,7 @@ def _flatten_overrides(value: Any, prefix: str = "") -> Any:
     return flat
 
 
-class SweepSpec(_Frozen):
+class SweepSpec(FrozenModel):
     """A sweep file: base scenario, parameters, design, replications and KPIs."""
 
     name: Text = Field("sweep", min_length=1, description="Sweep name (default: the file's stem).")
@@ -351,7 +351,7 @@ class Sweep:
 
 def _where(source: str, path: Iterable[Any]) -> str:
     """``<file>: <key path>`` (the start of an error line)."""
-    where = _format_path(path)
+    where = format_key_path(path)
     return f"{source}: {where}" if where else source
 
 
@@ -419,9 +419,9 @@ def _design_problems(spec: SweepSpec) -> list[tuple[tuple[Any, ...], str]]:
                 hint = "give values, or low, high and count" if kind == "grid" else "give low and high"
                 problems.append((here + (missing,), f"required ({hint})"))
             elif parameter.high <= parameter.low:
-                problems.append((here + ("high",), f"must be > low ({_show_number(parameter.low)}), got {_show_number(parameter.high)}"))
+                problems.append((here + ("high",), f"must be > low ({show_number(parameter.low)}), got {show_number(parameter.high)}"))
             elif parameter.distribution == "loguniform" and parameter.low <= 0:
-                problems.append((here + ("low",), f"must be > 0 for a loguniform distribution, got {_show_number(parameter.low)}"))
+                problems.append((here + ("low",), f"must be > 0 for a loguniform distribution, got {show_number(parameter.low)}"))
         if kind == "grid" and parameter.count is None and not is_normal:
             problems.append((here + ("count",), "required for a grid range (how many values from low to high)"))
         if sampling and parameter.count is not None:
@@ -466,7 +466,7 @@ def _expand_targets(data: Any, key_path: str) -> list[str]:
     if not star:
         return [key_path]
     try:
-        tokens = _parse_key_path(head)
+        tokens = parse_key_path(head)
     except ValueError as error:
         raise ValueError(str(error)) from None
     found, container = _value_at(data, tokens)
@@ -504,7 +504,7 @@ def _resolve_parameters(spec: SweepSpec, base: Scenario | None, source: str) -> 
         if data is not None:
             try:
                 targets = _expand_targets(data, parameter.key)
-                found, base_value = _value_at(data, _parse_key_path(targets[0]))
+                found, base_value = _value_at(data, parse_key_path(targets[0]))
             except ValueError as error:
                 problems.append(_parse_problem(source, here + ("key",), f"{parameter.key}: {error}"))
                 continue
@@ -529,7 +529,7 @@ def _resolve_parameters(spec: SweepSpec, base: Scenario | None, source: str) -> 
             else:
                 problem = _parse_problem(
                     source, here + ("count",),
-                    f"{parameter.count} values from {_show_number(parameter.low)} to {_show_number(parameter.high)} "
+                    f"{parameter.count} values from {show_number(parameter.low)} to {show_number(parameter.high)} "
                     f"repeat after rounding to integers: {list(values)}",
                 )
             problems.append(problem)
@@ -555,12 +555,12 @@ def _resolve_parameters(spec: SweepSpec, base: Scenario | None, source: str) -> 
                 apply_overrides(
                     base,
                     {target: value for target in targets},
-                    source_name=f"{_where(source, here)}: value {_show(value)}",
+                    source_name=f"{_where(source, here)}: value {show_value(value)}",
                 )
             except ScenarioError as error:
                 problems.extend(getattr(error, "problems", [str(error)]))
     if problems:
-        _raise(problems)
+        raise_problems(problems)
     return tuple(resolved)
 
 
@@ -622,30 +622,30 @@ def parse_sweep(
         One line: ``<file>: <key path>: <problem>`` for each problem, joined by ``"; "``.
     """
     if not isinstance(data, Mapping):
-        _raise([f"{source_name}: the sweep must be a table, got {_kind(data)}"])
+        raise_problems([f"{source_name}: the sweep must be a table, got {kind_of(data)}"])
     data = dict(data)
     data.setdefault("name", Path(source_name).stem or "sweep")
     try:
         spec = SweepSpec.model_validate(data)
     except ValidationError as exception:
-        _raise(_problems(exception, source_name, SweepSpec))
+        raise_problems(problem_lines(exception, source_name, SweepSpec))
     except RecursionError:
-        _raise([f"{source_name}: nested too deeply"])
+        raise_problems([f"{source_name}: nested too deeply"])
     problems = [_parse_problem(source_name, path, message) for path, message in _design_problems(spec)]
     if problems:
-        _raise(problems)
+        raise_problems(problems)
     if base is None and spec.scenario is not None:
         path = Path(spec.scenario).expanduser()
         if not path.is_absolute() and base_dir is not None:
             path = Path(base_dir) / path
         if not path.is_file():
-            _raise([f"{source_name}: scenario: file not found ({path})"])
+            raise_problems([f"{source_name}: scenario: file not found ({path})"])
         base = load_scenario(path)
     if base is None:
         given = [name for name, value in (("--consumers", consumers), ("--days", days)) if value is not None]
         if given or overrides or spec.overrides:
             what = ", ".join(given + (["--set"] if overrides else []) + (["overrides"] if spec.overrides else []))
-            _raise([f"{source_name}: {what}: this sweep has no base scenario to change (give scenario = \"...\")"])
+            raise_problems([f"{source_name}: {what}: this sweep has no base scenario to change (give scenario = \"...\")"])
         root_seed = seed if seed is not None else spec.seed if spec.seed is not None else Scenario.model_fields["seed"].default
         return Sweep(spec, source_name, None, int(root_seed), _resolve_parameters(spec, None, source_name))
     if spec.overrides:
@@ -657,7 +657,7 @@ def parse_sweep(
     base = apply_overrides(base, {"seed": int(root_seed), "replications": spec.replications}, source_name=source_name)
     unknown = [kpi for kpi in spec.kpis if kpi not in KPI_LABELS]
     if unknown:
-        _raise([
+        raise_problems([
             f"{source_name}: kpis[{list(spec.kpis).index(kpi)}]: unknown KPI '{kpi}' ({_kpi_hint(kpi)})" for kpi in unknown
         ])
     return Sweep(spec, source_name, base, int(root_seed), _resolve_parameters(spec, base, source_name))
@@ -695,21 +695,21 @@ def load_sweep(
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
-        _raise([f"{source_name}: file not found ({path})"])
+        raise_problems([f"{source_name}: file not found ({path})"])
     except IsADirectoryError:
-        _raise([f"{source_name}: is a folder, not a sweep file ({path})"])
+        raise_problems([f"{source_name}: is a folder, not a sweep file ({path})"])
     except OSError as exception:
-        _raise([f"{source_name}: cannot read the file ({type(exception).__name__}: {_show(str(exception))})"])
+        raise_problems([f"{source_name}: cannot read the file ({type(exception).__name__}: {show_value(str(exception))})"])
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exception:
-        _raise([f"{source_name}: {_not_utf8_message(raw, exception)}"])
+        raise_problems([f"{source_name}: {not_utf8_message(raw, exception)}"])
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exception:
-        _raise([f"{source_name}: {_toml_error_message(exception)}"])
+        raise_problems([f"{source_name}: {toml_error_message(exception)}"])
     except RecursionError:
-        _raise([f"{source_name}: invalid TOML: nested too deeply"])
+        raise_problems([f"{source_name}: invalid TOML: nested too deeply"])
     return parse_sweep(
         data, source_name, base_dir=path.parent.absolute(), consumers=consumers, days=days, seed=seed, overrides=overrides
     )
@@ -1032,7 +1032,7 @@ def _write_failure(runs: Path, task: RunTask, error: str, seconds: float) -> Non
 def _checked_kpis(value: Any, kpis: Sequence[str]) -> dict[str, float]:
     """The evaluation's KPIs as floats; raises TypeError or ValueError for a bad or missing KPI."""
     if not isinstance(value, Mapping):
-        raise TypeError(f"the evaluation returned {_kind(value)}, expected a table of KPIs")
+        raise TypeError(f"the evaluation returned {kind_of(value)}, expected a table of KPIs")
     missing = [k for k in kpis if k not in value]
     if missing:
         raise ValueError(f"the evaluation returned no value for KPI(s) {', '.join(missing)}")
@@ -1040,7 +1040,7 @@ def _checked_kpis(value: Any, kpis: Sequence[str]) -> dict[str, float]:
     for name in kpis:
         item = value[name]
         if isinstance(item, bool) or not isinstance(item, numbers.Real):
-            raise TypeError(f"KPI {name}: expected a number, got {_kind(item)} ({_show(item)})")
+            raise TypeError(f"KPI {name}: expected a number, got {kind_of(item)} ({show_value(item)})")
         checked[name] = float(item)
     return checked
 

@@ -31,14 +31,14 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
 from simulator.report import (
-    _CSS,
-    _escape,
-    _image_tag,
-    _key_value_table,
-    _new_figure,
-    _save_png,
-    _table,
-    _thousands_formatter,
+    REPORT_CSS,
+    escape_html,
+    image_tag,
+    key_value_table,
+    new_figure,
+    save_png,
+    html_table,
+    thousands_formatter,
     format_number,
 )
 from simulator.results import FIGURES_DIR, atomic_path
@@ -69,7 +69,7 @@ def _value_axis(axis: Any, unit: str, which: str = "y") -> None:
     if unit == "share":
         target.set_major_formatter(ticker.PercentFormatter(xmax=1.0, decimals=1))
     elif unit in ("people", "consumers", "count"):
-        target.set_major_formatter(_thousands_formatter())
+        target.set_major_formatter(thousands_formatter())
 
 
 def _slug(text: str) -> str:
@@ -140,7 +140,7 @@ def main_effects_figure(
     n = len(parameters)
     n_columns = 2 if n == 4 else min(n, 3)
     n_rows = math.ceil(n / n_columns)
-    figure = _new_figure(4.3 * n_columns + 0.4, 3.3 * n_rows + 0.9)
+    figure = new_figure(4.3 * n_columns + 0.4, 3.3 * n_rows + 0.9)
     axes = figure.subplots(n_rows, n_columns, sharey=True, squeeze=False)
     for index, axis in enumerate(axes.flat):
         if index >= n:
@@ -219,7 +219,7 @@ def heatmap_figure(
     table = ok.pivot_table(index=up["key"], columns=across["key"], values=kpi, aggfunc="mean")
     table = table.reindex(index=y_values, columns=x_values)
     grid = table.to_numpy(dtype=np.float64)
-    figure = _new_figure(max(5.5, 0.9 * len(x_values) + 3.0), max(3.8, 0.6 * len(y_values) + 2.2))
+    figure = new_figure(max(5.5, 0.9 * len(x_values) + 3.0), max(3.8, 0.6 * len(y_values) + 2.2))
     axis = figure.subplots()
     finite = grid[np.isfinite(grid)]
     low, high = (float(finite.min()), float(finite.max())) if len(finite) else (0.0, 1.0)
@@ -274,7 +274,7 @@ def tornado_figure(
     n_columns = min(len(shown), 2)
     n_rows = math.ceil(len(shown) / n_columns)
     height_per_row = 0.42 * len(parameters) + 1.3
-    figure = _new_figure(6.2 * n_columns, height_per_row * n_rows + 1.0)
+    figure = new_figure(6.2 * n_columns, height_per_row * n_rows + 1.0)
     axes = figure.subplots(n_rows, n_columns, squeeze=False)
     for index, axis in enumerate(axes.flat):
         if index >= len(shown):
@@ -351,14 +351,14 @@ def save_sweep_figures(
     if (summary["status"] == "ok").any():
         figure = tornado_figure(sensitivity, parameters, kpis, labels)
         if figure is not None:
-            written["tornado"] = _save_png(figure, target / "tornado.png")
+            written["tornado"] = save_png(figure, target / "tornado.png")
         for kpi in kpis:
             name = f"main_effects_{_slug(kpi)}"
-            written[name] = _save_png(main_effects_figure(summary, parameters, kpi, labels), target / f"{name}.png")
+            written[name] = save_png(main_effects_figure(summary, parameters, kpi, labels), target / f"{name}.png")
         if manifest["design"]["kind"] == "grid" and len(parameters) == 2:
             for kpi in kpis:
                 name = f"heatmap_{_slug(kpi)}"
-                written[name] = _save_png(heatmap_figure(summary, parameters, kpi, labels), target / f"{name}.png")
+                written[name] = save_png(heatmap_figure(summary, parameters, kpi, labels), target / f"{name}.png")
     return written
 
 
@@ -398,7 +398,7 @@ def _kpi_overview(summary: pd.DataFrame, kpis: Sequence[str], labels: KpiLabels)
             label, kpi, format_number(float(values.min()), unit), format_number(float(values.mean()), unit),
             format_number(float(values.max()), unit), format_number(float(values.std(ddof=1)) if len(values) > 1 else math.nan, unit),
         ])
-    return _table(["KPI", "Column", "Minimum", "Mean", "Maximum", "Std. dev. over runs"], rows,
+    return html_table(["KPI", "Column", "Minimum", "Mean", "Maximum", "Std. dev. over runs"], rows,
                   [False, False, True, True, True, True])
 
 
@@ -415,7 +415,7 @@ def _sensitivity_table(sensitivity: pd.DataFrame, parameters: Sequence[Mapping[s
         interval = f"{shown(row['ci_low'])} – {shown(row['ci_high'])}" if conf is not None and math.isfinite(conf) else "–"
         rows.append([_kpi_label(row["kpi"], labels)[0], parameter, row["method"], row["index"], shown(row["value"]), interval])
     level = sensitivity["confidence_level"].iloc[0] if len(sensitivity) else 0.95
-    return _table(["KPI", "Parameter", "Method", "Index", "Value", f"{level:.0%} confidence interval"], rows,
+    return html_table(["KPI", "Parameter", "Method", "Index", "Value", f"{level:.0%} confidence interval"], rows,
                   [False, False, False, False, True, True])
 
 
@@ -429,13 +429,13 @@ def _runs_table(summary: pd.DataFrame, parameters: Sequence[Mapping[str, Any]], 
         kpi_cells = [format_number(row[k], _kpi_label(k, labels)[1]) if row["status"] == "ok" else "–" for k in kpis]
         status = row["status"] if row["status"] == "ok" else f"{row['status']}: {row.get('error') or ''}"
         rows.append([row["run_id"], row["seed"], *[_format_value(row[k]) for k in keys], *kpi_cells, status])
-    return _table(headers, rows, numeric)
+    return html_table(headers, rows, numeric)
 
 
 def _figure_block(figures: Mapping[str, Path], key: str, caption: str) -> str:
     if key not in figures:
         return ""
-    return f"<figure>{_image_tag(figures[key], caption)}<figcaption>{_escape(caption)}</figcaption></figure>"
+    return f"<figure>{image_tag(figures[key], caption)}<figcaption>{escape_html(caption)}</figcaption></figure>"
 
 
 def _design_text(manifest: Mapping[str, Any]) -> str:
@@ -495,12 +495,12 @@ def write_sweep_report(
         pairs.append(("Created (UTC)", metadata["created_utc"]))
     notes = metadata.get("notes") or []
     sections = [
-        f"<header><h1>Parameter sweep: {_escape(name)}</h1>",
-        f'<p class="description">{_escape(manifest.get("description"))}</p>' if manifest.get("description") else "",
+        f"<header><h1>Parameter sweep: {escape_html(name)}</h1>",
+        f'<p class="description">{escape_html(manifest.get("description"))}</p>' if manifest.get("description") else "",
         "</header>",
-        "<section><h2>Sweep</h2>", _key_value_table(pairs), "</section>",
+        "<section><h2>Sweep</h2>", key_value_table(pairs), "</section>",
         "<section><h2>Parameters</h2>",
-        _table(["Key", "Label", "Type", "Values or distribution", "Sets"], _parameter_rows(parameters), [False] * 5),
+        html_table(["Key", "Label", "Type", "Values or distribution", "Sets"], _parameter_rows(parameters), [False] * 5),
         "</section>",
     ]
     if len(failed):
@@ -511,7 +511,7 @@ def write_sweep_report(
                 '<p class="note">Each failure is recorded in runs/&lt;run_id&gt;.error.json with its traceback; '
                 "running the same command again retries them.</p>"
             ),
-            _table(["Run", "Point", "Replication", "Error"], rows, [False, True, True, False]),
+            html_table(["Run", "Point", "Replication", "Error"], rows, [False, True, True, False]),
             "</section>",
         ]
     sections += [
@@ -522,7 +522,7 @@ def write_sweep_report(
         ),
         "<section><h2>Sensitivity</h2>",
         _figure_block(figure_paths, "tornado", "Sensitivity indices per KPI, most influential parameter on top."),
-        "".join(f'<p class="note">{_escape(note)}</p>' for note in notes),
+        "".join(f'<p class="note">{escape_html(note)}</p>' for note in notes),
         '<div class="scroll">', _sensitivity_table(sensitivity, parameters, labels) if len(sensitivity) else "<p>No indices.</p>",
         "</div>",
         (
@@ -545,22 +545,22 @@ def write_sweep_report(
         ]
     more = f" (first {RUN_ROWS_SHOWN:,} of {len(summary):,}; all are in summary.parquet)" if len(summary) > RUN_ROWS_SHOWN else ""
     sections += [
-        f"<section><h2>Runs{_escape(more)}</h2>", '<div class="scroll">', _runs_table(summary, parameters, kpis, labels),
+        f"<section><h2>Runs{escape_html(more)}</h2>", '<div class="scroll">', _runs_table(summary, parameters, kpis, labels),
         "</div></section>",
         "<section><h2>Reproducibility</h2>",
-        _table(["Package", "Version"], sorted((metadata.get("package_versions") or {}).items()), [False, False]),
+        html_table(["Package", "Version"], sorted((metadata.get("package_versions") or {}).items()), [False, False]),
     ]
     if base:
         sections.append(
             "<details><summary>Base scenario (canonical JSON)</summary>"
-            f"<pre>{_escape(json.dumps(base, indent=2, sort_keys=True, ensure_ascii=False))}</pre></details>"
+            f"<pre>{escape_html(json.dumps(base, indent=2, sort_keys=True, ensure_ascii=False))}</pre></details>"
         )
     sections.append("</section>")
     document = (
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-        f"<title>{_escape(name)} – footprint sweep report</title>\n"
-        f"<style>{_CSS}</style>\n</head>\n<body>\n" + "\n".join(s for s in sections if s) + "\n</body>\n</html>\n"
+        f"<title>{escape_html(name)} – footprint sweep report</title>\n"
+        f"<style>{REPORT_CSS}</style>\n</head>\n<body>\n" + "\n".join(s for s in sections if s) + "\n</body>\n</html>\n"
     )
     target = Path(path)
     with atomic_path(target) as temporary:

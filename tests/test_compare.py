@@ -406,7 +406,7 @@ def test_comparison_folder_holds_tables_maps_report_and_runs(tmp_path, extra_sto
     zones = pd.read_parquet(folder / "zones.parquet")
     assert {"mean_familiarity_difference", "bookings_requested_per_1000_difference_ci_low"} <= set(zones.columns)
     assert {"marginal.parquet", "marginal_runs.parquet"} <= {p.name for p in folder.iterdir()}
-    layers = {name for name, _kind in pyogrio.list_layers(folder / "zones.gpkg")}
+    layers = {name for name, kind_of in pyogrio.list_layers(folder / "zones.gpkg")}
     assert layers == {"zones", "stores"}
     figures = {p.stem for p in (folder / "figures").glob("*.png")}
     assert figures == {"differences", "funnel", "difference_over_time", "stores", "familiarity_difference_map",

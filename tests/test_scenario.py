@@ -542,7 +542,7 @@ def test_sales_announcement_effect_formula():
 
 
 def _all_field_names(model, seen=None) -> set[str]:
-    from simulator.scenario import _is_model, _unwrap
+    from simulator.scenario import is_model, unwrap_annotation
 
     seen = set() if seen is None else seen
     names = set()
@@ -551,8 +551,8 @@ def _all_field_names(model, seen=None) -> set[str]:
     seen.add(model)
     for name, field in model.model_fields.items():
         names.add(name)
-        inner, _, _ = _unwrap(field.annotation)
-        if _is_model(inner):
+        inner, _, _ = unwrap_annotation(field.annotation)
+        if is_model(inner):
             names |= _all_field_names(inner, seen)
     return names
 
