@@ -376,7 +376,7 @@ def consumer_day(
                     recent_sightings[i, 2] = recent_sightings[i, 1]
                     recent_sightings[i, 1] = recent_sightings[i, 0]
                     recent_sightings[i, 0] = day
-            if sightings > 0 or heard > 0.0 or state == ADOPTED:
+            if sightings > 0 or heard > 0.0 or state == ADOPTED or today != EVENT_NONE:
                 aware[i] = 1
             # KPI sums.
             kpi[KPI_AWARE] += aware[i]

@@ -268,13 +268,13 @@ class FootprintModel(mesa.Model):
         if kpis[dyn.KPI_BOOKINGS] + kpis[dyn.KPI_DIRECT_PURCHASES] > 0:
             direct = np.flatnonzero(self.event == dyn.EVENT_DIRECT_PURCHASE)
             booked = np.flatnonzero(self.event == dyn.EVENT_BOOKING)
-        self._add_sources(direct, np.ones(len(direct)))
         no_store = self._assign_bookings(booked, day)
         self.agents.do("serve")
 
         served = np.concatenate([a.served_today for a in self.store_agents]) if self.store_agents else booked[:0]
         lost = np.concatenate([a.lost_today for a in self.store_agents]) if self.store_agents else booked[:0]
         bought = self._convert(served, day)
+        self._add_sources(direct, np.ones(len(direct)))
         self.status[lost] = dyn.IN_MARKET
 
         home_cell = self.population.home_cell

@@ -161,7 +161,8 @@ def test_reference_is_built_from_the_production_inputs(replications):
     assert len(reference.stores) == len(STORES)
     i = int(np.argmax(np.diff(model.population.contact_indptr)))
     consumer = reference.consumers[i]
-    contacts = model.population.contact_indices[model.population.contact_indptr[i] : model.population.contact_indptr[i + 1]]
+    indptr, indices = model.population.contact_indptr, model.population.contact_indices
+    contacts = indices[indptr[i] : indptr[i + 1]]
     assert [c.unique_id for c in consumer.contacts] == [reference.consumers[j].unique_id for j in contacts]
     rates = model.exposure.consumer_rates(np.arange(CONSUMERS), weekend=True).sum(axis=1)
     reference_rates = [sum(entry[2] for entry in c.sees) for c in reference.consumers]
