@@ -98,8 +98,7 @@ class StoreAgent(mesa.Agent):
             self.queue_days = self.queue_days[:0]
             return
         whole = int(self.simulated_capacity)
-        extra = counter_uniforms(int(self.model.kernel_key), day, STREAM_CAPACITY, np.array([self.index]))[0]
-        capacity_today = whole + int(extra < self.simulated_capacity - whole)
+        capacity_today = whole + int(self.model.capacity_draws[self.index] < self.simulated_capacity - whole)
         served = min(capacity_today, len(self.queue_consumers))
         self.served_today = self.queue_consumers[:served]
         waiting, booked = self.queue_consumers[served:], self.queue_days[served:]
@@ -161,6 +160,8 @@ class FootprintModel(mesa.Model):
         self.store_agents = [
             StoreAgent(self, j, self.stores, self.population.weight) for j in range(len(self.stores))
         ]
+        self.store_indices = np.arange(len(self.stores))
+        self.home_cells, self.home_cell_row = np.unique(self.population.home_cell, return_inverse=True)
         self.day = 0
         self.running = self.horizon_days > 0
         self.daily_rows: list[dict] = []
@@ -225,7 +226,7 @@ class FootprintModel(mesa.Model):
         self.store_open = np.zeros(max(len(self.stores), 1), dtype=np.uint8)
 
     def _on_open_set_change(self) -> None:
-        """Row sums over open stores, and the Huff store-choice table of the home cells."""
+        """Row sums over open stores, and the Huff store-choice table of the inhabited home cells."""
         exposure = self.exposure
         open_mask = self.stores.open_on(self.day)
         self.store_open[: len(open_mask)] = open_mask
@@ -236,7 +237,7 @@ class FootprintModel(mesa.Model):
         self.bookable_stores = np.flatnonzero(bookable)
         if len(self.bookable_stores):
             behaviour = self.scenario.behaviour
-            distance_km = cdist(self.city.cell_xy, self.stores.xy[self.bookable_stores]) / 1000.0
+            distance_km = cdist(self.city.cell_xy[self.home_cells], self.stores.xy[self.bookable_stores]) / 1000.0
             probabilities = dyn.huff_probabilities(
                 self.stores.attractiveness[self.bookable_stores],
                 distance_km,
@@ -245,7 +246,7 @@ class FootprintModel(mesa.Model):
             )
             self.choice_cdf = np.cumsum(probabilities, axis=1)
         else:
-            self.choice_cdf = np.zeros((len(self.city.cell_xy), 0))
+            self.choice_cdf = np.zeros((len(self.home_cells), 0))
 
     # ------------------------------------------------------------------ one day
     def step(self) -> None:
@@ -269,6 +270,7 @@ class FootprintModel(mesa.Model):
             direct = np.flatnonzero(self.event == dyn.EVENT_DIRECT_PURCHASE)
             booked = np.flatnonzero(self.event == dyn.EVENT_BOOKING)
         no_store = self._assign_bookings(booked, day)
+        self.capacity_draws = counter_uniforms(int(self.kernel_key), day, STREAM_CAPACITY, self.store_indices)
         self.agents.do("serve")
 
         served = np.concatenate([a.served_today for a in self.store_agents]) if self.store_agents else booked[:0]
@@ -371,7 +373,7 @@ class FootprintModel(mesa.Model):
         if len(self.bookable_stores) == 0:
             self.status[booked] = dyn.IN_MARKET
             return len(booked)
-        cdf = self.choice_cdf[self.population.home_cell[booked]]
+        cdf = self.choice_cdf[self.home_cell_row[booked]]
         draws = counter_uniforms(int(self.kernel_key), day, STREAM_STORE_CHOICE, booked)
         choice = np.minimum((draws[:, None] >= cdf).sum(axis=1), cdf.shape[1] - 1)
         store = self.bookable_stores[choice]
