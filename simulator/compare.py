@@ -59,7 +59,6 @@ import re
 import secrets
 import shutil
 import time
-import tomllib
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -83,13 +82,13 @@ from .results import (
     REQUIRED_COLUMNS,
     SCHEMA_VERSION,
     RunResult,
-    gpkg_safe,
-    swap_into_place,
     atomic_path,
     build_metadata,
+    gpkg_safe,
     package_versions,
     replication_means,
     store_totals,
+    swap_into_place,
     to_jsonable,
     utc_now_iso,
     write_json,
@@ -99,26 +98,25 @@ from .results import (
 from .rng import replication_seeds, run_generators
 from .scenario import (
     Boolean,
+    FrozenModel,
     Integer,
     Levers,
+    LocatedError,
     Scenario,
     Store,
     Text,
-    FrozenModel,
-    LocatedError,
-    not_utf8_message,
+    apply_overrides,
+    canonical_json,
+    format_key_path,
+    parse_canonical_json,
+    parse_scenario,
     plain_value,
     problem_lines,
     raise_problems,
     read_store_rows,
-    show_value,
-    toml_error_message,
-    format_key_path,
-    apply_overrides,
-    canonical_json,
-    parse_canonical_json,
-    parse_scenario,
+    read_toml_file,
     scenario_hash,
+    show_value,
 )
 
 CONFIDENCE_LEVEL = 0.95
@@ -287,29 +285,6 @@ class ComparisonSpec:
         return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
 
-def _read_toml(path: Path) -> dict[str, Any]:
-    """Read a TOML file; errors in the style of :func:`simulator.scenario.load_scenario`."""
-    source = path.name or str(path)
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise_problems([f"{source}: file not found ({path})"])
-    except IsADirectoryError:
-        raise_problems([f"{source}: is a folder, not a TOML file ({path})"])
-    except (OSError, ValueError) as exception:
-        raise_problems([f"{source}: cannot read the file ({type(exception).__name__}: {show_value(str(exception))})"])
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exception:
-        raise_problems([f"{source}: {not_utf8_message(raw, exception)}"])
-    try:
-        return tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exception:
-        raise_problems([f"{source}: {toml_error_message(exception)}"])
-    except RecursionError:
-        raise_problems([f"{source}: invalid TOML: nested too deeply"])
-
-
 def is_comparison_data(data: Mapping[str, Any]) -> bool:
     """True for the parsed TOML of a comparison file (it has ``base`` or ``plans``)."""
     return "base" in data or "plans" in data
@@ -409,7 +384,7 @@ def _load_comparison_file(path: Path, data: Mapping[str, Any]) -> tuple[Comparis
         base_path = folder / base_path
     if not base_path.is_file():
         raise_problems([f"{source}: base: scenario file not found ({base_path})"])
-    base_data = _read_toml(base_path)
+    base_data = read_toml_file(base_path)
     if is_comparison_data(base_data):
         raise_problems([f"{source}: base: {base_path.name} is a comparison file, not a scenario"])
     base = parse_scenario(base_data, base_path.name, base_dir=base_path.parent.absolute())
@@ -428,7 +403,7 @@ def _load_comparison_file(path: Path, data: Mapping[str, Any]) -> tuple[Comparis
 def _plans_from_scenario_files(paths: Sequence[Path]) -> list[PlanSpec]:
     scenarios = []
     for path in paths:
-        data = _read_toml(path)
+        data = read_toml_file(path)
         source = path.name or str(path)
         if is_comparison_data(data):
             raise_problems([f"{source}: is a comparison file: give it alone, or give two or more scenario files"])
@@ -547,7 +522,7 @@ def load_comparison(
         raise_problems(["compare: give one comparison file or two or more scenario files"])
     comparison: ComparisonFile | None = None
     if len(paths) == 1:
-        data = _read_toml(paths[0])
+        data = read_toml_file(paths[0])
         source = paths[0].name or str(paths[0])
         if not is_comparison_data(data):
             raise_problems([
@@ -1345,9 +1320,9 @@ def write_comparison(
     pathlib.Path
         ``out_dir``.
     """
+    from . import compare_report
     from .city import cell_frame, zone_frame
     from .errors import ResultsError
-    from . import compare_report
 
     target = Path(out_dir)
     if target.exists() and not target.is_dir():

@@ -1351,6 +1351,33 @@ def toml_error_message(exception: tomllib.TOMLDecodeError) -> str:
     return f"invalid TOML: {text}"
 
 
+def read_toml_file(path: Path, what: str = "a TOML file") -> dict[str, Any]:
+    """Read a TOML file into a table; every problem is a one-line :class:`ScenarioError`.
+
+    Used for scenario, comparison and sweep files alike: missing file, a folder, unreadable
+    bytes, text that is not UTF-8, invalid TOML (with line and column).
+    """
+    source_name = path.name or str(path)
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise_problems([f"{source_name}: file not found ({path})"])
+    except IsADirectoryError:
+        raise_problems([f"{source_name}: is a folder, not {what} ({path})"])
+    except (OSError, ValueError) as exception:
+        raise_problems([f"{source_name}: cannot read the file ({type(exception).__name__}: {show_value(str(exception))})"])
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exception:
+        raise_problems([f"{source_name}: {not_utf8_message(raw, exception)}"])
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exception:
+        raise_problems([f"{source_name}: {toml_error_message(exception)}"])
+    except RecursionError:
+        raise_problems([f"{source_name}: invalid TOML: nested too deeply"])
+
+
 def load_scenario(path: str | Path) -> Scenario:
     """Load and validate a scenario TOML file.
 
@@ -1363,25 +1390,8 @@ def load_scenario(path: str | Path) -> Scenario:
         One line naming the file, the key path and each problem.
     """
     path = Path(path)
+    data = read_toml_file(path, "a scenario file")
     source_name = path.name or str(path)
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise_problems([f"{source_name}: file not found ({path})"])
-    except IsADirectoryError:
-        raise_problems([f"{source_name}: is a folder, not a scenario file ({path})"])
-    except (OSError, ValueError) as exception:
-        raise_problems([f"{source_name}: cannot read the file ({type(exception).__name__}: {show_value(str(exception))})"])
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exception:
-        raise_problems([f"{source_name}: {not_utf8_message(raw, exception)}"])
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exception:
-        raise_problems([f"{source_name}: {toml_error_message(exception)}"])
-    except RecursionError:
-        raise_problems([f"{source_name}: invalid TOML: nested too deeply"])
     return parse_scenario(data, source_name, base_dir=path.parent.absolute())
 
 

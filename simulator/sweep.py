@@ -40,7 +40,6 @@ import json
 import math
 import numbers
 import time
-import tomllib
 import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -58,24 +57,23 @@ from .results import RunResult, package_versions, utc_now_iso, write_json, write
 from .rng import replication_seeds
 from .scenario import (
     Boolean,
+    FrozenModel,
     Integer,
     Number,
     Scenario,
     Text,
+    apply_overrides,
+    canonical_json,
     format_key_path,
-    FrozenModel,
     kind_of,
-    not_utf8_message,
+    load_scenario,
     parse_key_path,
     problem_lines,
     raise_problems,
-    show_value,
-    show_number,
-    toml_error_message,
-    apply_overrides,
-    canonical_json,
-    load_scenario,
+    read_toml_file,
     scenario_hash,
+    show_number,
+    show_value,
 )
 
 __all__ = [
@@ -691,25 +689,8 @@ def load_sweep(
         One line naming the file, the key path and each problem.
     """
     path = Path(path)
+    data = read_toml_file(path, "a sweep file")
     source_name = path.name or str(path)
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise_problems([f"{source_name}: file not found ({path})"])
-    except IsADirectoryError:
-        raise_problems([f"{source_name}: is a folder, not a sweep file ({path})"])
-    except OSError as exception:
-        raise_problems([f"{source_name}: cannot read the file ({type(exception).__name__}: {show_value(str(exception))})"])
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exception:
-        raise_problems([f"{source_name}: {not_utf8_message(raw, exception)}"])
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exception:
-        raise_problems([f"{source_name}: {toml_error_message(exception)}"])
-    except RecursionError:
-        raise_problems([f"{source_name}: invalid TOML: nested too deeply"])
     return parse_sweep(
         data, source_name, base_dir=path.parent.absolute(), consumers=consumers, days=days, seed=seed, overrides=overrides
     )
