@@ -72,18 +72,16 @@ from scipy import stats
 from .city import City, load_city
 from .errors import FootprintError
 from .executors import ExecutorSpec, execute
-from .experiment import STORE_COUNT_COLUMNS, prepare_scenario, simulate_replication
+from .experiment import assemble_result, prepare_scenario, simulate_replication
 from .plan import place_stores
 from .population import Population, synthesize_population
 from .results import (
     DAILY_COUNT_COLUMNS,
     GEOPACKAGE_CRS,
     REPORT_FILE,
-    REQUIRED_COLUMNS,
     SCHEMA_VERSION,
     RunResult,
     atomic_path,
-    build_metadata,
     gpkg_safe,
     package_versions,
     replication_means,
@@ -870,54 +868,12 @@ def _assemble_runs(
             by_plan.setdefault(task.plan_index, {})[task.replication] = outcomes[position]
     runs: dict[str, RunResult] = {}
     for index, plan in enumerate(spec.plans):
-        tables: dict[str, list[pd.DataFrame]] = {"daily": [], "stores": [], "zones": [], "cells": []}
-        timings = {"city_s": 0.0, "build_s": 0.0, "dynamics_s": 0.0}
-        diagnostics = []
-        outcome: dict[str, Any] = {}
-        for replication, replication_seed in enumerate(seeds):
-            outcome = by_plan[index][replication]
-            for name in tables:
-                frame = outcome[name].copy()
-                frame.insert(0, "seed", replication_seed)
-                frame.insert(0, "replication", replication)
-                tables[name].append(frame)
-            timings["build_s"] += outcome["timings"]["build_s"]
-            timings["dynamics_s"] += outcome["timings"]["dynamics_s"]
-            diagnostics.append(outcome["diagnostics"])
-        weight = float(outcome["weight"])
-        daily = pd.concat(tables["daily"], ignore_index=True)
-        for column in DAILY_COUNT_COLUMNS:
-            daily[f"{column}_scaled"] = daily[column] * weight
-        stores = pd.concat(tables["stores"], ignore_index=True)
-        if "store_id" not in stores.columns:  # a plan without stores: an empty table with the contract's columns
-            stores = pd.DataFrame({column: pd.Series(dtype=object) for column in REQUIRED_COLUMNS["stores"]})
-        for column in STORE_COUNT_COLUMNS:
-            if column in stores:
-                stores[f"{column}_scaled"] = stores[column] * weight
-        timings["total_s"] = timings["build_s"] + timings["dynamics_s"]
-        scenario = plan.scenario
-        metadata = build_metadata(
-            scenario,
-            seed=spec.seed,
-            replication_seeds=seeds,
-            consumers=scenario.population.consumers,
-            consumer_weight=weight,
-            population_total=float(city.population_total),
-            city=city.name,
-            horizon_days=scenario.horizon.days,
-            start_date=scenario.horizon.start_date,
-            timings=timings,
-            command=command,
-            extra={"diagnostics": diagnostics, "comparison": spec.name, "plan": plan.name},
+        outcomes = [by_plan[index][replication] for replication in range(len(seeds))]
+        runs[plan.name] = assemble_result(
+            plan.scenario, list(seeds), outcomes, city, command=command,
+            extra={"comparison": spec.name, "plan": plan.name},
         )
-        runs[plan.name] = RunResult(
-            daily=daily,
-            stores=stores,
-            zones=pd.concat(tables["zones"], ignore_index=True),
-            cells=pd.concat(tables["cells"], ignore_index=True),
-            plan=outcome["plan"],
-            metadata=metadata,
-        )
+        runs[plan.name].metadata["seed"] = spec.seed
     return runs
 
 

@@ -186,11 +186,7 @@ def run(
     city_loaded = time.perf_counter()
     seeds = replication_seeds(scenario.seed, scenario.replications)
     horizon = scenario.horizon.days
-    tables: dict[str, list[pd.DataFrame]] = {"daily": [], "stores": [], "zones": [], "cells": []}
-    timings: dict[str, float] = {"city_s": city_loaded - started, "build_s": 0.0, "dynamics_s": 0.0}
-    diagnostics: list[dict] = []
-    plan = pd.DataFrame()
-    weight = float(city.population_total) / scenario.population.consumers
+    outcomes = []
     for replication, replication_seed in enumerate(seeds):
         done_before = replication * horizon
 
@@ -198,44 +194,64 @@ def run(
             if progress is not None:
                 progress(offset + done, horizon * len(seeds))
 
-        outcome = simulate_replication(scenario, replication_seed, city, progress=replication_progress)
+        outcomes.append(simulate_replication(scenario, replication_seed, city, progress=replication_progress))
+    timings = {"city_s": city_loaded - started, "total_s": time.perf_counter() - started}
+    return assemble_result(scenario, seeds, outcomes, city, timings=timings, command=command)
+
+
+def assemble_result(
+    scenario: Scenario,
+    seeds: list[int],
+    outcomes: list[dict[str, Any]],
+    city: City,
+    *,
+    timings: Mapping[str, float] | None = None,
+    command: str | None = None,
+    extra: Mapping[str, Any] | None = None,
+) -> RunResult:
+    """One :class:`RunResult` from the outcomes of :func:`simulate_replication`, in replication order.
+
+    Adds the ``replication`` and ``seed`` columns, the ``_scaled`` twins of the counts and
+    the metadata; build and dynamics times are summed over the replications.
+    """
+    tables: dict[str, list[pd.DataFrame]] = {"daily": [], "stores": [], "zones": [], "cells": []}
+    for replication, (replication_seed, outcome) in enumerate(zip(seeds, outcomes)):
         for name in tables:
-            frame = outcome[name]
+            frame = outcome[name].copy()
             frame.insert(0, "seed", replication_seed)
             frame.insert(0, "replication", replication)
             tables[name].append(frame)
-        timings["build_s"] += outcome["timings"]["build_s"]
-        timings["dynamics_s"] += outcome["timings"]["dynamics_s"]
-        diagnostics.append(outcome["diagnostics"])
-        plan = outcome["plan"]
-        weight = outcome["weight"]
+    weight = float(outcomes[-1]["weight"])
     daily = pd.concat(tables["daily"], ignore_index=True)
     for column in DAILY_COUNT_COLUMNS:
         daily[f"{column}_scaled"] = daily[column] * weight
     stores = pd.concat(tables["stores"], ignore_index=True)
     for column in STORE_COUNT_COLUMNS:
-        if column in stores:
-            stores[f"{column}_scaled"] = stores[column] * weight
-    timings["total_s"] = time.perf_counter() - started
+        stores[f"{column}_scaled"] = stores[column] * weight
+    all_timings = {
+        "build_s": sum(o["timings"]["build_s"] for o in outcomes),
+        "dynamics_s": sum(o["timings"]["dynamics_s"] for o in outcomes),
+        **(timings or {}),
+    }
     metadata = build_metadata(
         scenario,
         seed=scenario.seed,
-        replication_seeds=seeds,
+        replication_seeds=list(seeds),
         consumers=scenario.population.consumers,
         consumer_weight=weight,
         population_total=float(city.population_total),
         city=city.name,
-        horizon_days=horizon,
+        horizon_days=scenario.horizon.days,
         start_date=scenario.horizon.start_date,
-        timings=timings,
+        timings=all_timings,
         command=command,
-        extra={"diagnostics": diagnostics},
+        extra={"diagnostics": [o["diagnostics"] for o in outcomes], **(extra or {})},
     )
     return RunResult(
         daily=daily,
         stores=stores,
         zones=pd.concat(tables["zones"], ignore_index=True),
         cells=pd.concat(tables["cells"], ignore_index=True),
-        plan=plan,
+        plan=outcomes[-1]["plan"],
         metadata=metadata,
     )
