@@ -40,15 +40,17 @@ from matplotlib.patches import Patch
 from scipy import stats
 
 from .report import (
-    REPORT_CSS,
     FORMAT_STYLES,
-    ROLLING_DAYS,
     NO_DATA_COLOUR,
+    ROLLING_DAYS,
+    display_label,
     draw_north_arrow,
     draw_scale_bar,
     escape_html,
     font_kwargs,
+    format_number,
     format_style,
+    html_table,
     image_tag,
     key_value_table,
     metric_frames,
@@ -56,13 +58,11 @@ from .report import (
     renderable,
     save_png,
     store_points,
-    html_table,
     thousands_formatter,
     time_axis,
-    display_label,
-    format_number,
+    write_html_document,
 )
-from .results import FIGURES_DIR, atomic_path
+from .results import FIGURES_DIR
 
 if TYPE_CHECKING:
     from .compare import ComparisonResult
@@ -897,13 +897,4 @@ def write_comparison_html(result: "ComparisonResult", figures: Mapping[str, str 
         html_table(["Stage", "Seconds"], [(k, f"{float(v):,.2f}") for k, v in timings.items()], [False, True]) if timings else "",
         "</section>",
     ]
-    document = (
-        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
-        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-        f"<title>{escape_html(spec.name)} – plan comparison</title>\n"
-        f"<style>{REPORT_CSS}</style>\n</head>\n<body>\n" + "\n".join(s for s in sections if s) + "\n</body>\n</html>\n"
-    )
-    target = Path(out_path)
-    with atomic_path(target) as temporary:
-        temporary.write_text(document, encoding="utf-8")
-    return target
+    return write_html_document(f"{spec.name} – plan comparison", sections, out_path)

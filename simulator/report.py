@@ -26,9 +26,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from matplotlib import colormaps, patheffects
+from matplotlib import colormaps, patheffects, ticker
 from matplotlib import dates as mdates
-from matplotlib import ticker
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.cm import ScalarMappable
 from matplotlib.colors import Normalize
@@ -921,10 +920,15 @@ def write_report_html(
         else "",
         "</section>",
     ]
+    return write_html_document(f"{name} – footprint simulator report", sections, out_path)
+
+
+def write_html_document(title: str, sections: Sequence[str], out_path: str | os.PathLike[str]) -> Path:
+    """Write one self-contained HTML page (inline CSS, no external resources), atomically."""
     document = (
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-        f"<title>{escape_html(name)} – footprint simulator report</title>\n"
+        f"<title>{escape_html(title)}</title>\n"
         f"<style>{REPORT_CSS}</style>\n</head>\n<body>\n" + "\n".join(s for s in sections if s) + "\n</body>\n</html>\n"
     )
     target = Path(out_path)

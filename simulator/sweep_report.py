@@ -31,17 +31,17 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
 from simulator.report import (
-    REPORT_CSS,
     escape_html,
+    format_number,
+    html_table,
     image_tag,
     key_value_table,
     new_figure,
     save_png,
-    html_table,
     thousands_formatter,
-    format_number,
+    write_html_document,
 )
-from simulator.results import FIGURES_DIR, atomic_path
+from simulator.results import FIGURES_DIR
 
 DISCRETE_LIMIT = 12
 """A parameter with at most this many distinct values is shown value by value, else in bins."""
@@ -556,13 +556,4 @@ def write_sweep_report(
             f"<pre>{escape_html(json.dumps(base, indent=2, sort_keys=True, ensure_ascii=False))}</pre></details>"
         )
     sections.append("</section>")
-    document = (
-        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
-        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-        f"<title>{escape_html(name)} – footprint sweep report</title>\n"
-        f"<style>{REPORT_CSS}</style>\n</head>\n<body>\n" + "\n".join(s for s in sections if s) + "\n</body>\n</html>\n"
-    )
-    target = Path(path)
-    with atomic_path(target) as temporary:
-        temporary.write_text(document, encoding="utf-8")
-    return target
+    return write_html_document(f"{name} – footprint sweep report", sections, path)
