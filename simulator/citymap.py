@@ -8,25 +8,23 @@ value rows for the command line.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
-from matplotlib import colormaps
+import shapely
+from matplotlib import colormaps, patheffects
 from matplotlib import colors as mcolors
-from matplotlib import font_manager, patheffects
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.cm import ScalarMappable
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import FuncFormatter
 
-import shapely
-
 from simulator.city import City, cell_frame, line_frame, site_frame, zone_frame
+from simulator.report import cjk_font_family
+from simulator.results import atomic_path
 
-__all__ = ["render_city_map", "format_city_summary", "cjk_font_family", "MAP_WIDTH_PX", "MAP_DPI"]
+__all__ = ["render_city_map", "format_city_summary", "MAP_WIDTH_PX", "MAP_DPI"]
 
 MAP_WIDTH_PX = 1600
 MAP_DPI = 150
@@ -37,22 +35,6 @@ DEFAULT_LINE_COLOURS = (
 )
 MALL_COLOUR = "#1f6fb4"
 SITE_COLOUR = "#7b3294"
-_CJK_FAMILIES = (
-    "Noto Sans CJK SC", "Noto Sans SC", "Noto Serif CJK SC", "Source Han Sans SC", "Source Han Sans CN",
-    "WenQuanYi Zen Hei", "WenQuanYi Micro Hei", "SimHei", "Microsoft YaHei", "PingFang SC",
-    "Hiragino Sans GB", "Heiti SC", "STHeiti", "AR PL UMing CN", "AR PL UKai CN", "Droid Sans Fallback",
-)
-
-
-def cjk_font_family() -> str | None:
-    """Name of an installed font family that can draw Chinese, or None."""
-    installed = {font.name for font in font_manager.fontManager.ttflist}
-    for family in _CJK_FAMILIES:
-        if family in installed:
-            return family
-    return None
-
-
 def render_city_map(city: City, out_png: Path) -> Path:
     """Draw the city to a PNG about 1600 px wide (dpi 150) and return its path.
 
@@ -287,15 +269,8 @@ def _legend_handles(city: City) -> list:
 
 
 def _save_atomically(figure: Figure, out_png: Path) -> Path:
-    handle, temporary = tempfile.mkstemp(prefix=f".{out_png.name}.", suffix=".tmp", dir=out_png.parent)
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            figure.savefig(stream, format="png", dpi=MAP_DPI)
-        os.chmod(temporary, 0o644)  # mkstemp creates 0600; a map is meant to be shared
-        os.replace(temporary, out_png)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    with atomic_path(out_png) as temporary:
+        figure.savefig(temporary, format="png", dpi=MAP_DPI)
     return out_png
 
 
