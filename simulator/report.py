@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import shapely
 import pandas as pd
 from matplotlib import colormaps, patheffects, ticker
 from matplotlib import dates as mdates
@@ -564,7 +565,74 @@ def familiarity_map(
     draw_north_arrow(axis)
     level = "cell" if use_cells else "zone"
     axis.set_title(title or f"Mean familiarity by {level} at the end of the horizon", fontsize=11)
+    _zoom_on_stores(axis, areas, zones, stores, colourmap, norm, bounds)
     return figure
+
+
+ZOOM_MARGIN_M = 6_000.0
+ZOOM_MAX_SHARE = 0.45  # zoom only when the stores span less than this share of the map
+ZOOM_SIZE = 0.42  # side of the inset, as a share of the map axes
+
+
+def _zoom_on_stores(axis, areas, zones, stores, colourmap, norm, bounds) -> None:
+    """An inset that magnifies the area around the stores, in the emptiest corner of the map.
+
+    Drawn only when the stores (plus a margin) cover a small part of the city, as in Beijing,
+    where eight central stores would otherwise sit in a few millimetres of a large map.
+    """
+    if len(stores) == 0:
+        return
+    xmin, ymin, xmax, ymax = bounds
+    sx0, sx1 = stores["map_x"].min() - ZOOM_MARGIN_M, stores["map_x"].max() + ZOOM_MARGIN_M
+    sy0, sy1 = stores["map_y"].min() - ZOOM_MARGIN_M, stores["map_y"].max() + ZOOM_MARGIN_M
+    side = max(sx1 - sx0, sy1 - sy0)
+    if side > ZOOM_MAX_SHARE * max(xmax - xmin, ymax - ymin):
+        return
+    centre_x, centre_y = (sx0 + sx1) / 2, (sy0 + sy1) / 2
+    view = (centre_x - side / 2, centre_y - side / 2, centre_x + side / 2, centre_y + side / 2)
+    city = zones.geometry.union_all()
+    width, height = xmax - xmin, ymax - ymin
+    corners = {
+        "upper left": (0.0, 1.0 - ZOOM_SIZE),
+        "upper right": (1.0 - ZOOM_SIZE, 1.0 - ZOOM_SIZE),
+        "lower left": (0.0, 0.0),
+    }
+
+    def overlap(corner: tuple[float, float]) -> float:
+        x0, y0 = xmin + corner[0] * width, ymin + corner[1] * height
+        return city.intersection(shapely.box(x0, y0, x0 + ZOOM_SIZE * width, y0 + ZOOM_SIZE * height)).area
+
+    position = min(corners.values(), key=overlap)
+    inset = axis.inset_axes([position[0], position[1], ZOOM_SIZE, ZOOM_SIZE])
+    has_data = areas["mean_familiarity"].notna()
+    clip = shapely.box(*view)
+    visible = areas[areas.intersects(clip)]
+    visible_data = visible["mean_familiarity"].notna()
+    if visible_data.any():
+        visible[visible_data].plot(ax=inset, column="mean_familiarity", cmap=colourmap, norm=norm, linewidth=0.0)
+    if (~visible_data).any() and (~has_data).any():
+        visible[~visible_data].plot(ax=inset, color=NO_DATA_COLOUR, linewidth=0.0)
+    zones.boundary.plot(ax=inset, color="#333333", linewidth=0.7)
+    for store_format, group in stores.groupby(stores["format"].astype(str), sort=True):
+        marker, colour = format_style(store_format)
+        inset.scatter(group["map_x"], group["map_y"], marker=marker, s=110 if marker == "*" else 45, c=colour,
+                      edgecolors="black", linewidths=0.8, zorder=8)
+    inset.set_xlim(view[0], view[2])
+    inset.set_ylim(view[1], view[3])
+    inset.set_aspect("equal")
+    inset.set_xticks([])
+    inset.set_yticks([])
+    inset.set_xlabel("")
+    inset.set_ylabel("")
+    inset.set_facecolor("white")
+    for spine in inset.spines.values():
+        spine.set_edgecolor("#222222")
+        spine.set_linewidth(1.2)
+    inset.text(
+        0.5, 0.97, f"around the stores ({side / 1000:.0f} km across)", transform=inset.transAxes, ha="center",
+        va="top", fontsize=8, path_effects=[patheffects.withStroke(linewidth=2.5, foreground="white")], zorder=10,
+    )
+    axis.indicate_inset_zoom(inset, edgecolor="#222222", alpha=0.9)
 
 
 # --------------------------------------------------------------------------- saving

@@ -220,3 +220,21 @@ def test_displayed_interval_is_clipped_to_possible_range() -> None:
     # totals 0 and 30: mean 15, s = 21.21, t(0.975, 1) = 12.706 -> 15 +/- 190.6 = [-175.6, 205.6]
     assert rows_text["Purchases"] == "15 (95 % CI 0 – 206)"
     assert rows_text["Share aware (end of horizon)"].endswith("– 100.0 %)")
+
+
+def test_map_zooms_on_stores_that_cover_a_small_part_of_a_large_city() -> None:
+    import geopandas as gpd
+    import shapely
+
+    squares = [shapely.box(x, y, x + 10_000, y + 10_000) for x in range(0, 100_000, 10_000) for y in range(0, 100_000, 10_000)]
+    zones = gpd.GeoDataFrame({"zone_id": [f"Z{i:03d}" for i in range(len(squares))]}, geometry=squares, crs="EPSG:32650")
+    results = pd.DataFrame({"zone_id": zones["zone_id"], "mean_familiarity": np.linspace(0, 0.5, len(zones))})
+
+    def plan(xs):
+        return pd.DataFrame({"store_id": [f"S{i}" for i in range(len(xs))], "format": "mall",
+                             "x": xs, "y": [50_000.0] * len(xs)})
+
+    central = familiarity_map(zones, None, results, None, plan([48_000.0, 52_000.0]))
+    assert len(central.axes[0].child_axes) == 1
+    spread = familiarity_map(zones, None, results, None, plan([5_000.0, 95_000.0]))
+    assert len(spread.axes[0].child_axes) == 0
