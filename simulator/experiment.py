@@ -15,6 +15,8 @@ import numpy as np
 import pandas as pd
 
 from .city import City, load_city
+from .errors import FootprintError
+from .executors import ExecutorSpec, execute
 from .model import STORE_DAY_COLUMNS, FootprintModel
 from .population import Population
 from .results import DAILY_COUNT_COLUMNS, RunResult, build_metadata
@@ -186,17 +188,41 @@ def run(
     city_loaded = time.perf_counter()
     seeds = replication_seeds(scenario.seed, scenario.replications)
     horizon = scenario.horizon.days
-    outcomes = []
-    for replication, replication_seed in enumerate(seeds):
-        done_before = replication * horizon
+    workers = min(scenario.run.workers, len(seeds))
+    if workers > 1:
+        outcomes = _replications_in_processes(scenario, seeds, city, workers, progress)
+    else:
+        outcomes = []
+        for replication, replication_seed in enumerate(seeds):
+            done_before = replication * horizon
 
-        def replication_progress(done: int, total: int, offset: int = done_before) -> None:
-            if progress is not None:
-                progress(offset + done, horizon * len(seeds))
+            def replication_progress(done: int, total: int, offset: int = done_before) -> None:
+                if progress is not None:
+                    progress(offset + done, horizon * len(seeds))
 
-        outcomes.append(simulate_replication(scenario, replication_seed, city, progress=replication_progress))
+            outcomes.append(simulate_replication(scenario, replication_seed, city, progress=replication_progress))
     timings = {"city_s": city_loaded - started, "total_s": time.perf_counter() - started}
     return assemble_result(scenario, seeds, outcomes, city, timings=timings, command=command)
+
+
+def _replication_task(task: tuple[Scenario, int, City]) -> dict[str, Any]:
+    scenario, seed, city = task
+    return simulate_replication(scenario, seed, city)
+
+
+def _replications_in_processes(
+    scenario: Scenario, seeds: list[int], city: City, workers: int, progress: ProgressCallback | None
+) -> list[dict[str, Any]]:
+    """Replications on ``workers`` local processes (``run.workers``); same results as in series."""
+    outcomes: list[dict[str, Any] | None] = [None] * len(seeds)
+    tasks = [(scenario, seed, city) for seed in seeds]
+    for done, outcome in enumerate(execute(_replication_task, tasks, ExecutorSpec("processes", workers=workers)), 1):
+        if not outcome.ok:
+            raise FootprintError(f"{scenario.name}: replication {outcome.index}: {outcome.error.splitlines()[0]}")
+        outcomes[outcome.index] = outcome.value
+        if progress is not None:
+            progress(done * scenario.horizon.days, len(seeds) * scenario.horizon.days)
+    return outcomes
 
 
 def assemble_result(

@@ -897,7 +897,9 @@ class Horizon(FrozenModel):
 class RunSettings(FrozenModel):
     """How to run (does not change what is simulated)."""
 
-    workers: Integer = Field(1, ge=1, description="Parallel worker processes for replications.")
+    workers: Integer = Field(
+        1, ge=1, description="Local worker processes for the replications (the results are the same as with one)."
+    )
     keep_store_days: Boolean = Field(True, description="Write the per-store, per-day table (stores.parquet).")
 
 
@@ -1605,8 +1607,16 @@ def canonical_json(scenario: Scenario) -> str:
 
 
 def scenario_hash(scenario: Scenario) -> str:
-    """SHA-256 (hex, 64 characters) of :func:`canonical_json` encoded as UTF-8."""
-    return hashlib.sha256(canonical_json(scenario).encode("utf-8")).hexdigest()
+    """SHA-256 (hex, 64 characters) of what is simulated: :func:`canonical_json` without ``[run]``.
+
+    ``[run]`` says how to run (worker processes, which tables to keep), not what is
+    simulated, so two scenarios that differ only there share a hash (and give the same
+    simulated outcomes).
+    """
+    payload = json.loads(canonical_json(scenario))
+    payload.pop("run", None)
+    text = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def short_hash(scenario: Scenario) -> str:

@@ -103,6 +103,13 @@ def test_same_seed_same_tables_and_thread_count_does_not_matter(tiny_city_path, 
     assert not first.daily["sightings"].iloc[:60].equals(other.daily["sightings"])
 
 
+def test_replications_on_worker_processes_give_the_same_tables(tiny_city_path, tiny_city):
+    serial = run(tiny_scenario(tiny_city_path, replications=3, horizon={"days": 20}), city=tiny_city)
+    parallel = run(tiny_scenario(tiny_city_path, replications=3, horizon={"days": 20}, run={"workers": 2}), city=tiny_city)
+    for name in ("daily", "stores", "zones", "cells", "plan"):
+        pd.testing.assert_frame_equal(getattr(serial, name), getattr(parallel, name))
+
+
 def test_tables_are_consistent(tiny_city_path, tiny_city):
     result = run(tiny_scenario(tiny_city_path, behaviour={"booking_rate_per_day": 0.2}), city=tiny_city)
     daily, stores = result.daily, result.stores

@@ -451,6 +451,8 @@ def test_hash_stable_across_key_order_and_changed_by_values(tmp_path):
     assert scenario_hash(changed) != scenario_hash(first)
     renamed_store = apply_overrides(first, {"plan.stores[0].id": "b"})
     assert scenario_hash(renamed_store) != scenario_hash(first)
+    how = apply_overrides(first, {"run.workers": 4})  # how to run, not what is simulated
+    assert scenario_hash(how) == scenario_hash(first) and canonical_json(how) != canonical_json(first)
 
 
 def test_canonical_json_is_sorted_complete_and_round_trips():
