@@ -98,6 +98,7 @@ def run(
     days: DaysOption = None,
     seed: SeedOption = None,
     replications: Annotated[Optional[int], typer.Option("--replications", help="Replications (runs differing only in seed).")] = None,
+    jobs: Annotated[Optional[int], typer.Option("--jobs", "-j", help="Local worker processes for the replications (run.workers).")] = None,
     out: Annotated[Optional[Path], typer.Option("--out", help="Run folder to write (default: results/<name>-<time>-<hash>).")] = None,
     set_: SetOption = None,
     quiet: QuietOption = False,
@@ -111,9 +112,11 @@ def run(
     from .scenario import parse_set_options, short_hash
 
     path = scenario if scenario is not None else DEFAULT_SCENARIO
+    overrides = parse_set_options(set_ or [])
+    if jobs is not None:
+        overrides["run.workers"] = jobs
     prepared = prepare_scenario(
-        path, consumers=consumers, days=days, seed=seed, replications=replications,
-        overrides=parse_set_options(set_ or []),
+        path, consumers=consumers, days=days, seed=seed, replications=replications, overrides=overrides,
     )
     city = load_city(prepared.resolved_bundle)
     target = out if out is not None else default_run_dir(DEFAULT_RESULTS, prepared.name, short_hash(prepared))

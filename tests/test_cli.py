@@ -60,13 +60,13 @@ def assert_one_line_error(result, *fragments: str) -> None:
 def test_run_writes_a_complete_run_folder(tmp_path, tiny_city_path):
     scenario = tiny_scenario_file(tmp_path, tiny_city_path)
     out = tmp_path / "run"
-    result = runner.invoke(app, ["run", str(scenario), "--out", str(out), "--quiet", "--replications", "2", "--days", "15"])
+    result = runner.invoke(app, ["run", str(scenario), "--out", str(out), "--quiet", "--replications", "2", "--days", "15", "--jobs", "2"])
     assert result.exit_code == 0, result.output
     for name in ("metadata.json", "daily.parquet", "stores.parquet", "zones.parquet", "cells.parquet", "plan.parquet",
                  "zones.gpkg", "report.html", "figures/funnel.png", "figures/stores.png", "figures/familiarity_map.png"):
         assert (out / name).is_file(), name
     metadata = json.loads((out / "metadata.json").read_text())
-    assert metadata["scenario"]["horizon"]["days"] == 15
+    assert metadata["scenario"]["horizon"]["days"] == 15 and metadata["scenario"]["run"]["workers"] == 2
     assert len(metadata["replication_seeds"]) == 2
     daily = pd.read_parquet(out / "daily.parquet")
     assert len(daily) == 30 and set(daily["replication"]) == {0, 1}
