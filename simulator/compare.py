@@ -111,7 +111,7 @@ from .scenario import (
     plain_value,
     problem_lines,
     raise_problems,
-    read_store_rows,
+    read_stores_file,
     read_toml_file,
     scenario_hash,
     show_value,
@@ -301,20 +301,8 @@ def _deep_merge(base: Any, changes: Any) -> Any:
 def _file_stores(entry: ComparisonPlan, folder: Path) -> tuple[list[tuple[str, dict[str, Any]]], list[str]]:
     """Validated stores of a plan's ``stores_file`` as (origin label, store dict) pairs."""
     assert entry.stores_file is not None
-    label = entry.stores_file
-    path = Path(label).expanduser()
-    if not path.is_absolute():
-        path = folder / path
-    rows, problems = read_store_rows(path, label)
-    stores = []
-    for row_label, row in rows:
-        try:
-            store = Store.model_validate(row)
-        except ValidationError as exception:
-            problems.extend(problem_lines(exception, label, Store, prefix=f"{row_label}: "))
-            continue
-        stores.append((f"{label} {row_label}", store.model_dump()))
-    return stores, problems
+    validated, problems = read_stores_file(entry.stores_file, folder)
+    return [(f"{entry.stores_file} {row_label}", store.model_dump()) for row_label, store in validated], problems
 
 
 def _plan_scenario(

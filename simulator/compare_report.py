@@ -40,12 +40,11 @@ from matplotlib.patches import Patch
 from scipy import stats
 
 from .report import (
+    frame_map,
     FORMAT_STYLES,
     NO_DATA_COLOUR,
     ROLLING_DAYS,
     display_label,
-    draw_north_arrow,
-    draw_scale_bar,
     escape_html,
     font_kwargs,
     format_number,
@@ -527,17 +526,7 @@ def zone_difference_map(
         if len(dropped):
             points = store_points(dropped, zones.crs)
             axis.scatter(points["map_x"], points["map_y"], marker="x", s=34, c="black", linewidths=1.2, zorder=8)
-        pad_x, pad_y = 0.03 * (xmax - xmin), 0.03 * (ymax - ymin)
-        bounds = (xmin - pad_x, ymin - pad_y, xmax + pad_x, ymax + pad_y)
-        axis.set_xlim(bounds[0], bounds[2])
-        axis.set_ylim(bounds[1], bounds[3])
-        axis.set_aspect("equal")
-        axis.set_xticks([])
-        axis.set_yticks([])
-        axis.set_xlabel("")
-        axis.set_ylabel("")
-        draw_scale_bar(axis, bounds)
-        draw_north_arrow(axis)
+        frame_map(axis, (xmin, ymin, xmax, ymax))
         axis.set_title(f"{name} − {result.baseline}", fontsize=10, **font_kwargs())
     colour_bar = figure.colorbar(ScalarMappable(norm=norm, cmap=colourmap), ax=axes.ravel().tolist(), shrink=0.75, pad=0.02)
     colour_bar.set_label(colour_label, fontsize=9)

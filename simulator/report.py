@@ -552,7 +552,20 @@ def familiarity_map(
     colour_bar.set_label("mean familiarity (0–1)", fontsize=9)
     colour_bar.ax.tick_params(labelsize=8)
 
-    pad_x, pad_y = 0.03 * (xmax - xmin), 0.03 * (ymax - ymin)
+    bounds = frame_map(axis, (xmin, ymin, xmax, ymax))
+    level = "cell" if use_cells else "zone"
+    axis.set_title(title or f"Mean familiarity by {level} at the end of the horizon", fontsize=11)
+    _zoom_on_stores(axis, areas, zones, stores, colourmap, norm, bounds)
+    return figure
+
+
+def frame_map(axis: Any, extent: tuple[float, float, float, float], padding: float = 0.03) -> tuple[float, float, float, float]:
+    """Frame a map: the extent plus padding, equal aspect, no ticks, a scale bar and a north arrow.
+
+    Returns the padded bounds ``(xmin, ymin, xmax, ymax)``.
+    """
+    xmin, ymin, xmax, ymax = extent
+    pad_x, pad_y = padding * (xmax - xmin), padding * (ymax - ymin)
     bounds = (xmin - pad_x, ymin - pad_y, xmax + pad_x, ymax + pad_y)
     axis.set_xlim(bounds[0], bounds[2])
     axis.set_ylim(bounds[1], bounds[3])
@@ -563,10 +576,7 @@ def familiarity_map(
     axis.set_ylabel("")
     draw_scale_bar(axis, bounds)
     draw_north_arrow(axis)
-    level = "cell" if use_cells else "zone"
-    axis.set_title(title or f"Mean familiarity by {level} at the end of the horizon", fontsize=11)
-    _zoom_on_stores(axis, areas, zones, stores, colourmap, norm, bounds)
-    return figure
+    return bounds
 
 
 ZOOM_MARGIN_M = 6_000.0

@@ -1235,6 +1235,28 @@ def _geojson_store_rows(text: str, label: str) -> tuple[list[tuple[str, dict[str
     return rows, problems
 
 
+def read_stores_file(stores_file: str, base_dir: Path | None) -> tuple[list[tuple[str, Store]], list[str]]:
+    """Read and validate the stores of a CSV or GeoJSON stores file.
+
+    A relative path is resolved against ``base_dir`` (the scenario or comparison file's
+    folder). Returns ``(row label, Store)`` pairs and one-line problems naming the file,
+    the row and the column.
+    """
+    path = Path(stores_file).expanduser()
+    if not path.is_absolute():
+        path = (base_dir if base_dir is not None else Path.cwd()) / path
+    rows, problems = read_store_rows(path, stores_file)
+    stores = []
+    for row_label, row in rows:
+        try:
+            stores.append((row_label, Store.model_validate(row)))
+        except ValidationError as exception:
+            problems.extend(problem_lines(exception, stores_file, Store, prefix=f"{row_label}: "))
+        except RecursionError:
+            problems.append(f"{stores_file}: {row_label}: nested too deeply")
+    return stores, problems
+
+
 def _merge_stores_file(
     data: dict[str, Any], source_name: str, base_dir: Path | None
 ) -> tuple[dict[str, Any], list[str]]:
@@ -1246,10 +1268,7 @@ def _merge_stores_file(
     if not isinstance(stores_file, str) or not stores_file.strip():
         return data, []
     label = stores_file
-    path = Path(stores_file).expanduser()
-    if not path.is_absolute():
-        path = (base_dir if base_dir is not None else Path.cwd()) / path
-    rows, problems = read_store_rows(path, label)
+    validated, problems = read_stores_file(stores_file, base_dir)
 
     inline = plan.get("stores", [])
     seen: dict[str, str] = {}
@@ -1258,15 +1277,7 @@ def _merge_stores_file(
             if isinstance(store, Mapping) and isinstance(store.get("id"), str):
                 seen.setdefault(store["id"], f"plan.stores[{position}] in {source_name}")
     file_stores = []
-    for row_label, row in rows:
-        try:
-            store = Store.model_validate(row)
-        except ValidationError as exception:
-            problems.extend(problem_lines(exception, label, Store, prefix=f"{row_label}: "))
-            continue
-        except RecursionError:
-            problems.append(f"{label}: {row_label}: nested too deeply")
-            continue
+    for row_label, store in validated:
         if store.id in seen:
             problems.append(f"{label}: {row_label}: id: duplicate store id '{store.id}' (also {seen[store.id]})")
             continue
