@@ -8,6 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pyogrio
 import pytest
+from clihelpers import assert_one_line_error
 from typer.testing import CliRunner
 
 from simulator.cli import app
@@ -44,17 +45,6 @@ days = 20
         encoding="utf-8",
     )
     return path
-
-
-def assert_one_line_error(result, *fragments: str) -> None:
-    assert result.exit_code == 1, result.output
-    output = result.output.strip()
-    assert "Traceback" not in output
-    lines = [line for line in output.splitlines() if line.strip()]
-    assert len(lines) == 1, output
-    assert lines[0].startswith("error:")
-    for fragment in fragments:
-        assert fragment in lines[0], (fragment, lines[0])
 
 
 def test_run_writes_a_complete_run_folder(tmp_path, tiny_city_path):

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 import pyogrio
 import pytest
+from clihelpers import assert_one_line_error
 from scipy import stats
 from typer.testing import CliRunner
 
@@ -445,17 +446,6 @@ def test_terminal_rows_show_baseline_and_difference_with_interval(extra_store_co
 
 
 # --------------------------------------------------------------------------- command line
-
-
-def assert_one_line_error(result, *fragments: str) -> None:
-    assert result.exit_code == 1, result.output
-    output = result.output.strip()
-    assert "Traceback" not in output
-    lines = [line for line in output.splitlines() if line.strip()]
-    assert len(lines) == 1, output
-    assert lines[0].startswith("error:")
-    for fragment in fragments:
-        assert fragment in lines[0], (fragment, lines[0])
 
 
 def test_cli_compare_writes_a_comparison_folder(tmp_path, tiny_city_path):
