@@ -31,9 +31,9 @@ TARGET_SECONDS = 60.0
 CHILD = r"""
 import json, sys, time
 started = time.perf_counter()
-from simulator.city import cell_frame, load_city, zone_frame
-from simulator.experiment import run
-from simulator.results import write_run
+from simulator.city.bundle import cell_frame, load_city, zone_frame
+from simulator.experiments.run import run
+from simulator.results.run_folder import write_run
 imported = time.perf_counter()
 consumers, days, out = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
 city = load_city("beijing")
@@ -55,9 +55,19 @@ print(json.dumps({
 def one_run(consumers: int, days: int) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as folder:
         output = subprocess.run(
-            [sys.executable, "-c", CHILD, str(consumers), str(days), str(Path(folder) / "run"),
-             str(PROJECT / "scenarios" / "beijing_launch.toml")],
-            check=True, capture_output=True, text=True, cwd=PROJECT,
+            [
+                sys.executable,
+                "-c",
+                CHILD,
+                str(consumers),
+                str(days),
+                str(Path(folder) / "run"),
+                str(PROJECT / "scenarios" / "beijing_launch.toml"),
+            ],
+            check=True,
+            capture_output=True,
+            text=True,
+            cwd=PROJECT,
         )
     return json.loads(output.stdout.strip().splitlines()[-1])
 
@@ -74,19 +84,28 @@ def main(argv: list[str] | None = None) -> int:
     for repeat in range(options.repeats):
         runs.append(one_run(options.consumers, options.days))
         console.print(f"run {repeat + 1}/{options.repeats}: {runs[-1]['total_s']:.1f} s")
-    table = Table(title=f"footprint run, Beijing default, {options.consumers:,} consumers x {options.days} days "
-                        f"(median of {options.repeats}; load average {os.getloadavg()[0]:.2f})")
+    table = Table(
+        title=f"footprint run, Beijing default, {options.consumers:,} consumers x {options.days} days "
+        f"(median of {options.repeats}; load average {os.getloadavg()[0]:.2f})"
+    )
     table.add_column("stage")
     table.add_column("seconds", justify="right")
-    labels = {"import_s": "imports", "build_s": "population + exposure build", "dynamics_s": "daily dynamics",
-              "write_s": "tables, GeoPackage, figures, report", "total_s": "total (incl. city loading)"}
+    labels = {
+        "import_s": "imports",
+        "build_s": "population + exposure build",
+        "dynamics_s": "daily dynamics",
+        "write_s": "tables, GeoPackage, figures, report",
+        "total_s": "total (incl. city loading)",
+    }
     for key, label in labels.items():
         table.add_row(label, f"{statistics.median(r[key] for r in runs):.2f}")
     console.print(table)
     total = statistics.median(r["total_s"] for r in runs)
     rate = options.consumers * options.days / statistics.median(r["dynamics_s"] for r in runs) / 1e6
-    console.print(f"dynamics: {rate:.1f} million consumer-days per second; "
-                  f"target total < {TARGET_SECONDS:.0f} s: {'met' if total < TARGET_SECONDS else 'MISSED'}")
+    console.print(
+        f"dynamics: {rate:.1f} million consumer-days per second; "
+        f"target total < {TARGET_SECONDS:.0f} s: {'met' if total < TARGET_SECONDS else 'MISSED'}"
+    )
     return 0
 
 

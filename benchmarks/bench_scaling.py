@@ -101,8 +101,8 @@ def _instrument(model, timer: _Timer) -> None:
 
 
 def _load(scenario_path: str, consumers: int, days: int):
-    from simulator.city import load_city
-    from simulator.experiment import prepare_scenario
+    from simulator.city.bundle import load_city
+    from simulator.experiments.run import prepare_scenario
 
     scenario = prepare_scenario(scenario_path, consumers=consumers, days=days)
     started = time.perf_counter()
@@ -114,10 +114,10 @@ def worker_production(scenario_path: str, consumers: int, days: int, seed_offset
     """Time one build and one run of the production model at one size (in this process)."""
     import numba
 
-    from simulator.experiment import prepare_scenario
-    from simulator.model import FootprintModel
-    from simulator.population import synthesize_population
-    from simulator.rng import run_generators
+    from simulator.experiments.run import prepare_scenario
+    from simulator.model.footprint_model import FootprintModel
+    from simulator.model.population import synthesize_population
+    from simulator.model.rng import run_generators
 
     load_before = os.getloadavg()[0]
     scenario, city, city_s = _load(scenario_path, consumers, days)
@@ -198,7 +198,7 @@ def worker_reference(scenario_path: str, consumers: int, days: int) -> dict:
     import numpy as np
     from reference_mesa import reference_from
 
-    from simulator.model import FootprintModel
+    from simulator.model.footprint_model import FootprintModel
 
     load_before = os.getloadavg()[0]
     scenario, city, _ = _load(scenario_path, consumers, days)
@@ -290,8 +290,19 @@ def _millions(value: float) -> str:
 
 def table_rows(rows: list[dict], reference: dict) -> tuple[list[str], list[list[str]]]:
     header = [
-        "consumers", "days", "population s", "exposure s", "build s", "dynamics s", "s/year",
-        "M cons.-days/s", "vs Mesa", "peak RSS MB", "kernel", "CPU/wall", "load",
+        "consumers",
+        "days",
+        "population s",
+        "exposure s",
+        "build s",
+        "dynamics s",
+        "s/year",
+        "M cons.-days/s",
+        "vs Mesa",
+        "peak RSS MB",
+        "kernel",
+        "CPU/wall",
+        "load",
     ]
     body = []
     for r in rows:
@@ -299,19 +310,37 @@ def table_rows(rows: list[dict], reference: dict) -> tuple[list[str], list[list[
         kernel = parts.get("run_kernel", math.nan) / r["dynamics_s"] if parts else math.nan
         body.append(
             [
-                f"{r['consumers']:,}", str(r["days"]), f"{r['population_s']:.2f}", f"{r['exposure_s']:.2f}",
-                f"{r['build_s']:.2f}", f"{r['dynamics_s']:.2f}", f"{r['seconds_per_year']:.1f}",
-                _millions(r["cd_per_s"]), f"{r['speedup']:.0f}x", f"{r['peak_rss_mb']:.0f}",
-                f"{kernel:.0%}" if not math.isnan(kernel) else "-", f"{r['cores_used']:.2f}", f"{r['load_before']:.2f}",
+                f"{r['consumers']:,}",
+                str(r["days"]),
+                f"{r['population_s']:.2f}",
+                f"{r['exposure_s']:.2f}",
+                f"{r['build_s']:.2f}",
+                f"{r['dynamics_s']:.2f}",
+                f"{r['seconds_per_year']:.1f}",
+                _millions(r["cd_per_s"]),
+                f"{r['speedup']:.0f}x",
+                f"{r['peak_rss_mb']:.0f}",
+                f"{kernel:.0%}" if not math.isnan(kernel) else "-",
+                f"{r['cores_used']:.2f}",
+                f"{r['load_before']:.2f}",
             ]
         )
     ref_rate = reference["consumers"] * reference["days"] / reference["dynamics_s"]
     body.append(
         [
-            f"Mesa {reference['consumers']:,}", str(reference["days"]), "-", "-",
-            f"{reference['build_s']:.2f}", f"{reference['dynamics_s']:.2f}",
-            f"{reference['dynamics_s'] * 365 / reference['days']:.1f}", _millions(ref_rate), "1x",
-            f"{reference['peak_rss_mb']:.0f}", "-", "-", f"{reference['load_before']:.2f}",
+            f"Mesa {reference['consumers']:,}",
+            str(reference["days"]),
+            "-",
+            "-",
+            f"{reference['build_s']:.2f}",
+            f"{reference['dynamics_s']:.2f}",
+            f"{reference['dynamics_s'] * 365 / reference['days']:.1f}",
+            _millions(ref_rate),
+            "1x",
+            f"{reference['peak_rss_mb']:.0f}",
+            "-",
+            "-",
+            f"{reference['load_before']:.2f}",
         ]
     )
     return header, body
@@ -385,16 +414,39 @@ def main(argv: list[str] | None = None) -> int:
         repeats = args.repeats if size <= 100_000 else args.repeats_large
         extra = ["--no-breakdown"] if args.no_breakdown else []
         runs = [
-            _subprocess(["--worker", "production", "--consumers", str(size), "--days", str(args.days),
-                         "--seed-offset", str(repeat), "--scenario", args.scenario, *extra])
+            _subprocess(
+                [
+                    "--worker",
+                    "production",
+                    "--consumers",
+                    str(size),
+                    "--days",
+                    str(args.days),
+                    "--seed-offset",
+                    str(repeat),
+                    "--scenario",
+                    args.scenario,
+                    *extra,
+                ]
+            )
             for repeat in range(repeats)
         ]
         rows.append(aggregate(runs))
     console.print(
         f"[dim]per-agent Mesa reference: {args.reference_consumers:,} consumers x {args.reference_days} days ...[/dim]"
     )
-    reference = _subprocess(["--worker", "reference", "--consumers", str(args.reference_consumers),
-                             "--days", str(args.reference_days), "--scenario", args.scenario])
+    reference = _subprocess(
+        [
+            "--worker",
+            "reference",
+            "--consumers",
+            str(args.reference_consumers),
+            "--days",
+            str(args.reference_days),
+            "--scenario",
+            args.scenario,
+        ]
+    )
     summary = summarise(rows, reference)
     load_end = os.getloadavg()
 

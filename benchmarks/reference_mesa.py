@@ -32,7 +32,7 @@ and every store a :class:`Store` agent holding its queue. One ``step()`` is one 
    purchase, + w_td per test drive)`` becomes the one contacts hear tomorrow.
 
 It reads the same inputs as the production model (population, exposure rates, stores,
-city and scenario of a built :class:`simulator.model.FootprintModel`) but shares none of
+city and scenario of a built :class:`simulator.model.footprint_model.FootprintModel`) but shares none of
 its code and draws its own random numbers from a ``numpy.random.Generator``: it is a
 statistical oracle, not a bit-for-bit copy.
 """
@@ -49,8 +49,13 @@ import numpy as np
 OUT, IN_MARKET, WAITING, ADOPTED = "out", "in market", "waiting", "adopted"
 WINDOW_DAYS = 28
 COUNTS = (
-    "sightings", "bookings_requested", "bookings_no_store", "test_drives",
-    "bookings_lost", "purchases", "purchases_direct",
+    "sightings",
+    "bookings_requested",
+    "bookings_no_store",
+    "test_drives",
+    "bookings_lost",
+    "purchases",
+    "purchases_direct",
 )
 
 
@@ -223,11 +228,11 @@ class ReferenceModel(mesa.Model):
 
     Parameters
     ----------
-    scenario : simulator.scenario.Scenario
-    population : simulator.population.Population
-    exposure : simulator.exposure.Exposure
-    stores : simulator.plan.PlacedStores
-    city : simulator.city.City
+    scenario : simulator.config.scenario.Scenario
+    population : simulator.model.population.Population
+    exposure : simulator.model.exposure.Exposure
+    stores : simulator.model.plan.PlacedStores
+    city : simulator.city.bundle.City
     rng : numpy.random.Generator
         The model's own random numbers (market spells, sightings, choices, capacity).
     """
@@ -256,8 +261,15 @@ class ReferenceModel(mesa.Model):
         self.conversion, self.conversion_slope = behaviour.conversion, behaviour.conversion_trust_slope
         self.day = 0
         self.stores = [
-            Store(self, j, tuple(stores.xy[j]), float(stores.attractiveness[j]), int(stores.capacity[j]),
-                  int(stores.open_day[j]), int(stores.close_day[j]))
+            Store(
+                self,
+                j,
+                tuple(stores.xy[j]),
+                float(stores.attractiveness[j]),
+                int(stores.capacity[j]),
+                int(stores.open_day[j]),
+                int(stores.close_day[j]),
+            )
             for j in range(len(stores))
         ]
         in_market_share = self.enter / (self.enter + self.exit) if self.enter > 0 else 0.0
@@ -265,8 +277,13 @@ class ReferenceModel(mesa.Model):
         for i in range(population.n):
             row = exposure.consumer_class[i]
             sees = [
-                (self.stores[exposure.indices[e]], float(exposure.rate_weekday[e]), float(exposure.rate_weekend[e]),
-                 float(exposure.weight_weekday[e]), float(exposure.weight_weekend[e]))
+                (
+                    self.stores[exposure.indices[e]],
+                    float(exposure.rate_weekday[e]),
+                    float(exposure.rate_weekend[e]),
+                    float(exposure.weight_weekday[e]),
+                    float(exposure.weight_weekend[e]),
+                )
                 for e in range(exposure.indptr[row], exposure.indptr[row + 1])
             ]
             status = IN_MARKET if self.rng.random() < in_market_share else OUT
@@ -301,7 +318,7 @@ class ReferenceModel(mesa.Model):
         self.day += 1
         self.running = self.day < self.horizon
 
-    def run(self) -> "ReferenceModel":
+    def run(self) -> ReferenceModel:
         while self.day < self.horizon:
             self.step()
         return self

@@ -40,8 +40,8 @@ import shapely
 from pyproj import Transformer
 from scipy.spatial import cKDTree
 
-from simulator.citybuild import largest_remainder  # the one rule for exact integer allocation
-from simulator.errors import CityError
+from simulator.city.build import largest_remainder  # the one rule for exact integer allocation
+from simulator.config.errors import CityError
 
 GEO_DIR: Path = Path(__file__).resolve().parent
 RAW_DIR: Path = GEO_DIR / "raw" / "beijing"
@@ -482,7 +482,7 @@ def place_stations(raw_dir: Path, lines: list[RawLine]) -> StationPlacement:
     keys = [normalise_station_name(n) for n in names]
     key_count = pd.Series(keys).value_counts()
     nodes = _osm_nodes(raw_dir)
-    node_groups = {key: group for key, group in nodes.groupby("key", sort=True)}
+    node_groups = {key: group for key, group in nodes.groupby("key", sort=True)}  # noqa: C416
 
     def spread_ok(group: pd.DataFrame) -> bool:
         xy = group[["x", "y"]].to_numpy()
@@ -562,9 +562,7 @@ def place_stations(raw_dir: Path, lines: list[RawLine]) -> StationPlacement:
     return StationPlacement(frame=frame, fit_report=report)
 
 
-def trim_lines_to_area(
-    lines: list[RawLine], inside: dict[str, bool]
-) -> tuple[list[RawLine], list[str]]:
+def trim_lines_to_area(lines: list[RawLine], inside: dict[str, bool]) -> tuple[list[RawLine], list[str]]:
     """Drop terminal stations outside the city from the ends of each line.
 
     A loop, or a line with an outside station that is not a terminal, cannot be
@@ -647,11 +645,17 @@ def build_links(
             hops.append((line.stations[-1], line.stations[0]))
         for (a, b), distance in zip(hops, line.distances_m):
             rows.append(
-                dict(
-                    from_station=station_id[a], to_station=station_id[b], line_id=line.line_id, kind="ride",
-                    distance_m=float(distance), walk_seconds=0.0, from_line=line.line_id, to_line=line.line_id,
-                    basis="official",
-                )
+                {
+                    "from_station": station_id[a],
+                    "to_station": station_id[b],
+                    "line_id": line.line_id,
+                    "kind": "ride",
+                    "distance_m": float(distance),
+                    "walk_seconds": 0.0,
+                    "from_line": line.line_id,
+                    "to_line": line.line_id,
+                    "basis": "official",
+                }
             )
     counts = {"metadata": 0, "metadata_reverse": 0, "default": 0, "virtual": 0}
     name_of_line = {line.line_id: line.name for line in lines}
@@ -672,11 +676,17 @@ def build_links(
                     basis = "default"
                 counts[basis] += 1
                 rows.append(
-                    dict(
-                        from_station=station_id[name], to_station=station_id[name], line_id="", kind="transfer",
-                        distance_m=round(found[1], 1), walk_seconds=round(found[0], 1), from_line=from_line,
-                        to_line=to_line, basis=basis,
-                    )
+                    {
+                        "from_station": station_id[name],
+                        "to_station": station_id[name],
+                        "line_id": "",
+                        "kind": "transfer",
+                        "distance_m": round(found[1], 1),
+                        "walk_seconds": round(found[0], 1),
+                        "from_line": from_line,
+                        "to_line": to_line,
+                        "basis": basis,
+                    }
                 )
     for index, item in enumerate(virtual):
         a, b = str(item.get("from_station")), str(item.get("to_station"))
@@ -690,11 +700,17 @@ def build_links(
             for (s1, l1), (s2, l2) in (((a, line_a), (b, line_b)), ((b, line_b), (a, line_a))):
                 counts["virtual"] += 1
                 rows.append(
-                    dict(
-                        from_station=station_id[s1], to_station=station_id[s2], line_id="", kind="transfer",
-                        distance_m=round(seconds * WALK_METRES_PER_SECOND, 1), walk_seconds=seconds,
-                        from_line=l1.line_id, to_line=l2.line_id, basis="virtual",
-                    )
+                    {
+                        "from_station": station_id[s1],
+                        "to_station": station_id[s2],
+                        "line_id": "",
+                        "kind": "transfer",
+                        "distance_m": round(seconds * WALK_METRES_PER_SECOND, 1),
+                        "walk_seconds": seconds,
+                        "from_line": l1.line_id,
+                        "to_line": l2.line_id,
+                        "basis": "virtual",
+                    }
                 )
     links = pd.DataFrame(rows)
     links["distance_m"] = links["distance_m"].astype(float)
@@ -796,8 +812,12 @@ def district_jobs(districts: pd.DataFrame, population_distance_km: pd.Series) ->
     basis[known.to_numpy()] = "2023 economic census"
     ratio[known.to_numpy()] = jobs[known.to_numpy()] / districts.loc[known, "population"].to_numpy()
     return pd.DataFrame(
-        {"jobs": jobs.astype(float), "jobs_per_resident": np.round(ratio, 4), "jobs_basis": basis.astype(str),
-         "distance_centre_km": np.round(population_distance_km.to_numpy(), 2)},
+        {
+            "jobs": jobs.astype(float),
+            "jobs_per_resident": np.round(ratio, 4),
+            "jobs_basis": basis.astype(str),
+            "distance_centre_km": np.round(population_distance_km.to_numpy(), 2),
+        },
         index=districts.index,
     )
 
@@ -919,8 +939,10 @@ def build(out_path: str | os.PathLike = DEFAULT_OUT, raw_dir: str | os.PathLike 
             raise CityError(f"districts_tianditu.geojson: feature {zone_id}: no population cell (district too small?)")
         population[rows] = largest_remainder(int(total), pop_weight[rows])
     population_distance = pd.Series(
-        [float(np.average(d_centre_km[zone_rows[z]], weights=np.maximum(population[zone_rows[z]], 1e-9)))
-         for z in districts["zone_id"]],
+        [
+            float(np.average(d_centre_km[zone_rows[z]], weights=np.maximum(population[zone_rows[z]], 1e-9)))
+            for z in districts["zone_id"]
+        ],
         index=districts.index,
     )
     jobs_table = district_jobs(districts, population_distance)
@@ -953,8 +975,20 @@ def build(out_path: str | os.PathLike = DEFAULT_OUT, raw_dir: str | os.PathLike 
 
     # --- write -------------------------------------------------------------------
     districts_layer = gpd.GeoDataFrame(
-        districts[["zone_id", "name", "name_en", "adcode", "population", "area_km2", "jobs", "jobs_per_resident",
-                   "jobs_basis", "distance_centre_km"]].rename(columns={"distance_centre_km": "pop_dist_centre_km"}),
+        districts[
+            [
+                "zone_id",
+                "name",
+                "name_en",
+                "adcode",
+                "population",
+                "area_km2",
+                "jobs",
+                "jobs_per_resident",
+                "jobs_basis",
+                "distance_centre_km",
+            ]
+        ].rename(columns={"distance_centre_km": "pop_dist_centre_km"}),
         geometry=districts.geometry,
         crs=STORAGE_CRS,
     )
@@ -1018,7 +1052,7 @@ def build_malls(
         by_key.setdefault(normalise_station_name(name), []).append(sid)
     sid_list, zone_listed = [], []
     zone_by_name = dict(zip(districts["name"], districts["zone_id"]))
-    for index, row in malls.iterrows():
+    for _index, row in malls.iterrows():
         candidates = by_key.get(normalise_station_name(row["nearest_station"]), [])
         if len(candidates) != 1:
             problem = "unknown" if not candidates else f"ambiguous ({', '.join(candidates)})"
@@ -1028,9 +1062,7 @@ def build_malls(
         if row["size_class"] not in MALL_ATTRACTIVENESS:
             raise CityError(f"{path.name}: mall {row['mall_id']}: column 'size_class': unknown {row['size_class']!r}")
         if row["district_zh"] not in zone_by_name:
-            raise CityError(
-                f"{path.name}: mall {row['mall_id']}: column 'district_zh': unknown {row['district_zh']!r}"
-            )
+            raise CityError(f"{path.name}: mall {row['mall_id']}: column 'district_zh': unknown {row['district_zh']!r}")
         sid_list.append(candidates[0])
         zone_listed.append(zone_by_name[row["district_zh"]])
     station_point = dict(zip(stations["station_id"], stations.geometry))
@@ -1148,7 +1180,11 @@ def _write_bundle(out_path: Path, layers: list[tuple[str, pd.DataFrame]]) -> Non
         for name, frame in layers:
             if isinstance(frame, gpd.GeoDataFrame):
                 pyogrio.write_dataframe(
-                    frame, temporary, layer=name, driver="GPKG", promote_to_multi=(name == "districts"),
+                    frame,
+                    temporary,
+                    layer=name,
+                    driver="GPKG",
+                    promote_to_multi=(name == "districts"),
                 )
             else:
                 pyogrio.write_dataframe(frame, temporary, layer=name, driver="GPKG")

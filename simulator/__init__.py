@@ -20,22 +20,22 @@ from typing import Any
 __version__ = "0.1.0"
 
 _EXPORTS = {
-    "load_scenario": "simulator.scenario",
-    "apply_overrides": "simulator.scenario",
-    "Scenario": "simulator.scenario",
-    "load_city": "simulator.city",
-    "City": "simulator.city",
-    "run": "simulator.experiment",
-    "RunResult": "simulator.results",
-    "write_run": "simulator.results",
-    "read_run": "simulator.results",
-    "FootprintModel": "simulator.model",
-    "FootprintError": "simulator.errors",
-    "compare": "simulator.compare",
-    "load_comparison": "simulator.compare",
-    "write_comparison": "simulator.compare",
-    "load_sweep": "simulator.sweep",
-    "run_sweep": "simulator.sweep",
+    "load_scenario": "simulator.config.scenario",
+    "apply_overrides": "simulator.config.scenario",
+    "Scenario": "simulator.config.scenario",
+    "load_city": "simulator.city.bundle",
+    "City": "simulator.city.bundle",
+    "run": "simulator.experiments.run",
+    "RunResult": "simulator.results.run_folder",
+    "write_run": "simulator.results.run_folder",
+    "read_run": "simulator.results.run_folder",
+    "FootprintModel": "simulator.model.footprint_model",
+    "FootprintError": "simulator.config.errors",
+    "compare": "simulator.experiments.compare",
+    "load_comparison": "simulator.experiments.compare",
+    "write_comparison": "simulator.experiments.compare",
+    "load_sweep": "simulator.experiments.sweep",
+    "run_sweep": "simulator.experiments.sweep",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -9,18 +9,19 @@ from __future__ import annotations
 import functools
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, Callable, Optional
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
-from .errors import FootprintError
+from simulator.config.errors import FootprintError
+from simulator.config.resources import default_scenario_path
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_SCENARIO = PROJECT_ROOT / "scenarios" / "beijing_launch.toml"
+DEFAULT_SCENARIO = default_scenario_path()
 DEFAULT_RESULTS = Path("results")
 
 app = typer.Typer(
@@ -78,11 +79,11 @@ def print_rows(title: str, rows: list[tuple[str, str]]) -> None:
     console.print(table)
 
 
-ConsumersOption = Annotated[Optional[int], typer.Option("--consumers", help="Simulated consumers (population.consumers).")]
-DaysOption = Annotated[Optional[int], typer.Option("--days", help="Days to simulate (horizon.days).")]
-SeedOption = Annotated[Optional[int], typer.Option("--seed", help="Root seed.")]
+ConsumersOption = Annotated[int | None, typer.Option("--consumers", help="Simulated consumers (population.consumers).")]
+DaysOption = Annotated[int | None, typer.Option("--days", help="Days to simulate (horizon.days).")]
+SeedOption = Annotated[int | None, typer.Option("--seed", help="Root seed.")]
 SetOption = Annotated[
-    Optional[list[str]],
+    list[str] | None,
     typer.Option("--set", help="Override a scenario key: --set behaviour.hill_k=4 (repeatable)."),
 ]
 QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or summary table.")]
@@ -92,31 +93,43 @@ QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="No progress ba
 @domain_errors
 def run(
     scenario: Annotated[
-        Optional[Path], typer.Argument(help="Scenario file (TOML). Default: the Beijing launch scenario.")
+        Path | None, typer.Argument(help="Scenario file (TOML). Default: the Beijing launch scenario.")
     ] = None,
     consumers: ConsumersOption = None,
     days: DaysOption = None,
     seed: SeedOption = None,
-    replications: Annotated[Optional[int], typer.Option("--replications", help="Replications (runs differing only in seed).")] = None,
-    jobs: Annotated[Optional[int], typer.Option("--jobs", "-j", help="Local worker processes for the replications (run.workers).")] = None,
-    out: Annotated[Optional[Path], typer.Option("--out", help="Run folder to write (default: results/<name>-<time>-<hash>).")] = None,
+    replications: Annotated[
+        int | None, typer.Option("--replications", help="Replications (runs differing only in seed).")
+    ] = None,
+    jobs: Annotated[
+        int | None, typer.Option("--jobs", "-j", help="Local worker processes for the replications (run.workers).")
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Run folder to write (default: results/<name>-<time>-<hash>).")
+    ] = None,
     set_: SetOption = None,
     quiet: QuietOption = False,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing run folder.")] = False,
 ) -> None:
     """Run a scenario and write a run folder (tables, GeoPackage, figures, report.html)."""
-    from .city import cell_frame, load_city, zone_frame
-    from .experiment import prepare_scenario, run as run_scenario
-    from .report import summary_rows
-    from .results import default_run_dir, write_run
-    from .scenario import parse_set_options, short_hash
+    from simulator.city.bundle import cell_frame, load_city, zone_frame
+    from simulator.config.scenario import parse_set_options, short_hash
+    from simulator.experiments.run import prepare_scenario
+    from simulator.experiments.run import run as run_scenario
+    from simulator.reports.run_report import summary_rows
+    from simulator.results.run_folder import default_run_dir, write_run
 
     path = scenario if scenario is not None else DEFAULT_SCENARIO
     overrides = parse_set_options(set_ or [])
     if jobs is not None:
         overrides["run.workers"] = jobs
     prepared = prepare_scenario(
-        path, consumers=consumers, days=days, seed=seed, replications=replications, overrides=overrides,
+        path,
+        consumers=consumers,
+        days=days,
+        seed=seed,
+        replications=replications,
+        overrides=overrides,
     )
     city = load_city(prepared.resolved_bundle)
     target = out if out is not None else default_run_dir(DEFAULT_RESULTS, prepared.name, short_hash(prepared))
@@ -126,7 +139,9 @@ def run(
     with progress_bar(quiet, f"{prepared.name}: simulating") as bar:
         task = bar.add_task(f"{prepared.name}: days", total=total_days)
         result = run_scenario(
-            prepared, city=city, progress=lambda done, total: bar.update(task, completed=done),
+            prepared,
+            city=city,
+            progress=lambda done, total: bar.update(task, completed=done),
             command=" ".join(["footprint", *sys.argv[1:]]),
         )
     if not quiet:
@@ -162,10 +177,10 @@ def validate(
     with_city: Annotated[bool, typer.Option("--city/--no-city", help="Also place the stores on the city.")] = True,
 ) -> None:
     """Check a scenario file without running it."""
-    from .city import load_city
-    from .experiment import prepare_scenario
-    from .plan import place_stores
-    from .scenario import describe, parse_set_options
+    from simulator.city.bundle import load_city
+    from simulator.config.scenario import describe, parse_set_options
+    from simulator.experiments.run import prepare_scenario
+    from simulator.model.plan import place_stores
 
     prepared = prepare_scenario(scenario, overrides=parse_set_options(set_ or []))
     if with_city:
@@ -177,12 +192,14 @@ def validate(
 @app.command()
 @domain_errors
 def schema(
-    out: Annotated[Optional[Path], typer.Option("--out", help="Write to this file instead of standard output.")] = None,
-    markdown: Annotated[bool, typer.Option("--markdown", help="The key reference in Markdown instead of JSON Schema.")] = False,
+    out: Annotated[Path | None, typer.Option("--out", help="Write to this file instead of standard output.")] = None,
+    markdown: Annotated[
+        bool, typer.Option("--markdown", help="The key reference in Markdown instead of JSON Schema.")
+    ] = False,
 ) -> None:
     """Print the JSON Schema of scenario files (for editor completion) or the key reference."""
-    from .results import atomic_path
-    from .scenario import reference_markdown, scenario_json_schema
+    from simulator.config.scenario import reference_markdown, scenario_json_schema
+    from simulator.results.run_folder import atomic_path
 
     text = reference_markdown() if markdown else json.dumps(scenario_json_schema(), indent=2, ensure_ascii=False) + "\n"
     if out is None:
@@ -197,11 +214,11 @@ def schema(
 @domain_errors
 def city_show(
     source: Annotated[str, typer.Argument(help="Bundle name (e.g. beijing) or path to a .gpkg.")] = "beijing",
-    out: Annotated[Optional[Path], typer.Option("--out", help="PNG to write (default: results/city-<name>.png).")] = None,
+    out: Annotated[Path | None, typer.Option("--out", help="PNG to write (default: results/city-<name>.png).")] = None,
 ) -> None:
     """Validate a city bundle, print a summary and write a PNG map."""
-    from .city import load_city
-    from .citymap import format_city_summary, render_city_map
+    from simulator.city.bundle import load_city
+    from simulator.reports.city_map import format_city_summary, render_city_map
 
     city = load_city(source)
     target = out if out is not None else DEFAULT_RESULTS / f"city-{city.name}.png"
@@ -215,15 +232,22 @@ def city_show(
 @domain_errors
 def sweep(
     sweep_file: Annotated[Path, typer.Argument(help="Sweep file (TOML), e.g. scenarios/capacity_sweep.toml.")],
-    jobs: Annotated[Optional[int], typer.Option("--jobs", "-j", help="Local worker processes (default: one per core).")] = None,
+    jobs: Annotated[
+        int | None, typer.Option("--jobs", "-j", help="Local worker processes (default: one per core).")
+    ] = None,
     scheduler: Annotated[
-        Optional[str], typer.Option("--scheduler", help="Run on a running Dask cluster: its scheduler address, e.g. tcp://127.0.0.1:8786.")
+        str | None,
+        typer.Option(
+            "--scheduler", help="Run on a running Dask cluster: its scheduler address, e.g. tcp://127.0.0.1:8786."
+        ),
     ] = None,
     cluster: Annotated[
-        Optional[str], typer.Option("--cluster", help="Start a local Dask cluster for this sweep: local:N (N workers on 127.0.0.1).")
+        str | None,
+        typer.Option("--cluster", help="Start a local Dask cluster for this sweep: local:N (N workers on 127.0.0.1)."),
     ] = None,
     out: Annotated[
-        Optional[Path], typer.Option("--out", help="Sweep folder (default: results/<sweep name>); the same command resumes it.")
+        Path | None,
+        typer.Option("--out", help="Sweep folder (default: results/<sweep name>); the same command resumes it."),
     ] = None,
     consumers: ConsumersOption = None,
     days: DaysOption = None,
@@ -237,9 +261,9 @@ def sweep(
 
     Exit code: 0 if every run succeeded, 1 for bad input, 2 if some runs failed (see runs/*.error.json).
     """
-    from .executors import ExecutorSpec, default_workers
-    from .scenario import parse_set_options
-    from .sweep import run_sweep_file
+    from simulator.config.scenario import parse_set_options
+    from simulator.experiments.executors import ExecutorSpec, default_workers
+    from simulator.experiments.sweep import run_sweep_file
 
     spec = ExecutorSpec.from_options(jobs=jobs, scheduler=scheduler, cluster=cluster)
     if jobs is None and scheduler is None and cluster is None and default_workers() > 1:
@@ -255,11 +279,21 @@ def sweep(
                 bar.update(task_ids[0], completed=done)
 
         result = run_sweep_file(
-            sweep_file, out, consumers=consumers, days=days, seed=seed, overrides=overrides, spec=spec,
-            progress=on_progress, command=" ".join(["footprint", *sys.argv[1:]]), results_root=DEFAULT_RESULTS,
+            sweep_file,
+            out,
+            consumers=consumers,
+            days=days,
+            seed=seed,
+            overrides=overrides,
+            spec=spec,
+            progress=on_progress,
+            command=" ".join(["footprint", *sys.argv[1:]]),
+            results_root=DEFAULT_RESULTS,
         )
     if not quiet:
-        labels = {row["key"]: row["label"] for row in json.loads((result.folder / "sweep.json").read_text())["parameters"]}
+        labels = {
+            row["key"]: row["label"] for row in json.loads((result.folder / "sweep.json").read_text())["parameters"]
+        }
         print_rows(f"{sweep_file.stem}: summary ({spec.describe()})", result.summary_rows(labels))
         for note in result.notes:
             error_console.print(f"note: {note}", highlight=False)
@@ -280,10 +314,18 @@ def compare(
         list[Path],
         typer.Argument(help="One comparison file (base scenario + [[plans]]), or two or more scenario files."),
     ],
-    replications: Annotated[Optional[int], typer.Option("--replications", help="Replications, the same seeds for every plan.")] = None,
-    jobs: Annotated[Optional[int], typer.Option("--jobs", "-j", help="Local worker processes (default: this process).")] = None,
-    marginal: Annotated[bool, typer.Option("--marginal", help="Also measure each store's marginal contribution (the plan without it).")] = False,
-    out: Annotated[Optional[Path], typer.Option("--out", help="Comparison folder (default: results/compare-<name>-<time>-<hash>).")] = None,
+    replications: Annotated[
+        int | None, typer.Option("--replications", help="Replications, the same seeds for every plan.")
+    ] = None,
+    jobs: Annotated[
+        int | None, typer.Option("--jobs", "-j", help="Local worker processes (default: this process).")
+    ] = None,
+    marginal: Annotated[
+        bool, typer.Option("--marginal", help="Also measure each store's marginal contribution (the plan without it).")
+    ] = False,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Comparison folder (default: results/compare-<name>-<time>-<hash>).")
+    ] = None,
     consumers: ConsumersOption = None,
     days: DaysOption = None,
     seed: SeedOption = None,
@@ -292,12 +334,24 @@ def compare(
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing comparison folder.")] = False,
 ) -> None:
     """Compare store plans under common random numbers: paired differences with 95 % confidence intervals."""
-    from .compare import compare as compare_plans, default_comparison_dir, difference_rows, load_comparison, write_comparison
-    from .executors import ExecutorSpec
-    from .scenario import parse_set_options
+    from simulator.config.scenario import parse_set_options
+    from simulator.experiments.compare import (
+        compare as compare_plans,
+    )
+    from simulator.experiments.compare import (
+        default_comparison_dir,
+        difference_rows,
+        load_comparison,
+        write_comparison,
+    )
+    from simulator.experiments.executors import ExecutorSpec
 
     spec = load_comparison(
-        files, consumers=consumers, days=days, seed=seed, replications=replications,
+        files,
+        consumers=consumers,
+        days=days,
+        seed=seed,
+        replications=replications,
         overrides=parse_set_options(set_ or []),
     )
     executor = ExecutorSpec.from_options(jobs=jobs)
@@ -307,7 +361,9 @@ def compare(
     with progress_bar(quiet, f"{spec.name}: runs") as bar:
         task = bar.add_task(f"{spec.name}: runs", total=spec.n_runs(marginal))
         result = compare_plans(
-            spec, marginal=marginal, executor=executor,
+            spec,
+            marginal=marginal,
+            executor=executor,
             progress=lambda done, total: bar.update(task, completed=done, total=total),
             command=" ".join(["footprint", *sys.argv[1:]]),
         )
@@ -321,7 +377,9 @@ def compare(
             title_justify="left",
         )
         for position, header in enumerate(headers):
-            table.add_column(header, justify="left" if position == 0 else "right", style="bold" if position == 0 else None)
+            table.add_column(
+                header, justify="left" if position == 0 else "right", style="bold" if position == 0 else None
+            )
         for row in rows:
             table.add_row(*row)
         console.print(table)
@@ -334,39 +392,67 @@ def compare(
 @domain_errors
 def city_build(
     name: Annotated[str, typer.Option("--name", help="City name (letters, digits, - and _): the default file name.")],
-    osm: Annotated[Path, typer.Option("--osm", help="OpenStreetMap extract (.osm.pbf, or .osm XML) covering the city.")],
+    osm: Annotated[
+        Path, typer.Option("--osm", help="OpenStreetMap extract (.osm.pbf, or .osm XML) covering the city.")
+    ],
     population: Annotated[
-        Path, typer.Option("--population", help="Population layer: polygons, or points at grid-cell centres (any CRS it declares).")
+        Path,
+        typer.Option(
+            "--population", help="Population layer: polygons, or points at grid-cell centres (any CRS it declares)."
+        ),
     ],
     population_column: Annotated[
-        Optional[str], typer.Option("--population-column", help="Column of residents (default: guessed from common names).")
+        str | None,
+        typer.Option("--population-column", help="Column of residents (default: guessed from common names)."),
     ] = None,
-    population_layer: Annotated[Optional[str], typer.Option("--population-layer", help="Layer of a multi-layer population file.")] = None,
+    population_layer: Annotated[
+        str | None, typer.Option("--population-layer", help="Layer of a multi-layer population file.")
+    ] = None,
     boundary: Annotated[
-        Optional[Path], typer.Option("--boundary", help="Polygon(s) of the city (default: the population cells, gaps closed); two or more polygons become the zones.")
+        Path | None,
+        typer.Option(
+            "--boundary",
+            help="Polygon(s) of the city (default: the population cells, gaps closed); two or more polygons become the zones.",
+        ),
     ] = None,
-    out: Annotated[Optional[Path], typer.Option("--out", help="GeoPackage to write (default: ./<name>.gpkg).")] = None,
+    out: Annotated[Path | None, typer.Option("--out", help="GeoPackage to write (default: ./<name>.gpkg).")] = None,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing file.")] = False,
     zone_size: Annotated[
-        Optional[float], typer.Option("--zone-size", help="Side of the square zones, metres (0: one zone per cell; default: automatic).")
+        float | None,
+        typer.Option(
+            "--zone-size", help="Side of the square zones, metres (0: one zone per cell; default: automatic)."
+        ),
     ] = None,
-    build_date: Annotated[Optional[str], typer.Option("--build-date", help="YYYY-MM-DD written to the sources layer (default: today).")] = None,
+    build_date: Annotated[
+        str | None, typer.Option("--build-date", help="YYYY-MM-DD written to the sources layer (default: today).")
+    ] = None,
     population_licence: Annotated[
-        Optional[str], typer.Option("--population-licence", help="Licence of the population layer, e.g. 'CC BY 4.0 (provider)'.")
+        str | None,
+        typer.Option("--population-licence", help="Licence of the population layer, e.g. 'CC BY 4.0 (provider)'."),
     ] = None,
 ) -> None:
     """Build a city bundle from an OpenStreetMap extract and a population layer (no network needed)."""
-    from .citybuild import build_city_bundle
+    from simulator.city.build import build_city_bundle
 
     with console.status(f"building {name} ..."):
         report = build_city_bundle(
-            name, osm, population, population_column=population_column, population_layer=population_layer,
-            boundary_path=boundary, out_path=out, overwrite=overwrite, zone_size_m=zone_size, build_date=build_date,
+            name,
+            osm,
+            population,
+            population_column=population_column,
+            population_layer=population_layer,
+            boundary_path=boundary,
+            out_path=out,
+            overwrite=overwrite,
+            zone_size_m=zone_size,
+            build_date=build_date,
             population_licence=population_licence,
         )
     table = Table(title=f"city build: {report.name}", title_justify="left")
     for column in ("layer", "found", "repaired", "skipped", "outside", "dropped", "kept"):
-        table.add_column(column, justify="left" if column == "layer" else "right", style="bold" if column == "layer" else None)
+        table.add_column(
+            column, justify="left" if column == "layer" else "right", style="bold" if column == "layer" else None
+        )
     for row in report.table_rows():
         table.add_row(*row)
     console.print(table)
@@ -380,8 +466,14 @@ def city_build(
     )
     for note in report.notes:
         console.print(f"note: {note}", highlight=False)
-    console.print(f"wrote {report.out_path} ({report.file_bytes / 1e6:.2f} MB) in {report.seconds:.1f} s", highlight=False)
-    console.print(f'check the map: footprint city show {report.out_path}\nuse it in a scenario: [city] bundle = "{report.out_path.as_posix()}"', highlight=False, markup=False)
+    console.print(
+        f"wrote {report.out_path} ({report.file_bytes / 1e6:.2f} MB) in {report.seconds:.1f} s", highlight=False
+    )
+    console.print(
+        f'check the map: footprint city show {report.out_path}\nuse it in a scenario: [city] bundle = "{report.out_path.as_posix()}"',
+        highlight=False,
+        markup=False,
+    )
 
 
 def main() -> None:

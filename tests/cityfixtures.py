@@ -156,22 +156,32 @@ def tiny_city_frames(
             "stations": [";".join(v[3]) for v in lines.values()],
             "distances_m": [";".join(f"{d:g}" for d in v[4]) for v in lines.values()],
             "color": [v[2] for v in lines.values()],
-            "geometry": [
-                shapely.LineString([(stations[s][2], stations[s][3]) for s in v[3]]) for v in lines.values()
-            ],
+            "geometry": [shapely.LineString([(stations[s][2], stations[s][3]) for s in v[3]]) for v in lines.values()],
         }
     )
     link_rows = []
     for line_id, (_, _, _, members, distances) in lines.items():
         for a, b, d in zip(members[:-1], members[1:], distances):
             link_rows.append(
-                {"from_station": a, "to_station": b, "line_id": line_id, "kind": "ride",
-                 "distance_m": d, "walk_seconds": 0.0}
+                {
+                    "from_station": a,
+                    "to_station": b,
+                    "line_id": line_id,
+                    "kind": "ride",
+                    "distance_m": d,
+                    "walk_seconds": 0.0,
+                }
             )
     if not disconnected:
         link_rows.append(
-            {"from_station": "S3", "to_station": "S3", "line_id": "", "kind": "transfer",
-             "distance_m": 150.0, "walk_seconds": TRANSFER_WALK_SECONDS}
+            {
+                "from_station": "S3",
+                "to_station": "S3",
+                "line_id": "",
+                "kind": "transfer",
+                "distance_m": 150.0,
+                "walk_seconds": TRANSFER_WALK_SECONDS,
+            }
         )
     links = pd.DataFrame(link_rows)
     if line_pair_transfers:
@@ -181,11 +191,24 @@ def tiny_city_frames(
         transfer = links["kind"] == "transfer"
         links = links[~transfer]
         links = pd.concat(
-            [links, pd.DataFrame([
-                {"from_station": "S3", "to_station": "S3", "line_id": "", "kind": "transfer",
-                 "distance_m": 150.0, "walk_seconds": seconds, "from_line": a, "to_line": b}
-                for a, b, seconds in LINE_PAIR_TRANSFER_SECONDS
-            ])],
+            [
+                links,
+                pd.DataFrame(
+                    [
+                        {
+                            "from_station": "S3",
+                            "to_station": "S3",
+                            "line_id": "",
+                            "kind": "transfer",
+                            "distance_m": 150.0,
+                            "walk_seconds": seconds,
+                            "from_line": a,
+                            "to_line": b,
+                        }
+                        for a, b, seconds in LINE_PAIR_TRANSFER_SECONDS
+                    ]
+                ),
+            ],
             ignore_index=True,
         )
 
@@ -196,9 +219,7 @@ def tiny_city_frames(
             "name_en": [v[1] for v in MALLS.values()],
             "attractiveness": [v[3] for v in MALLS.values()],
             "position_accuracy_m": [500.0] * len(MALLS),
-            "geometry": [
-                shapely.Point(STATIONS[v[2]][2] + 60.0, STATIONS[v[2]][3] + 60.0) for v in MALLS.values()
-            ],
+            "geometry": [shapely.Point(STATIONS[v[2]][2] + 60.0, STATIONS[v[2]][3] + 60.0) for v in MALLS.values()],
         }
     )
     sites = pd.DataFrame(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from cityfixtures import write_tiny_city
 
-from simulator.city import City, load_city
+from simulator.city.bundle import City, load_city
 
 
 @pytest.fixture(scope="session")

@@ -26,8 +26,8 @@ from cityfixtures import (
 )
 from scipy.sparse.csgraph import dijkstra
 
-import simulator.city as city_module
-from simulator.city import (
+import simulator.city.bundle as city_module
+from simulator.city.bundle import (
     BUNDLE_DIR,
     TRANSFER_METRES_PER_SECOND,
     cell_frame,
@@ -41,8 +41,8 @@ from simulator.city import (
     validate_bundle,
     zone_frame,
 )
-from simulator.citymap import MAP_WIDTH_PX, format_city_summary, render_city_map
-from simulator.errors import CityError, FootprintError, PlanError
+from simulator.config.errors import CityError, FootprintError, PlanError
+from simulator.reports.city_map import MAP_WIDTH_PX, format_city_summary, render_city_map
 
 
 def png_size(path: Path) -> tuple[int, int]:
@@ -155,8 +155,10 @@ def test_transfers_named_by_line_are_directed(tmp_path):
     city = load_city(write_tiny_city(tmp_path / "pairs.gpkg", line_pair_transfers=True))
     hub = city.station_index("中心")
     platform = {
-        city.line_ids[line]: p for p, line in zip(np.flatnonzero(city.platform_station == hub),
-                                                  city.platform_line[city.platform_station == hub])
+        city.line_ids[line]: p
+        for p, line in zip(
+            np.flatnonzero(city.platform_station == hub), city.platform_line[city.platform_station == hub]
+        )
     }
     for line_a, line_b, seconds in LINE_PAIR_TRANSFER_SECONDS:
         weight = city.platform_graph[platform[line_a], platform[line_b]]
@@ -175,7 +177,7 @@ def test_transfer_naming_a_line_that_misses_the_station_is_rejected(tmp_path):
 
 
 def test_shortest_ride_distance(tiny_city):
-    for line_id, (_, _, _, members, distances) in LINES.items():
+    for _line_id, (_, _, _, members, distances) in LINES.items():
         for a, b, official in zip(members[:-1], members[1:], distances):
             assert shortest_ride_distance(tiny_city, a, b) == pytest.approx(official)
         along = sum(distances)
@@ -188,7 +190,9 @@ def test_shortest_ride_distance(tiny_city):
 # ---------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("query", ["S2", "木樨地", "木樨地站", "木樨地(1号线)", "木樨地（1号线）", "muxidi", "Muxidi Station"])
+@pytest.mark.parametrize(
+    "query", ["S2", "木樨地", "木樨地站", "木樨地(1号线)", "木樨地（1号线）", "muxidi", "Muxidi Station"]
+)
 def test_station_index_normalises_names(tiny_city, query):
     assert tiny_city.station_index(query) == list(STATIONS).index("S2")
 

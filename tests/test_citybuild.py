@@ -11,6 +11,7 @@ from __future__ import annotations
 import struct
 import warnings
 from pathlib import Path
+from xml.sax.saxutils import quoteattr
 
 import geopandas as gpd
 import numpy as np
@@ -19,34 +20,42 @@ import pyogrio
 import pytest
 import shapely
 from typer.testing import CliRunner
-from xml.sax.saxutils import quoteattr
 
-from simulator.city import load_city, validate_bundle
-from simulator.citybuild import (
+from simulator.city.build import (
     build_city_bundle,
     model_jobs,
     parse_other_tags,
     salvage_wkb,
 )
+from simulator.city.bundle import load_city, validate_bundle
 from simulator.cli import app
-from simulator.errors import CityError, FootprintError
-from simulator.experiment import run
-from simulator.scenario import parse_scenario
+from simulator.config.errors import CityError, FootprintError
+from simulator.config.scenario import parse_scenario
+from simulator.experiments.run import run
 
 DATA = Path(__file__).resolve().parent / "data" / "helsinki"
 PBF = DATA / "helsinki_center.osm.pbf"
 GRID = DATA / "helsinki_population_grid_2020.gpkg"
 BUILD_DATE = "2026-01-01"
 GRID_CELLS, GRID_RESIDENTS = 92, 71_724  # as documented by the source (geodata SOURCES.md)
-BUNDLE_LAYERS = ("districts", "population_cells", "subway_stations", "subway_lines", "subway_links", "malls",
-                 "street_sites", "sources")
+BUNDLE_LAYERS = (
+    "districts",
+    "population_cells",
+    "subway_stations",
+    "subway_lines",
+    "subway_links",
+    "malls",
+    "street_sites",
+    "sources",
+)
 
 
 def build(tmp_path: Path, name: str = "helsinki", population: Path = GRID, **options):
     """Build into ``tmp_path/<name>.gpkg`` with a fixed build date; returns (report, path)."""
     out = tmp_path / f"{name}.gpkg"
-    report = build_city_bundle(name, options.pop("osm", PBF), population, out_path=out, build_date=BUILD_DATE,
-                               **options)
+    report = build_city_bundle(
+        name, options.pop("osm", PBF), population, out_path=out, build_date=BUILD_DATE, **options
+    )
     return report, out
 
 
@@ -197,10 +206,12 @@ def test_scenario_runs_end_to_end_on_the_built_city(helsinki):
             "seed": 7,
             "city": {"bundle": str(path)},
             "population": {"consumers": 2000},
-            "plan": {"stores": [
-                {"id": "forum", "mall": "Forum"},
-                {"id": "esplanadi", "lon": 24.9450, "lat": 60.1685, "format": "street"},
-            ]},
+            "plan": {
+                "stores": [
+                    {"id": "forum", "mall": "Forum"},
+                    {"id": "esplanadi", "lon": 24.9450, "lat": 60.1685, "format": "street"},
+                ]
+            },
             "horizon": {"days": 30},
         },
         "helsinki_small.toml",
@@ -256,8 +267,12 @@ def test_boundary_drops_and_counts_what_lies_outside_and_zones_follow_it(tmp_pat
     centres = grid.to_crs("EPSG:32635").centroid.to_crs("EPSG:4326")
     area = shapely.union_all([west, east])
     # no cell centre lies within a few metres of the boundary: the expected split is unambiguous
-    assert (gpd.GeoSeries(centres).to_crs("EPSG:32635").distance(
-        gpd.GeoSeries([area.boundary], crs="EPSG:4326").to_crs("EPSG:32635").iloc[0]) > 5).all()
+    assert (
+        gpd.GeoSeries(centres)
+        .to_crs("EPSG:32635")
+        .distance(gpd.GeoSeries([area.boundary], crs="EPSG:4326").to_crs("EPSG:32635").iloc[0])
+        > 5
+    ).all()
     inside = centres.within(area).to_numpy()
     assert 0 < inside.sum() < GRID_CELLS
 
@@ -271,17 +286,24 @@ def test_boundary_drops_and_counts_what_lies_outside_and_zones_follow_it(tmp_pat
     assert report.counts["shops"].outside > 0
     # Helsingin yliopisto (60.1728 N) is cut off: one metro station cannot make a line, so no transit
     assert report.counts["stations"].kept == 0 and report.counts["lines"].kept == 0
-    for layer, columns in (("subway_stations", {"station_id", "name", "name_en", "lines"}),
-                           ("subway_lines", {"line_id", "name", "name_en", "is_loop", "stations", "distances_m"}),
-                           ("subway_links", {"from_station", "to_station", "line_id", "kind", "distance_m",
-                                             "walk_seconds"})):
+    for layer, columns in (
+        ("subway_stations", {"station_id", "name", "name_en", "lines"}),
+        ("subway_lines", {"line_id", "name", "name_en", "is_loop", "stations", "distances_m"}),
+        ("subway_links", {"from_station", "to_station", "line_id", "kind", "distance_m", "walk_seconds"}),
+    ):
         frame = pyogrio.read_dataframe(path, layer=layer)
         assert len(frame) == 0 and columns <= set(frame.columns), layer
     city = load_city(path)
     assert city.station_ids.size == 0
     scenario = parse_scenario(
-        {"name": "no_transit", "seed": 1, "city": {"bundle": str(path)}, "population": {"consumers": 500},
-         "plan": {"stores": [{"id": "a", "mall": "Stockmann"}]}, "horizon": {"days": 10}},
+        {
+            "name": "no_transit",
+            "seed": 1,
+            "city": {"bundle": str(path)},
+            "population": {"consumers": 500},
+            "plan": {"stores": [{"id": "a", "mall": "Stockmann"}]},
+            "horizon": {"days": 10},
+        },
         "no_transit.toml",
     )
     assert run(scenario).daily["sightings"].sum() > 0
@@ -290,7 +312,7 @@ def test_boundary_drops_and_counts_what_lies_outside_and_zones_follow_it(tmp_pat
 def test_fractional_population_is_rounded_keeping_the_total(tmp_path):
     grid = gpd.read_file(GRID)
     grid["population"] = grid["population"] * 1.37
-    report, path = build(tmp_path, "rounded", population=write_layer(grid, tmp_path / "fractional.gpkg"))
+    _report, path = build(tmp_path, "rounded", population=write_layer(grid, tmp_path / "fractional.gpkg"))
     cells = pyogrio.read_dataframe(path, layer="population_cells")
     assert cells["population"].sum() == round(GRID_RESIDENTS * 1.37)
     assert (np.abs(cells.loc[~cells["filled"], "population"].to_numpy() - grid["population"].to_numpy()) < 1).all()
@@ -341,8 +363,11 @@ def test_transit_lines_from_route_relations(tmp_path):
     track_a = {100 + k: (lon, 60.160, {}) for k, lon in enumerate([24.910, 24.920, 24.930, 24.940, 24.945])}
     track_b = {200 + k: (24.9375, lat, {}) for k, lat in enumerate([60.162, 60.168, 60.175])}
     track_t = {300: (24.948, 60.169, {}), 301: (24.957, 60.173, {})}
-    ways = {1000: (list(track_a), {"railway": "subway"}), 2000: (list(track_b), {"railway": "subway"}),
-            3000: (list(track_t), {"railway": "rail"})}
+    ways = {
+        1000: (list(track_a), {"railway": "subway"}),
+        2000: (list(track_b), {"railway": "subway"}),
+        3000: (list(track_t), {"railway": "rail"}),
+    }
     relations = {
         5001: ([("way", 1000)], {"type": "route", "route": "subway", "ref": "A", "colour": "#FF6319"}),
         5002: ([("way", 1000)], {"type": "route", "route": "subway", "ref": "A"}),
@@ -365,8 +390,9 @@ def test_transit_lines_from_route_relations(tmp_path):
     assert set(names.values()) == {"A1", "A2", "A3", "B1", "B2", "B3"}
     links = pyogrio.read_dataframe(path, layer="subway_links")
     transfers = links[links["kind"] == "transfer"]
-    assert {tuple(sorted((names[a], names[b]))) for a, b in zip(transfers["from_station"], transfers["to_station"])} \
-        == {("A3", "B1")}
+    assert {
+        tuple(sorted((names[a], names[b]))) for a, b in zip(transfers["from_station"], transfers["to_station"])
+    } == {("A3", "B1")}
     assert transfers["walk_seconds"].iloc[0] == pytest.approx(transfers["distance_m"].iloc[0] / 1.2, rel=1e-3)
     assert report.counts["stations"].found == 11 and report.counts["stations"].dropped == 5
     assert report.counts["lines"].found == 4 and report.counts["lines"].kept == 2
@@ -491,8 +517,20 @@ runner = CliRunner()
 
 def test_cli_builds_a_bundle_and_prints_the_report(tmp_path):
     out = tmp_path / "hki.gpkg"
-    arguments = ["city", "build", "--name", "hki", "--osm", str(PBF), "--population", str(GRID),
-                 "--out", str(out), "--build-date", BUILD_DATE]
+    arguments = [
+        "city",
+        "build",
+        "--name",
+        "hki",
+        "--osm",
+        str(PBF),
+        "--population",
+        str(GRID),
+        "--out",
+        str(out),
+        "--build-date",
+        BUILD_DATE,
+    ]
     result = runner.invoke(app, arguments)
     assert result.exit_code == 0, result.output
     for fragment in ("found", "repaired", "skipped", "outside", "malls", "street sites", "71,724", "hki.gpkg"):
@@ -505,8 +543,23 @@ def test_cli_builds_a_bundle_and_prints_the_report(tmp_path):
 
 def test_cli_error_is_one_line_and_leaves_no_file(tmp_path):
     out = tmp_path / "bad.gpkg"
-    result = runner.invoke(app, ["city", "build", "--name", "bad", "--osm", str(PBF), "--population", str(GRID),
-                                 "--population-column", "asukkaat", "--out", str(out)])
+    result = runner.invoke(
+        app,
+        [
+            "city",
+            "build",
+            "--name",
+            "bad",
+            "--osm",
+            str(PBF),
+            "--population",
+            str(GRID),
+            "--population-column",
+            "asukkaat",
+            "--out",
+            str(out),
+        ],
+    )
     assert result.exit_code == 1
     lines = [line for line in result.output.strip().splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("error:"), result.output

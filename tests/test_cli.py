@@ -18,7 +18,10 @@ runner = CliRunner()
 
 
 def tiny_scenario_file(folder: Path, city_path: Path, extra: str = "", stores: str | None = None) -> Path:
-    stores = stores if stores is not None else """
+    stores = (
+        stores
+        if stores is not None
+        else """
 [[plan.stores]]
 id = "A"
 mall = "M1"
@@ -29,6 +32,7 @@ lon = 116.36
 lat = 39.915
 format = "street"
 """
+    )
     path = folder / "tiny.toml"
     path.write_text(
         f"""name = "tiny"
@@ -50,10 +54,23 @@ days = 20
 def test_run_writes_a_complete_run_folder(tmp_path, tiny_city_path):
     scenario = tiny_scenario_file(tmp_path, tiny_city_path)
     out = tmp_path / "run"
-    result = runner.invoke(app, ["run", str(scenario), "--out", str(out), "--quiet", "--replications", "2", "--days", "15", "--jobs", "2"])
+    result = runner.invoke(
+        app, ["run", str(scenario), "--out", str(out), "--quiet", "--replications", "2", "--days", "15", "--jobs", "2"]
+    )
     assert result.exit_code == 0, result.output
-    for name in ("metadata.json", "daily.parquet", "stores.parquet", "zones.parquet", "cells.parquet", "plan.parquet",
-                 "zones.gpkg", "report.html", "figures/funnel.png", "figures/stores.png", "figures/familiarity_map.png"):
+    for name in (
+        "metadata.json",
+        "daily.parquet",
+        "stores.parquet",
+        "zones.parquet",
+        "cells.parquet",
+        "plan.parquet",
+        "zones.gpkg",
+        "report.html",
+        "figures/funnel.png",
+        "figures/stores.png",
+        "figures/familiarity_map.png",
+    ):
         assert (out / name).is_file(), name
     metadata = json.loads((out / "metadata.json").read_text())
     assert metadata["scenario"]["horizon"]["days"] == 15 and metadata["scenario"]["run"]["workers"] == 2
@@ -67,7 +84,9 @@ def test_run_writes_a_complete_run_folder(tmp_path, tiny_city_path):
 def test_run_with_overrides_and_refusal_to_overwrite(tmp_path, tiny_city_path):
     scenario = tiny_scenario_file(tmp_path, tiny_city_path)
     out = tmp_path / "run"
-    first = runner.invoke(app, ["run", str(scenario), "--out", str(out), "--quiet", "--set", "behaviour.hill_k=4", "--seed", "9"])
+    first = runner.invoke(
+        app, ["run", str(scenario), "--out", str(out), "--quiet", "--set", "behaviour.hill_k=4", "--seed", "9"]
+    )
     assert first.exit_code == 0, first.output
     metadata = json.loads((out / "metadata.json").read_text())
     assert metadata["scenario"]["behaviour"]["hill_k"] == 4 and metadata["seed"] == 9
@@ -93,20 +112,37 @@ def test_bad_overrides_are_one_line_errors_and_write_nothing(tmp_path, tiny_city
 
 def test_malformed_scenarios(tmp_path, tiny_city_path):
     unknown = tiny_scenario_file(tmp_path, tiny_city_path, extra="[behaviour]\nadstok_half_life_days = 10\n")
-    assert_one_line_error(runner.invoke(app, ["validate", str(unknown)]), "tiny.toml", "behaviour.adstok_half_life_days", "adstock_half_life_days")
-    negative = tiny_scenario_file(tmp_path, tiny_city_path, stores='[[plan.stores]]\nid = "A"\nmall = "M1"\ncapacity_per_day = -5\n')
-    assert_one_line_error(runner.invoke(app, ["run", str(negative), "--quiet", "--out", str(tmp_path / "x")]),
-                          "tiny.toml", "plan.stores[0].capacity_per_day", "must be > 0, got -5")
+    assert_one_line_error(
+        runner.invoke(app, ["validate", str(unknown)]),
+        "tiny.toml",
+        "behaviour.adstok_half_life_days",
+        "adstock_half_life_days",
+    )
+    negative = tiny_scenario_file(
+        tmp_path, tiny_city_path, stores='[[plan.stores]]\nid = "A"\nmall = "M1"\ncapacity_per_day = -5\n'
+    )
+    assert_one_line_error(
+        runner.invoke(app, ["run", str(negative), "--quiet", "--out", str(tmp_path / "x")]),
+        "tiny.toml",
+        "plan.stores[0].capacity_per_day",
+        "must be > 0, got -5",
+    )
     assert not (tmp_path / "x").exists()
     missing = runner.invoke(app, ["validate", str(tmp_path / "nope.toml")])
     assert_one_line_error(missing, "nope.toml")
 
 
 def test_stores_that_cannot_be_placed(tmp_path, tiny_city_path):
-    outside = tiny_scenario_file(tmp_path, tiny_city_path, stores='[[plan.stores]]\nid = "far"\nlon = 121.47\nlat = 31.23\n')
+    outside = tiny_scenario_file(
+        tmp_path, tiny_city_path, stores='[[plan.stores]]\nid = "far"\nlon = 121.47\nlat = 31.23\n'
+    )
     assert_one_line_error(runner.invoke(app, ["validate", str(outside)]), "plan.stores[0]", "far", "outside the city")
     unknown_mall = tiny_scenario_file(tmp_path, tiny_city_path, stores='[[plan.stores]]\nid = "m"\nmall = "M9"\n')
-    assert_one_line_error(runner.invoke(app, ["run", str(unknown_mall), "--quiet", "--out", str(tmp_path / "y")]), "plan.stores[0]", "mall")
+    assert_one_line_error(
+        runner.invoke(app, ["run", str(unknown_mall), "--quiet", "--out", str(tmp_path / "y")]),
+        "plan.stores[0]",
+        "mall",
+    )
     assert not (tmp_path / "y").exists()
 
 

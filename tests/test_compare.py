@@ -20,7 +20,9 @@ from scipy import stats
 from typer.testing import CliRunner
 
 from simulator.cli import app
-from simulator.compare import (
+from simulator.config.errors import ScenarioError
+from simulator.config.scenario import parse_scenario
+from simulator.experiments.compare import (
     ComparisonSpec,
     compare,
     difference_rows,
@@ -30,11 +32,9 @@ from simulator.compare import (
     paired_interval,
     write_comparison,
 )
-from simulator.errors import ScenarioError
-from simulator.experiment import run
-from simulator.model import FootprintModel
-from simulator.results import read_run
-from simulator.scenario import parse_scenario
+from simulator.experiments.run import run
+from simulator.model.footprint_model import FootprintModel
+from simulator.results.run_folder import read_run
 
 runner = CliRunner()
 
@@ -104,7 +104,9 @@ def extra_store_comparison(tiny_city_path, tiny_city, tmp_path_factory):
     """Baseline A+B against A+B+C (one extra store), 8 paired replications, with marginal runs."""
     folder = tmp_path_factory.mktemp("extra_store")
     base = write_toml(folder / "base.toml", tiny_data(tiny_city_path, "two stores"))
-    more = write_toml(folder / "more.toml", tiny_data(tiny_city_path, "three stores", stores=BASE_STORES + [EXTRA_STORE]))
+    more = write_toml(
+        folder / "more.toml", tiny_data(tiny_city_path, "three stores", stores=BASE_STORES + [EXTRA_STORE])
+    )
     spec = load_comparison([base, more], replications=8)
     return compare(spec, marginal=True, city=tiny_city)
 
@@ -148,8 +150,11 @@ def test_a_plan_compared_with_itself_differs_by_exactly_zero(tmp_path, tiny_city
     base = write_toml(tmp_path / "base.toml", tiny_data(tiny_city_path))
     comparison = write_toml(
         tmp_path / "self.toml",
-        {"base": "base.toml", "replications": 3,
-         "plans": [{"name": "original", "use_base_plan": True}, {"name": "copy", "use_base_plan": True}]},
+        {
+            "base": "base.toml",
+            "replications": 3,
+            "plans": [{"name": "original", "use_base_plan": True}, {"name": "copy", "use_base_plan": True}],
+        },
     )
     result = compare(comparison, city=tiny_city)
     differences = result.differences
@@ -225,11 +230,19 @@ def test_common_random_numbers_shrink_the_standard_error(extra_store_comparison,
     other_plan = result.spec.plans[1].scenario
     independent = run(other_plan, seed=result.spec.seed + 1000, replications=8, city=tiny_city).replication_kpis()
     differences = result.differences.set_index("kpi")
-    for kpi, largest_ratio in (("share_familiar", 0.5), ("mean_familiarity", 0.5), ("bookings_requested", 0.6), ("test_drives", 1.0)):
+    for kpi, largest_ratio in (
+        ("share_familiar", 0.5),
+        ("mean_familiarity", 0.5),
+        ("bookings_requested", 0.6),
+        ("test_drives", 1.0),
+    ):
         se_independent = (independent[kpi] - baseline_kpis[kpi]).std(ddof=1) / math.sqrt(8)
         se_common = differences.loc[kpi, "se"]
         assert se_common < largest_ratio * se_independent, (kpi, se_common, se_independent)
-    assert (differences.loc[["share_familiar", "mean_trust"], "se"] < differences.loc[["share_familiar", "mean_trust"], "se_unpaired"]).all()
+    assert (
+        differences.loc[["share_familiar", "mean_trust"], "se"]
+        < differences.loc[["share_familiar", "mean_trust"], "se_unpaired"]
+    ).all()
 
 
 def test_every_plan_gets_the_same_seeds_and_population(extra_store_comparison):
@@ -245,7 +258,8 @@ def test_every_plan_gets_the_same_seeds_and_population(extra_store_comparison):
 def test_results_do_not_depend_on_jobs(tmp_path, tiny_city_path, tiny_city):
     base = write_toml(tmp_path / "base.toml", tiny_data(tiny_city_path, "two", horizon={"days": 25}))
     more = write_toml(
-        tmp_path / "more.toml", tiny_data(tiny_city_path, "three", stores=BASE_STORES + [EXTRA_STORE], horizon={"days": 25})
+        tmp_path / "more.toml",
+        tiny_data(tiny_city_path, "three", stores=BASE_STORES + [EXTRA_STORE], horizon={"days": 25}),
     )
     spec = load_comparison([base, more], replications=2)
     serial = compare(spec, city=tiny_city, jobs=1)
@@ -283,7 +297,9 @@ def test_marginal_contribution_is_the_plan_minus_the_plan_without_the_store(extr
 
 
 def test_comparison_file_builds_each_plan_on_the_base(tmp_path, tiny_city_path):
-    write_toml(tmp_path / "base.toml", tiny_data(tiny_city_path, "base", levers={"founder_endorsement": {"offset": 0.3}}))
+    write_toml(
+        tmp_path / "base.toml", tiny_data(tiny_city_path, "base", levers={"founder_endorsement": {"offset": 0.3}})
+    )
     (tmp_path / "more.csv").write_text("id,station,format\nfile-1,北桥,street\nfile-2,南桥,street\n", encoding="utf-8")
     path = write_toml(
         tmp_path / "plans.toml",
@@ -294,7 +310,12 @@ def test_comparison_file_builds_each_plan_on_the_base(tmp_path, tiny_city_path):
             "replications": 4,
             "plans": [
                 {"name": "Base plan", "use_base_plan": True},
-                {"name": "Base + file", "use_base_plan": True, "stores": [{"id": "inline", "mall": "M3"}], "stores_file": "more.csv"},
+                {
+                    "name": "Base + file",
+                    "use_base_plan": True,
+                    "stores": [{"id": "inline", "mall": "M3"}],
+                    "stores_file": "more.csv",
+                },
                 {"name": "Only file", "stores_file": "more.csv", "levers": {"founder_endorsement": {"enabled": False}}},
                 {"name": "No stores", "stores": []},
             ],
@@ -318,19 +339,30 @@ def test_comparison_file_builds_each_plan_on_the_base(tmp_path, tiny_city_path):
 @pytest.mark.parametrize(
     ("plans_toml", "fragments"),
     [
-        ('[[plans]]\nname = "a"\nuse_base_plan = true\n[[plans]]\nname = "b"\nstores_fil = "x.csv"\n',
-         ["plans[1].stores_fil: unknown key (did you mean 'stores_file'?)"]),
-        ('[[plans]]\nname = "a"\nuse_base_plan = true\n[[plans]]\nname = "b"\nuse_base_plan = true\n'
-         'levers = { founder_endorsment = { offset = 0.1 } }\n',
-         ["plans[1].levers.founder_endorsment: unknown key (did you mean 'founder_endorsement'?)"]),
-        ('[[plans]]\nname = "a"\nuse_base_plan = true\n[[plans]]\nname = "b"\nuse_base_plan = true\n'
-         'stores = [{ id = "A", mall = "M2" }]\n', ["plans[1]: duplicate store id 'A'"]),
+        (
+            '[[plans]]\nname = "a"\nuse_base_plan = true\n[[plans]]\nname = "b"\nstores_fil = "x.csv"\n',
+            ["plans[1].stores_fil: unknown key (did you mean 'stores_file'?)"],
+        ),
+        (
+            '[[plans]]\nname = "a"\nuse_base_plan = true\n[[plans]]\nname = "b"\nuse_base_plan = true\n'
+            "levers = { founder_endorsment = { offset = 0.1 } }\n",
+            ["plans[1].levers.founder_endorsment: unknown key (did you mean 'founder_endorsement'?)"],
+        ),
+        (
+            '[[plans]]\nname = "a"\nuse_base_plan = true\n[[plans]]\nname = "b"\nuse_base_plan = true\n'
+            'stores = [{ id = "A", mall = "M2" }]\n',
+            ["plans[1]: duplicate store id 'A'"],
+        ),
         ('[[plans]]\nname = "a"\nuse_base_plan = true\n', ["plans: a comparison needs at least 2 plans, got 1"]),
         ('[[plans]]\nname = "a"\nuse_base_plan = true\n[[plans]]\nname = "b"\n', ["plans[1]: plan 'b' has no stores"]),
-        ('[[plans]]\nname = "Plan A"\nuse_base_plan = true\n[[plans]]\nname = "plan a"\nstores = []\n',
-         ["plans[1].name: plan name 'plan a' gives the same folder name 'plan-a' as plans[0]"]),
-        ('[[plans]]\nname = "a"\nuse_base_plan = true\n[[plans]]\nname = "b"\nstores = [{ id = "X", mall = "M1", capacity_per_day = -3 }]\n',
-         ["plans[1].stores[0].capacity_per_day: must be > 0, got -3"]),
+        (
+            '[[plans]]\nname = "Plan A"\nuse_base_plan = true\n[[plans]]\nname = "plan a"\nstores = []\n',
+            ["plans[1].name: plan name 'plan a' gives the same folder name 'plan-a' as plans[0]"],
+        ),
+        (
+            '[[plans]]\nname = "a"\nuse_base_plan = true\n[[plans]]\nname = "b"\nstores = [{ id = "X", mall = "M1", capacity_per_day = -3 }]\n',
+            ["plans[1].stores[0].capacity_per_day: must be > 0, got -3"],
+        ),
     ],
     ids=["unknown-key", "unknown-lever", "duplicate-id", "one-plan", "no-stores", "same-slug", "bad-store"],
 )
@@ -348,7 +380,10 @@ def test_comparison_file_errors_name_file_and_key(tmp_path, tiny_city_path, plan
 
 def test_missing_base_scenario_is_named(tmp_path):
     path = tmp_path / "c.toml"
-    path.write_text('base = "nowhere.toml"\n[[plans]]\nname = "a"\nstores = []\n[[plans]]\nname = "b"\nstores = []\n', encoding="utf-8")
+    path.write_text(
+        'base = "nowhere.toml"\n[[plans]]\nname = "a"\nstores = []\n[[plans]]\nname = "b"\nstores = []\n',
+        encoding="utf-8",
+    )
     with pytest.raises(ScenarioError, match=r"^c\.toml: base: scenario file not found"):
         load_comparison(path)
 
@@ -370,7 +405,9 @@ def test_scenarios_that_differ_beyond_plan_and_levers_are_refused(tmp_path, tiny
     message = str(caught.value)
     assert message.startswith(f"other.toml: {key_path}: differs from the baseline base.toml"), message
     # Levers and the plan may differ; overrides given on the command line apply to every plan.
-    levers = write_toml(tmp_path / "levers.toml", tiny_data(tiny_city_path, "levers", levers={"brand_promise": {"offset": 0.2}}))
+    levers = write_toml(
+        tmp_path / "levers.toml", tiny_data(tiny_city_path, "levers", levers={"brand_promise": {"offset": 0.2}})
+    )
     assert len(load_comparison([base, levers]).plans) == 2
 
 
@@ -400,7 +437,9 @@ def test_comparison_folder_holds_tables_maps_report_and_runs(tmp_path, extra_sto
     assert set(differences["plan"]) == {"three stores"}
     assert {"difference", "ci_low", "ci_high", "se", "se_unpaired", "significant"} <= set(differences.columns)
     stores = pd.read_parquet(folder / "stores.parquet")
-    assert {"bookings_requested_scaled", "test_drives_scaled", "utilisation", "queue_mean", "queue_max"} <= set(stores.columns)
+    assert {"bookings_requested_scaled", "test_drives_scaled", "utilisation", "queue_mean", "queue_max"} <= set(
+        stores.columns
+    )
     assert len(stores) == 2 + 3
     daily = pd.read_parquet(folder / "daily.parquet")
     assert len(daily) == 2 * 8 * 60
@@ -410,8 +449,15 @@ def test_comparison_folder_holds_tables_maps_report_and_runs(tmp_path, extra_sto
     layers = {name for name, kind_of in pyogrio.list_layers(folder / "zones.gpkg")}
     assert layers == {"zones", "stores"}
     figures = {p.stem for p in (folder / "figures").glob("*.png")}
-    assert figures == {"differences", "funnel", "difference_over_time", "stores", "familiarity_difference_map",
-                       "bookings_difference_map", "marginal"}
+    assert figures == {
+        "differences",
+        "funnel",
+        "difference_over_time",
+        "stores",
+        "familiarity_difference_map",
+        "bookings_difference_map",
+        "marginal",
+    }
     report = (folder / "report.html").read_text(encoding="utf-8")
     assert report.count("data:image/png;base64,") == len(figures)
     assert "http://" not in report and "https://" not in report and "<script" not in report
@@ -427,8 +473,11 @@ def test_a_plan_without_stores_is_a_valid_baseline(tmp_path, tiny_city_path, tin
     write_toml(tmp_path / "base.toml", tiny_data(tiny_city_path, horizon={"days": 20}))
     path = write_toml(
         tmp_path / "c.toml",
-        {"base": "base.toml", "replications": 2,
-         "plans": [{"name": "no stores", "stores": []}, {"name": "with stores", "use_base_plan": True}]},
+        {
+            "base": "base.toml",
+            "replications": 2,
+            "plans": [{"name": "no stores", "stores": []}, {"name": "with stores", "use_base_plan": True}],
+        },
     )
     result = compare(path, city=tiny_city)
     differences = result.differences.set_index("kpi")
@@ -452,13 +501,31 @@ def test_cli_compare_writes_a_comparison_folder(tmp_path, tiny_city_path):
     write_toml(tmp_path / "base.toml", tiny_data(tiny_city_path, "base"))
     comparison = write_toml(
         tmp_path / "cmp.toml",
-        {"base": "base.toml",
-         "plans": [{"name": "launch", "use_base_plan": True}, {"name": "plus C", "use_base_plan": True, "stores": [EXTRA_STORE]}]},
+        {
+            "base": "base.toml",
+            "plans": [
+                {"name": "launch", "use_base_plan": True},
+                {"name": "plus C", "use_base_plan": True, "stores": [EXTRA_STORE]},
+            ],
+        },
     )
     out = tmp_path / "out"
     result = runner.invoke(
-        app, ["compare", str(comparison), "--replications", "2", "--days", "20", "--consumers", "1500", "--out", str(out),
-              "--set", "behaviour.hill_k=2.5"],
+        app,
+        [
+            "compare",
+            str(comparison),
+            "--replications",
+            "2",
+            "--days",
+            "20",
+            "--consumers",
+            "1500",
+            "--out",
+            str(out),
+            "--set",
+            "behaviour.hill_k=2.5",
+        ],
     )
     assert result.exit_code == 0, result.output
     assert "plus C" in result.output and "(baseline)" in result.output
@@ -466,8 +533,13 @@ def test_cli_compare_writes_a_comparison_folder(tmp_path, tiny_city_path):
     assert (out / "report.html").is_file() and (out / "runs" / "plus-c" / "report.html").is_file()
     metadata = json.loads((out / "metadata.json").read_text(encoding="utf-8"))
     assert metadata["replications"] == 2 and metadata["command"].startswith("footprint")
-    assert all(p["scenario"]["behaviour"]["hill_k"] == 2.5 and p["scenario"]["horizon"]["days"] == 20 for p in metadata["plans"])
-    again = runner.invoke(app, ["compare", str(comparison), "--replications", "2", "--days", "20", "--out", str(out), "--quiet"])
+    assert all(
+        p["scenario"]["behaviour"]["hill_k"] == 2.5 and p["scenario"]["horizon"]["days"] == 20
+        for p in metadata["plans"]
+    )
+    again = runner.invoke(
+        app, ["compare", str(comparison), "--replications", "2", "--days", "20", "--out", str(out), "--quiet"]
+    )
     assert_one_line_error(again, "not empty", "--overwrite")
 
 
@@ -475,18 +547,29 @@ def test_cli_compare_writes_a_comparison_folder(tmp_path, tiny_city_path):
 def test_cli_refused_comparisons_exit_1_with_one_line(tmp_path, tiny_city_path, case):
     base = write_toml(tmp_path / "base.toml", tiny_data(tiny_city_path, "base"))
     other = write_toml(tmp_path / "other.toml", tiny_data(tiny_city_path, "other", population={"consumers": 3500}))
-    alternative = write_toml(tmp_path / "alternative.toml", tiny_data(tiny_city_path, "alternative", stores=[EXTRA_STORE]))
+    alternative = write_toml(
+        tmp_path / "alternative.toml", tiny_data(tiny_city_path, "alternative", stores=[EXTRA_STORE])
+    )
     bad = tmp_path / "bad.toml"
-    bad.write_text('base = "base.toml"\n[[plans]]\nname = "a"\nuse_base_plan = true\n[[plans]]\nnme = "b"\n', encoding="utf-8")
+    bad.write_text(
+        'base = "base.toml"\n[[plans]]\nname = "a"\nuse_base_plan = true\n[[plans]]\nnme = "b"\n', encoding="utf-8"
+    )
     arguments, fragments = {
-        "different-population": ([base, other], ["other.toml: population.consumers: differs from the baseline base.toml"]),
+        "different-population": (
+            [base, other],
+            ["other.toml: population.consumers: differs from the baseline base.toml"],
+        ),
         "single-scenario": ([base], ["base.toml: is a scenario file", "cannot be compared"]),
         "bad-comparison-file": ([bad], ["bad.toml: plans[1].nme: unknown key (did you mean 'name'?)"]),
         "bad-set": ([base, alternative], ["--set: behaviour.hill: unknown key (did you mean"]),
     }[case]
     out = tmp_path / "out"
-    result = runner.invoke(app, ["compare", *map(str, arguments), "--out", str(out), "--set", "behaviour.hill=3"]
-                           if case == "bad-set" else ["compare", *map(str, arguments), "--out", str(out)])
+    result = runner.invoke(
+        app,
+        ["compare", *map(str, arguments), "--out", str(out), "--set", "behaviour.hill=3"]
+        if case == "bad-set"
+        else ["compare", *map(str, arguments), "--out", str(out)],
+    )
     assert_one_line_error(result, *fragments)
     assert not out.exists()
     assert not list(tmp_path.glob(".out.partial-*"))

@@ -10,12 +10,22 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats
 
-from simulator import dynamics as dyn
-from simulator.rng import counter_uniform, counter_uniforms, replication_seeds, run_generators
+import simulator.model.dynamics as dyn
+from simulator.model.rng import counter_uniform, counter_uniforms, replication_seeds, run_generators
 
 
-def single_consumer_days(rates: np.ndarray, weights: np.ndarray, days: int, *, hill_k=3.0, hill_s=2.0, half_life=28.0,
-                         wear_weight=0.0, wear_half_life=7.0, key=12345):
+def single_consumer_days(
+    rates: np.ndarray,
+    weights: np.ndarray,
+    days: int,
+    *,
+    hill_k=3.0,
+    hill_s=2.0,
+    half_life=28.0,
+    wear_weight=0.0,
+    wear_half_life=7.0,
+    key=12345,
+):
     """Run the kernel for one consumer with one class row; return daily sightings, stock, familiarity."""
     n_stores = len(rates)
     indptr = np.array([0, n_stores], dtype=np.int64)
@@ -25,20 +35,55 @@ def single_consumer_days(rates: np.ndarray, weights: np.ndarray, days: int, *, h
     store_open = np.ones(n_stores, dtype=np.uint8)
     totals, zero = dyn.open_row_totals(indptr, indices, rate, store_open)
     state = {
-        "stock": np.zeros(1, np.float32), "wear": np.zeros(1, np.float32),
-        "wom": np.zeros(1, np.float32), "status": np.zeros(1, np.uint8), "aware": np.zeros(1, np.uint8),
-        "recent": np.full((1, 3), dyn.NEVER, np.int16), "event": np.zeros(1, np.uint8),
+        "stock": np.zeros(1, np.float32),
+        "wear": np.zeros(1, np.float32),
+        "wom": np.zeros(1, np.float32),
+        "status": np.zeros(1, np.uint8),
+        "aware": np.zeros(1, np.uint8),
+        "recent": np.full((1, 3), dyn.NEVER, np.int16),
+        "event": np.zeros(1, np.uint8),
     }
     kpis = np.zeros((1, dyn.N_KPIS))
     store_counts = np.zeros((1, n_stores), dtype=np.int64)
     per_store, stock, familiarity = [], [], []
     for day in range(days):
         dyn.consumer_day(
-            day, np.uint64(key), np.zeros(1, np.int32), indptr, indices, rate, weight, totals, zero, store_open,
-            dyn.decay_from_half_life(half_life), dyn.decay_from_half_life(wear_half_life), wear_weight, hill_k, hill_s,
-            0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0, -1.0, np.zeros(1, np.float32),
-            state["stock"], state["wear"], state["wom"],
-            state["status"], state["aware"], state["recent"], state["event"], np.zeros(0, np.int32), kpis, store_counts,
+            day,
+            np.uint64(key),
+            np.zeros(1, np.int32),
+            indptr,
+            indices,
+            rate,
+            weight,
+            totals,
+            zero,
+            store_open,
+            dyn.decay_from_half_life(half_life),
+            dyn.decay_from_half_life(wear_half_life),
+            wear_weight,
+            hill_k,
+            hill_s,
+            0.0,
+            1.0,
+            0.0,
+            0.0,
+            0.0,
+            0.0,
+            0.0,
+            0.0,
+            1.0,
+            -1.0,
+            np.zeros(1, np.float32),
+            state["stock"],
+            state["wear"],
+            state["wom"],
+            state["status"],
+            state["aware"],
+            state["recent"],
+            state["event"],
+            np.zeros(0, np.int32),
+            kpis,
+            store_counts,
         )
         per_store.append(store_counts[0].copy())
         stock.append(float(state["stock"][0]))
@@ -69,7 +114,7 @@ def test_single_consumer_follows_adstock_and_hill_exactly():
 
 
 def test_single_consumer_hill_general_shape_and_wearout():
-    per_store, stock, familiarity, state = single_consumer_days(
+    per_store, _stock, familiarity, _state = single_consumer_days(
         np.array([0.8]), np.array([1.0]), 120, hill_s=1.5, wear_weight=0.2
     )
     increments = per_store[:, 0].astype(float)

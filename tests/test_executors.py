@@ -6,8 +6,8 @@ import math
 
 import pytest
 
-from simulator.errors import FootprintError
-from simulator.executors import ExecutorSpec, execute
+from simulator.config.errors import FootprintError
+from simulator.experiments.executors import ExecutorSpec, execute
 
 TASKS = [4.0, 9.0, -1.0, 16.0]  # math.sqrt(-1) raises: one failing task among good ones
 
@@ -22,7 +22,11 @@ def test_serial_records_failures_and_continues():
     assert result[2][0] is None and result[2][1].startswith("ValueError: math domain error")
 
 
-@pytest.mark.parametrize("spec", [ExecutorSpec("processes", workers=2), ExecutorSpec("dask-local", workers=2)], ids=["processes", "dask-local"])
+@pytest.mark.parametrize(
+    "spec",
+    [ExecutorSpec("processes", workers=2), ExecutorSpec("dask-local", workers=2)],
+    ids=["processes", "dask-local"],
+)
 def test_parallel_executors_give_the_serial_outcomes(spec):
     assert outcomes(spec) == outcomes(ExecutorSpec())
 
@@ -39,6 +43,6 @@ def test_options_to_spec():
 
 
 def test_unreachable_scheduler_is_a_clear_error(monkeypatch):
-    monkeypatch.setattr("simulator.executors.CONNECT_TIMEOUT", "1s")
+    monkeypatch.setattr("simulator.experiments.executors.CONNECT_TIMEOUT", "1s")
     with pytest.raises(FootprintError, match="cannot reach"):
         list(execute(math.sqrt, TASKS, ExecutorSpec("dask", address="tcp://127.0.0.1:9")))

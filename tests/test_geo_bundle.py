@@ -1,6 +1,6 @@
 """The committed Beijing bundle ``geo/beijing.gpkg`` against its raw sources and the bundle format.
 
-Reads the committed file with geopandas/pyogrio only (not ``simulator.city``);
+Reads the committed file with geopandas/pyogrio only (not ``simulator.city.bundle``);
 the determinism test rebuilds it twice with ``geo/build_beijing.py``. Expected
 values come from the raw files in ``geo/raw/beijing`` (read here with simple,
 independent parsers) or from the issue (census total, the three known job
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import importlib.util
+import itertools
 import re
 import sys
 from pathlib import Path
@@ -220,9 +221,10 @@ def test_jobs_are_non_negative_and_match_the_known_districts(bundle):
 def test_jobs_are_more_concentrated_than_residents(bundle):
     cells = bundle["population_cells"]
     near = cells["dist_station_km"] < 1
-    assert cells.loc[near, "jobs"].sum() / cells["jobs"].sum() > cells.loc[near, "population"].sum() / cells[
-        "population"
-    ].sum()
+    assert (
+        cells.loc[near, "jobs"].sum() / cells["jobs"].sum()
+        > cells.loc[near, "population"].sum() / cells["population"].sum()
+    )
 
 
 # --- stations, lines, links ---------------------------------------------------------
@@ -285,7 +287,7 @@ def test_every_hop_has_a_ride_link_with_the_official_distance(bundle):
         lines["line_id"], lines["stations"], lines["distances_m"], lines["is_loop"]
     ):
         members = sequence.split(";")
-        hops = list(zip(members[:-1], members[1:])) + ([(members[-1], members[0])] if is_loop else [])
+        hops = list(itertools.pairwise(members)) + ([(members[-1], members[0])] if is_loop else [])
         for (a, b), distance in zip(hops, distances.split(";")):
             assert ride_distance[(a, b, line_id)] == float(distance)
         expected_rides += len(hops)
@@ -450,7 +452,7 @@ def test_rebuild_is_deterministic_and_matches_the_committed_bundle(tmp_path):
 
 
 def test_missing_or_inconsistent_raw_input_raises_a_one_line_city_error(tmp_path):
-    from simulator.errors import CityError
+    from simulator.config.errors import CityError
 
     build_module = _load_build_module()
     raw = tmp_path / "raw"
@@ -466,12 +468,19 @@ def test_missing_or_inconsistent_raw_input_raises_a_one_line_city_error(tmp_path
 
 
 def test_only_terminals_outside_the_city_are_trimmed():
-    from simulator.errors import CityError
+    from simulator.config.errors import CityError
 
     build_module = _load_build_module()
     line = build_module.RawLine(
-        line_id="T", name="T线", name_en="Line T", color="#000000", is_loop=False,
-        stations=("A", "B", "C", "D"), distances_m=(100.0, 200.0, 300.0), station_aliases={}, source_file="t.json5",
+        line_id="T",
+        name="T线",
+        name_en="Line T",
+        color="#000000",
+        is_loop=False,
+        stations=("A", "B", "C", "D"),
+        distances_m=(100.0, 200.0, 300.0),
+        station_aliases={},
+        source_file="t.json5",
     )
     trimmed, dropped = build_module.trim_lines_to_area([line], {"A": False, "B": True, "C": True, "D": False})
     assert trimmed[0].stations == ("B", "C") and trimmed[0].distances_m == (200.0,)

@@ -11,9 +11,9 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from golden.golden_case import GOLDEN_FILE, golden_outputs, golden_scenario
-from simulator.experiment import run
+
+from simulator.experiments.run import run
 
 SHARE_TOLERANCE = 0.002  # absolute, on shares and means in [0, 1]
 COUNT_RELATIVE_TOLERANCE = 0.01
@@ -27,7 +27,9 @@ def test_golden_outputs(tiny_city_path, tiny_city):
     for kpi, value in pinned["end_of_horizon"].items():
         assert outputs["end_of_horizon"][kpi] == pytest.approx(value, abs=SHARE_TOLERANCE), kpi
     for name, value in pinned["totals"].items():
-        assert outputs["totals"][name] == pytest.approx(value, rel=COUNT_RELATIVE_TOLERANCE, abs=COUNT_ABSOLUTE_TOLERANCE), name
+        assert outputs["totals"][name] == pytest.approx(
+            value, rel=COUNT_RELATIVE_TOLERANCE, abs=COUNT_ABSOLUTE_TOLERANCE
+        ), name
     assert set(outputs["stores"]) == set(pinned["stores"])
     for store, columns in pinned["stores"].items():
         for name, value in columns.items():

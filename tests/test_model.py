@@ -9,10 +9,10 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from simulator.dynamics import bass_cumulative, huff_probabilities
-from simulator.experiment import run
-from simulator.model import FootprintModel
-from simulator.scenario import parse_scenario
+from simulator.config.scenario import parse_scenario
+from simulator.experiments.run import run
+from simulator.model.dynamics import bass_cumulative, huff_probabilities
+from simulator.model.footprint_model import FootprintModel
 
 TINY_STORES = [
     {"id": "A", "mall": "M1"},
@@ -44,7 +44,17 @@ BASS_P, BASS_Q = 0.03, 0.38
 
 def bass_scenario(city_path, consumers, days, mixing="full"):
     """Stores and levers off, everyone permanently in the market, purchases without test drives."""
-    levers_off = {name: {"enabled": False} for name in ("expert_brand", "founder_endorsement", "brand_promise", "supply_chain", "sales_announcements", "offline_footprint")}
+    levers_off = {
+        name: {"enabled": False}
+        for name in (
+            "expert_brand",
+            "founder_endorsement",
+            "brand_promise",
+            "supply_chain",
+            "sales_announcements",
+            "offline_footprint",
+        )
+    }
     return tiny_scenario(
         city_path,
         population={"consumers": consumers, "mixing": mixing},
@@ -57,7 +67,10 @@ def bass_scenario(city_path, consumers, days, mixing="full"):
             "in_market_duration_days": 1e12,
             "test_drive_share": 0.0,
         },
-        levers={**levers_off, "testimonials": {"weight": 0.0, "referral_rate_per_year": BASS_Q, "source_half_life_days": float("inf")}},
+        levers={
+            **levers_off,
+            "testimonials": {"weight": 0.0, "referral_rate_per_year": BASS_Q, "source_half_life_days": float("inf")},
+        },
         horizon={"days": days},
     )
 
@@ -78,7 +91,7 @@ def test_bass_limiting_case(tiny_city_path, tiny_city):
 def test_bass_needs_word_of_mouth(tiny_city_path, tiny_city):
     """Without referrals only innovation acts: F(t) = 1 - exp(-p t)."""
     scenario = bass_scenario(tiny_city_path, 10000, 365 * 3)
-    from simulator.scenario import apply_overrides
+    from simulator.config.scenario import apply_overrides
 
     scenario = apply_overrides(scenario, {"levers.testimonials.referral_rate_per_year": 0.0})
     result = run(scenario, city=tiny_city)
@@ -105,7 +118,9 @@ def test_same_seed_same_tables_and_thread_count_does_not_matter(tiny_city_path, 
 
 def test_replications_on_worker_processes_give_the_same_tables(tiny_city_path, tiny_city):
     serial = run(tiny_scenario(tiny_city_path, replications=3, horizon={"days": 20}), city=tiny_city)
-    parallel = run(tiny_scenario(tiny_city_path, replications=3, horizon={"days": 20}, run={"workers": 2}), city=tiny_city)
+    parallel = run(
+        tiny_scenario(tiny_city_path, replications=3, horizon={"days": 20}, run={"workers": 2}), city=tiny_city
+    )
     for name in ("daily", "stores", "zones", "cells", "plan"):
         pd.testing.assert_frame_equal(getattr(serial, name), getattr(parallel, name))
 
@@ -113,16 +128,23 @@ def test_replications_on_worker_processes_give_the_same_tables(tiny_city_path, t
 def test_tables_are_consistent(tiny_city_path, tiny_city):
     result = run(tiny_scenario(tiny_city_path, behaviour={"booking_rate_per_day": 0.2}), city=tiny_city)
     daily, stores = result.daily, result.stores
-    per_day = stores.groupby("day")[["sightings", "bookings_requested", "test_drives", "bookings_lost", "queue_length"]].sum()
+    per_day = stores.groupby("day")[
+        ["sightings", "bookings_requested", "test_drives", "bookings_lost", "queue_length"]
+    ].sum()
     for column in per_day.columns:
         np.testing.assert_array_equal(per_day[column].to_numpy(), daily[column].to_numpy())
     # Every booking ends as a test drive, a loss or still waiting at the end.
-    assert daily["bookings_requested"].sum() == daily["test_drives"].sum() + daily["bookings_lost"].sum() + daily["queue_length"].iloc[-1]
+    assert (
+        daily["bookings_requested"].sum()
+        == daily["test_drives"].sum() + daily["bookings_lost"].sum() + daily["queue_length"].iloc[-1]
+    )
     assert (daily["cumulative_purchases"].diff().fillna(daily["purchases"]) == daily["purchases"]).all()
     assert (stores.loc[~stores["is_open"], "test_drives"] == 0).all()
     weight = result.metadata["consumer_weight"]
     assert (stores["test_drives"] <= np.ceil(stores["capacity"] / weight)).all()
-    np.testing.assert_allclose(stores["utilisation"], np.where(stores["is_open"], stores["test_drives"] * weight / stores["capacity"], 0))
+    np.testing.assert_allclose(
+        stores["utilisation"], np.where(stores["is_open"], stores["test_drives"] * weight / stores["capacity"], 0)
+    )
     # Store C opens on day 20: no sightings of it before.
     assert stores.query("store_id == 'C' and day < 20")["sightings"].sum() == 0
     assert stores.query("store_id == 'C' and day >= 20")["sightings"].sum() > 0
@@ -130,7 +152,9 @@ def test_tables_are_consistent(tiny_city_path, tiny_city):
     assert result.zones["consumers"].sum() == 4000
     assert result.zones["test_drives"].sum() == daily["test_drives"].sum()
     assert result.zones["purchases"].sum() == daily["purchases"].sum()
-    assert daily["bookings_requested_scaled"].iloc[5] == pytest.approx(daily["bookings_requested"].iloc[5] * result.metadata["consumer_weight"])
+    assert daily["bookings_requested_scaled"].iloc[5] == pytest.approx(
+        daily["bookings_requested"].iloc[5] * result.metadata["consumer_weight"]
+    )
 
 
 def test_capacity_queue_and_abandonment(tiny_city_path, tiny_city):
@@ -194,8 +218,13 @@ def test_model_is_a_mesa_model_and_works_with_batch_run(tiny_city_path):
     model.step()
     assert model.day == 1 and model.steps == 1
     results = mesa.batch_run(
-        FootprintModel, parameters={"scenario": [scenario], "seed": [1, 2]}, iterations=1, max_steps=10,
-        number_processes=1, data_collection_period=-1, display_progress=False,
+        FootprintModel,
+        parameters={"scenario": [scenario], "seed": [1, 2]},
+        iterations=1,
+        max_steps=10,
+        number_processes=1,
+        data_collection_period=-1,
+        display_progress=False,
     )
     assert len(results) == 2
     assert {r["seed"] for r in results} == {1, 2}
@@ -213,7 +242,7 @@ def test_more_consumers_same_kpis_within_sampling_error(tiny_city_path, tiny_cit
 
 
 def test_a_plan_without_stores_runs(tiny_city_path, tiny_city, tmp_path):
-    from simulator.results import write_run
+    from simulator.results.run_folder import write_run
 
     result = run(tiny_scenario(tiny_city_path, plan={"stores": []}, horizon={"days": 10}), city=tiny_city)
     assert len(result.stores) == 0 and "utilisation" in result.stores.columns

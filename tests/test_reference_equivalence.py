@@ -23,13 +23,13 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from simulator.model import FootprintModel
-from simulator.population import synthesize_population
-from simulator.rng import run_generators
-from simulator.scenario import parse_scenario
+from simulator.config.scenario import parse_scenario
+from simulator.model.footprint_model import FootprintModel
+from simulator.model.population import synthesize_population
+from simulator.model.rng import run_generators
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-from reference_mesa import ReferenceModel, reference_from  # noqa: E402
+from reference_mesa import ReferenceModel, reference_from
 
 CONSUMERS, DAYS, REPLICATIONS = 10_000, 60, 5
 P_MIN = 1e-3  # per KPI; about 25 KPIs, so a false alarm in ~2.5 % of seed choices (seeds are fixed)
@@ -106,8 +106,13 @@ def compare(production: pd.DataFrame, reference: pd.DataFrame) -> pd.DataFrame:
             with warnings.catch_warnings():  # one constant sample (a mutant's capped test drives) is fine
                 warnings.simplefilter("ignore", RuntimeWarning)
                 p = stats.ttest_ind(a, b, equal_var=False).pvalue
-        rows[name] = {"production": a.mean(), "reference": b.mean(), "sd_production": a.std(ddof=1),
-                      "sd_reference": b.std(ddof=1), "p": p}
+        rows[name] = {
+            "production": a.mean(),
+            "reference": b.mean(),
+            "sd_production": a.std(ddof=1),
+            "sd_reference": b.std(ddof=1),
+            "p": p,
+        }
     return pd.DataFrame(rows).T
 
 

@@ -9,9 +9,10 @@ import numpy as np
 import pandas as pd
 import pytest
 from matplotlib.figure import Figure
+from test_results import synthetic_frames, synthetic_result
 
-from simulator import report
-from simulator.report import (
+import simulator.reports.run_report as report
+from simulator.reports.run_report import (
     display_label,
     familiarity_map,
     format_number,
@@ -21,9 +22,7 @@ from simulator.report import (
     summary_rows,
     write_report_html,
 )
-from simulator.results import RunResult, read_run, write_run
-
-from test_results import synthetic_frames, synthetic_result
+from simulator.results.run_folder import RunResult, read_run, write_run
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -58,7 +57,9 @@ def test_save_figures_for_one_and_several_replications(fixture_name: str, reques
         width, height = _png_size(path)
         assert width > 600 and height > 300
     assert sorted(p.name for p in (tmp_path / "figures").iterdir()) == [
-        "familiarity_map.png", "funnel.png", "stores.png"
+        "familiarity_map.png",
+        "funnel.png",
+        "stores.png",
     ]
 
 
@@ -207,12 +208,24 @@ def test_funnel_marks_empty_count_panels(single: RunResult) -> None:
 
 def test_displayed_interval_is_clipped_to_possible_range() -> None:
     rows = [
-        {"replication": r, "seed": r, "day": 0, "purchases": value, "purchases_scaled": value * 10.0,
-         "share_aware": share}
+        {
+            "replication": r,
+            "seed": r,
+            "day": 0,
+            "purchases": value,
+            "purchases_scaled": value * 10.0,
+            "share_aware": share,
+        }
         for r, (value, share) in enumerate([(0, 0.99), (3, 1.0)])
     ]
-    result = RunResult(daily=pd.DataFrame(rows), stores=pd.DataFrame(), zones=pd.DataFrame(),
-                       cells=pd.DataFrame(), plan=pd.DataFrame(), metadata={"consumer_weight": 10.0})
+    result = RunResult(
+        daily=pd.DataFrame(rows),
+        stores=pd.DataFrame(),
+        zones=pd.DataFrame(),
+        cells=pd.DataFrame(),
+        plan=pd.DataFrame(),
+        metadata={"consumer_weight": 10.0},
+    )
     summary = result.summary().set_index("kpi")
     assert summary.loc["purchases_scaled", "ci_low"] < 0  # the raw t interval is not clipped
     assert summary.loc["share_aware", "ci_high"] > 1
@@ -226,13 +239,18 @@ def test_map_zooms_on_stores_that_cover_a_small_part_of_a_large_city() -> None:
     import geopandas as gpd
     import shapely
 
-    squares = [shapely.box(x, y, x + 10_000, y + 10_000) for x in range(0, 100_000, 10_000) for y in range(0, 100_000, 10_000)]
-    zones = gpd.GeoDataFrame({"zone_id": [f"Z{i:03d}" for i in range(len(squares))]}, geometry=squares, crs="EPSG:32650")
+    squares = [
+        shapely.box(x, y, x + 10_000, y + 10_000) for x in range(0, 100_000, 10_000) for y in range(0, 100_000, 10_000)
+    ]
+    zones = gpd.GeoDataFrame(
+        {"zone_id": [f"Z{i:03d}" for i in range(len(squares))]}, geometry=squares, crs="EPSG:32650"
+    )
     results = pd.DataFrame({"zone_id": zones["zone_id"], "mean_familiarity": np.linspace(0, 0.5, len(zones))})
 
     def plan(xs):
-        return pd.DataFrame({"store_id": [f"S{i}" for i in range(len(xs))], "format": "mall",
-                             "x": xs, "y": [50_000.0] * len(xs)})
+        return pd.DataFrame(
+            {"store_id": [f"S{i}" for i in range(len(xs))], "format": "mall", "x": xs, "y": [50_000.0] * len(xs)}
+        )
 
     central = familiarity_map(zones, None, results, None, plan([48_000.0, 52_000.0]))
     assert len(central.axes[0].child_axes) == 1

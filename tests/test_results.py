@@ -17,9 +17,9 @@ import shapely
 from pyproj import Transformer
 from scipy import stats
 
-from simulator import results as results_module
-from simulator.errors import ResultsError
-from simulator.results import (
+import simulator.results.run_folder as results_module
+from simulator.config.errors import ResultsError
+from simulator.results.run_folder import (
     REQUIRED_COLUMNS,
     SCHEMA_VERSION,
     RunResult,
@@ -54,16 +54,23 @@ def synthetic_frames() -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
         x0, y0 = ORIGIN_X + column * ZONE_SIDE_M, ORIGIN_Y + row * ZONE_SIDE_M
         zone_id = f"Z{index + 1}"
         zone_rows.append(
-            {"zone_id": zone_id, "name": names[index], "name_en": names_en[index],
-             "population": 100_000 * (index + 1),
-             "geometry": shapely.box(x0, y0, x0 + ZONE_SIDE_M, y0 + ZONE_SIDE_M)}
+            {
+                "zone_id": zone_id,
+                "name": names[index],
+                "name_en": names_en[index],
+                "population": 100_000 * (index + 1),
+                "geometry": shapely.box(x0, y0, x0 + ZONE_SIDE_M, y0 + ZONE_SIDE_M),
+            }
         )
         half = ZONE_SIDE_M / 2
         for sub in range(4):
             cx, cy = x0 + (sub % 2) * half, y0 + (sub // 2) * half
             cell_rows.append(
-                {"cell_id": f"{zone_id}-C{sub}", "zone_id": zone_id,
-                 "geometry": shapely.box(cx, cy, cx + half, cy + half)}
+                {
+                    "cell_id": f"{zone_id}-C{sub}",
+                    "zone_id": zone_id,
+                    "geometry": shapely.box(cx, cy, cx + half, cy + half),
+                }
             )
     return gpd.GeoDataFrame(zone_rows, crs=CRS), gpd.GeoDataFrame(cell_rows, crs=CRS)
 
@@ -81,10 +88,13 @@ def synthetic_result(n_replications: int = 2, n_days: int = 30, seed: int = 7) -
             "store_id": ["S1", "S2", "S3"],
             "store_name": ["Xiaomi Auto Joy City", "小米汽车 国贸", "Flagship Haidian"],
             "format": ["mall", "street", "flagship"],
-            "lon": [p[0] for p in lonlat], "lat": [p[1] for p in lonlat],
-            "x": [p[0] for p in store_xy], "y": [p[1] for p in store_xy],
+            "lon": [p[0] for p in lonlat],
+            "lat": [p[1] for p in lonlat],
+            "x": [p[0] for p in store_xy],
+            "y": [p[1] for p in store_xy],
             "mall_id": ["M1", "", ""],
-            "open_day": [0, 0, 10], "close_day": [-1, -1, -1],
+            "open_day": [0, 0, 10],
+            "close_day": [-1, -1, -1],
             "capacity": [6, 4, 10],
             "attractiveness": [1.0, 0.8, 2.0],
             "visibility_radius_m": [150.0, 80.0, 300.0],
@@ -111,11 +121,15 @@ def synthetic_result(n_replications: int = 2, n_days: int = 30, seed: int = 7) -
             cumulative += counts["purchases"]
             counts["cumulative_purchases"] = cumulative
             row = {
-                "replication": replication, "seed": replication_seed, "day": day,
+                "replication": replication,
+                "seed": replication_seed,
+                "day": day,
                 "date": START + dt.timedelta(days=day),
                 "share_aware": 0.6 * growth + rng.uniform(0, 0.02),
-                "mean_familiarity": 0.3 * growth, "share_familiar": 0.25 * growth,
-                "reach_28d": 0.7 * growth, "effective_frequency_28d": 0.4 * growth,
+                "mean_familiarity": 0.3 * growth,
+                "share_familiar": 0.25 * growth,
+                "reach_28d": 0.7 * growth,
+                "effective_frequency_28d": 0.4 * growth,
                 "mean_trust": 0.2 + 0.2 * growth + rng.uniform(0, 0.01),
                 **counts,
                 **{f"{k}_scaled": v * weight for k, v in counts.items()},
@@ -125,29 +139,46 @@ def synthetic_result(n_replications: int = 2, n_days: int = 30, seed: int = 7) -
                 is_open = day >= store.open_day
                 drives = int(min(store.capacity, rng.poisson(3))) if is_open else 0
                 store_rows.append(
-                    {"replication": replication, "seed": replication_seed, "day": day,
-                     "store_id": store.store_id, "store_name": store.store_name, "format": store.format,
-                     "is_open": is_open, "capacity": store.capacity,
-                     "sightings": int(rng.poisson(200)) if is_open else 0,
-                     "bookings_requested": drives + int(rng.poisson(1)) if is_open else 0,
-                     "test_drives": drives, "bookings_lost": int(rng.poisson(0.3)) if is_open else 0,
-                     "queue_length": int(rng.poisson(1)) if is_open else 0,
-                     "purchases": int(rng.poisson(0.4)) if is_open else 0,
-                     "utilisation": drives / store.capacity if is_open else 0.0}
+                    {
+                        "replication": replication,
+                        "seed": replication_seed,
+                        "day": day,
+                        "store_id": store.store_id,
+                        "store_name": store.store_name,
+                        "format": store.format,
+                        "is_open": is_open,
+                        "capacity": store.capacity,
+                        "sightings": int(rng.poisson(200)) if is_open else 0,
+                        "bookings_requested": drives + int(rng.poisson(1)) if is_open else 0,
+                        "test_drives": drives,
+                        "bookings_lost": int(rng.poisson(0.3)) if is_open else 0,
+                        "queue_length": int(rng.poisson(1)) if is_open else 0,
+                        "purchases": int(rng.poisson(0.4)) if is_open else 0,
+                        "utilisation": drives / store.capacity if is_open else 0.0,
+                    }
                 )
         for zone_index, zone_id in enumerate(zones_gdf["zone_id"]):
             zone_consumers = 200 * (zone_index + 1)
             familiarity = 0.1 + 0.15 * zone_index + rng.uniform(0, 0.02)
             booked, driven, bought = (int(rng.integers(5, 30)) for _ in range(3))
             zone_rows.append(
-                {"replication": replication, "seed": replication_seed, "zone_id": zone_id,
-                 "consumers": zone_consumers, "population_represented": zone_consumers * weight,
-                 "mean_familiarity": familiarity, "share_familiar": familiarity * 0.8,
-                 "mean_trust": 0.3 + 0.05 * zone_index, "share_aware": min(1.0, familiarity * 2),
-                 "bookings_requested": booked, "test_drives": driven, "purchases": bought,
-                 "bookings_requested_per_1000": 1000 * booked / (zone_consumers * weight),
-                 "test_drives_per_1000": 1000 * driven / (zone_consumers * weight),
-                 "purchases_per_1000": 1000 * bought / (zone_consumers * weight)}
+                {
+                    "replication": replication,
+                    "seed": replication_seed,
+                    "zone_id": zone_id,
+                    "consumers": zone_consumers,
+                    "population_represented": zone_consumers * weight,
+                    "mean_familiarity": familiarity,
+                    "share_familiar": familiarity * 0.8,
+                    "mean_trust": 0.3 + 0.05 * zone_index,
+                    "share_aware": min(1.0, familiarity * 2),
+                    "bookings_requested": booked,
+                    "test_drives": driven,
+                    "purchases": bought,
+                    "bookings_requested_per_1000": 1000 * booked / (zone_consumers * weight),
+                    "test_drives_per_1000": 1000 * driven / (zone_consumers * weight),
+                    "purchases_per_1000": 1000 * bought / (zone_consumers * weight),
+                }
             )
         for cell in cells_gdf.itertuples(index=False):
             if cell.cell_id == "Z1-C0":  # an empty cell: no consumers, no row
@@ -155,21 +186,35 @@ def synthetic_result(n_replications: int = 2, n_days: int = 30, seed: int = 7) -
             cell_consumers = int(rng.integers(20, 200))
             familiarity = float(rng.uniform(0.05, 0.6))
             cell_rows.append(
-                {"replication": replication, "seed": replication_seed, "cell_id": cell.cell_id,
-                 "zone_id": cell.zone_id, "consumers": cell_consumers,
-                 "population_represented": cell_consumers * weight,
-                 "mean_familiarity": familiarity, "share_familiar": familiarity * 0.7,
-                 "mean_trust": 0.35, "share_aware": min(1.0, familiarity * 1.8),
-                 "bookings_requested": 3, "test_drives": 2, "purchases": 1,
-                 "bookings_requested_per_1000": 3000 / (cell_consumers * weight),
-                 "test_drives_per_1000": 2000 / (cell_consumers * weight),
-                 "purchases_per_1000": 1000 / (cell_consumers * weight)}
+                {
+                    "replication": replication,
+                    "seed": replication_seed,
+                    "cell_id": cell.cell_id,
+                    "zone_id": cell.zone_id,
+                    "consumers": cell_consumers,
+                    "population_represented": cell_consumers * weight,
+                    "mean_familiarity": familiarity,
+                    "share_familiar": familiarity * 0.7,
+                    "mean_trust": 0.35,
+                    "share_aware": min(1.0, familiarity * 1.8),
+                    "bookings_requested": 3,
+                    "test_drives": 2,
+                    "purchases": 1,
+                    "bookings_requested_per_1000": 3000 / (cell_consumers * weight),
+                    "test_drives_per_1000": 2000 / (cell_consumers * weight),
+                    "purchases_per_1000": 1000 / (cell_consumers * weight),
+                }
             )
     metadata = build_metadata(
         None,
         scenario_canonical=json.dumps(
-            {"name": "tiny-launch", "description": "Three stores in a tiny city <test & check>",
-             "seed": 42, "horizon_days": n_days, "city": "tiny"},
+            {
+                "name": "tiny-launch",
+                "description": "Three stores in a tiny city <test & check>",
+                "seed": 42,
+                "horizon_days": n_days,
+                "city": "tiny",
+            },
             sort_keys=True,
         ),
         scenario_hash="0123456789abcdef" * 4,
@@ -185,8 +230,12 @@ def synthetic_result(n_replications: int = 2, n_days: int = 30, seed: int = 7) -
         command="footprint run scenarios/tiny.toml",
     )
     return RunResult(
-        daily=pd.DataFrame(daily_rows), stores=pd.DataFrame(store_rows), zones=pd.DataFrame(zone_rows),
-        cells=pd.DataFrame(cell_rows), plan=plan, metadata=metadata,
+        daily=pd.DataFrame(daily_rows),
+        stores=pd.DataFrame(store_rows),
+        zones=pd.DataFrame(zone_rows),
+        cells=pd.DataFrame(cell_rows),
+        plan=plan,
+        metadata=metadata,
     )
 
 
@@ -216,10 +265,9 @@ def test_atomic_path_renames_on_success(tmp_path: Path) -> None:
 def test_atomic_path_failure_leaves_old_file_and_no_temporary(tmp_path: Path) -> None:
     target = tmp_path / "table.txt"
     target.write_text("old")
-    with pytest.raises(RuntimeError, match="disk full"):
-        with atomic_path(target) as temporary:
-            temporary.write_text("half")
-            raise RuntimeError("disk full")
+    with pytest.raises(RuntimeError, match="disk full"), atomic_path(target) as temporary:
+        temporary.write_text("half")
+        raise RuntimeError("disk full")
     assert target.read_text() == "old"
     assert _leftovers(tmp_path) == []
 
@@ -239,15 +287,31 @@ def test_write_parquet_failure_leaves_nothing(tmp_path: Path, monkeypatch: pytes
 
 def test_write_json_handles_numpy_dates_paths_and_nan(tmp_path: Path) -> None:
     path = write_json(
-        {"b": np.int64(3), "a": np.float32(0.5), "d": dt.date(2024, 1, 2), "p": Path("x") / "y",
-         "n": float("nan"), "arr": np.arange(3), "flag": np.bool_(True), "名": "北京"},
+        {
+            "b": np.int64(3),
+            "a": np.float32(0.5),
+            "d": dt.date(2024, 1, 2),
+            "p": Path("x") / "y",
+            "n": float("nan"),
+            "arr": np.arange(3),
+            "flag": np.bool_(True),
+            "名": "北京",
+        },
         tmp_path / "m.json",
     )
     text = path.read_text(encoding="utf-8")
     assert "北京" in text  # ensure_ascii=False
     assert text.index('"a"') < text.index('"b"')  # sorted keys
-    assert json.loads(text) == {"a": 0.5, "arr": [0, 1, 2], "b": 3, "d": "2024-01-02", "flag": True,
-                                "n": None, "p": "x/y", "名": "北京"}
+    assert json.loads(text) == {
+        "a": 0.5,
+        "arr": [0, 1, 2],
+        "b": 3,
+        "d": "2024-01-02",
+        "flag": True,
+        "n": None,
+        "p": "x/y",
+        "名": "北京",
+    }
 
 
 def test_to_jsonable_rejects_unknown_objects() -> None:
@@ -353,7 +417,7 @@ def test_overwrite_replaces_only_when_complete(tmp_path: Path, result: RunResult
 
 
 def test_failure_midway_leaves_no_folder(tmp_path: Path, result: RunResult, monkeypatch) -> None:
-    from simulator import report
+    import simulator.reports.run_report as report
 
     def failing_report(*args, **kwargs):
         raise RuntimeError("report crashed")
@@ -402,9 +466,23 @@ def test_default_run_dir_is_unique(tmp_path: Path) -> None:
 
 def test_metadata_contents(result: RunResult) -> None:
     metadata = result.metadata
-    for key in ("schema_version", "scenario", "scenario_hash", "seed", "replication_seeds", "consumers",
-                "consumer_weight", "population_total", "city", "horizon_days", "start_date",
-                "package_versions", "timings", "created_utc", "command"):
+    for key in (
+        "schema_version",
+        "scenario",
+        "scenario_hash",
+        "seed",
+        "replication_seeds",
+        "consumers",
+        "consumer_weight",
+        "population_total",
+        "city",
+        "horizon_days",
+        "start_date",
+        "package_versions",
+        "timings",
+        "created_utc",
+        "command",
+    ):
         assert key in metadata
     assert metadata["scenario"]["name"] == "tiny-launch"
     assert metadata["start_date"] == "2024-04-01"
@@ -419,11 +497,24 @@ def test_summary_ci_matches_student_t() -> None:
     rows = []
     for replication, per_day in totals.items():
         for day, purchases in enumerate(per_day):
-            rows.append({"replication": replication, "seed": replication, "day": day,
-                         "purchases": purchases, "purchases_scaled": purchases * 2.0,
-                         "share_aware": [0.1, 0.2, 0.6][replication] if day == 1 else 0.0})
-    result = RunResult(daily=pd.DataFrame(rows), stores=pd.DataFrame(), zones=pd.DataFrame(),
-                       cells=pd.DataFrame(), plan=pd.DataFrame(), metadata={"consumer_weight": 2.0})
+            rows.append(
+                {
+                    "replication": replication,
+                    "seed": replication,
+                    "day": day,
+                    "purchases": purchases,
+                    "purchases_scaled": purchases * 2.0,
+                    "share_aware": [0.1, 0.2, 0.6][replication] if day == 1 else 0.0,
+                }
+            )
+    result = RunResult(
+        daily=pd.DataFrame(rows),
+        stores=pd.DataFrame(),
+        zones=pd.DataFrame(),
+        cells=pd.DataFrame(),
+        plan=pd.DataFrame(),
+        metadata={"consumer_weight": 2.0},
+    )
     summary = result.summary().set_index("kpi")
     values = np.array([10.0, 14.0, 21.0])
     half = stats.t.ppf(0.975, df=2) * values.std(ddof=1) / math.sqrt(3)

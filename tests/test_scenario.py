@@ -1,4 +1,4 @@
-"""Tests of simulator.scenario: schema, loading, errors, overrides, hashing, docs."""
+"""Tests of simulator.config.scenario: schema, loading, errors, overrides, hashing, docs."""
 
 import json
 import math
@@ -11,8 +11,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from simulator.errors import ScenarioError
-from simulator.scenario import (
+from simulator.config.errors import ScenarioError
+from simulator.config.scenario import (
     FORMAT_DEFAULTS,
     FORMATS,
     MAX_PROBLEMS_SHOWN,
@@ -119,7 +119,11 @@ def test_defaults_match_references_md():
 def test_store_defaults_resolved_by_format(store_format, capacity, attractiveness, radius):
     data = {"plan": {"stores": [{"id": "s", "station": "Xidan", "format": store_format}]}}
     store = parse_scenario(data, "f.toml").plan.stores[0]
-    assert (store.capacity_per_day, store.attractiveness, store.visibility_radius_m) == (capacity, attractiveness, radius)
+    assert (store.capacity_per_day, store.attractiveness, store.visibility_radius_m) == (
+        capacity,
+        attractiveness,
+        radius,
+    )
     assert FORMAT_DEFAULTS[store_format].capacity_per_day == capacity
 
 
@@ -133,7 +137,9 @@ def test_sighting_probability_partial_table_keeps_format_defaults():
 
 
 def test_delivery_centre_may_have_zero_capacity_but_other_formats_not():
-    ok = {"plan": {"stores": [{"id": "d", "lon": 116.4, "lat": 39.9, "format": "delivery_centre", "capacity_per_day": 0}]}}
+    ok = {
+        "plan": {"stores": [{"id": "d", "lon": 116.4, "lat": 39.9, "format": "delivery_centre", "capacity_per_day": 0}]}
+    }
     assert parse_scenario(ok, "d.toml").plan.stores[0].capacity_per_day == 0
     bad = {"plan": {"stores": [{"id": "s", "lon": 116.4, "lat": 39.9, "capacity_per_day": 0}]}}
     assert error_of(parse_scenario, bad, "d.toml") == "d.toml: plan.stores[0].capacity_per_day: must be > 0, got 0"
@@ -196,7 +202,10 @@ def test_store_with_no_position_or_half_a_position():
     no_position = {"plan": {"stores": [{"id": "nowhere"}]}}
     assert "plan.stores[0]: store 'nowhere' has no position" in error_of(parse_scenario, no_position, "p.toml")
     half = {"plan": {"stores": [{"id": "half", "lon": 116.4}]}}
-    assert error_of(parse_scenario, half, "p.toml") == "p.toml: plan.stores[0].lat: store 'half': required when lon is given"
+    assert (
+        error_of(parse_scenario, half, "p.toml")
+        == "p.toml: plan.stores[0].lat: store 'half': required when lon is given"
+    )
 
 
 def test_lon_lat_ranges():
@@ -297,7 +306,11 @@ def test_stores_file_csv_is_merged_after_inline_stores():
 def test_stores_file_geojson_points_give_lon_lat():
     stores = load_scenario(DATA / "with_geojson.toml").plan.stores
     assert (stores[0].id, stores[0].lon, stores[0].lat, stores[0].format, stores[0].close_day) == (
-        "geo-1", 116.40, 39.90, "popup", 40
+        "geo-1",
+        116.40,
+        39.90,
+        "popup",
+        40,
     )
     assert stores[1].mall == "M003" and stores[1].lon is None
 
@@ -456,7 +469,9 @@ def test_hash_stable_across_key_order_and_changed_by_values(tmp_path):
 
 
 def test_canonical_json_is_sorted_complete_and_round_trips():
-    scenario = apply_overrides(load_scenario(DATA / "tiny_valid.toml"), {"levers.testimonials.source_half_life_days": "inf"})
+    scenario = apply_overrides(
+        load_scenario(DATA / "tiny_valid.toml"), {"levers.testimonials.source_half_life_days": "inf"}
+    )
     text = canonical_json(scenario)
     payload = json.loads(text)
     assert list(payload) == sorted(payload)
@@ -486,8 +501,14 @@ def test_committed_reference_is_up_to_date():
 
 def test_reference_documents_every_key():
     markdown = reference_markdown()
-    for key in ("population.mode_shares.subway", "plan.stores[].capacity_per_day", "levers.testimonials.source_half_life_days",
-                "behaviour.sighting_probability.mall.walk", "levers.expert_brand.events[].half_life_days", "run.workers"):
+    for key in (
+        "population.mode_shares.subway",
+        "plan.stores[].capacity_per_day",
+        "levers.testimonials.source_half_life_days",
+        "behaviour.sighting_probability.mall.walk",
+        "levers.expert_brand.events[].half_life_days",
+        "run.workers",
+    ):
         assert f"`{key}`" in markdown
     assert "| `delivery_centre` | 0 | 0.5 | 100.0 |" in markdown
 
@@ -544,7 +565,7 @@ def test_sales_announcement_effect_formula():
 
 
 def _all_field_names(model, seen=None) -> set[str]:
-    from simulator.scenario import is_model, unwrap_annotation
+    from simulator.config.scenario import is_model, unwrap_annotation
 
     seen = set() if seen is None else seen
     names = set()
@@ -597,10 +618,29 @@ def test_parse_scenario_raises_only_scenario_error(data):
 
 
 toml_fragments = st.sampled_from(
-    ["[population]", "[plan]", "[[plan.stores]]", "[levers.testimonials]", "consumers = 500", "id = 'a'",
-     "mall = 'M1'", "lon = 116.4", "lat = 39.9", "capacity_per_day = -1", "seed = -3", "hill_k = inf",
-     "source_half_life_days = inf", "x = [1, {a = 2}]", "= 3", "[behaviour]", "days = 0", "format = 'popup'",
-     'stores_file = "missing.csv"', "start_date = 2024-02-30", "start_date = 1979-05-27T07:32:00Z"]
+    [
+        "[population]",
+        "[plan]",
+        "[[plan.stores]]",
+        "[levers.testimonials]",
+        "consumers = 500",
+        "id = 'a'",
+        "mall = 'M1'",
+        "lon = 116.4",
+        "lat = 39.9",
+        "capacity_per_day = -1",
+        "seed = -3",
+        "hill_k = inf",
+        "source_half_life_days = inf",
+        "x = [1, {a = 2}]",
+        "= 3",
+        "[behaviour]",
+        "days = 0",
+        "format = 'popup'",
+        'stores_file = "missing.csv"',
+        "start_date = 2024-02-30",
+        "start_date = 1979-05-27T07:32:00Z",
+    ]
 )
 
 
@@ -620,10 +660,20 @@ def test_load_scenario_on_arbitrary_text_raises_only_scenario_error(text):
 @given(
     overrides=st.dictionaries(
         st.sampled_from(
-            ["behaviour.hill_k", "population.consumers", "plan.stores[0].capacity_per_day", "plan.stores[1].lon",
-             "levers.founder_endorsement.offset", "horizon.days", "plan.stores[2]", "levers.testimonials",
-             "population.mode_shares.bus", "behaviour.sighting_probability.mall.walk"]
-        ) | st.text(max_size=15),
+            [
+                "behaviour.hill_k",
+                "population.consumers",
+                "plan.stores[0].capacity_per_day",
+                "plan.stores[1].lon",
+                "levers.founder_endorsement.offset",
+                "horizon.days",
+                "plan.stores[2]",
+                "levers.testimonials",
+                "population.mode_shares.bus",
+                "behaviour.sighting_probability.mall.walk",
+            ]
+        )
+        | st.text(max_size=15),
         st.text(max_size=10) | scalars,
         max_size=4,
     )

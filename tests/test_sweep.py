@@ -17,11 +17,10 @@ import pytest
 from typer.testing import CliRunner
 
 from simulator.cli import app
-from simulator.errors import ResultsError, ScenarioError
-from simulator.executors import ExecutorSpec
-from simulator.experiment import run
-from simulator.rng import replication_seeds
-from simulator.sweep import (
+from simulator.config.errors import ResultsError, ScenarioError
+from simulator.experiments.executors import ExecutorSpec
+from simulator.experiments.run import run
+from simulator.experiments.sweep import (
     build_design,
     load_sweep,
     parse_sweep,
@@ -29,6 +28,7 @@ from simulator.sweep import (
     read_summary,
     run_sweep,
 )
+from simulator.model.rng import replication_seeds
 
 PROJECT = Path(__file__).resolve().parent.parent
 runner = CliRunner()
@@ -223,7 +223,7 @@ def test_processes_and_dask_cluster_give_identical_results(tiny_folder):
 
 
 def _tiny_city(sweep):
-    from simulator.city import load_city
+    from simulator.city.bundle import load_city
 
     return load_city(sweep.base.resolved_bundle)
 
@@ -258,9 +258,22 @@ def test_resume_runs_only_what_is_missing(tmp_path):
 
 
 def test_resume_after_sigkill_gives_the_uninterrupted_summary(tiny_folder):
-    sweep_file = write_sweep(tiny_folder, TINY_GRID.format(replications=1, capacities=[2, 4, 8, 16], hill_k=[1.5, 3.0, 4.5, 6.0]))
+    sweep_file = write_sweep(
+        tiny_folder, TINY_GRID.format(replications=1, capacities=[2, 4, 8, 16], hill_k=[1.5, 3.0, 4.5, 6.0])
+    )
     out = tiny_folder / "killed"
-    command = [sys.executable, "-m", "simulator.cli", "sweep", str(sweep_file), "--out", str(out), "--jobs", "1", "--quiet"]
+    command = [
+        sys.executable,
+        "-m",
+        "simulator.cli",
+        "sweep",
+        str(sweep_file),
+        "--out",
+        str(out),
+        "--jobs",
+        "1",
+        "--quiet",
+    ]
     process = subprocess.Popen(command, cwd=tiny_folder, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     runs = out / "runs"
     deadline = time.monotonic() + 60
@@ -455,24 +468,51 @@ high = 1
 
 GOOD_PARAMETER = "[[parameters]]\nkey = 'behaviour.hill_k'\nlow = 1\nhigh = 5\n"
 BAD_SWEEPS = [
-    ("replicatons = 2\n" + GOOD_PARAMETER + "count = 3", "bad.toml: replicatons: unknown key (did you mean 'replications'?)"),
-    (GOOD_PARAMETER + "[design]\nkind = 'sobel'", "design.kind: must be one of 'grid', 'lhs', 'sobol', 'morris', got 'sobel' (did you mean 'sobol'?)"),
+    (
+        "replicatons = 2\n" + GOOD_PARAMETER + "count = 3",
+        "bad.toml: replicatons: unknown key (did you mean 'replications'?)",
+    ),
+    (
+        GOOD_PARAMETER + "[design]\nkind = 'sobel'",
+        "design.kind: must be one of 'grid', 'lhs', 'sobol', 'morris', got 'sobel' (did you mean 'sobol'?)",
+    ),
     (GOOD_PARAMETER + "[design]\nkind = 'sobol'\nsample = 16", "design.sample: unknown key (did you mean 'samples'?)"),
-    (GOOD_PARAMETER + "[design]\nkind = 'sobol'\nsamples = 100", "design.samples: must be a power of 2 for Sobol' sampling (e.g. 128), got 100"),
+    (
+        GOOD_PARAMETER + "[design]\nkind = 'sobol'\nsamples = 100",
+        "design.samples: must be a power of 2 for Sobol' sampling (e.g. 128), got 100",
+    ),
     (GOOD_PARAMETER + "[design]\nsamples = 10", "design.samples: not used by a grid"),
-    ("kpis = ['purchase_scaled']\n" + GOOD_PARAMETER + "count = 3", "bad.toml: kpis[0]: unknown KPI 'purchase_scaled' (did you mean 'purchases_scaled'?)"),
+    (
+        "kpis = ['purchase_scaled']\n" + GOOD_PARAMETER + "count = 3",
+        "bad.toml: kpis[0]: unknown KPI 'purchase_scaled' (did you mean 'purchases_scaled'?)",
+    ),
     ("seed = \n" + GOOD_PARAMETER, "bad.toml: invalid TOML at line 2"),
-    ("[overrides]\n'population.consumer' = 10\n" + GOOD_PARAMETER + "count = 3", "bad.toml: overrides: population.consumer: unknown key (did you mean 'consumers'?)"),
+    (
+        "[overrides]\n'population.consumer' = 10\n" + GOOD_PARAMETER + "count = 3",
+        "bad.toml: overrides: population.consumer: unknown key (did you mean 'consumers'?)",
+    ),
 ]
 BAD_PARAMETERS = [
-    ("key = 'behaviour.hil_k'\nvalues = [1, 2]", "parameters[0].key: behaviour.hil_k: unknown key (did you mean 'hill_k'?)"),
+    (
+        "key = 'behaviour.hil_k'\nvalues = [1, 2]",
+        "parameters[0].key: behaviour.hil_k: unknown key (did you mean 'hill_k'?)",
+    ),
     ("key = 'behaviour.hill_k'\nlow = 4\nhigh = 2\ncount = 3", "parameters[0].high: must be > low (4), got 2"),
     ("key = 'behaviour.hill_k'", "parameters[0].low: required (give values, or low, high and count)"),
-    ("key = 'plan.stores[*].capacity_per_day'\nvalues = [5, -5]", "parameters[0]: value -5: plan.stores[0].capacity_per_day: must be > 0, got -5"),
+    (
+        "key = 'plan.stores[*].capacity_per_day'\nvalues = [5, -5]",
+        "parameters[0]: value -5: plan.stores[0].capacity_per_day: must be > 0, got -5",
+    ),
     ("key = 'behaviour[*].hill_k'\nvalues = [1]", "parameters[0].key: behaviour[*].hill_k: 'behaviour' is not a list"),
     ("key = 'behaviour.hill_k'\nvalues = [1, 1]", "parameters[0].values: has repeated values"),
-    ("key = 'population.mixing'\nlow = 1\nhigh = 2\ncount = 2", "population.mixing takes text values: list them in values"),
-    ("key = 'behaviour.hill_k'\nlow = 1\nhigh = 5\ncount = 3\nlabels = 'K'", "parameters[0].labels: unknown key (did you mean 'label'?)"),
+    (
+        "key = 'population.mixing'\nlow = 1\nhigh = 2\ncount = 2",
+        "population.mixing takes text values: list them in values",
+    ),
+    (
+        "key = 'behaviour.hill_k'\nlow = 1\nhigh = 5\ncount = 3\nlabels = 'K'",
+        "parameters[0].labels: unknown key (did you mean 'label'?)",
+    ),
 ]
 
 
@@ -496,7 +536,11 @@ def test_bad_parameters_give_one_line_errors(tiny_folder, parameter, expected):
 
 def test_design_rules(tiny_folder):
     _check_bad(tiny_folder, "scenario = 'tiny.toml'\n", "bad.toml: parameters: required key is missing")
-    _check_bad(tiny_folder, "scenario = 'missing.toml'\n" + GOOD_PARAMETER + "count = 3\n", "bad.toml: scenario: file not found")
+    _check_bad(
+        tiny_folder,
+        "scenario = 'missing.toml'\n" + GOOD_PARAMETER + "count = 3\n",
+        "bad.toml: scenario: file not found",
+    )
     _check_bad(
         tiny_folder,
         "scenario = 'tiny.toml'\n[design]\nkind = 'lhs'\nsamples = 8\n[[parameters]]\nkey = 'behaviour.hill_k'\nvalues = [1, 2]\n",
@@ -511,7 +555,9 @@ def test_design_rules(tiny_folder):
 
 
 def test_cli_bad_input_is_one_line_and_exit_code_1(tiny_folder):
-    sweep_file = write_sweep(tiny_folder, "scenario = 'tiny.toml'\n[[parameters]]\nkey = 'behaviour.hill_k'\nvalues = [2, 4]\n")
+    sweep_file = write_sweep(
+        tiny_folder, "scenario = 'tiny.toml'\n[[parameters]]\nkey = 'behaviour.hill_k'\nvalues = [2, 4]\n"
+    )
     result = runner.invoke(app, ["sweep", str(sweep_file), "--jobs", "2", "--cluster", "local:2"])
     assert_one_line_error(result, "choose one way to execute")
     result = runner.invoke(app, ["sweep", str(sweep_file), "--set", "behaviour.hil_k=3"])

@@ -21,7 +21,7 @@ TOTALS = ("sightings", "bookings_requested", "test_drives", "bookings_lost", "pu
 
 
 def golden_scenario(city_path):
-    from simulator.scenario import parse_scenario
+    from simulator.config.scenario import parse_scenario
 
     return parse_scenario(
         {
@@ -38,7 +38,9 @@ def golden_scenario(city_path):
                 ]
             },
             "behaviour": {"booking_rate_per_day": 0.05},
-            "levers": {"founder_endorsement": {"events": [{"kind": "shock", "day": 40, "size": -1.0, "half_life_days": 14}]}},
+            "levers": {
+                "founder_endorsement": {"events": [{"kind": "shock", "day": 40, "size": -1.0, "half_life_days": 14}]}
+            },
             "horizon": {"days": 90},
         },
         "golden.toml",
@@ -60,7 +62,7 @@ def golden_outputs(result) -> dict:
 def main() -> None:
     from cityfixtures import write_tiny_city
 
-    from simulator.experiment import run
+    from simulator.experiments.run import run
 
     with tempfile.TemporaryDirectory() as folder:
         city_path = write_tiny_city(Path(folder) / "tiny.gpkg")

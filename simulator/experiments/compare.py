@@ -6,7 +6,7 @@ so that a difference between two plans comes from the plans and not from noise:
 * every plan uses the same replication seeds, ``replication_seeds(root, R)``; the
   population is a deterministic function of a replication's seed and the population
   settings, so replication ``r`` of every plan sees the same consumers;
-* the daily kernels draw from a counter-based stream (:mod:`simulator.rng`): consumer
+* the daily kernels draw from a counter-based stream (:mod:`simulator.model.rng`): consumer
   ``i`` on day ``t`` sees the same uniform number in every plan.
 
 Plans are given either as two or more scenario files that may differ only in ``plan`` and
@@ -69,32 +69,9 @@ import pandas as pd
 from pydantic import Field, ValidationError, field_validator, model_validator
 from scipy import stats
 
-from .city import City, load_city
-from .errors import FootprintError
-from .executors import ExecutorSpec, execute
-from .experiment import assemble_result, prepare_scenario, simulate_replication
-from .plan import place_stores
-from .population import Population, synthesize_population
-from .results import (
-    DAILY_COUNT_COLUMNS,
-    GEOPACKAGE_CRS,
-    REPORT_FILE,
-    SCHEMA_VERSION,
-    RunResult,
-    atomic_path,
-    gpkg_safe,
-    package_versions,
-    replication_means,
-    store_totals,
-    swap_into_place,
-    to_jsonable,
-    utc_now_iso,
-    write_json,
-    write_parquet,
-    write_run,
-)
-from .rng import replication_seeds, run_generators
-from .scenario import (
+from simulator.city.bundle import City, load_city
+from simulator.config.errors import FootprintError
+from simulator.config.scenario import (
     Boolean,
     FrozenModel,
     Integer,
@@ -115,6 +92,29 @@ from .scenario import (
     read_toml_file,
     scenario_hash,
     show_value,
+)
+from simulator.experiments.executors import ExecutorSpec, execute
+from simulator.experiments.run import assemble_result, prepare_scenario, simulate_replication
+from simulator.model.plan import place_stores
+from simulator.model.population import Population, synthesize_population
+from simulator.model.rng import replication_seeds, run_generators
+from simulator.results.run_folder import (
+    DAILY_COUNT_COLUMNS,
+    GEOPACKAGE_CRS,
+    REPORT_FILE,
+    SCHEMA_VERSION,
+    RunResult,
+    atomic_path,
+    gpkg_safe,
+    package_versions,
+    replication_means,
+    store_totals,
+    swap_into_place,
+    to_jsonable,
+    utc_now_iso,
+    write_json,
+    write_parquet,
+    write_run,
 )
 
 CONFIDENCE_LEVEL = 0.95
@@ -191,7 +191,7 @@ class ComparisonPlan(FrozenModel):
     )
 
     @model_validator(mode="after")
-    def _has_stores(self) -> "ComparisonPlan":
+    def _has_stores(self) -> ComparisonPlan:
         if not self.use_base_plan and self.stores is None and self.stores_file is None:
             raise ValueError(
                 f"plan '{self.name}' has no stores: give use_base_plan = true, stores (may be []) or stores_file"
@@ -324,7 +324,9 @@ def _plan_scenario(
     first_seen: dict[str, str] = {}
     for label, store in labelled:
         if store["id"] in first_seen:
-            problems.append(f"{source}: {where}: duplicate store id '{store['id']}' ({label}; also {first_seen[store['id']]})")
+            problems.append(
+                f"{source}: {where}: duplicate store id '{store['id']}' ({label}; also {first_seen[store['id']]})"
+            )
         else:
             first_seen[store["id"]] = label
     levers = base_data["levers"]
@@ -402,10 +404,12 @@ def _plans_from_scenario_files(paths: Sequence[Path]) -> list[PlanSpec]:
         name = scenario.plan.name if use_plan_names else scenario.name
         slug = plan_slug(name)
         if slug in seen:
-            raise_problems([
-                f"{source}: plan '{name}' has the same name (folder '{slug}') as the plan of {seen[slug]}; "
-                "give the scenarios different names or plan.name"
-            ])
+            raise_problems(
+                [
+                    f"{source}: plan '{name}' has the same name (folder '{slug}') as the plan of {seen[slug]}; "
+                    "give the scenarios different names or plan.name"
+                ]
+            )
         seen[slug] = source
         plans.append(PlanSpec(name=name, slug=slug, scenario=scenario, source=source))
     return plans
@@ -465,10 +469,12 @@ def check_agreement(plans: Sequence[PlanSpec]) -> None:
         found = first_difference(reference, _comparable(plan.scenario))
         if found is not None:
             path, expected, got = found
-            raise_problems([
-                f"{plan.source}: {format_key_path(path)}: differs from the baseline {baseline.source} "
-                f"({show_value(got)} vs {show_value(expected)}); the plans of a comparison may differ only in plan and levers"
-            ])
+            raise_problems(
+                [
+                    f"{plan.source}: {format_key_path(path)}: differs from the baseline {baseline.source} "
+                    f"({show_value(got)} vs {show_value(expected)}); the plans of a comparison may differ only in plan and levers"
+                ]
+            )
 
 
 def load_comparison(
@@ -511,10 +517,12 @@ def load_comparison(
         data = read_toml_file(paths[0])
         source = paths[0].name or str(paths[0])
         if not is_comparison_data(data):
-            raise_problems([
-                f"{source}: is a scenario file, and one plan cannot be compared: give two or more scenario "
-                "files, or a comparison file (a base scenario and its plans)"
-            ])
+            raise_problems(
+                [
+                    f"{source}: is a scenario file, and one plan cannot be compared: give two or more scenario "
+                    "files, or a comparison file (a base scenario and its plans)"
+                ]
+            )
         comparison, plans = _load_comparison_file(paths[0], data)
     else:
         plans = _plans_from_scenario_files(paths)
@@ -642,7 +650,14 @@ def paired_interval(differences: np.ndarray, confidence: float = CONFIDENCE_LEVE
     if n < 2:
         return {"mean": mean, "std": math.nan, "se": math.nan, "ci_low": math.nan, "ci_high": math.nan, "n": n}
     if np.all(values == values[0]):
-        return {"mean": float(values[0]), "std": 0.0, "se": 0.0, "ci_low": float(values[0]), "ci_high": float(values[0]), "n": n}
+        return {
+            "mean": float(values[0]),
+            "std": 0.0,
+            "se": 0.0,
+            "ci_low": float(values[0]),
+            "ci_high": float(values[0]),
+            "n": n,
+        }
     std = float(values.std(ddof=1))
     se = std / math.sqrt(n)
     half = float(stats.t.ppf(0.5 + confidence / 2.0, n - 1)) * se
@@ -659,9 +674,7 @@ def _grouped_paired(frame: pd.DataFrame, keys: list[str], column: str, confidenc
     t = np.where(n >= 2, stats.t.ppf(0.5 + confidence / 2.0, np.maximum(n - 1, 1)), np.nan)
     half = t * std / np.sqrt(np.maximum(n, 1))
     mean = np.where(std == 0.0, summary["min"].to_numpy(dtype=float), summary["mean"].to_numpy(dtype=float))
-    return pd.DataFrame(
-        {"mean": mean, "ci_low": mean - half, "ci_high": mean + half}, index=summary.index
-    )
+    return pd.DataFrame({"mean": mean, "ci_low": mean - half, "ci_high": mean + half}, index=summary.index)
 
 
 # --------------------------------------------------------------------------- result
@@ -776,8 +789,12 @@ def compare(
         Identical for any number of jobs: every run carries its own seed.
     """
     started = time.perf_counter()
-    spec = comparison if isinstance(comparison, ComparisonSpec) else load_comparison(
-        comparison, consumers=consumers, days=days, seed=seed, replications=replications, overrides=overrides
+    spec = (
+        comparison
+        if isinstance(comparison, ComparisonSpec)
+        else load_comparison(
+            comparison, consumers=consumers, days=days, seed=seed, replications=replications, overrides=overrides
+        )
     )
     executor = executor if executor is not None else ExecutorSpec.from_options(jobs=jobs)
     bundle = _bundle_key(spec.baseline.scenario)
@@ -836,7 +853,9 @@ def _build_tasks(spec: ComparisonSpec, seeds: Sequence[int], bundle: str | Path,
                 continue
             for j, store in enumerate(plan.scenario.plan.stores):
                 keep = [k for k in range(n) if k != j]
-                variants.append((index, store.id, canonical_json(_variant_scenario(plan.scenario, keep, f"without {store.id}"))))
+                variants.append(
+                    (index, store.id, canonical_json(_variant_scenario(plan.scenario, keep, f"without {store.id}")))
+                )
             variants.append((index, NO_STORES, canonical_json(_variant_scenario(plan.scenario, [], "without stores"))))
     return [
         _RunTask(index, variant, replication, seed, text, bundle, full_tables=(variant == ""))
@@ -846,10 +865,14 @@ def _build_tasks(spec: ComparisonSpec, seeds: Sequence[int], bundle: str | Path,
 
 
 def _assemble_runs(
-    spec: ComparisonSpec, seeds: Sequence[int], tasks: Sequence[_RunTask], outcomes: Mapping[int, Any], city: City,
+    spec: ComparisonSpec,
+    seeds: Sequence[int],
+    tasks: Sequence[_RunTask],
+    outcomes: Mapping[int, Any],
+    city: City,
     command: str | None,
 ) -> dict[str, RunResult]:
-    """One RunResult per plan from its replications (as :func:`simulator.experiment.run` builds it)."""
+    """One RunResult per plan from its replications (as :func:`simulator.experiments.run.run` builds it)."""
     by_plan: dict[int, dict[int, dict[str, Any]]] = {}
     for position, task in enumerate(tasks):
         if task.variant == "":
@@ -858,7 +881,11 @@ def _assemble_runs(
     for index, plan in enumerate(spec.plans):
         outcomes = [by_plan[index][replication] for replication in range(len(seeds))]
         runs[plan.name] = assemble_result(
-            plan.scenario, list(seeds), outcomes, city, command=command,
+            plan.scenario,
+            list(seeds),
+            outcomes,
+            city,
+            command=command,
             extra={"comparison": spec.name, "plan": plan.name},
         )
         runs[plan.name].metadata["seed"] = spec.seed
@@ -984,8 +1011,23 @@ def difference_table(
                 }
             )
     columns = [
-        "plan", "plan_slug", "baseline", "kpi", "label", "unit", "plan_mean", "baseline_mean", "difference",
-        "relative_difference", "std", "se", "ci_low", "ci_high", "se_unpaired", "n_replications", "significant",
+        "plan",
+        "plan_slug",
+        "baseline",
+        "kpi",
+        "label",
+        "unit",
+        "plan_mean",
+        "baseline_mean",
+        "difference",
+        "relative_difference",
+        "std",
+        "se",
+        "ci_low",
+        "ci_high",
+        "se_unpaired",
+        "n_replications",
+        "significant",
     ]
     return pd.DataFrame(rows, columns=columns)
 
@@ -1005,7 +1047,15 @@ def _stores_table(spec: ComparisonSpec, runs: Mapping[str, RunResult]) -> pd.Dat
             totals = totals.merge(queue, left_on="store_id", right_index=True, how="left")
         else:
             totals = totals.assign(queue_mean=np.nan, queue_max=np.nan)
-        for column in ("sightings", "bookings_requested", "test_drives", "bookings_lost", "purchases", "queue_mean", "queue_max"):
+        for column in (
+            "sightings",
+            "bookings_requested",
+            "test_drives",
+            "bookings_lost",
+            "purchases",
+            "queue_mean",
+            "queue_max",
+        ):
             if column in totals.columns:
                 totals[f"{column}_scaled"] = totals[column].astype(float) * weight
         frames.append(_with_plan(totals, plan))
@@ -1018,6 +1068,7 @@ def _stores_table(spec: ComparisonSpec, runs: Mapping[str, RunResult]) -> pd.Dat
 
 def _zones_table(spec: ComparisonSpec, runs: Mapping[str, RunResult], city: City, confidence: float) -> pd.DataFrame:
     """Per plan and zone: replication means and paired differences to the baseline."""
+
     def per_replication(run: RunResult) -> pd.DataFrame:
         zones = run.zones.copy()
         zones["zone_id"] = zones["zone_id"].astype(str)
@@ -1025,7 +1076,13 @@ def _zones_table(spec: ComparisonSpec, runs: Mapping[str, RunResult], city: City
         return zones
 
     baseline = per_replication(runs[spec.baseline.name])
-    names = pd.DataFrame({"zone_id": np.asarray(city.zone_ids).astype(str), "zone_name": city.zone_names, "zone_name_en": city.zone_names_en})
+    names = pd.DataFrame(
+        {
+            "zone_id": np.asarray(city.zone_ids).astype(str),
+            "zone_name": city.zone_names,
+            "zone_name_en": city.zone_names_en,
+        }
+    )
     frames = []
     for plan in spec.plans:
         zones = per_replication(runs[plan.name])
@@ -1035,11 +1092,13 @@ def _zones_table(spec: ComparisonSpec, runs: Mapping[str, RunResult], city: City
             paired[f"{column}_difference"] = paired[column].astype(float) - paired[f"{column}_base"].astype(float)
             stats_frame = _grouped_paired(paired, ["zone_id"], f"{column}_difference", confidence)
             means = means.merge(
-                stats_frame.rename(columns={
-                    "mean": f"{column}_difference",
-                    "ci_low": f"{column}_difference_ci_low",
-                    "ci_high": f"{column}_difference_ci_high",
-                }),
+                stats_frame.rename(
+                    columns={
+                        "mean": f"{column}_difference",
+                        "ci_low": f"{column}_difference_ci_low",
+                        "ci_high": f"{column}_difference_ci_high",
+                    }
+                ),
                 left_on="zone_id",
                 right_index=True,
                 how="left",
@@ -1070,18 +1129,27 @@ def _marginal_tables(
             daily[f"{column}_scaled"] = daily[column] * weight
         daily.insert(0, "seed", task.seed)
         daily.insert(0, "replication", task.replication)
-        one = RunResult(daily=daily, stores=pd.DataFrame(), zones=pd.DataFrame(), cells=pd.DataFrame(), plan=pd.DataFrame(), metadata={})
+        one = RunResult(
+            daily=daily,
+            stores=pd.DataFrame(),
+            zones=pd.DataFrame(),
+            cells=pd.DataFrame(),
+            plan=pd.DataFrame(),
+            metadata={},
+        )
         values = one.replication_kpis().iloc[0].to_dict()
         plan = spec.plans[task.plan_index]
-        variant_rows.append({
-            "plan": plan.name,
-            "plan_slug": plan.slug,
-            "removed": "all stores" if task.variant == NO_STORES else task.variant,
-            "variant": "no_stores" if task.variant == NO_STORES else "without_store",
-            "replication": task.replication,
-            "seed": task.seed,
-            **values,
-        })
+        variant_rows.append(
+            {
+                "plan": plan.name,
+                "plan_slug": plan.slug,
+                "removed": "all stores" if task.variant == NO_STORES else task.variant,
+                "variant": "no_stores" if task.variant == NO_STORES else "without_store",
+                "replication": task.replication,
+                "seed": task.seed,
+                **values,
+            }
+        )
     marginal_runs = pd.DataFrame(variant_rows)
     rows = []
     for plan in spec.plans:
@@ -1098,28 +1166,32 @@ def _marginal_tables(
                     continue
                 plan_values = full.loc[without.index, kpi].to_numpy(dtype=float)
                 paired = paired_interval(plan_values - without[kpi].to_numpy(dtype=float), confidence)
-                effect = float(np.mean(full.loc[none.index, kpi].to_numpy(dtype=float) - none[kpi].to_numpy(dtype=float)))
-                rows.append({
-                    "plan": plan.name,
-                    "plan_slug": plan.slug,
-                    "store_id": store.id,
-                    "store_name": store.name,
-                    "format": store.format,
-                    "zone_id": str(frame.loc[store.id, "zone_id"]) if store.id in frame.index else "",
-                    "kpi": kpi,
-                    "label": labels.loc[kpi, "label"] if kpi in labels.index else kpi,
-                    "unit": labels.loc[kpi, "unit"] if kpi in labels.index else "",
-                    "contribution": paired["mean"],
-                    "std": paired["std"],
-                    "se": paired["se"],
-                    "ci_low": paired["ci_low"],
-                    "ci_high": paired["ci_high"],
-                    "n_replications": paired["n"],
-                    "significant": bool(paired["n"] >= 2 and (paired["ci_low"] > 0 or paired["ci_high"] < 0)),
-                    "plan_value": float(plan_values.mean()),
-                    "plan_effect": effect,
-                    "share_of_plan_effect": paired["mean"] / effect if effect != 0 else math.nan,
-                })
+                effect = float(
+                    np.mean(full.loc[none.index, kpi].to_numpy(dtype=float) - none[kpi].to_numpy(dtype=float))
+                )
+                rows.append(
+                    {
+                        "plan": plan.name,
+                        "plan_slug": plan.slug,
+                        "store_id": store.id,
+                        "store_name": store.name,
+                        "format": store.format,
+                        "zone_id": str(frame.loc[store.id, "zone_id"]) if store.id in frame.index else "",
+                        "kpi": kpi,
+                        "label": labels.loc[kpi, "label"] if kpi in labels.index else kpi,
+                        "unit": labels.loc[kpi, "unit"] if kpi in labels.index else "",
+                        "contribution": paired["mean"],
+                        "std": paired["std"],
+                        "se": paired["se"],
+                        "ci_low": paired["ci_low"],
+                        "ci_high": paired["ci_high"],
+                        "n_replications": paired["n"],
+                        "significant": bool(paired["n"] >= 2 and (paired["ci_low"] > 0 or paired["ci_high"] < 0)),
+                        "plan_value": float(plan_values.mean()),
+                        "plan_effect": effect,
+                        "share_of_plan_effect": paired["mean"] / effect if effect != 0 else math.nan,
+                    }
+                )
     return pd.DataFrame(rows), marginal_runs
 
 
@@ -1135,45 +1207,47 @@ def _comparison_metadata(
 ) -> dict[str, Any]:
     baseline = spec.baseline.scenario
     weight = runs[spec.baseline.name].consumer_weight
-    return to_jsonable({
-        "schema_version": SCHEMA_VERSION,
-        "kind": COMPARISON_KIND,
-        "name": spec.name,
-        "description": spec.description,
-        "mode": spec.mode,
-        "sources": list(spec.sources),
-        "comparison_hash": spec.comparison_hash(),
-        "baseline": spec.baseline.name,
-        "plans": [
-            {
-                "name": plan.name,
-                "slug": plan.slug,
-                "source": plan.source,
-                "stores": plan.n_stores,
-                "scenario_hash": scenario_hash(plan.scenario),
-                "scenario": json.loads(canonical_json(plan.scenario)),
-                "run_folder": f"{RUNS_DIR}/{plan.slug}",
-            }
-            for plan in spec.plans
-        ],
-        "seed": spec.seed,
-        "replications": spec.replications,
-        "replication_seeds": spec.seeds,
-        "common_random_numbers": True,
-        "confidence_level": confidence,
-        "marginal": marginal,
-        "executor": executor.describe(),
-        "consumers": baseline.population.consumers,
-        "consumer_weight": weight,
-        "population_total": float(city.population_total),
-        "city": city.name,
-        "horizon_days": baseline.horizon.days,
-        "start_date": baseline.horizon.start_date,
-        "package_versions": package_versions(),
-        "timings": dict(timings),
-        "created_utc": utc_now_iso(),
-        "command": command,
-    })
+    return to_jsonable(
+        {
+            "schema_version": SCHEMA_VERSION,
+            "kind": COMPARISON_KIND,
+            "name": spec.name,
+            "description": spec.description,
+            "mode": spec.mode,
+            "sources": list(spec.sources),
+            "comparison_hash": spec.comparison_hash(),
+            "baseline": spec.baseline.name,
+            "plans": [
+                {
+                    "name": plan.name,
+                    "slug": plan.slug,
+                    "source": plan.source,
+                    "stores": plan.n_stores,
+                    "scenario_hash": scenario_hash(plan.scenario),
+                    "scenario": json.loads(canonical_json(plan.scenario)),
+                    "run_folder": f"{RUNS_DIR}/{plan.slug}",
+                }
+                for plan in spec.plans
+            ],
+            "seed": spec.seed,
+            "replications": spec.replications,
+            "replication_seeds": spec.seeds,
+            "common_random_numbers": True,
+            "confidence_level": confidence,
+            "marginal": marginal,
+            "executor": executor.describe(),
+            "consumers": baseline.population.consumers,
+            "consumer_weight": weight,
+            "population_total": float(city.population_total),
+            "city": city.name,
+            "horizon_days": baseline.horizon.days,
+            "start_date": baseline.horizon.start_date,
+            "package_versions": package_versions(),
+            "timings": dict(timings),
+            "created_utc": utc_now_iso(),
+            "command": command,
+        }
+    )
 
 
 # --------------------------------------------------------------------------- terminal rows
@@ -1199,7 +1273,7 @@ def format_difference(value: float, unit: str) -> str:
 
 def difference_rows(result: ComparisonResult, kpis: Sequence[str] = HEADLINE_KPIS) -> tuple[list[str], list[list[str]]]:
     """Headers and rows of the terminal table: baseline value, then each plan's difference and CI."""
-    from .report import format_number
+    from simulator.reports.run_report import format_number
 
     headers = ["KPI", f"{result.baseline} (baseline)"] + [f"{name} − baseline" for name in result.plan_names[1:]]
     baseline_values = result.plans[result.plans["plan"] == result.baseline].set_index("kpi")
@@ -1228,7 +1302,7 @@ def difference_rows(result: ComparisonResult, kpis: Sequence[str] = HEADLINE_KPI
 
 def default_comparison_dir(results_root: str | os.PathLike[str], spec: ComparisonSpec) -> Path:
     """``<results_root>/compare-<name>-<YYYYmmdd-HHMMSS>-<hash8>`` (a fresh path; nothing created)."""
-    from .results import default_run_dir
+    from simulator.results.run_folder import default_run_dir
 
     return default_run_dir(results_root, f"compare-{spec.name}", spec.comparison_hash())
 
@@ -1243,7 +1317,7 @@ def write_comparison(
     """Write the comparison folder, atomically.
 
     The folder is built as a hidden sibling ``.<name>.partial-<random>`` and renamed onto
-    ``out_dir`` when complete (as :func:`simulator.results.write_run` does). Contents:
+    ``out_dir`` when complete (as :func:`simulator.results.run_folder.write_run` does). Contents:
     ``metadata.json``; ``runs.parquet``, ``plans.parquet``, ``differences.parquet``,
     ``stores.parquet``, ``daily.parquet``, ``zones.parquet`` (and ``marginal.parquet``,
     ``marginal_runs.parquet`` with ``--marginal``); ``zones.gpkg`` (layers ``zones``,
@@ -1264,9 +1338,9 @@ def write_comparison(
     pathlib.Path
         ``out_dir``.
     """
-    from . import compare_report
-    from .city import cell_frame, zone_frame
-    from .errors import ResultsError
+    import simulator.reports.compare_report as compare_report
+    from simulator.city.bundle import cell_frame, zone_frame
+    from simulator.config.errors import ResultsError
 
     target = Path(out_dir)
     if target.exists() and not target.is_dir():
@@ -1313,7 +1387,9 @@ def _parquet_safe(table: pd.DataFrame) -> pd.DataFrame:
         table["date"] = pd.to_datetime(table["date"]).dt.date
     for column in table.columns:
         if table[column].dtype == object and column != "date":
-            table[column] = table[column].map(lambda v: v if v is None or isinstance(v, (str, bool, int, float)) else str(v))
+            table[column] = table[column].map(
+                lambda v: v if v is None or isinstance(v, (str, bool, int, float)) else str(v)
+            )
     return table
 
 
@@ -1335,7 +1411,9 @@ def _write_zones_gpkg(result: ComparisonResult, zones_gdf: Any, path: Path) -> N
     stores = pd.concat(plans, ignore_index=True)
     layers = {"zones": gpd.GeoDataFrame(zones, geometry=zones_gdf.geometry.name, crs=GEOPACKAGE_CRS)}
     if len(stores):
-        layers["stores"] = gpd.GeoDataFrame(stores, geometry=gpd.points_from_xy(stores["lon"], stores["lat"]), crs=GEOPACKAGE_CRS)
+        layers["stores"] = gpd.GeoDataFrame(
+            stores, geometry=gpd.points_from_xy(stores["lon"], stores["lat"]), crs=GEOPACKAGE_CRS
+        )
     with atomic_path(path) as temporary, warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*(filename extension|non conformant file extension).*")
         for layer, frame in layers.items():

@@ -26,7 +26,7 @@ by one day in a single fused, compiled pass (numba, parallel over fixed-size chu
    decision is a test-drive booking with probability ``test_drive_share``, otherwise a
    direct purchase.
 
-All draws come from :func:`simulator.rng.counter_uniform`, so the result of a day does not
+All draws come from :func:`simulator.model.rng.counter_uniform`, so the result of a day does not
 depend on the number of threads. Sums are formed per chunk of ``CHUNK_SIZE`` consumers and
 added in chunk order, so they are bit-identical on any machine with the same chunking.
 """
@@ -39,7 +39,7 @@ import numba
 import numpy as np
 from numba import prange
 
-from .rng import (
+from simulator.model.rng import (
     STREAM_CHANNEL,
     STREAM_DECISION,
     STREAM_MARKET,
@@ -388,7 +388,7 @@ def consumer_day(
                 kpi[KPI_REACH] += 1.0
             if recent_sightings[i, 2] >= recent_floor:
                 kpi[KPI_EFFECTIVE_FREQUENCY] += 1.0
-            if state == IN_MARKET or state == WAITING:
+            if state in (IN_MARKET, WAITING):
                 kpi[KPI_IN_MARKET] += 1.0
             kpi[KPI_SIGHTINGS] += sightings
             if today == EVENT_BOOKING:
@@ -435,7 +435,9 @@ def add_testimonials(
     np.add.at(wom, followers, increments.astype(wom.dtype))
 
 
-def followers_of(n: int, contact_indptr: np.ndarray, contact_indices: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def followers_of(
+    n: int, contact_indptr: np.ndarray, contact_indices: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Transpose of the contact graph and ``1 / k_i``: what :func:`add_testimonials` needs."""
     degree = np.diff(contact_indptr)
     owner = np.repeat(np.arange(n, dtype=np.int64), degree)

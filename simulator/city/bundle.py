@@ -64,31 +64,32 @@ import shapely
 from pyproj import CRS, Transformer
 from scipy.sparse.csgraph import connected_components, dijkstra
 
-from simulator.errors import CityError, PlanError
+from simulator.config.errors import CityError, PlanError
+from simulator.config.resources import bundle_dir
 
 __all__ = [
     "BUNDLE_DIR",
-    "TRANSFER_METRES_PER_SECOND",
     "DEFAULT_TRANSFER_WALK_SECONDS",
     "EDGE_TOLERANCE_M",
+    "TRANSFER_METRES_PER_SECOND",
     "City",
     "available_bundles",
-    "resolve_bundle",
-    "load_city",
-    "validate_bundle",
-    "utm_epsg",
-    "normalise_name",
-    "shortest_ride_distance",
-    "zone_frame",
     "cell_frame",
-    "station_frame",
     "line_frame",
+    "load_city",
     "mall_frame",
+    "normalise_name",
+    "resolve_bundle",
+    "shortest_ride_distance",
     "site_frame",
+    "station_frame",
+    "utm_epsg",
+    "validate_bundle",
+    "zone_frame",
 ]
 
-#: Folder of the bundles shipped with the project (``<project>/geo``).
-BUNDLE_DIR: Path = Path(__file__).resolve().parent.parent / "geo"
+#: Folder of the bundles shipped with the project (``<project>/geo``, or its copy in a wheel).
+BUNDLE_DIR: Path = bundle_dir()
 
 #: Price of one second of transfer walking, in metres of riding (about the mean
 #: subway travel speed, stops included).
@@ -343,9 +344,7 @@ def resolve_bundle(source: str | os.PathLike) -> Path:
     if candidate.is_file():
         return candidate
     available = ", ".join(available_bundles()) or "none"
-    raise CityError(
-        f"{text}: unknown city bundle (available in geo/: {available}; or give a path to a .gpkg)"
-    )
+    raise CityError(f"{text}: unknown city bundle (available in geo/: {available}; or give a path to a .gpkg)")
 
 
 def load_city(source: str | os.PathLike) -> City:
@@ -473,7 +472,10 @@ def line_frame(city: City):
 def mall_frame(city: City):
     """Malls as a GeoDataFrame in ``city.crs``, in the order of ``city.mall_ids``."""
     return _frame(
-        city, "malls", "mall_id", city.mall_ids,
+        city,
+        "malls",
+        "mall_id",
+        city.mall_ids,
         ["mall_id", "name", "name_en", "attractiveness", "position_accuracy_m"],
     )
 
@@ -483,9 +485,7 @@ def site_frame(city: City):
     import geopandas as gpd
 
     if city.site_ids.size == 0:
-        return gpd.GeoDataFrame(
-            {"site_id": [], "name": [], "attractiveness": []}, geometry=[], crs=city.crs
-        )
+        return gpd.GeoDataFrame({"site_id": [], "name": [], "attractiveness": []}, geometry=[], crs=city.crs)
     return _frame(city, "street_sites", "site_id", city.site_ids, ["site_id", "name", "attractiveness"])
 
 
@@ -683,9 +683,9 @@ def _check_columns(report: _Reporter, layer: str, frame: pd.DataFrame) -> pd.Dat
                 raise report.fail(layer, f"column '{column}' must be numeric, got {series.dtype}")
             frame[column] = series.astype(np.float64)
         elif kind == _BOOL:
-            if pd.api.types.is_bool_dtype(series):
-                frame[column] = series.astype(bool)
-            elif pd.api.types.is_integer_dtype(series) and series.isin([0, 1]).all():
+            if pd.api.types.is_bool_dtype(series) or (
+                pd.api.types.is_integer_dtype(series) and series.isin([0, 1]).all()
+            ):
                 frame[column] = series.astype(bool)
             else:
                 raise report.fail(layer, f"column '{column}' must be boolean, got {series.dtype}")
@@ -717,22 +717,21 @@ def _check_values(report: _Reporter, frames: dict[str, pd.DataFrame]) -> None:
         values = frame[column].to_numpy(dtype=np.float64)
         for bad, problem in (
             (~np.isfinite(values), "missing or non-finite"),
-            (np.isfinite(values) & ((values <= 0) if strictly_positive else (values < 0)),
-             "non-positive" if strictly_positive else "negative"),
+            (
+                np.isfinite(values) & ((values <= 0) if strictly_positive else (values < 0)),
+                "non-positive" if strictly_positive else "negative",
+            ),
         ):
             if bad.any():
                 first = int(np.flatnonzero(bad)[0])
                 label = f"{id_column} {frame[id_column].iloc[first]!r}" if id_column else f"row {first}"
                 raise report.fail(
                     layer,
-                    f"column '{column}' has {int(bad.sum())} {problem} values "
-                    f"(first: {label} = {values[first]})",
+                    f"column '{column}' has {int(bad.sum())} {problem} values (first: {label} = {values[first]})",
                 )
 
 
-def _check_geometries(
-    report: _Reporter, layer: str, frame, allowed: tuple[str, ...], id_column: str | None
-) -> None:
+def _check_geometries(report: _Reporter, layer: str, frame, allowed: tuple[str, ...], id_column: str | None) -> None:
     geoms = frame.geometry.to_numpy()
     if len(geoms) == 0:
         return
@@ -758,9 +757,7 @@ def _check_geometries(
     if not valid.all():
         first = int(np.flatnonzero(~valid)[0])
         reason = shapely.is_valid_reason(geoms[first])
-        raise report.fail(
-            layer, f"{int((~valid).sum())} invalid geometries (first: {label(first)}: {reason})"
-        )
+        raise report.fail(layer, f"{int((~valid).sum())} invalid geometries (first: {label(first)}: {reason})")
 
 
 def _check_transit(report: _Reporter, frames: dict[str, pd.DataFrame]):
@@ -777,8 +774,7 @@ def _check_transit(report: _Reporter, frames: dict[str, pd.DataFrame]):
         if unknown:
             raise report.fail(
                 "subway_stations",
-                f"column 'lines' names unknown line {unknown[0]!r} "
-                f"(station {stations['station_id'].iloc[row]!r})",
+                f"column 'lines' names unknown line {unknown[0]!r} (station {stations['station_id'].iloc[row]!r})",
             )
 
     line_stations: list[np.ndarray] = []
@@ -858,25 +854,23 @@ def _check_transit(report: _Reporter, frames: dict[str, pd.DataFrame]):
             )
 
     if len(links):
-        served = {(sid, line_ids[line]) for line, members in enumerate(line_stations)
-                  for sid in stations["station_id"].iloc[members]}
+        served = {
+            (sid, line_ids[line])
+            for line, members in enumerate(line_stations)
+            for sid in stations["station_id"].iloc[members]
+        }
         for side in ("from", "to"):
             named = _optional_texts(links, f"{side}_line")
             for row, (station, line) in enumerate(zip(links[f"{side}_station"], named)):
                 if line and links["kind"].iloc[row] == "transfer" and (station, line) not in served:
                     problem = (
-                        "unknown line" if line not in line_set
-                        else f"line that does not serve station {station!r}"
+                        "unknown line" if line not in line_set else f"line that does not serve station {station!r}"
                     )
-                    raise report.fail(
-                        "subway_links", f"column '{side}_line' names {problem} {line!r} (row {row})"
-                    )
+                    raise report.fail("subway_links", f"column '{side}_line' names {problem} {line!r} (row {row})")
 
     if n_stations > 1:
         sources, targets = _transit_pairs(line_stations, links, station_position)
-        adjacency = sp.coo_matrix(
-            (np.ones(sources.size), (sources, targets)), shape=(n_stations, n_stations)
-        ).tocsr()
+        adjacency = sp.coo_matrix((np.ones(sources.size), (sources, targets)), shape=(n_stations, n_stations)).tocsr()
         count, labels = connected_components(adjacency, directed=False)
         if count > 1:
             sizes = np.bincount(labels)
@@ -909,8 +903,12 @@ def _optional_texts(frame: pd.DataFrame, column: str) -> list[str]:
     """Values of an optional text column as ``str`` ("" when missing or null)."""
     if column not in frame.columns:
         return [""] * len(frame)
-    return ["" if (value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA)
-            else str(value).strip() for value in frame[column]]
+    return [
+        ""
+        if (value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA)
+        else str(value).strip()
+        for value in frame[column]
+    ]
 
 
 def _split(text: str) -> list[str]:
@@ -958,8 +956,13 @@ def _build_city(checked: _Checked) -> City:
 
     n_stations = len(stations)
     platform_station, platform_line, platform_graph, station_graph = _transit_graphs(
-        n_stations, list(lines["line_id"]), checked.line_stations, checked.line_distances, checked.line_is_loop,
-        frames["subway_links"], {s: i for i, s in enumerate(stations["station_id"])},
+        n_stations,
+        list(lines["line_id"]),
+        checked.line_stations,
+        checked.line_distances,
+        checked.line_is_loop,
+        frames["subway_links"],
+        {s: i for i, s in enumerate(stations["station_id"])},
     )
     has_sites = sites is not None and len(sites) > 0
 
@@ -996,9 +999,7 @@ def _build_city(checked: _Checked) -> City:
         site_ids=_texts(sites["site_id"]) if has_sites else np.zeros(0, dtype=str),
         site_names=_texts(sites["name"]) if has_sites else np.zeros(0, dtype=str),
         site_xy=np.ascontiguousarray(checked.site_xy, dtype=np.float64).reshape(-1, 2),
-        site_attractiveness=(
-            sites["attractiveness"].to_numpy(dtype=np.float64) if has_sites else np.zeros(0)
-        ),
+        site_attractiveness=(sites["attractiveness"].to_numpy(dtype=np.float64) if has_sites else np.zeros(0)),
         _area=checked.area,
     )
 
@@ -1044,8 +1045,8 @@ def _transit_graphs(n_stations, line_ids, line_stations, line_distances, line_is
         np.concatenate([a, b]), np.concatenate([b, a]), np.concatenate([metres, metres]), n_stations
     )
 
-    pa = np.array([platform_of[(int(s), int(l))] for s, l in zip(a, lines_of_hop)], dtype=np.int64)
-    pb = np.array([platform_of[(int(s), int(l))] for s, l in zip(b, lines_of_hop)], dtype=np.int64)
+    pa = np.array([platform_of[(int(s), int(line))] for s, line in zip(a, lines_of_hop)], dtype=np.int64)
+    pb = np.array([platform_of[(int(s), int(line))] for s, line in zip(b, lines_of_hop)], dtype=np.int64)
     rows, cols, weights = [pa, pb], [pb, pa], [metres, metres]
 
     platforms_at: dict[int, list[int]] = {}
@@ -1059,8 +1060,11 @@ def _transit_graphs(n_stations, line_ids, line_stations, line_distances, line_is
     own_walk: dict[int, list[float]] = {}  # station -> walk seconds of rows without lines
     station_pairs: list[tuple[int, int, float]] = []  # virtual transfers without lines
     for origin, target, walk, line_a, line_b in zip(
-        transfers.get("from_station", []), transfers.get("to_station", []), transfers.get("walk_seconds", []),
-        from_lines, to_lines,
+        transfers.get("from_station", []),
+        transfers.get("to_station", []),
+        transfers.get("walk_seconds", []),
+        from_lines,
+        to_lines,
     ):
         i, j = station_position[origin], station_position[target]
         metres = float(walk) * TRANSFER_METRES_PER_SECOND

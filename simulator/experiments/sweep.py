@@ -9,7 +9,7 @@ effects), the replications per design point and the KPIs to keep; see
 The engine is generic: :func:`run_sweep` takes an evaluation function
 ``evaluate(task: RunTask) -> {kpi: value}``. For a simulator sweep it is a
 :class:`ScenarioEvaluator` (the base scenario with the point's values applied by
-:func:`simulator.scenario.apply_overrides`, simulated for one seed); a test can pass any
+:func:`simulator.config.scenario.apply_overrides`, simulated for one seed); a test can pass any
 picklable function (e.g. the Ishigami function) and goes through the same design,
 execution, resume, summary and sensitivity code.
 
@@ -50,12 +50,8 @@ import numpy as np
 import pandas as pd
 from pydantic import BeforeValidator, Field, ValidationError, model_validator
 
-from .errors import ResultsError, ScenarioError
-from .executors import ExecutorSpec, execute
-from .results import SUMMARY_KPIS as RUN_KPI_TABLE
-from .results import RunResult, package_versions, utc_now_iso, write_json, write_parquet
-from .rng import replication_seeds
-from .scenario import (
+from simulator.config.errors import ResultsError, ScenarioError
+from simulator.config.scenario import (
     Boolean,
     FrozenModel,
     Integer,
@@ -75,6 +71,10 @@ from .scenario import (
     show_number,
     show_value,
 )
+from simulator.experiments.executors import ExecutorSpec, execute
+from simulator.model.rng import replication_seeds
+from simulator.results.run_folder import SUMMARY_KPIS as RUN_KPI_TABLE
+from simulator.results.run_folder import RunResult, package_versions, utc_now_iso, write_json, write_parquet
 
 __all__ = [
     "AVAILABLE_KPIS",
@@ -156,7 +156,9 @@ class ParameterSpec(FrozenModel):
             "In a sweep without a scenario, any name."
         ),
     )
-    label: Text | None = Field(None, min_length=1, description="Name shown in figures and the report (default: the key).")
+    label: Text | None = Field(
+        None, min_length=1, description="Name shown in figures and the report (default: the key)."
+    )
     values: tuple[Scalar, ...] | None = Field(
         None, min_length=1, description="Grid only: the values to run (numbers, strings or booleans)."
     )
@@ -195,7 +197,9 @@ class DesignSpec(FrozenModel):
     )
     levels: Integer | None = Field(None, ge=2, description="morris only: grid levels (even; default 4).")
     second_order: Boolean | None = Field(None, description="sobol only: also second-order indices (default false).")
-    seed: Integer | None = Field(None, ge=0, description="Seed of the design's sampling (default: the sweep's root seed).")
+    seed: Integer | None = Field(
+        None, ge=0, description="Seed of the design's sampling (default: the sweep's root seed)."
+    )
 
 
 class AnalysisSpec(FrozenModel):
@@ -225,7 +229,9 @@ class SweepSpec(FrozenModel):
     name: Text = Field("sweep", min_length=1, description="Sweep name (default: the file's stem).")
     description: Text = Field("", description="Free text shown in the report.")
     scenario: Text | None = Field(
-        None, min_length=1, description="Base scenario file, relative to the sweep file (required by `footprint sweep`)."
+        None,
+        min_length=1,
+        description="Base scenario file, relative to the sweep file (required by `footprint sweep`).",
     )
     seed: Integer | None = Field(
         None, ge=0, description="Root seed of the run seeds (default: the base scenario's seed)."
@@ -234,7 +240,7 @@ class SweepSpec(FrozenModel):
     kpis: tuple[Text, ...] = Field(DEFAULT_KPIS, min_length=1, description="KPIs to keep from every run.")
     overrides: dict[str, Any] = Field(
         default_factory=dict,
-        description="Fixed changes to the base scenario by dotted key path, e.g. `\"population.consumers\" = 20000`.",
+        description='Fixed changes to the base scenario by dotted key path, e.g. `"population.consumers" = 20000`.',
     )
     parameters: tuple[ParameterSpec, ...] = Field(min_length=1, description="The varied parameters.")
     design: DesignSpec = Field(default_factory=DesignSpec, description="The design.")
@@ -365,13 +371,18 @@ def _design_problems(spec: SweepSpec) -> list[tuple[tuple[Any, ...], str]]:
     sampling = kind != "grid"
     given = design.model_fields_set
     if kind == "grid" and design.samples is not None:
-        problems.append((("design", "samples"), "not used by a grid (its size is the product of the parameters' values)"))
+        problems.append(
+            (("design", "samples"), "not used by a grid (its size is the product of the parameters' values)")
+        )
     if sampling and design.samples is None:
         what = {"lhs": "points", "sobol": "base sample N, a power of 2", "morris": "trajectories"}[kind]
         problems.append((("design", "samples"), f"required for a {kind} design ({what})"))
     if kind == "sobol" and design.samples is not None and design.samples & (design.samples - 1):
         problems.append(
-            (("design", "samples"), f"must be a power of 2 for Sobol' sampling (e.g. {1 << design.samples.bit_length()}), got {design.samples}")
+            (
+                ("design", "samples"),
+                f"must be a power of 2 for Sobol' sampling (e.g. {1 << design.samples.bit_length()}), got {design.samples}",
+            )
         )
     if "levels" in given and kind != "morris":
         problems.append((("design", "levels"), "applies to morris designs only"))
@@ -385,13 +396,17 @@ def _design_problems(spec: SweepSpec) -> list[tuple[tuple[Any, ...], str]]:
     for index, parameter in enumerate(spec.parameters):
         here = ("parameters", index)
         if parameter.key in seen:
-            problems.append((here + ("key",), f"'{parameter.key}' is already varied by parameters[{seen[parameter.key]}]"))
+            problems.append(
+                (here + ("key",), f"'{parameter.key}' is already varied by parameters[{seen[parameter.key]}]")
+            )
         seen.setdefault(parameter.key, index)
         has_range = parameter.low is not None or parameter.high is not None
         is_normal = parameter.distribution == "normal"
         if parameter.values is not None:
             if sampling:
-                problems.append((here + ("values",), f"a {kind} design samples a range: give low and high (values are for grids)"))
+                problems.append(
+                    (here + ("values",), f"a {kind} design samples a range: give low and high (values are for grids)")
+                )
             elif has_range or parameter.count is not None or is_normal:
                 problems.append((here + ("values",), "give either values or low, high and count, not both"))
             kinds = {_value_kind(v) for v in parameter.values}
@@ -402,24 +417,40 @@ def _design_problems(spec: SweepSpec) -> list[tuple[tuple[Any, ...], str]]:
             continue
         if is_normal:
             if kind in ("grid", "morris"):
-                problems.append((here + ("distribution",), f"normal is for lhs and sobol designs, not {kind} (give low and high)"))
+                problems.append(
+                    (here + ("distribution",), f"normal is for lhs and sobol designs, not {kind} (give low and high)")
+                )
             for name in ("mean", "sd"):
                 if getattr(parameter, name) is None:
                     problems.append((here + (name,), "required for a normal distribution"))
             if has_range:
-                problems.append((here + ("low" if parameter.low is not None else "high",), "not used by a normal distribution (give mean and sd)"))
+                problems.append(
+                    (
+                        here + ("low" if parameter.low is not None else "high",),
+                        "not used by a normal distribution (give mean and sd)",
+                    )
+                )
         else:
             for name in ("mean", "sd"):
                 if getattr(parameter, name) is not None:
-                    problems.append((here + (name,), f"applies to normal distributions only (this one is {parameter.distribution})"))
+                    problems.append(
+                        (here + (name,), f"applies to normal distributions only (this one is {parameter.distribution})")
+                    )
             if parameter.low is None or parameter.high is None:
                 missing = "low" if parameter.low is None else "high"
                 hint = "give values, or low, high and count" if kind == "grid" else "give low and high"
                 problems.append((here + (missing,), f"required ({hint})"))
             elif parameter.high <= parameter.low:
-                problems.append((here + ("high",), f"must be > low ({show_number(parameter.low)}), got {show_number(parameter.high)}"))
+                problems.append(
+                    (
+                        here + ("high",),
+                        f"must be > low ({show_number(parameter.low)}), got {show_number(parameter.high)}",
+                    )
+                )
             elif parameter.distribution == "loguniform" and parameter.low <= 0:
-                problems.append((here + ("low",), f"must be > 0 for a loguniform distribution, got {show_number(parameter.low)}"))
+                problems.append(
+                    (here + ("low",), f"must be > 0 for a loguniform distribution, got {show_number(parameter.low)}")
+                )
         if kind == "grid" and parameter.count is None and not is_normal:
             problems.append((here + ("count",), "required for a grid range (how many values from low to high)"))
         if sampling and parameter.count is not None:
@@ -517,7 +548,9 @@ def _resolve_parameters(spec: SweepSpec, base: Scenario | None, source: str) -> 
         sampling = spec.design.kind != "grid"
         if kind in ("text", "boolean") and (sampling or parameter.values is None):
             problems.append(
-                _parse_problem(source, here + ("key",), f"{parameter.key} takes {kind} values: list them in values (grid design)")
+                _parse_problem(
+                    source, here + ("key",), f"{parameter.key} takes {kind} values: list them in values (grid design)"
+                )
             )
             continue
         values = _grid_values(parameter, kind) if not sampling else None
@@ -526,7 +559,8 @@ def _resolve_parameters(spec: SweepSpec, base: Scenario | None, source: str) -> 
                 problem = _parse_problem(source, here + ("values",), "has repeated values")
             else:
                 problem = _parse_problem(
-                    source, here + ("count",),
+                    source,
+                    here + ("count",),
                     f"{parameter.count} values from {show_number(parameter.low)} to {show_number(parameter.high)} "
                     f"repeat after rounding to integers: {list(values)}",
                 )
@@ -552,7 +586,7 @@ def _resolve_parameters(spec: SweepSpec, base: Scenario | None, source: str) -> 
             try:
                 apply_overrides(
                     base,
-                    {target: value for target in targets},
+                    dict.fromkeys(targets, value),
                     source_name=f"{_where(source, here)}: value {show_value(value)}",
                 )
             except ScenarioError as error:
@@ -643,21 +677,28 @@ def parse_sweep(
         given = [name for name, value in (("--consumers", consumers), ("--days", days)) if value is not None]
         if given or overrides or spec.overrides:
             what = ", ".join(given + (["--set"] if overrides else []) + (["overrides"] if spec.overrides else []))
-            raise_problems([f"{source_name}: {what}: this sweep has no base scenario to change (give scenario = \"...\")"])
-        root_seed = seed if seed is not None else spec.seed if spec.seed is not None else Scenario.model_fields["seed"].default
+            raise_problems(
+                [f'{source_name}: {what}: this sweep has no base scenario to change (give scenario = "...")']
+            )
+        root_seed = (
+            seed if seed is not None else spec.seed if spec.seed is not None else Scenario.model_fields["seed"].default
+        )
         return Sweep(spec, source_name, None, int(root_seed), _resolve_parameters(spec, None, source_name))
     if spec.overrides:
         base = apply_overrides(base, spec.overrides, source_name=f"{source_name}: overrides")
-    from .experiment import prepare_scenario
+    from simulator.experiments.run import prepare_scenario
 
     base = prepare_scenario(base, consumers=consumers, days=days, overrides=overrides)
     root_seed = seed if seed is not None else spec.seed if spec.seed is not None else base.seed
     base = apply_overrides(base, {"seed": int(root_seed), "replications": spec.replications}, source_name=source_name)
     unknown = [kpi for kpi in spec.kpis if kpi not in KPI_LABELS]
     if unknown:
-        raise_problems([
-            f"{source_name}: kpis[{list(spec.kpis).index(kpi)}]: unknown KPI '{kpi}' ({_kpi_hint(kpi)})" for kpi in unknown
-        ])
+        raise_problems(
+            [
+                f"{source_name}: kpis[{list(spec.kpis).index(kpi)}]: unknown KPI '{kpi}' ({_kpi_hint(kpi)})"
+                for kpi in unknown
+            ]
+        )
     return Sweep(spec, source_name, base, int(root_seed), _resolve_parameters(spec, base, source_name))
 
 
@@ -692,7 +733,13 @@ def load_sweep(
     data = read_toml_file(path, "a sweep file")
     source_name = path.name or str(path)
     return parse_sweep(
-        data, source_name, base_dir=path.parent.absolute(), consumers=consumers, days=days, seed=seed, overrides=overrides
+        data,
+        source_name,
+        base_dir=path.parent.absolute(),
+        consumers=consumers,
+        days=days,
+        seed=seed,
+        overrides=overrides,
     )
 
 
@@ -810,7 +857,9 @@ def plan_tasks(sweep: Sweep, design: Design) -> list[RunTask]:
     seeds = replication_seeds(sweep.root_seed, sweep.replications)
     records = design.points.to_dict("records")
     return [
-        RunTask(run_id(point, replication), point, replication, int(seed), {k: _plain_value(v) for k, v in values.items()})
+        RunTask(
+            run_id(point, replication), point, replication, int(seed), {k: _plain_value(v) for k, v in values.items()}
+        )
         for point, values in enumerate(records)
         for replication, seed in enumerate(seeds)
     ]
@@ -818,7 +867,7 @@ def plan_tasks(sweep: Sweep, design: Design) -> list[RunTask]:
 
 @functools.lru_cache(maxsize=4)
 def _cached_city(bundle: str) -> Any:
-    from .city import load_city
+    from simulator.city.bundle import load_city
 
     return load_city(bundle)
 
@@ -826,13 +875,13 @@ def _cached_city(bundle: str) -> Any:
 def scenario_kpis(scenario: Scenario, seed: int, city: Any, kpis: Sequence[str] = DEFAULT_KPIS) -> dict[str, float]:
     """Simulate one replication of ``scenario`` with ``seed`` and return its KPIs.
 
-    The KPIs are those of :meth:`simulator.results.RunResult.replication_kpis` (totals
+    The KPIs are those of :meth:`simulator.results.run_folder.RunResult.replication_kpis` (totals
     over the horizon for counts, last-day values for shares and means) and
     ``mean_store_utilisation``, the mean over stores with capacity of their utilisation
-    on open days (:func:`simulator.results.store_totals`).
+    on open days (:func:`simulator.results.run_folder.store_totals`).
     """
-    from .experiment import simulate_replication
-    from .results import DAILY_COUNT_COLUMNS, store_totals
+    from simulator.experiments.run import simulate_replication
+    from simulator.results.run_folder import DAILY_COUNT_COLUMNS, store_totals
 
     outcome = simulate_replication(scenario, seed, city)
     daily = outcome["daily"]
@@ -856,7 +905,7 @@ class ScenarioEvaluator:
     """Evaluation function of a simulator sweep (picklable, so it runs on any executor).
 
     Calling it with a :class:`RunTask` applies the task's values to the base scenario at
-    every target key path (:func:`simulator.scenario.apply_overrides`), loads the city
+    every target key path (:func:`simulator.config.scenario.apply_overrides`), loads the city
     once per worker process and returns :func:`scenario_kpis` for the task's seed.
     """
 
@@ -882,7 +931,7 @@ def _evaluator_name(evaluate: Callable) -> str:
 
 
 def _canonical(obj: Any) -> str:
-    from .results import to_jsonable
+    from simulator.results.run_folder import to_jsonable
 
     return json.dumps(to_jsonable(obj), sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 
@@ -901,9 +950,7 @@ def build_manifest(sweep: Sweep, design: Design, tasks: Sequence[RunTask], evalu
         "evaluator": evaluator,
         "root_seed": sweep.root_seed,
         "replication_seeds": replication_seeds(sweep.root_seed, sweep.replications),
-        "parameters": [
-            {"key": p.key, "targets": list(p.targets), "kind": p.kind} for p in sweep.parameters
-        ],
+        "parameters": [{"key": p.key, "targets": list(p.targets), "kind": p.kind} for p in sweep.parameters],
         "points": design.points.to_dict("split")["data"],
     }
     fingerprint = hashlib.sha256(_canonical(identity).encode("utf-8")).hexdigest()
@@ -919,9 +966,18 @@ def build_manifest(sweep: Sweep, design: Design, tasks: Sequence[RunTask], evalu
         "base_scenario": json.loads(canonical_json(sweep.base)) if sweep.base is not None else None,
         "design": {"kind": design.kind, "points": design.size, "unit": design.unit},
         "parameters": [
-            {"key": p.key, "label": p.label, "targets": list(p.targets), "kind": p.kind,
-             "values": list(p.values) if p.values is not None else None, "distribution": p.distribution,
-             "low": p.low, "high": p.high, "mean": p.mean, "sd": p.sd}
+            {
+                "key": p.key,
+                "label": p.label,
+                "targets": list(p.targets),
+                "kind": p.kind,
+                "values": list(p.values) if p.values is not None else None,
+                "distribution": p.distribution,
+                "low": p.low,
+                "high": p.high,
+                "mean": p.mean,
+                "sd": p.sd,
+            }
             for p in sweep.parameters
         ],
         "runs": [task.run_id for task in tasks],
@@ -959,7 +1015,8 @@ def _prepare_folder(folder: Path, manifest: Mapping[str, Any]) -> None:
         if existing.get("fingerprint") != manifest["fingerprint"]:
             old = existing.get("identity") or {}
             differing = [
-                text for part, text in _IDENTITY_PARTS.items()
+                text
+                for part, text in _IDENTITY_PARTS.items()
                 if _canonical(old.get(part)) != _canonical(manifest["identity"].get(part))
             ] or ["the sweep definition"]
             raise ResultsError(
@@ -994,8 +1051,13 @@ def _finished(runs: Path) -> set[str]:
 
 def _write_run(runs: Path, task: RunTask, kpis: Mapping[str, float], seconds: float) -> None:
     record = {
-        "run_id": task.run_id, "point": task.point, "replication": task.replication, "seed": task.seed,
-        "parameters": dict(task.values), "kpis": dict(kpis), "seconds": seconds,
+        "run_id": task.run_id,
+        "point": task.point,
+        "replication": task.replication,
+        "seed": task.seed,
+        "parameters": dict(task.values),
+        "kpis": dict(kpis),
+        "seconds": seconds,
     }
     write_json(record, _run_path(runs, task.run_id))
     with contextlib.suppress(FileNotFoundError):
@@ -1004,8 +1066,13 @@ def _write_run(runs: Path, task: RunTask, kpis: Mapping[str, float], seconds: fl
 
 def _write_failure(runs: Path, task: RunTask, error: str, seconds: float) -> None:
     record = {
-        "run_id": task.run_id, "point": task.point, "replication": task.replication, "seed": task.seed,
-        "parameters": dict(task.values), "error": error, "seconds": seconds,
+        "run_id": task.run_id,
+        "point": task.point,
+        "replication": task.replication,
+        "seed": task.seed,
+        "parameters": dict(task.values),
+        "error": error,
+        "seconds": seconds,
     }
     write_json(record, _error_path(runs, task.run_id))
 
@@ -1072,8 +1139,14 @@ class SweepResult:
         """Rows ``(label, text)`` for a terminal table: runs, and the most influential parameter per KPI."""
         labels = dict(parameter_labels or {})
         rows = [
-            ("Runs", f"{self.runs_total:,} ({self.runs_total - self.runs_failed:,} succeeded, {self.runs_failed:,} failed)"),
-            ("This time", f"{self.runs_executed:,} executed, {self.runs_reused:,} found finished, {self.wall_seconds:,.1f} s"),
+            (
+                "Runs",
+                f"{self.runs_total:,} ({self.runs_total - self.runs_failed:,} succeeded, {self.runs_failed:,} failed)",
+            ),
+            (
+                "This time",
+                f"{self.runs_executed:,} executed, {self.runs_reused:,} found finished, {self.wall_seconds:,.1f} s",
+            ),
         ]
         primary = {"sobol": "ST", "grid": "ST", "rbd_fast": "S1", "morris": "mu_star"}
         for kpi, part in self.sensitivity.groupby("kpi", sort=False):
@@ -1083,7 +1156,9 @@ class SweepResult:
                 continue
             best = main.loc[main["value"].idxmax()]
             name = labels.get(best["parameter"], best["parameter"])
-            rows.append((KPI_LABELS.get(kpi, (kpi, ""))[0], f"most sensitive to {name} ({best['index']} {best['value']:.3g})"))
+            rows.append(
+                (KPI_LABELS.get(kpi, (kpi, ""))[0], f"most sensitive to {name} ({best['index']} {best['value']:.3g})")
+            )
         return rows
 
 
@@ -1193,10 +1268,12 @@ def run_sweep(
         "timings": {"run_seconds_this_time": run_seconds},
     }
     if report:
-        from . import sweep_report
+        import simulator.reports.sweep_report as sweep_report
 
         figures = sweep_report.save_sweep_figures(folder, manifest, summary, sensitivity, KPI_LABELS)
-        sweep_report.write_sweep_report(folder / REPORT_FILE, manifest, metadata, summary, sensitivity, figures, KPI_LABELS)
+        sweep_report.write_sweep_report(
+            folder / REPORT_FILE, manifest, metadata, summary, sensitivity, figures, KPI_LABELS
+        )
     result.wall_seconds = time.perf_counter() - started
     metadata["timings"]["wall_seconds_this_time"] = result.wall_seconds
     write_json(metadata, folder / METADATA_FILE)
@@ -1245,7 +1322,12 @@ def _assemble_summary(sweep: Sweep, tasks: Sequence[RunTask], runs: Path) -> pd.
     """One row per run in run order, read from the run files."""
     rows = []
     for task in tasks:
-        row: dict[str, Any] = {"point": task.point, "replication": task.replication, "run_id": task.run_id, "seed": task.seed}
+        row: dict[str, Any] = {
+            "point": task.point,
+            "replication": task.replication,
+            "run_id": task.run_id,
+            "seed": task.seed,
+        }
         row.update(task.values)
         ok_path = _run_path(runs, task.run_id)
         error_path = _error_path(runs, task.run_id)
@@ -1264,7 +1346,16 @@ def _assemble_summary(sweep: Sweep, tasks: Sequence[RunTask], runs: Path) -> pd.
         row["status"] = status
         row["error"] = error
         rows.append(row)
-    columns = ["point", "replication", "run_id", "seed", *(p.key for p in sweep.parameters), *sweep.kpis, "status", "error"]
+    columns = [
+        "point",
+        "replication",
+        "run_id",
+        "seed",
+        *(p.key for p in sweep.parameters),
+        *sweep.kpis,
+        "status",
+        "error",
+    ]
     frame = pd.DataFrame(rows, columns=columns)
     frame["point"] = frame["point"].astype("int64")
     frame["replication"] = frame["replication"].astype("int64")
@@ -1305,8 +1396,17 @@ def read_summary(folder: str | Path) -> pd.DataFrame:
 # --------------------------------------------------------------------------------------
 
 SENSITIVITY_COLUMNS = [
-    "kpi", "method", "index", "parameter", "other_parameter", "value", "conf", "ci_low", "ci_high",
-    "confidence_level", "points",
+    "kpi",
+    "method",
+    "index",
+    "parameter",
+    "other_parameter",
+    "value",
+    "conf",
+    "ci_low",
+    "ci_high",
+    "confidence_level",
+    "points",
 ]
 
 
@@ -1353,7 +1453,9 @@ def analyse_sensitivity(sweep: Sweep, design: Design, summary: pd.DataFrame) -> 
         y = _point_means(summary, kpi, n_points)
         missing = int(np.isnan(y).sum())
         if missing:
-            notes.append(f"{kpi}: no sensitivity indices: {missing} of {n_points} design points have no value (failed runs)")
+            notes.append(
+                f"{kpi}: no sensitivity indices: {missing} of {n_points} design points have no value (failed runs)"
+            )
             continue
         if float(np.ptp(y)) <= 1e-12 * max(1.0, float(np.abs(y).max())):
             notes.append(f"{kpi}: no sensitivity indices: the KPI is constant over the design")
@@ -1362,11 +1464,21 @@ def analyse_sensitivity(sweep: Sweep, design: Design, summary: pd.DataFrame) -> 
 
         def add(method: str, index: str, parameter: str, value: float, conf: float, other: str | None = None) -> None:
             value, conf = float(value), float(conf) if conf is not None else math.nan
-            rows.append({
-                "kpi": kpi, "method": method, "index": index, "parameter": parameter, "other_parameter": other,
-                "value": value, "conf": conf, "ci_low": value - conf, "ci_high": value + conf,
-                "confidence_level": level, "points": n_points,
-            })
+            rows.append(
+                {
+                    "kpi": kpi,  # noqa: B023 - add() is called only inside this iteration
+                    "method": method,
+                    "index": index,
+                    "parameter": parameter,
+                    "other_parameter": other,
+                    "value": value,
+                    "conf": conf,
+                    "ci_low": value - conf,
+                    "ci_high": value + conf,
+                    "confidence_level": level,
+                    "points": n_points,
+                }
+            )
 
         try:
             with warnings.catch_warnings(), np.errstate(all="ignore"):
@@ -1375,8 +1487,14 @@ def analyse_sensitivity(sweep: Sweep, design: Design, summary: pd.DataFrame) -> 
                     from SALib.analyze import sobol
 
                     second = bool(sweep.spec.design.second_order)
-                    result = sobol.analyze(problem, y, calc_second_order=second, num_resamples=analysis.resamples,
-                                           conf_level=level, seed=analysis_seed)
+                    result = sobol.analyze(
+                        problem,
+                        y,
+                        calc_second_order=second,
+                        num_resamples=analysis.resamples,
+                        conf_level=level,
+                        seed=analysis_seed,
+                    )
                     for j, name in enumerate(names):
                         add("sobol", "S1", name, result["S1"][j], result["S1_conf"][j])
                         add("sobol", "ST", name, result["ST"][j], result["ST_conf"][j])
@@ -1386,8 +1504,15 @@ def analyse_sensitivity(sweep: Sweep, design: Design, summary: pd.DataFrame) -> 
                 elif design.kind == "morris":
                     from SALib.analyze import morris
 
-                    result = morris.analyze(problem, design.unit, y, num_resamples=analysis.resamples, conf_level=level,
-                                            num_levels=sweep.spec.design.levels or 4, seed=analysis_seed)
+                    result = morris.analyze(
+                        problem,
+                        design.unit,
+                        y,
+                        num_resamples=analysis.resamples,
+                        conf_level=level,
+                        num_levels=sweep.spec.design.levels or 4,
+                        seed=analysis_seed,
+                    )
                     for j, name in enumerate(names):
                         add("morris", "mu_star", name, result["mu_star"][j], result["mu_star_conf"][j])
                         add("morris", "mu", name, result["mu"][j], math.nan)
@@ -1395,8 +1520,15 @@ def analyse_sensitivity(sweep: Sweep, design: Design, summary: pd.DataFrame) -> 
                 elif design.kind == "lhs":
                     from SALib.analyze import rbd_fast
 
-                    result = rbd_fast.analyze(problem, design.unit, y, M=rbd_fast_harmonics(n_points),
-                                              num_resamples=analysis.resamples, conf_level=level, seed=analysis_seed)
+                    result = rbd_fast.analyze(
+                        problem,
+                        design.unit,
+                        y,
+                        M=rbd_fast_harmonics(n_points),
+                        num_resamples=analysis.resamples,
+                        conf_level=level,
+                        seed=analysis_seed,
+                    )
                     for j, name in enumerate(names):
                         add("rbd_fast", "S1", name, result["S1"][j], result["S1_conf"][j])
                 else:

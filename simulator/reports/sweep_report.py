@@ -1,7 +1,7 @@
 """Figures and the self-contained ``report.html`` of a parameter sweep.
 
 Figures (PNG under ``<sweep>/figures/``), built like the run report's
-(:mod:`simulator.report`: matplotlib ``Figure`` objects on the Agg canvas, no pyplot):
+(:mod:`simulator.reports.run_report`: matplotlib ``Figure`` objects on the Agg canvas, no pyplot):
 
 * ``main_effects_<kpi>.png``: one panel per parameter: every run as a dot and the mean
   of the KPI over all runs at each value of the parameter (in bins of equal counts for
@@ -11,7 +11,7 @@ Figures (PNG under ``<sweep>/figures/``), built like the run report's
 * ``tornado.png``: the sensitivity indices of each KPI, parameters sorted by importance.
 
 ``report.html`` embeds them as base64 PNG with the tables of the sweep, reusing the HTML
-helpers of :mod:`simulator.report`.
+helpers of :mod:`simulator.reports.run_report`.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from matplotlib import ticker
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
-from simulator.report import (
+from simulator.reports.run_report import (
     escape_html,
     format_number,
     html_table,
@@ -41,7 +41,7 @@ from simulator.report import (
     thousands_formatter,
     write_html_document,
 )
-from simulator.results import FIGURES_DIR
+from simulator.results.run_folder import FIGURES_DIR
 
 DISCRETE_LIMIT = 12
 """A parameter with at most this many distinct values is shown value by value, else in bins."""
@@ -175,8 +175,16 @@ def main_effects_figure(
         halves = np.array([s[1] for s in stats])
         axis.scatter(xs, y, s=9, color=_DOT_COLOUR, alpha=0.55, linewidths=0, zorder=1, label="run")
         axis.errorbar(
-            centres, means, yerr=np.where(np.isfinite(halves), halves, 0.0), color=_LINE_COLOUR, marker="o",
-            markersize=4.5, linewidth=1.8, capsize=3, zorder=3, label="mean (95 % CI)",
+            centres,
+            means,
+            yerr=np.where(np.isfinite(halves), halves, 0.0),
+            color=_LINE_COLOUR,
+            marker="o",
+            markersize=4.5,
+            linewidth=1.8,
+            capsize=3,
+            zorder=3,
+            label="mean (95 % CI)",
         )
         if not categorical and _wants_log_axis(parameter, centres):
             axis.set_xscale("log")
@@ -223,7 +231,9 @@ def heatmap_figure(
     axis = figure.subplots()
     finite = grid[np.isfinite(grid)]
     low, high = (float(finite.min()), float(finite.max())) if len(finite) else (0.0, 1.0)
-    image = axis.imshow(grid, origin="lower", aspect="auto", cmap="viridis", vmin=low, vmax=high if high > low else low + 1)
+    image = axis.imshow(
+        grid, origin="lower", aspect="auto", cmap="viridis", vmin=low, vmax=high if high > low else low + 1
+    )
     axis.set_xticks(range(len(x_values)), [_format_value(v) for v in x_values])
     axis.set_yticks(range(len(y_values)), [_format_value(v) for v in y_values])
     axis.set_xlabel(across.get("label") or across["key"])
@@ -288,30 +298,53 @@ def tornado_figure(
         positions = np.arange(len(order))
 
         def series(name: str) -> tuple[np.ndarray, np.ndarray]:
-            part = rows[rows["index"] == name].set_index("parameter").reindex(order)
+            part = rows[rows["index"] == name].set_index("parameter").reindex(order)  # noqa: B023 - called in this iteration
             return part["value"].to_numpy(dtype=np.float64), part["conf"].to_numpy(dtype=np.float64)
 
         handles = []
         if method == "morris":
             values, conf = series("mu_star")
             sigma, _ = series("sigma")
-            axis.barh(positions, values, height=0.6, color=_FIRST_COLOUR, xerr=np.nan_to_num(conf), capsize=3,
-                      error_kw={"elinewidth": 1, "ecolor": "#333333"})
+            axis.barh(
+                positions,
+                values,
+                height=0.6,
+                color=_FIRST_COLOUR,
+                xerr=np.nan_to_num(conf),
+                capsize=3,
+                error_kw={"elinewidth": 1, "ecolor": "#333333"},
+            )
             axis.scatter(sigma, positions, marker="D", color=_SIGMA_COLOUR, s=28, zorder=3)
-            handles = [Patch(color=_FIRST_COLOUR, label="μ* (95 % CI)"),
-                       Patch(color=_SIGMA_COLOUR, label="σ (interactions / non-linearity)")]
+            handles = [
+                Patch(color=_FIRST_COLOUR, label="μ* (95 % CI)"),
+                Patch(color=_SIGMA_COLOUR, label="σ (interactions / non-linearity)"),
+            ]
             _value_axis(axis, _kpi_label(kpi, labels)[1], which="x")
         else:
             # side by side: total order above, first order below, each with its own interval
             offset = 0.19 if wide_index is not None else 0.0
             if wide_index is not None:
                 values, conf = series(wide_index)
-                axis.barh(positions + offset, values, height=0.36, color=_TOTAL_COLOUR, xerr=np.nan_to_num(conf),
-                          capsize=3, error_kw={"elinewidth": 1, "ecolor": "#333333"})
+                axis.barh(
+                    positions + offset,
+                    values,
+                    height=0.36,
+                    color=_TOTAL_COLOUR,
+                    xerr=np.nan_to_num(conf),
+                    capsize=3,
+                    error_kw={"elinewidth": 1, "ecolor": "#333333"},
+                )
                 handles.append(Patch(color=_TOTAL_COLOUR, label="total order ST (95 % CI)"))
             values, conf = series(narrow_index)
-            axis.barh(positions - offset, values, height=0.36 if offset else 0.6, color=_FIRST_COLOUR,
-                      xerr=np.nan_to_num(conf), capsize=3, error_kw={"elinewidth": 1, "ecolor": "#333333"})
+            axis.barh(
+                positions - offset,
+                values,
+                height=0.36 if offset else 0.6,
+                color=_FIRST_COLOUR,
+                xerr=np.nan_to_num(conf),
+                capsize=3,
+                error_kw={"elinewidth": 1, "ecolor": "#333333"},
+            )
             handles.append(Patch(color=_FIRST_COLOUR, label="first order S1 (95 % CI)"))
             axis.axvline(0, color="#444444", linewidth=0.8)
             axis.set_xlim(left=min(-0.05, axis.get_xlim()[0]), right=max(1.0, axis.get_xlim()[1]))
@@ -394,12 +427,21 @@ def _kpi_overview(summary: pd.DataFrame, kpis: Sequence[str], labels: KpiLabels)
         if len(values) == 0:
             rows.append([label, kpi, "–", "–", "–", "–"])
             continue
-        rows.append([
-            label, kpi, format_number(float(values.min()), unit), format_number(float(values.mean()), unit),
-            format_number(float(values.max()), unit), format_number(float(values.std(ddof=1)) if len(values) > 1 else math.nan, unit),
-        ])
-    return html_table(["KPI", "Column", "Minimum", "Mean", "Maximum", "Std. dev. over runs"], rows,
-                  [False, False, True, True, True, True])
+        rows.append(
+            [
+                label,
+                kpi,
+                format_number(float(values.min()), unit),
+                format_number(float(values.mean()), unit),
+                format_number(float(values.max()), unit),
+                format_number(float(values.std(ddof=1)) if len(values) > 1 else math.nan, unit),
+            ]
+        )
+    return html_table(
+        ["KPI", "Column", "Minimum", "Mean", "Maximum", "Std. dev. over runs"],
+        rows,
+        [False, False, True, True, True, True],
+    )
 
 
 def _sensitivity_table(sensitivity: pd.DataFrame, parameters: Sequence[Mapping[str, Any]], labels: KpiLabels) -> str:
@@ -412,17 +454,32 @@ def _sensitivity_table(sensitivity: pd.DataFrame, parameters: Sequence[Mapping[s
         conf = row["conf"]
         # variance shares on a 0-1 scale with 3 decimals; Morris effects in the KPI's unit
         shown = (lambda v: f"{v:.3f}") if row["method"] != "morris" else (lambda v: f"{v:,.4g}")
-        interval = f"{shown(row['ci_low'])} – {shown(row['ci_high'])}" if conf is not None and math.isfinite(conf) else "–"
-        rows.append([_kpi_label(row["kpi"], labels)[0], parameter, row["method"], row["index"], shown(row["value"]), interval])
+        interval = (
+            f"{shown(row['ci_low'])} – {shown(row['ci_high'])}" if conf is not None and math.isfinite(conf) else "–"
+        )
+        rows.append(
+            [_kpi_label(row["kpi"], labels)[0], parameter, row["method"], row["index"], shown(row["value"]), interval]
+        )
     level = sensitivity["confidence_level"].iloc[0] if len(sensitivity) else 0.95
-    return html_table(["KPI", "Parameter", "Method", "Index", "Value", f"{level:.0%} confidence interval"], rows,
-                  [False, False, False, False, True, True])
+    return html_table(
+        ["KPI", "Parameter", "Method", "Index", "Value", f"{level:.0%} confidence interval"],
+        rows,
+        [False, False, False, False, True, True],
+    )
 
 
-def _runs_table(summary: pd.DataFrame, parameters: Sequence[Mapping[str, Any]], kpis: Sequence[str], labels: KpiLabels) -> str:
+def _runs_table(
+    summary: pd.DataFrame, parameters: Sequence[Mapping[str, Any]], kpis: Sequence[str], labels: KpiLabels
+) -> str:
     shown = summary.head(RUN_ROWS_SHOWN)
     keys = [p["key"] for p in parameters]
-    headers = ["Run", "Seed", *[p.get("label") or p["key"] for p in parameters], *[_kpi_label(k, labels)[0] for k in kpis], "Status"]
+    headers = [
+        "Run",
+        "Seed",
+        *[p.get("label") or p["key"] for p in parameters],
+        *[_kpi_label(k, labels)[0] for k in kpis],
+        "Status",
+    ]
     numeric = [False, True, *([True] * len(keys)), *([True] * len(kpis)), False]
     rows = []
     for row in shown.to_dict("records"):
@@ -477,7 +534,9 @@ def write_sweep_report(
     base = manifest.get("base_scenario")
     pairs: list[tuple[str, Any]] = [("Sweep", name)]
     if base:
-        pairs.append(("Base scenario", f"{base.get('name')} (hash {str(manifest['identity']['base_scenario_hash'])[:16]})"))
+        pairs.append(
+            ("Base scenario", f"{base.get('name')} (hash {str(manifest['identity']['base_scenario_hash'])[:16]})")
+        )
         population = base.get("population", {})
         horizon = base.get("horizon", {})
         pairs.append(("Each run", f"{population.get('consumers', 0):,} consumers, {horizon.get('days')} days"))
@@ -487,7 +546,10 @@ def write_sweep_report(
         ("Runs", f"{len(summary):,} ({len(summary) - len(failed):,} succeeded, {len(failed):,} failed)"),
         ("Root seed", f"{manifest['identity']['root_seed']} (replication r uses the same seed at every point)"),
         ("Executor", metadata.get("executor", "–")),
-        ("This time", f"{metadata.get('runs_executed', 0):,} runs executed, {metadata.get('runs_reused', 0):,} found finished"),
+        (
+            "This time",
+            f"{metadata.get('runs_executed', 0):,} runs executed, {metadata.get('runs_reused', 0):,} found finished",
+        ),
     ]
     if metadata.get("command"):
         pairs.append(("Command", metadata["command"]))
@@ -498,13 +560,20 @@ def write_sweep_report(
         f"<header><h1>Parameter sweep: {escape_html(name)}</h1>",
         f'<p class="description">{escape_html(manifest.get("description"))}</p>' if manifest.get("description") else "",
         "</header>",
-        "<section><h2>Sweep</h2>", key_value_table(pairs), "</section>",
+        "<section><h2>Sweep</h2>",
+        key_value_table(pairs),
+        "</section>",
         "<section><h2>Parameters</h2>",
-        html_table(["Key", "Label", "Type", "Values or distribution", "Sets"], _parameter_rows(parameters), [False] * 5),
+        html_table(
+            ["Key", "Label", "Type", "Values or distribution", "Sets"], _parameter_rows(parameters), [False] * 5
+        ),
         "</section>",
     ]
     if len(failed):
-        rows = [[r["run_id"], r["point"], r["replication"], r.get("error") or ""] for r in failed.head(200).to_dict("records")]
+        rows = [
+            [r["run_id"], r["point"], r["replication"], r.get("error") or ""]
+            for r in failed.head(200).to_dict("records")
+        ]
         sections += [
             "<section><h2>Failed runs</h2>",
             (
@@ -515,7 +584,8 @@ def write_sweep_report(
             "</section>",
         ]
     sections += [
-        "<section><h2>KPIs over the sweep</h2>", _kpi_overview(summary, kpis, labels),
+        "<section><h2>KPIs over the sweep</h2>",
+        _kpi_overview(summary, kpis, labels),
         (
             '<p class="note">Over all successful runs. Counts are totals over the horizon scaled to the real population '
             "(people), shares and trust are values on the last day.</p></section>"
@@ -523,7 +593,8 @@ def write_sweep_report(
         "<section><h2>Sensitivity</h2>",
         _figure_block(figure_paths, "tornado", "Sensitivity indices per KPI, most influential parameter on top."),
         "".join(f'<p class="note">{escape_html(note)}</p>' for note in notes),
-        '<div class="scroll">', _sensitivity_table(sensitivity, parameters, labels) if len(sensitivity) else "<p>No indices.</p>",
+        '<div class="scroll">',
+        _sensitivity_table(sensitivity, parameters, labels) if len(sensitivity) else "<p>No indices.</p>",
         "</div>",
         (
             '<p class="note">Indices use the mean of each design point over its replications. S1: share of the KPI\'s '
@@ -533,19 +604,31 @@ def write_sweep_report(
             "or above 1.</p></section>"
         ),
         "<section><h2>Main effects</h2>",
-        *[_figure_block(figure_paths, f"main_effects_{_slug(k)}", f"Main effects on {_kpi_label(k, labels)[0]}.") for k in kpis],
+        *[
+            _figure_block(figure_paths, f"main_effects_{_slug(k)}", f"Main effects on {_kpi_label(k, labels)[0]}.")
+            for k in kpis
+        ],
         "</section>",
     ]
     heatmaps = [k for k in kpis if f"heatmap_{_slug(k)}" in figure_paths]
     if heatmaps:
         sections += [
             "<section><h2>Heat maps</h2>",
-            *[_figure_block(figure_paths, f"heatmap_{_slug(k)}", f"{_kpi_label(k, labels)[0]} over the grid.") for k in heatmaps],
+            *[
+                _figure_block(figure_paths, f"heatmap_{_slug(k)}", f"{_kpi_label(k, labels)[0]} over the grid.")
+                for k in heatmaps
+            ],
             "</section>",
         ]
-    more = f" (first {RUN_ROWS_SHOWN:,} of {len(summary):,}; all are in summary.parquet)" if len(summary) > RUN_ROWS_SHOWN else ""
+    more = (
+        f" (first {RUN_ROWS_SHOWN:,} of {len(summary):,}; all are in summary.parquet)"
+        if len(summary) > RUN_ROWS_SHOWN
+        else ""
+    )
     sections += [
-        f"<section><h2>Runs{escape_html(more)}</h2>", '<div class="scroll">', _runs_table(summary, parameters, kpis, labels),
+        f"<section><h2>Runs{escape_html(more)}</h2>",
+        '<div class="scroll">',
+        _runs_table(summary, parameters, kpis, labels),
         "</div></section>",
         "<section><h2>Reproducibility</h2>",
         html_table(["Package", "Version"], sorted((metadata.get("package_versions") or {}).items()), [False, False]),

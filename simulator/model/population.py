@@ -1,6 +1,6 @@
 """Population synthesis: homes, workplaces, commute modes, heterogeneity and contacts.
 
-Works on the plain arrays of a :class:`simulator.city.City` and returns arrays. Consumers
+Works on the plain arrays of a :class:`simulator.city.bundle.City` and returns arrays. Consumers
 are ordered by home cell, and cells along a Z-order (Morton) curve, so that consumers who
 live close together sit close together in memory (contacts are mostly local).
 
@@ -115,9 +115,9 @@ def synthesize_population(city, settings, rng: np.random.Generator) -> Populatio
 
     Parameters
     ----------
-    city : simulator.city.City
+    city : simulator.city.bundle.City
         The city arrays (metric CRS).
-    settings : simulator.scenario.PopulationSettings
+    settings : simulator.config.scenario.PopulationSettings
         Number of consumers, commuter share, mean commute, mode shares, contacts.
     rng : numpy.random.Generator
         The run's population generator.
@@ -228,13 +228,16 @@ def _gravity_workplaces(city, home_cells: np.ndarray, mean_commute_km: float, rn
     xy = np.asarray(city.cell_xy)
     block_jobs = np.bincount(block, weights=jobs, minlength=n_blocks)
     weights_for_centre = np.where(jobs > 0, jobs, 1e-9)
-    block_centre = np.column_stack(
-        [np.bincount(block, weights=xy[:, k] * weights_for_centre, minlength=n_blocks) for k in (0, 1)]
-    ) / np.bincount(block, weights=weights_for_centre, minlength=n_blocks)[:, None]
+    block_centre = (
+        np.column_stack([np.bincount(block, weights=xy[:, k] * weights_for_centre, minlength=n_blocks) for k in (0, 1)])
+        / np.bincount(block, weights=weights_for_centre, minlength=n_blocks)[:, None]
+    )
     origin_weight = np.bincount(block[home_cells], minlength=n_blocks).astype(np.float64)
     origins = np.flatnonzero(origin_weight > 0)
     destinations = np.flatnonzero(block_jobs > 0)
-    distance_km = np.linalg.norm(block_centre[origins][:, None, :] - block_centre[destinations][None, :, :], axis=2) / 1000.0
+    distance_km = (
+        np.linalg.norm(block_centre[origins][:, None, :] - block_centre[destinations][None, :, :], axis=2) / 1000.0
+    )
     same = origins[:, None] == destinations[None, :]
     distance_km[same] = SAME_BLOCK_DISTANCE_FACTOR * side / 1000.0
     log_jobs = np.log(block_jobs[destinations])
@@ -250,7 +253,12 @@ def _gravity_workplaces(city, home_cells: np.ndarray, mean_commute_km: float, rn
     note = "calibrated"
     low_beta, high_beta = 0.05, 5000.0
     if len(origins) == 0:
-        return {"work_cell": np.zeros(0, dtype=np.int32), "beta_km": float("nan"), "expected_km": 0.0, "note": "no commuters"}
+        return {
+            "work_cell": np.zeros(0, dtype=np.int32),
+            "beta_km": float("nan"),
+            "expected_km": 0.0,
+            "note": "no commuters",
+        }
     if expected_km(high_beta) <= mean_commute_km:
         beta, note = high_beta, "target above what the city allows: jobs drawn without distance decay"
     elif expected_km(low_beta) >= mean_commute_km:

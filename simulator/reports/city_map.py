@@ -20,21 +20,37 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import FuncFormatter
 
-from simulator.city import City, cell_frame, line_frame, site_frame, zone_frame
-from simulator.report import cjk_font_family
-from simulator.results import atomic_path
+from simulator.city.bundle import City, cell_frame, line_frame, site_frame, zone_frame
+from simulator.reports.run_report import cjk_font_family
+from simulator.results.run_folder import atomic_path
 
-__all__ = ["render_city_map", "format_city_summary", "MAP_WIDTH_PX", "MAP_DPI"]
+__all__ = ["MAP_DPI", "MAP_WIDTH_PX", "format_city_summary", "render_city_map"]
 
 MAP_WIDTH_PX = 1600
 MAP_DPI = 150
 DENSITY_LABEL = "residents per km²"
 DEFAULT_LINE_COLOURS = (
-    "#c23a30", "#006098", "#008e9c", "#d5a7a1", "#a6217f", "#b58500", "#fbc600", "#0a9e49",
-    "#8fc31f", "#d6abc1", "#00a0e9", "#ea5404", "#9b7ebc", "#f4b0c3", "#0ab2b0", "#6e2c90",
+    "#c23a30",
+    "#006098",
+    "#008e9c",
+    "#d5a7a1",
+    "#a6217f",
+    "#b58500",
+    "#fbc600",
+    "#0a9e49",
+    "#8fc31f",
+    "#d6abc1",
+    "#00a0e9",
+    "#ea5404",
+    "#9b7ebc",
+    "#f4b0c3",
+    "#0ab2b0",
+    "#6e2c90",
 )
 MALL_COLOUR = "#1f6fb4"
 SITE_COLOUR = "#7b3294"
+
+
 def render_city_map(city: City, out_png: Path) -> Path:
     """Draw the city to a PNG about 1600 px wide (dpi 150) and return its path.
 
@@ -80,13 +96,19 @@ def render_city_map(city: City, out_png: Path) -> Path:
         _draw_map(core_axes, city, layers, core, cjk, label_min_share=0.0, scale=1.3)
         core_axes.set_title(f"centre, {(core[2] - core[0]) / 1000:.0f} km across", fontsize=9)
         axes.indicate_inset(
-            [core[0], core[1], core[2] - core[0], core[3] - core[1]], edgecolor="#222222", alpha=0.9,
+            [core[0], core[1], core[2] - core[0], core[3] - core[1]],
+            edgecolor="#222222",
+            alpha=0.9,
             linewidth=1.0,
         )
 
     colourbar = figure.colorbar(
-        ScalarMappable(norm=layers.norm, cmap=layers.cmap), ax=panels, shrink=0.6, pad=0.01,
-        location="right" if core is None else "bottom", aspect=30 if core is not None else 20,
+        ScalarMappable(norm=layers.norm, cmap=layers.cmap),
+        ax=panels,
+        shrink=0.6,
+        pad=0.01,
+        location="right" if core is None else "bottom",
+        aspect=30 if core is not None else 20,
     )
     colourbar.set_label(DENSITY_LABEL, fontsize=8)
     colourbar.ax.tick_params(labelsize=7, which="both")
@@ -113,8 +135,14 @@ def render_city_map(city: City, out_png: Path) -> Path:
     ax_x = 0.04 if "left" in arrow_corner else 0.96
     ax_y = 0.96 if "upper" in arrow_corner else 0.13
     axes.annotate(
-        "N", xy=(ax_x, ax_y), xytext=(ax_x, ax_y - 0.08), xycoords="axes fraction", ha="center",
-        va="center", fontsize=10, fontweight="bold",
+        "N",
+        xy=(ax_x, ax_y),
+        xytext=(ax_x, ax_y - 0.08),
+        xycoords="axes fraction",
+        ha="center",
+        va="center",
+        fontsize=10,
+        fontweight="bold",
         arrowprops={"arrowstyle": "-|>", "color": "black", "lw": 1.2},
     )
 
@@ -161,7 +189,8 @@ class _Layers:
         if self.lines is not None:
             given = self.lines["color"] if "color" in self.lines.columns else [None] * len(self.lines)
             self.line_colours = [
-                colour if isinstance(colour, str) and mcolors.is_color_like(colour)
+                colour
+                if isinstance(colour, str) and mcolors.is_color_like(colour)
                 else DEFAULT_LINE_COLOURS[i % len(DEFAULT_LINE_COLOURS)]
                 for i, colour in enumerate(given)
             ]
@@ -211,28 +240,54 @@ def _draw_map(axes, city: City, layers: _Layers, view, cjk: str | None, label_mi
     for label, point, part in zip(labels, layers.zones.geometry.representative_point(), share):
         if part >= label_min_share and x0 <= point.x <= x1 and y0 <= point.y <= y1:
             axes.text(
-                point.x, point.y, str(label), fontsize=7, ha="center", va="center", zorder=8, clip_on=True,
-                path_effects=halo, color="#222222", fontfamily=cjk if cjk else None,
+                point.x,
+                point.y,
+                str(label),
+                fontsize=7,
+                ha="center",
+                va="center",
+                zorder=8,
+                clip_on=True,
+                path_effects=halo,
+                color="#222222",
+                fontfamily=cjk if cjk else None,
             )
 
     if layers.lines is not None:
         layers.lines.plot(ax=axes, color="white", linewidth=2.8 * scale, zorder=4)
         layers.lines.plot(ax=axes, color=layers.line_colours, linewidth=1.7 * scale, zorder=4)
         axes.scatter(
-            city.station_xy[:, 0], city.station_xy[:, 1], s=5 * scale, facecolor="white",
-            edgecolor="#333333", linewidth=0.4, zorder=5,
+            city.station_xy[:, 0],
+            city.station_xy[:, 1],
+            s=5 * scale,
+            facecolor="white",
+            edgecolor="#333333",
+            linewidth=0.4,
+            zorder=5,
         )
     if city.mall_ids.size:
         largest = float(city.mall_attractiveness.max())
         axes.scatter(
-            city.mall_xy[:, 0], city.mall_xy[:, 1],
+            city.mall_xy[:, 0],
+            city.mall_xy[:, 1],
             s=_mall_marker_size(city.mall_attractiveness, largest) * scale,
-            marker="D", facecolor=MALL_COLOUR, edgecolor="white", linewidth=0.6, alpha=0.9, zorder=7,
+            marker="D",
+            facecolor=MALL_COLOUR,
+            edgecolor="white",
+            linewidth=0.6,
+            alpha=0.9,
+            zorder=7,
         )
     if layers.sites is not None:
         axes.scatter(
-            layers.sites.geometry.x, layers.sites.geometry.y, s=30 * scale, marker="^",
-            facecolor=SITE_COLOUR, edgecolor="white", linewidth=0.5, zorder=7,
+            layers.sites.geometry.x,
+            layers.sites.geometry.y,
+            s=30 * scale,
+            marker="^",
+            facecolor=SITE_COLOUR,
+            edgecolor="white",
+            linewidth=0.5,
+            zorder=7,
         )
     axes.set_xlim(x0, x1)
     axes.set_ylim(y0, y1)
@@ -250,21 +305,47 @@ def _legend_handles(city: City) -> list:
     if city.line_ids.size:
         handles += [
             Line2D([], [], color="#555555", linewidth=1.7, label=f"subway ({_count(city.line_ids.size, 'line')})"),
-            Line2D([], [], marker="o", linestyle="none", markersize=3, markerfacecolor="white",
-                   markeredgecolor="#333333", markeredgewidth=0.5, label="station"),
+            Line2D(
+                [],
+                [],
+                marker="o",
+                linestyle="none",
+                markersize=3,
+                markerfacecolor="white",
+                markeredgecolor="#333333",
+                markeredgewidth=0.5,
+                label="station",
+            ),
         ]
     if city.mall_ids.size:
         largest = float(city.mall_attractiveness.max())
         for value in sorted(set(np.quantile(city.mall_attractiveness, [0.0, 0.5, 1.0]).round(2))):
             size = float(_mall_marker_size(np.array([value]), largest)[0])
             handles.append(
-                Line2D([], [], marker="D", linestyle="none", markersize=np.sqrt(size),
-                       markerfacecolor=MALL_COLOUR, markeredgecolor="white",
-                       label=f"mall, attractiveness {value:g}")
+                Line2D(
+                    [],
+                    [],
+                    marker="D",
+                    linestyle="none",
+                    markersize=np.sqrt(size),
+                    markerfacecolor=MALL_COLOUR,
+                    markeredgecolor="white",
+                    label=f"mall, attractiveness {value:g}",
+                )
             )
     if city.site_ids.size:
-        handles.append(Line2D([], [], marker="^", linestyle="none", markersize=6, markerfacecolor=SITE_COLOUR,
-                              markeredgecolor="white", label="street site"))
+        handles.append(
+            Line2D(
+                [],
+                [],
+                marker="^",
+                linestyle="none",
+                markersize=6,
+                markerfacecolor=SITE_COLOUR,
+                markeredgecolor="white",
+                label="street site",
+            )
+        )
     return handles
 
 

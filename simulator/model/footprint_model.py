@@ -1,7 +1,7 @@
 """The Mesa model: one ``step()`` is one day.
 
 Stores are Mesa agents (:class:`StoreAgent`), each holding its test-drive queue. Consumers
-are arrays, advanced by the compiled kernel :func:`simulator.dynamics.consumer_day`.
+are arrays, advanced by the compiled kernel :func:`simulator.model.dynamics.consumer_day`.
 
 A day:
 
@@ -31,17 +31,36 @@ import numba
 import numpy as np
 from scipy.spatial.distance import cdist
 
-from . import dynamics as dyn
-from .city import City, load_city
-from .exposure import Exposure, build_exposure
-from .plan import FORMATS, PlacedStores, place_stores
-from .population import Population, synthesize_population
-from .rng import STREAM_CAPACITY, STREAM_CONVERSION, STREAM_INITIAL_MARKET, STREAM_QUEUE_ORDER, STREAM_STORE_CHOICE, counter_uniforms, run_generators
-from .scenario import Scenario, load_scenario
+import simulator.model.dynamics as dyn
+from simulator.city.bundle import City, load_city
+from simulator.config.scenario import Scenario, load_scenario
+from simulator.model.exposure import Exposure, build_exposure
+from simulator.model.plan import FORMATS, PlacedStores, place_stores
+from simulator.model.population import Population, synthesize_population
+from simulator.model.rng import (
+    STREAM_CAPACITY,
+    STREAM_CONVERSION,
+    STREAM_INITIAL_MARKET,
+    STREAM_QUEUE_ORDER,
+    STREAM_STORE_CHOICE,
+    counter_uniforms,
+    run_generators,
+)
 
 STORE_DAY_COLUMNS = (
-    "day", "store_id", "store_name", "format", "is_open", "capacity", "sightings", "bookings_requested",
-    "test_drives", "bookings_lost", "queue_length", "purchases", "utilisation",
+    "day",
+    "store_id",
+    "store_name",
+    "format",
+    "is_open",
+    "capacity",
+    "sightings",
+    "bookings_requested",
+    "test_drives",
+    "bookings_lost",
+    "queue_length",
+    "purchases",
+    "utilisation",
 )
 """Columns of the per-store daily rows (``stores.parquet`` without replication and seed)."""
 
@@ -57,7 +76,7 @@ class StoreAgent(mesa.Agent):
     The queue holds bookings (consumer index, day booked) in arrival order.
     """
 
-    def __init__(self, model: "FootprintModel", index: int, stores: PlacedStores, consumer_weight: float) -> None:
+    def __init__(self, model: FootprintModel, index: int, stores: PlacedStores, consumer_weight: float) -> None:
         super().__init__(model)
         self.index = index
         self.store_id = str(stores.ids[index])
@@ -117,7 +136,7 @@ class FootprintModel(mesa.Model):
     Parameters
     ----------
     scenario : Scenario or path
-        The scenario (a path is loaded with :func:`simulator.scenario.load_scenario`).
+        The scenario (a path is loaded with :func:`simulator.config.scenario.load_scenario`).
     seed : int, optional
         The run's seed (default: the scenario's seed). Population, model generator and the
         kernels' counter-based stream all derive from it.
@@ -148,8 +167,10 @@ class FootprintModel(mesa.Model):
         self.kernel_key = np.uint64(kernel_key)
         self.city = city if city is not None else load_city(scenario.resolved_bundle)
         self.stores = place_stores(scenario, self.city)
-        self.population = population if population is not None else synthesize_population(
-            self.city, scenario.population, population_rng
+        self.population = (
+            population
+            if population is not None
+            else synthesize_population(self.city, scenario.population, population_rng)
         )
         self.exposure: Exposure = build_exposure(
             self.city, self.population, self.stores, scenario.behaviour, scenario.population
@@ -157,9 +178,7 @@ class FootprintModel(mesa.Model):
         self._init_parameters()
         self._init_state()
         self.sightings_today = np.zeros(self.population.n if record_sightings else 0, dtype=np.int32)
-        self.store_agents = [
-            StoreAgent(self, j, self.stores, self.population.weight) for j in range(len(self.stores))
-        ]
+        self.store_agents = [StoreAgent(self, j, self.stores, self.population.weight) for j in range(len(self.stores))]
         self.store_indices = np.arange(len(self.stores))
         self.home_cells, self.home_cell_row = np.unique(self.population.home_cell, return_inverse=True)
         self.day = 0
@@ -169,7 +188,15 @@ class FootprintModel(mesa.Model):
         self.datacollector = mesa.DataCollector(
             model_reporters={
                 name: (lambda m, name=name: m.daily_rows[-1][name] if m.daily_rows else 0.0)
-                for name in ("share_aware", "share_familiar", "mean_trust", "bookings_requested", "test_drives", "purchases", "cumulative_purchases")
+                for name in (
+                    "share_aware",
+                    "share_familiar",
+                    "mean_trust",
+                    "bookings_requested",
+                    "test_drives",
+                    "purchases",
+                    "cumulative_purchases",
+                )
             }
         )
 
@@ -456,7 +483,7 @@ class FootprintModel(mesa.Model):
         effective = np.maximum(self.stock[consumers] - behaviour.wearout_weight * self.wear[consumers], 0.0)
         return dyn.hill(effective, behaviour.hill_k, behaviour.hill_s)
 
-    def run(self) -> "FootprintModel":
+    def run(self) -> FootprintModel:
         """Step until the horizon."""
         while self.running:
             self.step()

@@ -1,7 +1,7 @@
 """Experiments: a scenario's replications (``run``); comparisons and sweeps build on it.
 
 A run is one scenario and one seed; a scenario's replications differ only in their seeds,
-spawned from the scenario's root seed (:func:`simulator.rng.replication_seeds`).
+spawned from the scenario's root seed (:func:`simulator.model.rng.replication_seeds`).
 """
 
 from __future__ import annotations
@@ -14,14 +14,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .city import City, load_city
-from .errors import FootprintError
-from .executors import ExecutorSpec, execute
-from .model import STORE_DAY_COLUMNS, FootprintModel
-from .population import Population
-from .results import DAILY_COUNT_COLUMNS, RunResult, build_metadata
-from .rng import replication_seeds
-from .scenario import Scenario, apply_overrides, load_scenario
+from simulator.city.bundle import City, load_city
+from simulator.config.errors import FootprintError
+from simulator.config.scenario import Scenario, apply_overrides, load_scenario
+from simulator.experiments.executors import ExecutorSpec, execute
+from simulator.model.footprint_model import STORE_DAY_COLUMNS, FootprintModel
+from simulator.model.population import Population
+from simulator.model.rng import replication_seeds
+from simulator.results.run_folder import DAILY_COUNT_COLUMNS, RunResult, build_metadata
 
 ProgressCallback = Callable[[int, int], None]
 """Called as ``progress(days_done, days_total)`` after every simulated day."""

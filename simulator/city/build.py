@@ -4,7 +4,7 @@
 GDAL's OSM driver through pyogrio, and a population layer (polygons, or points
 taken as the centres of grid cells) into a GeoPackage in the "City bundle format"
 of ``docs/architecture.md``. It checks the result with
-:func:`simulator.city.validate_bundle` before renaming it into place, so a bundle
+:func:`simulator.city.bundle.validate_bundle` before renaming it into place, so a bundle
 that exists passed the same validation as Beijing's. ``docs/new-city.md`` walks
 a newcomer through it; the rules are summed up here.
 
@@ -17,7 +17,7 @@ impossible (no CRS, no population column, nothing in the extract):
   Both are counted per input layer (:class:`LayerCount`);
 * a population layer in another CRS is reprojected; one without a CRS is refused;
 * everything is computed in the UTM zone of the population's centroid
-  (:func:`simulator.city.utm_epsg`) and stored in EPSG:4326 on a 1e-6 degree grid.
+  (:func:`simulator.city.bundle.utm_epsg`) and stored in EPSG:4326 on a 1e-6 degree grid.
 
 Layers built
 ------------
@@ -68,6 +68,7 @@ Layers built
 from __future__ import annotations
 
 import datetime as _dt
+import itertools
 import math
 import os
 import re
@@ -85,23 +86,23 @@ from pyproj import CRS, Transformer
 from scipy.spatial import cKDTree
 from shapely.ops import substring
 
-from simulator.city import utm_epsg, validate_bundle
-from simulator.errors import CityError
+from simulator.city.bundle import utm_epsg, validate_bundle
+from simulator.config.errors import CityError
 
 __all__ = [
+    "JOBS_ACTIVITY_SHARE",
+    "JOBS_PER_RESIDENT",
+    "STORAGE_CRS",
     "BuildReport",
     "LayerCount",
     "build_city_bundle",
-    "largest_remainder",
-    "parse_other_tags",
-    "salvage_wkb",
-    "guess_population_column",
-    "model_jobs",
     "default_boundary",
     "fill_cells",
-    "STORAGE_CRS",
-    "JOBS_PER_RESIDENT",
-    "JOBS_ACTIVITY_SHARE",
+    "guess_population_column",
+    "largest_remainder",
+    "model_jobs",
+    "parse_other_tags",
+    "salvage_wkb",
 ]
 
 STORAGE_CRS = "EPSG:4326"
@@ -112,10 +113,30 @@ COORDINATE_GRID_DEG = 1e-6
 #: Column names (after lower-casing and stripping accents) taken for the population
 #: count when ``population_column`` is not given.
 POPULATION_COLUMN_NAMES: tuple[str, ...] = (
-    "population", "pop", "pop_total", "population_total", "total_population", "totpop", "pop_tot",
-    "inhabitants", "residents", "asukkaita", "asukkaat", "asukasluku", "vaesto", "vakiluku",
-    "einwohner", "befolkning", "invanare", "bevolking", "inwoners", "habitants", "poblacion",
-    "popolazione", "populacao", "ludnosc",
+    "population",
+    "pop",
+    "pop_total",
+    "population_total",
+    "total_population",
+    "totpop",
+    "pop_tot",
+    "inhabitants",
+    "residents",
+    "asukkaita",
+    "asukkaat",
+    "asukasluku",
+    "vaesto",
+    "vakiluku",
+    "einwohner",
+    "befolkning",
+    "invanare",
+    "bevolking",
+    "inwoners",
+    "habitants",
+    "poblacion",
+    "popolazione",
+    "populacao",
+    "ludnosc",
 )
 #: Also taken: these stems followed by a year or a number (``pop2020``, ``population_2021``).
 _POPULATION_COLUMN_PATTERN = re.compile(r"^(pop|population|inhabitants|residents|asukkaita|vaesto)_?\d{2,4}$")
@@ -124,7 +145,13 @@ ZONE_SIZES_M: tuple[float, ...] = (500.0, 1000.0, 2000.0, 5000.0, 10000.0, 20000
 MAX_AUTO_ZONES = 30
 #: ``place=*`` values that may name a zone, most prominent first.
 PLACE_RANKS: dict[str, int] = {
-    "borough": 0, "suburb": 1, "town": 1, "quarter": 2, "village": 2, "neighbourhood": 3, "hamlet": 4,
+    "borough": 0,
+    "suburb": 1,
+    "town": 1,
+    "quarter": 2,
+    "village": 2,
+    "neighbourhood": 3,
+    "hamlet": 4,
 }
 
 # --- jobs -------------------------------------------------------------------------
@@ -136,15 +163,58 @@ JOBS_ACTIVITY_SHARE = 0.7
 #: ``amenity=*`` values that are workplaces (street furniture such as benches and
 #: parking is not).
 WORKPLACE_AMENITIES = frozenset(
-    "restaurant cafe bar pub fast_food food_court ice_cream biergarten nightclub bank bureau_de_change "
-    "pharmacy doctors dentist clinic hospital veterinary school university college kindergarten childcare "
-    "language_school music_school driving_school library theatre cinema arts_centre community_centre "
-    "social_facility police fire_station townhall courthouse post_office marketplace place_of_worship "
-    "fuel car_wash car_rental embassy conference_centre events_venue coworking_space casino".split()
+    [
+        "restaurant",
+        "cafe",
+        "bar",
+        "pub",
+        "fast_food",
+        "food_court",
+        "ice_cream",
+        "biergarten",
+        "nightclub",
+        "bank",
+        "bureau_de_change",
+        "pharmacy",
+        "doctors",
+        "dentist",
+        "clinic",
+        "hospital",
+        "veterinary",
+        "school",
+        "university",
+        "college",
+        "kindergarten",
+        "childcare",
+        "language_school",
+        "music_school",
+        "driving_school",
+        "library",
+        "theatre",
+        "cinema",
+        "arts_centre",
+        "community_centre",
+        "social_facility",
+        "police",
+        "fire_station",
+        "townhall",
+        "courthouse",
+        "post_office",
+        "marketplace",
+        "place_of_worship",
+        "fuel",
+        "car_wash",
+        "car_rental",
+        "embassy",
+        "conference_centre",
+        "events_venue",
+        "coworking_space",
+        "casino",
+    ]
 )
-WORKPLACE_TOURISM = frozenset("hotel hostel guest_house motel museum gallery".split())
+WORKPLACE_TOURISM = frozenset(["hotel", "hostel", "guest_house", "motel", "museum", "gallery"])
 WORKPLACE_BUILDINGS = frozenset(
-    "office commercial retail industrial warehouse hotel hospital school university".split()
+    ["office", "commercial", "retail", "industrial", "warehouse", "hotel", "hospital", "school", "university"]
 )
 
 # --- candidate sites --------------------------------------------------------------
@@ -303,19 +373,17 @@ def guess_population_column(columns: list[str], numeric: set[str], source: str) 
         None or several candidates (the message lists the columns).
     """
     candidates = [
-        c for c in columns
-        if c in numeric and (_normalise_column(c) in POPULATION_COLUMN_NAMES
-                             or _POPULATION_COLUMN_PATTERN.match(_normalise_column(c)))
+        c
+        for c in columns
+        if c in numeric
+        and (_normalise_column(c) in POPULATION_COLUMN_NAMES or _POPULATION_COLUMN_PATTERN.match(_normalise_column(c)))
     ]
     listed = ", ".join(columns) or "none"
     if not candidates:
-        raise CityError(
-            f"{source}: no population column found (columns: {listed}); give it with --population-column"
-        )
+        raise CityError(f"{source}: no population column found (columns: {listed}); give it with --population-column")
     if len(candidates) > 1:
         raise CityError(
-            f"{source}: population column is ambiguous ({', '.join(candidates)}); "
-            "choose one with --population-column"
+            f"{source}: population column is ambiguous ({', '.join(candidates)}); choose one with --population-column"
         )
     return candidates[0]
 
@@ -459,8 +527,9 @@ def _read_features(path: Path, layer: str | None, polygonal: bool = False) -> _F
                 f"{path.name}: {where}cannot be read ({type(error).__name__}: {' '.join(str(error).split())})"
             ) from None
     rows = len(wkb) if wkb is not None else (len(field_data[0]) if len(field_data) else 0)
-    frame = pd.DataFrame({str(name): values for name, values in zip(meta["fields"], field_data)},
-                         index=pd.RangeIndex(rows))
+    frame = pd.DataFrame(
+        {str(name): values for name, values in zip(meta["fields"], field_data)}, index=pd.RangeIndex(rows)
+    )
     count = LayerCount(found=len(frame))
     if wkb is None:
         return _Features(frame, np.full(len(frame), None, dtype=object), meta.get("crs"), count)
@@ -635,8 +704,9 @@ def _read_population(path: Path, column: str | None, layer: str | None) -> _Popu
         if not spacing > 0:
             raise CityError(f"{source}: layer '{layer}': population points coincide: cannot infer the grid spacing")
         half = spacing / 2.0
-        polygons[is_point] = shapely.box(centres[:, 0] - half, centres[:, 1] - half, centres[:, 0] + half,
-                                         centres[:, 1] + half)
+        polygons[is_point] = shapely.box(
+            centres[:, 0] - half, centres[:, 1] - half, centres[:, 0] + half, centres[:, 1] + half
+        )
         notes.append(f"population: {int(is_point.sum())} points taken as centres of {spacing:.0f} m grid cells")
     keep = ~other
     population = values[usable][keep]
@@ -826,14 +896,15 @@ def _read_osm(path: Path, metric_crs: str) -> _Osm:
         count.kept = count.found - count.skipped
         if count.repaired or count.skipped:
             what = "no area left, e.g. a ring of two points" if kind == "area" else "no geometry left"
-            count.note = (f"{count.repaired} invalid geometries rebuilt or made valid; {count.skipped} unusable "
-                          f"({what})")
+            count.note = f"{count.repaired} invalid geometries rebuilt or made valid; {count.skipped} unusable ({what})"
         counts[f"OSM {kind}s"] = count
-        frame = pd.DataFrame({
-            "osm": _osm_key(features.frame, kind) if len(features.frame) else [],
-            "tags": _tags(features.frame) if len(features.frame) else [],
-            "status": features.frame["_status"].to_numpy() if len(features.frame) else [],
-        })
+        frame = pd.DataFrame(
+            {
+                "osm": _osm_key(features.frame, kind) if len(features.frame) else [],
+                "tags": _tags(features.frame) if len(features.frame) else [],
+                "status": features.frame["_status"].to_numpy() if len(features.frame) else [],
+            }
+        )
         geoms = features.geoms
         present = np.array([g is not None for g in geoms], dtype=bool)
         metric = np.full(len(geoms), None, dtype=object)
@@ -849,8 +920,9 @@ def _read_osm(path: Path, metric_crs: str) -> _Osm:
     points["y"] = xy[:, 1] if len(xy) else []
     finite = np.isfinite(xy).all(axis=1) if len(xy) else np.zeros(0, bool)
     extent = shapely.MultiPoint(xy[finite]).convex_hull if finite.sum() >= 3 else None
-    return _Osm(points=points, areas=frames["multipolygons"], routes=frames["multilinestrings"], extent=extent,
-                counts=counts)
+    return _Osm(
+        points=points, areas=frames["multipolygons"], routes=frames["multilinestrings"], extent=extent, counts=counts
+    )
 
 
 def _is_shop(tags: dict[str, str]) -> bool:
@@ -865,8 +937,11 @@ def _is_workplace(tags: dict[str, str]) -> bool:
         return True
     if tags.get("craft") or tags.get("healthcare"):
         return True
-    return (tags.get("amenity") in WORKPLACE_AMENITIES or tags.get("tourism") in WORKPLACE_TOURISM
-            or tags.get("building") in WORKPLACE_BUILDINGS)
+    return (
+        tags.get("amenity") in WORKPLACE_AMENITIES
+        or tags.get("tourism") in WORKPLACE_TOURISM
+        or tags.get("building") in WORKPLACE_BUILDINGS
+    )
 
 
 def _name(tags: dict[str, str]) -> str:
@@ -882,9 +957,7 @@ def _name_en(tags: dict[str, str]) -> str:
 # ======================================================================================
 
 
-def model_jobs(
-    population: np.ndarray, activity: np.ndarray, covered: np.ndarray
-) -> tuple[np.ndarray, str]:
+def model_jobs(population: np.ndarray, activity: np.ndarray, covered: np.ndarray) -> tuple[np.ndarray, str]:
     """Modelled jobs per cell (whole numbers) and a note on the rule used.
 
     ``J = round(JOBS_PER_RESIDENT * sum(population))`` jobs are spread over the
@@ -912,8 +985,10 @@ def model_jobs(
     weights = population / population.sum()
     if activity.sum() > 0:
         weights = (1.0 - JOBS_ACTIVITY_SHARE) * weights + JOBS_ACTIVITY_SHARE * activity / activity.sum()
-        note = (f"jobs modelled: {JOBS_PER_RESIDENT:g} per resident, spread {1 - JOBS_ACTIVITY_SHARE:.0%} by "
-                f"residents and {JOBS_ACTIVITY_SHARE:.0%} by workplace features of the extract")
+        note = (
+            f"jobs modelled: {JOBS_PER_RESIDENT:g} per resident, spread {1 - JOBS_ACTIVITY_SHARE:.0%} by "
+            f"residents and {JOBS_ACTIVITY_SHARE:.0%} by workplace features of the extract"
+        )
         if (~covered).any():
             note += f"; {int((~covered).sum())} cells outside the extract got the mean activity per resident"
     return largest_remainder(total, weights).astype(np.float64), note
@@ -922,7 +997,6 @@ def model_jobs(
 # ======================================================================================
 # zones
 # ======================================================================================
-
 
 
 def _workplace_counts(osm: _Osm, inside, cell_geoms: np.ndarray, count: LayerCount) -> np.ndarray:
@@ -953,8 +1027,9 @@ def _workplace_counts(osm: _Osm, inside, cell_geoms: np.ndarray, count: LayerCou
     return activity
 
 
-def _boundary_zones(boundary_geoms: np.ndarray, boundary_frame: pd.DataFrame,
-                    anchors: np.ndarray) -> tuple[list[str], dict[str, str], str]:
+def _boundary_zones(
+    boundary_geoms: np.ndarray, boundary_frame: pd.DataFrame, anchors: np.ndarray
+) -> tuple[list[str], dict[str, str], str]:
     """Zone of each cell when the boundary has several polygons: the polygon holding its anchor point.
 
     Zone ids are ``Z01``, ``Z02``, ... in the boundary file's order; names come from a
@@ -1015,7 +1090,7 @@ def _name_zones(zone_geoms: list, zone_ids: list[str], places: pd.DataFrame) -> 
         )
         names[z] = places["name"].iloc[best]
         names_en[z] = places["name_en"].iloc[best]
-    for z, name in enumerate(names):  # the same place name twice: add the grid id
+    for name in names:  # the same place name twice: add the grid id
         used[name] = used.get(name, 0) + 1
     for z, name in enumerate(list(names)):
         if used[name] > 1 and name != zone_ids[z]:
@@ -1057,11 +1132,18 @@ def _build_malls(osm: _Osm, inside, count: LayerCount) -> pd.DataFrame:
                 count.outside += 1
                 continue
             area = float(shapely.area(geometry)) if has_area else float("nan")
-            rows.append({
-                "mall_id": key, "name": _name(tags), "name_en": _name_en(tags),
-                "kind": tags["shop"], "area_m2": area, "footprint": geometry if has_area else None,
-                "x": point.x, "y": point.y,
-            })
+            rows.append(
+                {
+                    "mall_id": key,
+                    "name": _name(tags),
+                    "name_en": _name_en(tags),
+                    "kind": tags["shop"],
+                    "area_m2": area,
+                    "footprint": geometry if has_area else None,
+                    "x": point.x,
+                    "y": point.y,
+                }
+            )
     malls = pd.DataFrame(rows, columns=["mall_id", "name", "name_en", "kind", "area_m2", "footprint", "x", "y"])
     with_area = malls["footprint"].notna().to_numpy()
     if (~with_area).any() and with_area.any():
@@ -1079,8 +1161,9 @@ def _build_malls(osm: _Osm, inside, count: LayerCount) -> pd.DataFrame:
         attractiveness[with_area] = _clip_ratio(malls.loc[with_area, "area_m2"].to_numpy())
     malls["attractiveness"] = attractiveness
     malls["position_accuracy_m"] = np.where(
-        with_area, np.maximum(np.round(np.sqrt(np.nan_to_num(malls["area_m2"].to_numpy()) / np.pi)),
-                              MIN_MALL_ACCURACY_M), POINT_MALL_ACCURACY_M,
+        with_area,
+        np.maximum(np.round(np.sqrt(np.nan_to_num(malls["area_m2"].to_numpy()) / np.pi)), MIN_MALL_ACCURACY_M),
+        POINT_MALL_ACCURACY_M,
     )
     unnamed = malls["name"] == ""
     malls.loc[unnamed, "name"] = malls.loc[unnamed, "kind"].str.replace("_", " ") + " " + malls.loc[unnamed, "mall_id"]
@@ -1121,8 +1204,9 @@ def _cluster_shops(xy: np.ndarray, radius: float, min_shops: int) -> list[tuple[
     return clusters
 
 
-def _build_sites(osm: _Osm, inside, mall_footprints: list, shop_count: LayerCount,
-                 site_count: LayerCount) -> pd.DataFrame:
+def _build_sites(
+    osm: _Osm, inside, mall_footprints: list, shop_count: LayerCount, site_count: LayerCount
+) -> pd.DataFrame:
     rows = []
     for frame, has_area in ((osm.points, False), (osm.areas, True)):
         for key, tags, status, geometry in zip(frame["osm"], frame["tags"], frame["status"], frame["geometry"]):
@@ -1138,8 +1222,9 @@ def _build_sites(osm: _Osm, inside, mall_footprints: list, shop_count: LayerCoun
             if not inside(point):
                 shop_count.outside += 1
                 continue
-            rows.append({"osm": key, "x": point.x, "y": point.y, "name": _name(tags),
-                         "street": tags.get("addr:street", "")})
+            rows.append(
+                {"osm": key, "x": point.x, "y": point.y, "name": _name(tags), "street": tags.get("addr:street", "")}
+            )
     shops = pd.DataFrame(rows, columns=["osm", "x", "y", "name", "street"])
     if len(shops) and mall_footprints:
         tree = shapely.STRtree(mall_footprints)
@@ -1158,18 +1243,30 @@ def _build_sites(osm: _Osm, inside, mall_footprints: list, shop_count: LayerCoun
     for k, ((site_shop, members), value) in enumerate(zip(clusters, attractiveness), start=1):
         streets = shops["street"].iloc[members]
         streets = streets[streets != ""]
-        base = streets.value_counts().sort_index().sort_values(ascending=False, kind="stable").index[0] \
-            if len(streets) else f"shops near {shops['name'].iloc[site_shop] or f'site {k}'}"
+        base = (
+            streets.value_counts().sort_index().sort_values(ascending=False, kind="stable").index[0]
+            if len(streets)
+            else f"shops near {shops['name'].iloc[site_shop] or f'site {k}'}"
+        )
         name_use[base] = name_use.get(base, 0) + 1
         name = base if name_use[base] == 1 else f"{base} ({name_use[base]})"  # "Annankatu 2" reads as an address
-        site_rows.append({"site_id": f"site-{k:02d}", "name": name, "attractiveness": float(value),
-                          "shops": len(members), "seed_osm": shops["osm"].iloc[site_shop],
-                          "x": shops["x"].iloc[site_shop], "y": shops["y"].iloc[site_shop]})
+        site_rows.append(
+            {
+                "site_id": f"site-{k:02d}",
+                "name": name,
+                "attractiveness": float(value),
+                "shops": len(members),
+                "seed_osm": shops["osm"].iloc[site_shop],
+                "x": shops["x"].iloc[site_shop],
+                "y": shops["y"].iloc[site_shop],
+            }
+        )
     in_sites = int(sizes.sum()) if len(sizes) else 0
     site_count.found = len(clusters)
     site_count.kept = len(clusters)
-    site_count.note = (f"{in_sites} of {len(shops)} shops in clusters of >= {SITE_MIN_SHOPS} within "
-                       f"{SITE_RADIUS_M:.0f} m")
+    site_count.note = (
+        f"{in_sites} of {len(shops)} shops in clusters of >= {SITE_MIN_SHOPS} within {SITE_RADIUS_M:.0f} m"
+    )
     return pd.DataFrame(site_rows, columns=["site_id", "name", "attractiveness", "shops", "seed_osm", "x", "y"])
 
 
@@ -1194,8 +1291,11 @@ def _station_modes(tags: dict[str, str]) -> set[str] | None:
 
 
 def _is_station(tags: dict[str, str]) -> bool:
-    return (tags.get("railway") in ("station", "halt") or tags.get("public_transport") == "station"
-            or tags.get("station") in ("subway", "light_rail", "train", "monorail", "tram"))
+    return (
+        tags.get("railway") in ("station", "halt")
+        or tags.get("public_transport") == "station"
+        or tags.get("station") in ("subway", "light_rail", "train", "monorail", "tram")
+    )
 
 
 @dataclass
@@ -1223,15 +1323,24 @@ def _build_transit(osm: _Osm, inside, station_count: LayerCount, line_count: Lay
         if not inside(geometry):
             station_count.outside += 1
             continue
-        nodes.append({"osm": key, "name": _name(tags), "name_en": _name_en(tags),
-                      "modes": modes, "x": geometry.x, "y": geometry.y})
+        nodes.append(
+            {
+                "osm": key,
+                "name": _name(tags),
+                "name_en": _name_en(tags),
+                "modes": modes,
+                "x": geometry.x,
+                "y": geometry.y,
+            }
+        )
     bus_stations = station_count.dropped
     stations = _merge_station_nodes(nodes)
     merged = len(nodes) - len(stations)
 
     candidates = []
-    for key, tags, status, geometry in zip(osm.routes["osm"], osm.routes["tags"], osm.routes["status"],
-                                           osm.routes["geometry"]):
+    for key, tags, status, geometry in zip(
+        osm.routes["osm"], osm.routes["tags"], osm.routes["status"], osm.routes["geometry"]
+    ):
         mode = tags.get("route")
         if mode not in ROUTE_MODES:
             continue
@@ -1258,9 +1367,17 @@ def _build_transit(osm: _Osm, inside, station_count: LayerCount, line_count: Lay
         label = tags.get("ref") or tags.get("name") or relation
         entry = sequences.get(key)
         if entry is None:
-            sequences[key] = {"members": members, "along": along, "is_loop": is_loop, "part": part, "mode": mode,
-                              "labels": [label], "names_en": [tags.get("name:en", "")], "relations": [relation],
-                              "colour": tags.get("colour", "")}
+            sequences[key] = {
+                "members": members,
+                "along": along,
+                "is_loop": is_loop,
+                "part": part,
+                "mode": mode,
+                "labels": [label],
+                "names_en": [tags.get("name:en", "")],
+                "relations": [relation],
+                "colour": tags.get("colour", ""),
+            }
         else:
             entry["relations"].append(relation)
             if label not in entry["labels"]:
@@ -1268,7 +1385,7 @@ def _build_transit(osm: _Osm, inside, station_count: LayerCount, line_count: Lay
     duplicates = len(candidates) - too_few - len(sequences)
 
     lines = []
-    for key, entry in sorted(sequences.items(), key=lambda kv: (kv[1]["mode"], sorted(kv[1]["labels"]), kv[0])):
+    for _key, entry in sorted(sequences.items(), key=lambda kv: (kv[1]["mode"], sorted(kv[1]["labels"]), kv[0])):
         members, along = entry["members"], entry["along"]
         hop = []
         member_xy = xy[members]
@@ -1282,9 +1399,18 @@ def _build_transit(osm: _Osm, inside, station_count: LayerCount, line_count: Lay
         if track is None or track.geom_type != "LineString" or track.length <= 0:
             track = shapely.LineString(np.vstack([member_xy, member_xy[:1]]) if entry["is_loop"] else member_xy)
         labels = sorted(entry["labels"])
-        lines.append({"name": "/".join(labels), "mode": entry["mode"], "members": members, "hops": hop,
-                      "is_loop": entry["is_loop"], "geometry": track, "relations": entry["relations"],
-                      "colour": entry["colour"]})
+        lines.append(
+            {
+                "name": "/".join(labels),
+                "mode": entry["mode"],
+                "members": members,
+                "hops": hop,
+                "is_loop": entry["is_loop"],
+                "geometry": track,
+                "relations": entry["relations"],
+                "colour": entry["colour"],
+            }
+        )
 
     # connectivity over rides and walking transfers; keep the largest network
     n = len(stations)
@@ -1329,8 +1455,10 @@ def _build_transit(osm: _Osm, inside, station_count: LayerCount, line_count: Lay
         parts.append(f"{len(dropped_lines)} in smaller networks")
     line_count.note = "; ".join(parts)
     if dropped_lines or off_network:
-        notes.append(f"transit: kept the largest connected network; dropped {len(dropped_lines)} lines and "
-                     f"{off_network} stations not connected to it")
+        notes.append(
+            f"transit: kept the largest connected network; dropped {len(dropped_lines)} lines and "
+            f"{off_network} stations not connected to it"
+        )
 
     new_position = {int(old): new for new, old in enumerate(keep)}
     stations = stations.iloc[keep].reset_index(drop=True)
@@ -1342,24 +1470,48 @@ def _build_transit(osm: _Osm, inside, station_count: LayerCount, line_count: Lay
         ids = [station_ids[new_position[int(m)]] for m in line["members"]]
         for m in line["members"]:
             station_lines[new_position[int(m)]].append(line_id)
-        line_rows.append({
-            "line_id": line_id, "name": line["name"], "name_en": line["name"], "is_loop": bool(line["is_loop"]),
-            "stations": ";".join(ids), "distances_m": ";".join(f"{d:.0f}" for d in line["hops"]),
-            "mode": line["mode"], "color": line["colour"], "n_stations": len(ids),
-            "osm_relations": ";".join(line["relations"]), "geometry": line["geometry"],
-        })
-        pairs = list(zip(ids[:-1], ids[1:]))
+        line_rows.append(
+            {
+                "line_id": line_id,
+                "name": line["name"],
+                "name_en": line["name"],
+                "is_loop": bool(line["is_loop"]),
+                "stations": ";".join(ids),
+                "distances_m": ";".join(f"{d:.0f}" for d in line["hops"]),
+                "mode": line["mode"],
+                "color": line["colour"],
+                "n_stations": len(ids),
+                "osm_relations": ";".join(line["relations"]),
+                "geometry": line["geometry"],
+            }
+        )
+        pairs = list(itertools.pairwise(ids))
         if line["is_loop"]:
             pairs.append((ids[-1], ids[0]))
         for (a, b), distance in zip(pairs, line["hops"]):
-            link_rows.append({"from_station": a, "to_station": b, "line_id": line_id, "kind": "ride",
-                              "distance_m": float(round(distance)), "walk_seconds": 0.0})
+            link_rows.append(
+                {
+                    "from_station": a,
+                    "to_station": b,
+                    "line_id": line_id,
+                    "kind": "ride",
+                    "distance_m": float(round(distance)),
+                    "walk_seconds": 0.0,
+                }
+            )
     for a, b, distance in transfers:
         walk = distance / WALK_METRES_PER_SECOND
         for s, t in ((a, b), (b, a)):
-            link_rows.append({"from_station": station_ids[new_position[s]], "to_station": station_ids[new_position[t]],
-                              "line_id": "", "kind": "transfer", "distance_m": round(distance, 1),
-                              "walk_seconds": round(walk, 1)})
+            link_rows.append(
+                {
+                    "from_station": station_ids[new_position[s]],
+                    "to_station": station_ids[new_position[t]],
+                    "line_id": "",
+                    "kind": "transfer",
+                    "distance_m": round(distance, 1),
+                    "walk_seconds": round(walk, 1),
+                }
+            )
     stations["lines"] = [";".join(v) for v in station_lines]
     station_count.kept = len(stations)
     line_count.kept = len(line_rows)
@@ -1367,10 +1519,25 @@ def _build_transit(osm: _Osm, inside, station_count: LayerCount, line_count: Lay
         notes.append("transit: none usable in the city (commuters use other modes)")
     return _Transit(
         stations=stations,
-        lines=pd.DataFrame(line_rows, columns=["line_id", "name", "name_en", "is_loop", "stations", "distances_m",
-                                               "mode", "color", "n_stations", "osm_relations", "geometry"]),
-        links=pd.DataFrame(link_rows, columns=["from_station", "to_station", "line_id", "kind", "distance_m",
-                                               "walk_seconds"]),
+        lines=pd.DataFrame(
+            line_rows,
+            columns=[
+                "line_id",
+                "name",
+                "name_en",
+                "is_loop",
+                "stations",
+                "distances_m",
+                "mode",
+                "color",
+                "n_stations",
+                "osm_relations",
+                "geometry",
+            ],
+        ),
+        links=pd.DataFrame(
+            link_rows, columns=["from_station", "to_station", "line_id", "kind", "distance_m", "walk_seconds"]
+        ),
         notes=notes,
     )
 
@@ -1403,10 +1570,17 @@ def _merge_station_nodes(nodes: list[dict]) -> pd.DataFrame:
         members = groups[root]
         first = frame.iloc[members[0]]
         modes = set().union(*(frame["modes"].iloc[m] for m in members))
-        rows.append({"station_id": first["osm"], "name": first["name"] or first["osm"],
-                     "name_en": first["name_en"] or first["name"] or first["osm"],
-                     "modes": modes, "osm_ids": ";".join(frame["osm"].iloc[members]),
-                     "x": float(xy[members, 0].mean()), "y": float(xy[members, 1].mean())})
+        rows.append(
+            {
+                "station_id": first["osm"],
+                "name": first["name"] or first["osm"],
+                "name_en": first["name_en"] or first["name"] or first["osm"],
+                "modes": modes,
+                "osm_ids": ";".join(frame["osm"].iloc[members]),
+                "x": float(xy[members, 0].mean()),
+                "y": float(xy[members, 1].mean()),
+            }
+        )
     return pd.DataFrame(rows, columns=columns)
 
 
@@ -1544,7 +1718,7 @@ def build_city_bundle(
     if zone_size_m is not None and (not math.isfinite(zone_size_m) or zone_size_m < 0):
         raise CityError(f"zone size: must be >= 0 metres, got {zone_size_m}")
     if build_date is None:
-        build_date = _dt.datetime.now(_dt.timezone.utc).date().isoformat()
+        build_date = _dt.datetime.now(_dt.UTC).date().isoformat()
     elif not re.fullmatch(r"\d{4}-\d{2}-\d{2}", build_date):
         raise CityError(f"build date: expected YYYY-MM-DD, got {build_date!r}")
     if not osm_path.exists():
@@ -1664,13 +1838,15 @@ def build_city_bundle(
     zone_count.kept = len(zone_ids)
     zone_count.found = max(zone_count.found, zone_count.kept)
     zone_count.dropped = zone_count.found - zone_count.kept
-    zone_count.note = zone_rule + (f"; {zone_count.dropped} boundary polygons hold no cell" if zone_count.dropped
-                                   else "")
+    zone_count.note = zone_rule + (
+        f"; {zone_count.dropped} boundary polygons hold no cell" if zone_count.dropped else ""
+    )
 
     # --- assemble layers (EPSG:4326) ----------------------------------------------
     zone_storage = storage(zone_geoms)
-    zone_storage = np.array([_polygonal_part(shapely.make_valid(g)) if not shapely.is_valid(g) else g
-                             for g in zone_storage], dtype=object)
+    zone_storage = np.array(
+        [_polygonal_part(shapely.make_valid(g)) if not shapely.is_valid(g) else g for g in zone_storage], dtype=object
+    )
     districts = gpd.GeoDataFrame(
         {
             "zone_id": pd.Series(zone_ids, dtype=object),
@@ -1682,11 +1858,13 @@ def build_city_bundle(
             "area_km2": np.round(shapely.area(np.asarray(zone_geoms, dtype=object)) / 1e6, 4),
             "zone_rule": zone_rule,
         },
-        geometry=zone_storage, crs=STORAGE_CRS,
+        geometry=zone_storage,
+        crs=STORAGE_CRS,
     )
     cell_storage = storage(cell_geoms)
-    cell_storage = np.array([_polygonal_part(shapely.make_valid(g)) if not shapely.is_valid(g) else g
-                             for g in cell_storage], dtype=object)
+    cell_storage = np.array(
+        [_polygonal_part(shapely.make_valid(g)) if not shapely.is_valid(g) else g for g in cell_storage], dtype=object
+    )
     cells = gpd.GeoDataFrame(
         {
             "cell_id": pd.Series(cell_ids, dtype=object),
@@ -1699,7 +1877,8 @@ def build_city_bundle(
             "filled": is_fill,
             "jobs_modelled": np.ones(len(cell_geoms), dtype=bool),
         },
-        geometry=cell_storage, crs=STORAGE_CRS,
+        geometry=cell_storage,
+        crs=STORAGE_CRS,
     )
     zone_lookup = _zone_lookup(zone_geoms, zone_ids)
     malls_layer = gpd.GeoDataFrame(
@@ -1760,8 +1939,18 @@ def build_city_bundle(
         crs=STORAGE_CRS,
     )
     links = transit.links.astype({"distance_m": np.float64, "walk_seconds": np.float64})
-    sources = _sources_table(osm_path, population_path, population, boundary_path, metric_crs, build_date,
-                             population_source, population_licence, zone_rule, jobs_note)
+    sources = _sources_table(
+        osm_path,
+        population_path,
+        population,
+        boundary_path,
+        metric_crs,
+        build_date,
+        population_source,
+        population_licence,
+        zone_rule,
+        jobs_note,
+    )
     layers = [
         ("districts", districts, "MultiPolygon"),
         ("population_cells", cells, None),
@@ -1772,15 +1961,17 @@ def build_city_bundle(
         ("street_sites", sites_layer, "Point"),
         ("sources", sources, None),
     ]
-    counts.update({
-        "zones": zone_count,
-        "malls": mall_count,
-        "shops": shop_count,
-        "street sites": site_count,
-        "workplaces": work_count,
-        "stations": station_count,
-        "lines": line_count,
-    })
+    counts.update(
+        {
+            "zones": zone_count,
+            "malls": mall_count,
+            "shops": shop_count,
+            "street sites": site_count,
+            "workplaces": work_count,
+            "stations": station_count,
+            "lines": line_count,
+        }
+    )
     transfers = int((links["kind"] == "transfer").sum()) // 2 if len(links) else 0
     if transfers:
         counts["transfers"] = LayerCount(found=transfers, kept=transfers, note="walks between nearby stations")
@@ -1833,43 +2024,101 @@ def _zone_lookup(zone_geoms: list, zone_ids: list[str]):
     return lookup
 
 
-def _sources_table(osm_path: Path, population_path: Path, population: _Population, boundary_path, metric_crs: str,
-                   build_date: str, population_source: str | None, population_licence: str | None,
-                   zone_rule: str, jobs_note: str) -> pd.DataFrame:
+def _sources_table(
+    osm_path: Path,
+    population_path: Path,
+    population: _Population,
+    boundary_path,
+    metric_crs: str,
+    build_date: str,
+    population_source: str | None,
+    population_licence: str | None,
+    zone_rule: str,
+    jobs_note: str,
+) -> pd.DataFrame:
     """One row per layer: source, licence, build date, CRS note and method."""
     population_text = population_source or population_path.name
     population_licence = population_licence or f"not stated: see the provider of {population_path.name}"
     osm_text = f"OpenStreetMap extract {osm_path.name}"
-    crs_population = (f"population layer {population.crs_text}, reprojected; " if population.reprojected
-                      else f"population layer {population.crs_text}; ")
+    crs_population = (
+        f"population layer {population.crs_text}, reprojected; "
+        if population.reprojected
+        else f"population layer {population.crs_text}; "
+    )
     built = f"built in {metric_crs} (UTM), stored in EPSG:4326 (1e-6 degree grid)"
-    boundary = (f"; boundary {Path(boundary_path).name}" if boundary_path
-                else "; boundary: the population cells, gaps closed, holes filled")
+    boundary = (
+        f"; boundary {Path(boundary_path).name}"
+        if boundary_path
+        else "; boundary: the population cells, gaps closed, holes filled"
+    )
     rows = [
-        ("districts", f"{population_text}{boundary}; names: OSM place nodes ({osm_path.name})",
-         f"{population_licence}; names {OSM_LICENCE}", crs_population + built, zone_rule),
-        ("population_cells", f"{population_text} (column '{population.column}'); jobs: {osm_text}",
-         f"{population_licence}; jobs derived from {OSM_LICENCE}", crs_population + built,
-         f"residents from the population layer; MODELLED jobs: {jobs_note}"),
-        ("subway_stations", osm_text, OSM_LICENCE, built,
-         "railway=station|halt, public_transport=station, station=* nodes; same-name nodes within "
-         f"{STATION_MERGE_M:.0f} m merged"),
-        ("subway_lines", osm_text, OSM_LICENCE, built,
-         f"route relations (subway, light_rail, train, tram, monorail); stops = stations within {STATION_SNAP_M:.0f} m "
-         "of the track in track order; distances along the track"),
-        ("subway_links", osm_text, OSM_LICENCE, "attribute table (no geometry)",
-         f"ride = along-track distance; transfer = straight walk between stations within {TRANSFER_RADIUS_M:.0f} m "
-         f"at {WALK_METRES_PER_SECOND} m/s"),
-        ("malls", osm_text, OSM_LICENCE, built,
-         f"shop=mall|department_store; attractiveness = clip(area / median area, {ATTRACTIVENESS_RANGE[0]}, "
-         f"{ATTRACTIVENESS_RANGE[1]}), 1 for a node without footprint; position = a point inside the footprint"),
-        ("street_sites", osm_text, OSM_LICENCE, built,
-         f"densest-first clusters of shop=* within {SITE_RADIUS_M:.0f} m, at least {SITE_MIN_SHOPS} shops; "
-         "attractiveness = clip(shops / median shops, 0.5, 10)"),
+        (
+            "districts",
+            f"{population_text}{boundary}; names: OSM place nodes ({osm_path.name})",
+            f"{population_licence}; names {OSM_LICENCE}",
+            crs_population + built,
+            zone_rule,
+        ),
+        (
+            "population_cells",
+            f"{population_text} (column '{population.column}'); jobs: {osm_text}",
+            f"{population_licence}; jobs derived from {OSM_LICENCE}",
+            crs_population + built,
+            f"residents from the population layer; MODELLED jobs: {jobs_note}",
+        ),
+        (
+            "subway_stations",
+            osm_text,
+            OSM_LICENCE,
+            built,
+            "railway=station|halt, public_transport=station, station=* nodes; same-name nodes within "
+            f"{STATION_MERGE_M:.0f} m merged",
+        ),
+        (
+            "subway_lines",
+            osm_text,
+            OSM_LICENCE,
+            built,
+            f"route relations (subway, light_rail, train, tram, monorail); stops = stations within {STATION_SNAP_M:.0f} m "
+            "of the track in track order; distances along the track",
+        ),
+        (
+            "subway_links",
+            osm_text,
+            OSM_LICENCE,
+            "attribute table (no geometry)",
+            f"ride = along-track distance; transfer = straight walk between stations within {TRANSFER_RADIUS_M:.0f} m "
+            f"at {WALK_METRES_PER_SECOND} m/s",
+        ),
+        (
+            "malls",
+            osm_text,
+            OSM_LICENCE,
+            built,
+            f"shop=mall|department_store; attractiveness = clip(area / median area, {ATTRACTIVENESS_RANGE[0]}, "
+            f"{ATTRACTIVENESS_RANGE[1]}), 1 for a node without footprint; position = a point inside the footprint",
+        ),
+        (
+            "street_sites",
+            osm_text,
+            OSM_LICENCE,
+            built,
+            f"densest-first clusters of shop=* within {SITE_RADIUS_M:.0f} m, at least {SITE_MIN_SHOPS} shops; "
+            "attractiveness = clip(shops / median shops, 0.5, 10)",
+        ),
     ]
     return pd.DataFrame(
-        [{"layer": layer, "source": source, "licence": licence, "build_date": build_date, "crs_note": crs,
-          "method": method} for layer, source, licence, crs, method in rows]
+        [
+            {
+                "layer": layer,
+                "source": source,
+                "licence": licence,
+                "build_date": build_date,
+                "crs_note": crs,
+                "method": method,
+            }
+            for layer, source, licence, crs, method in rows
+        ]
     )
 
 

@@ -25,8 +25,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import shapely
 import pandas as pd
+import shapely
 from matplotlib import colormaps, patheffects, ticker
 from matplotlib import dates as mdates
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -36,7 +36,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch, Rectangle
 
-from simulator.results import (
+from simulator.results.run_folder import (
     FIGURES_DIR,
     RunResult,
     atomic_path,
@@ -85,12 +85,7 @@ def cjk_font_family() -> str | None:
         )
     except (OSError, subprocess.SubprocessError):
         return None
-    families = {
-        name.strip()
-        for line in completed.stdout.splitlines()
-        for name in line.split(",")
-        if name.strip()
-    }
+    families = {name.strip() for line in completed.stdout.splitlines() for name in line.split(",") if name.strip()}
     known = {entry.name for entry in font_manager.fontManager.ttflist}
     for family in sorted(families):
         if family in known:
@@ -219,15 +214,17 @@ def funnel_figure(daily: pd.DataFrame) -> Figure:
         ("Test drives per day", [(scaled("test_drives"), None, "-")], "rate"),
         (
             "Bookings lost per day",
-            [(scaled("bookings_lost"), "abandoned in queue", "-"), (scaled("bookings_no_store"), "no store open", "--")],
+            [
+                (scaled("bookings_lost"), "abandoned in queue", "-"),
+                (scaled("bookings_no_store"), "no store open", "--"),
+            ],
             "rate",
         ),
         ("Purchases per day", [(scaled("purchases"), None, "-")], "rate"),
         ("Cumulative purchases", [(scaled("cumulative_purchases"), None, "-")], "cumulative"),
     ]
     panels = [
-        (title, [series for series in lines if series[0] in frame.columns], kind)
-        for title, lines, kind in panels
+        (title, [series for series in lines if series[0] in frame.columns], kind) for title, lines, kind in panels
     ]
     panels = [panel for panel in panels if panel[1]]
     n_replications = int(frame["replication"].nunique()) if len(frame) else 0
@@ -245,8 +242,16 @@ def funnel_figure(daily: pd.DataFrame) -> Figure:
         rolling = ROLLING_DAYS if kind == "rate" else None
         if kind in ("rate", "cumulative") and not frame[[c for c, _l, _s in lines]].to_numpy().any():
             axis.set_ylim(0, 1)
-            axis.text(0.5, 0.5, "none in this run", transform=axis.transAxes, ha="center", va="center",
-                      fontsize=9, color="#666666")
+            axis.text(
+                0.5,
+                0.5,
+                "none in this run",
+                transform=axis.transAxes,
+                ha="center",
+                va="center",
+                fontsize=9,
+                color="#666666",
+            )
         for column, label, style in lines:
             x, mean, low, high, n = _replication_band(frame, column, x_column, rolling)
             factor = 100.0 if kind == "share" else 1.0
@@ -328,9 +333,7 @@ def stores_figure(stores: pd.DataFrame, plan: pd.DataFrame, *, consumer_weight: 
     totals = store_totals(stores, plan).sort_values("bookings_requested", ascending=True, kind="stable")
     n_stores = len(totals)
     figure = new_figure(12.0, max(3.0, 0.38 * n_stores + 1.8))
-    axis_bookings, axis_utilisation = figure.subplots(
-        1, 2, sharey=True, gridspec_kw={"width_ratios": [2.2, 1.0]}
-    )
+    axis_bookings, axis_utilisation = figure.subplots(1, 2, sharey=True, gridspec_kw={"width_ratios": [2.2, 1.0]})
     if n_stores == 0:
         axis_bookings.text(0.5, 0.5, "no stores", ha="center", va="center", transform=axis_bookings.transAxes)
         return figure
@@ -341,12 +344,8 @@ def stores_figure(stores: pd.DataFrame, plan: pd.DataFrame, *, consumer_weight: 
     rest = np.clip(requested - driven - lost, 0.0, None)
     colours = [format_style(f)[1] for f in totals["format"]]
     axis_bookings.barh(positions, driven, color=colours, edgecolor="black", linewidth=0.5)
-    axis_bookings.barh(
-        positions, lost, left=driven, color="white", edgecolor="#444444", hatch="////", linewidth=0.5
-    )
-    axis_bookings.barh(
-        positions, rest, left=driven + lost, color=colours, alpha=0.3, edgecolor="black", linewidth=0.5
-    )
+    axis_bookings.barh(positions, lost, left=driven, color="white", edgecolor="#444444", hatch="////", linewidth=0.5)
+    axis_bookings.barh(positions, rest, left=driven + lost, color=colours, alpha=0.3, edgecolor="black", linewidth=0.5)
     right_end = np.maximum(requested, driven + lost)
     x_max = float(right_end.max()) if n_stores else 1.0
     for position, value, end in zip(positions, requested, right_end, strict=True):
@@ -376,12 +375,13 @@ def stores_figure(stores: pd.DataFrame, plan: pd.DataFrame, *, consumer_weight: 
 
     order = {name: rank for rank, name in enumerate(FORMAT_STYLES)}
     formats_present = sorted({str(f) for f in totals["format"]}, key=lambda f: (order.get(f, len(order)), f))
-    handles = [Patch(facecolor=format_style(f)[1], edgecolor="black", label=f"{f.replace('_', ' ')}: test drives") for f in formats_present]
+    handles = [
+        Patch(facecolor=format_style(f)[1], edgecolor="black", label=f"{f.replace('_', ' ')}: test drives")
+        for f in formats_present
+    ]
     handles.append(Patch(facecolor="white", edgecolor="#444444", hatch="////", label="lost (abandoned in queue)"))
     handles.append(Patch(facecolor="#999999", alpha=0.3, edgecolor="black", label="still waiting / other"))
-    figure.legend(
-        handles=handles, loc="outside lower center", ncol=min(len(handles), 6), fontsize=8, frameon=False
-    )
+    figure.legend(handles=handles, loc="outside lower center", ncol=min(len(handles), 6), fontsize=8, frameon=False)
     return figure
 
 
@@ -404,12 +404,16 @@ def draw_scale_bar(axis: Any, bounds: tuple[float, float, float, float]) -> None
     bar_height = 0.012 * height
     half = length / 2.0
     axis.add_patch(Rectangle((x0, y0), half, bar_height, facecolor="black", edgecolor="black", linewidth=0.8, zorder=6))
-    axis.add_patch(Rectangle((x0 + half, y0), half, bar_height, facecolor="white", edgecolor="black", linewidth=0.8, zorder=6))
+    axis.add_patch(
+        Rectangle((x0 + half, y0), half, bar_height, facecolor="white", edgecolor="black", linewidth=0.8, zorder=6)
+    )
     kilometres = length / 1000.0
     label = f"{kilometres:g} km"
     halo = [patheffects.withStroke(linewidth=3, foreground="white")]
     axis.text(x0, y0 + 1.8 * bar_height, "0", ha="center", va="bottom", fontsize=8, zorder=6, path_effects=halo)
-    axis.text(x0 + length, y0 + 1.8 * bar_height, label, ha="center", va="bottom", fontsize=8, zorder=6, path_effects=halo)
+    axis.text(
+        x0 + length, y0 + 1.8 * bar_height, label, ha="center", va="bottom", fontsize=8, zorder=6, path_effects=halo
+    )
 
 
 def draw_north_arrow(axis: Any) -> None:
@@ -430,7 +434,7 @@ def draw_north_arrow(axis: Any) -> None:
 def metric_frames(zone_gdf: Any, cell_gdf: Any) -> tuple[Any, Any]:
     """Project the frames to a metric CRS (their own if projected, else the local UTM zone)."""
     if zone_gdf.crs is None:
-        from simulator.errors import ResultsError
+        from simulator.config.errors import ResultsError
 
         raise ResultsError("zone_gdf: has no CRS")
     if zone_gdf.crs.is_projected:
@@ -527,8 +531,16 @@ def familiarity_map(
         for point, row in zip(points, zones.itertuples(index=False), strict=True):
             label = display_label(getattr(row, "name_en", None), getattr(row, "name", None), row.zone_id)
             axis.text(
-                point.x, point.y, label, ha="center", va="center", fontsize=8, color="#222222",
-                path_effects=halo, zorder=5, **font_kwargs(),
+                point.x,
+                point.y,
+                label,
+                ha="center",
+                va="center",
+                fontsize=8,
+                color="#222222",
+                path_effects=halo,
+                zorder=5,
+                **font_kwargs(),
             )
 
     stores = store_points(plan, zones.crs)
@@ -537,11 +549,26 @@ def familiarity_map(
         marker, colour = format_style(store_format)
         size = 140 if marker == "*" else 55
         axis.scatter(
-            group["map_x"], group["map_y"], marker=marker, s=size, c=colour, edgecolors="black", linewidths=0.8, zorder=8
+            group["map_x"],
+            group["map_y"],
+            marker=marker,
+            s=size,
+            c=colour,
+            edgecolors="black",
+            linewidths=0.8,
+            zorder=8,
         )
         handles.append(
-            Line2D([], [], marker=marker, linestyle="", markerfacecolor=colour, markeredgecolor="black",
-                   markersize=10 if marker == "*" else 7, label=f"{store_format.replace('_', ' ')} store ({len(group)})")
+            Line2D(
+                [],
+                [],
+                marker=marker,
+                linestyle="",
+                markerfacecolor=colour,
+                markeredgecolor="black",
+                markersize=10 if marker == "*" else 7,
+                label=f"{store_format.replace('_', ' ')} store ({len(group)})",
+            )
         )
     if (~has_data).any():
         handles.append(Patch(facecolor=NO_DATA_COLOUR, edgecolor="none", label="no consumers"))
@@ -559,7 +586,9 @@ def familiarity_map(
     return figure
 
 
-def frame_map(axis: Any, extent: tuple[float, float, float, float], padding: float = 0.03) -> tuple[float, float, float, float]:
+def frame_map(
+    axis: Any, extent: tuple[float, float, float, float], padding: float = 0.03
+) -> tuple[float, float, float, float]:
     """Frame a map: the extent plus padding, equal aspect, no ticks, a scale bar and a north arrow.
 
     Returns the padded bounds ``(xmin, ymin, xmax, ymax)``.
@@ -625,8 +654,16 @@ def _zoom_on_stores(axis, areas, zones, stores, colourmap, norm, bounds) -> None
     zones.boundary.plot(ax=inset, color="#333333", linewidth=0.7)
     for store_format, group in stores.groupby(stores["format"].astype(str), sort=True):
         marker, colour = format_style(store_format)
-        inset.scatter(group["map_x"], group["map_y"], marker=marker, s=110 if marker == "*" else 45, c=colour,
-                      edgecolors="black", linewidths=0.8, zorder=8)
+        inset.scatter(
+            group["map_x"],
+            group["map_y"],
+            marker=marker,
+            s=110 if marker == "*" else 45,
+            c=colour,
+            edgecolors="black",
+            linewidths=0.8,
+            zorder=8,
+        )
     inset.set_xlim(view[0], view[2])
     inset.set_ylim(view[1], view[3])
     inset.set_aspect("equal")
@@ -639,8 +676,15 @@ def _zoom_on_stores(axis, areas, zones, stores, colourmap, norm, bounds) -> None
         spine.set_edgecolor("#222222")
         spine.set_linewidth(1.2)
     inset.text(
-        0.5, 0.97, f"around the stores ({side / 1000:.0f} km across)", transform=inset.transAxes, ha="center",
-        va="top", fontsize=8, path_effects=[patheffects.withStroke(linewidth=2.5, foreground="white")], zorder=10,
+        0.5,
+        0.97,
+        f"around the stores ({side / 1000:.0f} km across)",
+        transform=inset.transAxes,
+        ha="center",
+        va="top",
+        fontsize=8,
+        path_effects=[patheffects.withStroke(linewidth=2.5, foreground="white")],
+        zorder=10,
     )
     axis.indicate_inset_zoom(inset, edgecolor="#222222", alpha=0.9)
 
@@ -778,7 +822,9 @@ def escape_html(value: Any) -> str:
     return html.escape("" if value is None else str(value), quote=True)
 
 
-def html_table(headers: Sequence[str], rows: Sequence[Sequence[Any]], numeric: Sequence[bool], css_class: str = "") -> str:
+def html_table(
+    headers: Sequence[str], rows: Sequence[Sequence[Any]], numeric: Sequence[bool], css_class: str = ""
+) -> str:
     head = "".join(
         f'<th class="num">{escape_html(h)}</th>' if is_numeric else f"<th>{escape_html(h)}</th>"
         for h, is_numeric in zip(headers, numeric, strict=True)
@@ -868,21 +914,35 @@ def _summary_table(result: RunResult, units: Sequence[str] = ("people", "share",
 def _stores_table(result: RunResult) -> str:
     totals = store_totals(result.stores, result.plan).sort_values("bookings_requested", ascending=False, kind="stable")
     weight = result.consumer_weight
-    headers = ["Store", "Id", "Format", "Capacity / day", "Open days", "Bookings requested",
-               "Test drives", "Bookings lost", "Purchases", "Utilisation"]
+    headers = [
+        "Store",
+        "Id",
+        "Format",
+        "Capacity / day",
+        "Open days",
+        "Bookings requested",
+        "Test drives",
+        "Bookings lost",
+        "Purchases",
+        "Utilisation",
+    ]
     numeric = [False, False, False, True, True, True, True, True, True, True]
     rows = []
     for row in totals.to_dict("records"):
-        rows.append([
-            row["store_name"], row["store_id"], row["format"],
-            format_number(row["capacity"], "count") if pd.notna(row["capacity"]) else "–",
-            f"{row.get('open_days', 0):,.0f}",
-            format_number(row.get("bookings_requested", 0) * weight, "people"),
-            format_number(row.get("test_drives", 0) * weight, "people"),
-            format_number(row.get("bookings_lost", 0) * weight, "people"),
-            format_number(row.get("purchases", 0) * weight, "people"),
-            format_number(row.get("utilisation", 0), "share"),
-        ])
+        rows.append(
+            [
+                row["store_name"],
+                row["store_id"],
+                row["format"],
+                format_number(row["capacity"], "count") if pd.notna(row["capacity"]) else "–",
+                f"{row.get('open_days', 0):,.0f}",
+                format_number(row.get("bookings_requested", 0) * weight, "people"),
+                format_number(row.get("test_drives", 0) * weight, "people"),
+                format_number(row.get("bookings_lost", 0) * weight, "people"),
+                format_number(row.get("purchases", 0) * weight, "people"),
+                format_number(row.get("utilisation", 0), "share"),
+            ]
+        )
     return html_table(headers, rows, numeric)
 
 
@@ -895,26 +955,40 @@ def _zones_table(result: RunResult, zone_frame: Any = None) -> str:
         means = means.merge(names, on="zone_id", how="left")
     if "mean_familiarity" in means.columns:
         means = means.sort_values("mean_familiarity", ascending=False, kind="stable")
-    headers = ["Zone", "Id", "Consumers", "Population", "Mean familiarity", "Familiar", "Aware",
-               "Mean trust", "Bookings / 1,000", "Test drives / 1,000", "Purchases / 1,000"]
+    headers = [
+        "Zone",
+        "Id",
+        "Consumers",
+        "Population",
+        "Mean familiarity",
+        "Familiar",
+        "Aware",
+        "Mean trust",
+        "Bookings / 1,000",
+        "Test drives / 1,000",
+        "Purchases / 1,000",
+    ]
     numeric = [False, False, True, True, True, True, True, True, True, True, True]
     rows = []
     for row in means.to_dict("records"):
         names_text = " / ".join(
             str(n) for n in (row.get("name_en"), row.get("name")) if isinstance(n, str) and n.strip()
         )
-        rows.append([
-            names_text or row["zone_id"], row["zone_id"],
-            format_number(row.get("consumers", math.nan), "count"),
-            format_number(row.get("population_represented", math.nan), "count"),
-            format_number(row.get("mean_familiarity", math.nan), "index"),
-            format_number(row.get("share_familiar", math.nan), "share"),
-            format_number(row.get("share_aware", math.nan), "share"),
-            format_number(row.get("mean_trust", math.nan), "index"),
-            f"{row.get('bookings_requested_per_1000', math.nan):,.2f}",
-            f"{row.get('test_drives_per_1000', math.nan):,.2f}",
-            f"{row.get('purchases_per_1000', math.nan):,.2f}",
-        ])
+        rows.append(
+            [
+                names_text or row["zone_id"],
+                row["zone_id"],
+                format_number(row.get("consumers", math.nan), "count"),
+                format_number(row.get("population_represented", math.nan), "count"),
+                format_number(row.get("mean_familiarity", math.nan), "index"),
+                format_number(row.get("share_familiar", math.nan), "share"),
+                format_number(row.get("share_aware", math.nan), "share"),
+                format_number(row.get("mean_trust", math.nan), "index"),
+                f"{row.get('bookings_requested_per_1000', math.nan):,.2f}",
+                f"{row.get('test_drives_per_1000', math.nan):,.2f}",
+                f"{row.get('purchases_per_1000', math.nan):,.2f}",
+            ]
+        )
     return html_table(headers, rows, numeric)
 
 
@@ -967,7 +1041,9 @@ def write_report_html(
         f"<header><h1>Retail footprint simulation: {escape_html(name)}</h1>",
         f'<p class="description">{escape_html(description)}</p>' if description else "",
         "</header>",
-        "<section><h2>Run</h2>", key_value_table(_run_pairs(result)), "</section>",
+        "<section><h2>Run</h2>",
+        key_value_table(_run_pairs(result)),
+        "</section>",
         "<section><h2>Key results at the end of the horizon</h2>",
         _summary_table(result),
         "<details><summary>Simulated counts (before scaling to the population)</summary>",
@@ -976,13 +1052,21 @@ def write_report_html(
         '<p class="note">Counts are totals over the horizon; shares and trust are values on the last day. '
         "People = simulated consumers × people per consumer. Confidence intervals are Student-t intervals "
         "over replications, clipped to the possible range.</p></section>",
-        "<section><h2>Funnel over time</h2>", _figure_block(figure_paths, "funnel"), "</section>",
-        "<section><h2>Stores</h2>", _figure_block(figure_paths, "stores"),
-        '<div class="scroll">', _stores_table(result), "</div>",
+        "<section><h2>Funnel over time</h2>",
+        _figure_block(figure_paths, "funnel"),
+        "</section>",
+        "<section><h2>Stores</h2>",
+        _figure_block(figure_paths, "stores"),
+        '<div class="scroll">',
+        _stores_table(result),
+        "</div>",
         '<p class="note">Totals over the horizon in people (mean over replications); utilisation is the mean '
         "over open days of test drives / capacity.</p></section>",
-        "<section><h2>Zones</h2>", _figure_block(figure_paths, "familiarity_map"),
-        '<div class="scroll">', _zones_table(result, zone_frame), "</div>",
+        "<section><h2>Zones</h2>",
+        _figure_block(figure_paths, "familiarity_map"),
+        '<div class="scroll">',
+        _zones_table(result, zone_frame),
+        "</div>",
         '<p class="note">End-of-horizon values by home zone, mean over replications; rates per 1,000 residents.</p>',
         "</section>",
         "<section><h2>Scenario</h2><details><summary>Canonical scenario (JSON)</summary>",
@@ -1004,7 +1088,7 @@ def write_report_html(
 def write_html_document(title: str, sections: Sequence[str], out_path: str | os.PathLike[str]) -> Path:
     """Write one self-contained HTML page (inline CSS, no external resources), atomically."""
     document = (
-        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
         f"<title>{escape_html(title)}</title>\n"
         f"<style>{REPORT_CSS}</style>\n</head>\n<body>\n" + "\n".join(s for s in sections if s) + "\n</body>\n</html>\n"

@@ -1,6 +1,6 @@
 """Figures and the self-contained HTML report of a comparison of plans.
 
-Built on the helpers of :mod:`simulator.report` (figure canvas, number formats, map
+Built on the helpers of :mod:`simulator.reports.run_report` (figure canvas, number formats, map
 decorations, HTML table and image helpers), so runs and comparisons look alike. Figures
 are :class:`matplotlib.figure.Figure` objects on the Agg canvas; ``report.html`` embeds
 them as base64 PNG, with inline CSS and no scripts, fonts or links.
@@ -39,8 +39,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from scipy import stats
 
-from .report import (
-    frame_map,
+from simulator.reports.run_report import (
     FORMAT_STYLES,
     NO_DATA_COLOUR,
     ROLLING_DAYS,
@@ -49,6 +48,7 @@ from .report import (
     font_kwargs,
     format_number,
     format_style,
+    frame_map,
     html_table,
     image_tag,
     key_value_table,
@@ -61,10 +61,10 @@ from .report import (
     time_axis,
     write_html_document,
 )
-from .results import FIGURES_DIR
+from simulator.results.run_folder import FIGURES_DIR
 
 if TYPE_CHECKING:
-    from .compare import ComparisonResult
+    from simulator.experiments.compare import ComparisonResult
 
 DIFFERENCE_COLOURMAP = "RdBu"
 """Diverging colour map of the difference maps: red below the baseline, blue above, white at 0."""
@@ -171,9 +171,11 @@ def _format_time_axis(axis: Any, is_date: bool, show_label: bool) -> None:
 
 def _value_axis(axis: Any, kind: str, is_scaled: bool) -> None:
     if kind in ("share", "share_difference"):
-        axis.yaxis.set_major_formatter(ticker.FuncFormatter(
-            lambda v, _p: (f"{v:+.1f} pp" if v else "0") if kind == "share_difference" else f"{v:.0f} %"
-        ))
+        axis.yaxis.set_major_formatter(
+            ticker.FuncFormatter(
+                lambda v, _p: (f"{v:+.1f} pp" if v else "0") if kind == "share_difference" else f"{v:.0f} %"
+            )
+        )
     elif kind == "index":
         axis.set_ylabel("0 – 1", fontsize=8)
     else:
@@ -181,7 +183,7 @@ def _value_axis(axis: Any, kind: str, is_scaled: bool) -> None:
         axis.set_ylabel("people" if is_scaled else "simulated consumers", fontsize=8)
 
 
-def _daily_frame(result: "ComparisonResult") -> tuple[pd.DataFrame, str, bool]:
+def _daily_frame(result: ComparisonResult) -> tuple[pd.DataFrame, str, bool]:
     daily = result.daily
     x_column, is_date = time_axis(daily)
     if is_date:
@@ -196,13 +198,13 @@ def _scaled(daily: pd.DataFrame, column: str) -> str:
 # --------------------------------------------------------------------------- differences
 
 
-def differences_figure(result: "ComparisonResult", kpis: Sequence[str] | None = None) -> Figure:
+def differences_figure(result: ComparisonResult, kpis: Sequence[str] | None = None) -> Figure:
     """Each plan's difference to the baseline per KPI, with paired 95 % confidence intervals.
 
     One panel per KPI (units differ), one bar per non-baseline plan; bars whose interval
     includes 0 are pale. Labels give the difference and, for counts, the relative change.
     """
-    from .compare import HEADLINE_KPIS, format_difference
+    from simulator.experiments.compare import HEADLINE_KPIS, format_difference
 
     kpis = list(kpis or HEADLINE_KPIS)
     differences = result.differences
@@ -226,7 +228,7 @@ def differences_figure(result: "ComparisonResult", kpis: Sequence[str] | None = 
         low = rows["ci_low"].to_numpy(float) * factor
         high = rows["ci_high"].to_numpy(float) * factor
         has_interval = np.isfinite(low) & np.isfinite(high)
-        for position, plan, value, lo, hi, ok, significant, relative in zip(
+        for position, plan, value, lo, hi, ok, significant, _relative in zip(
             positions, plans, values, low, high, has_interval, rows["significant"], rows["relative_difference"]
         ):
             alpha = 1.0 if (significant or not ok) else NOT_SIGNIFICANT_ALPHA
@@ -238,13 +240,19 @@ def differences_figure(result: "ComparisonResult", kpis: Sequence[str] | None = 
         if not extent > 1e-9 * scale:
             extent = 1.0  # no difference at all (e.g. no bookings lost in any plan): a readable axis around 0
         axis.set_xlim(-1.45 * extent, 1.45 * extent)
-        for position, value, lo, hi, ok, relative in zip(positions, values, low, high, has_interval, rows["relative_difference"]):
+        for position, value, _lo, _hi, _ok, relative in zip(
+            positions, values, low, high, has_interval, rows["relative_difference"]
+        ):
             text = format_difference(value / factor, unit)
             if unit in ("people", "consumers") and np.isfinite(relative):
                 text += f" ({_signed(100 * relative, '{:+.0f}')} %)"
             axis.text(
-                (0.03 if value >= 0 else -0.03) * extent, position + 0.31, text,
-                ha="left" if value >= 0 else "right", va="bottom", fontsize=7.5,
+                (0.03 if value >= 0 else -0.03) * extent,
+                position + 0.31,
+                text,
+                ha="left" if value >= 0 else "right",
+                va="bottom",
+                fontsize=7.5,
             )
         axis.axvline(0.0, color="black", linewidth=0.8)
         axis.set_yticks(positions, plans if index % n_columns == 0 else [""] * len(plans), fontsize=8, **font_kwargs())
@@ -283,7 +291,7 @@ _FUNNEL_PANELS = (
 )
 
 
-def funnel_comparison_figure(result: "ComparisonResult") -> Figure:
+def funnel_comparison_figure(result: ComparisonResult) -> Figure:
     """The funnel over time with the plans overlaid: mean line and 95 % band per plan."""
     daily, x_column, is_date = _daily_frame(result)
     is_scaled = any(c.endswith("_scaled") for c in daily.columns)
@@ -310,7 +318,10 @@ def funnel_comparison_figure(result: "ComparisonResult") -> Figure:
         axis.tick_params(labelsize=8)
         _format_time_axis(axis, is_date, index >= 3)
         axis.xaxis.set_tick_params(labelbottom=True)
-    handles = [Line2D([], [], color=colours[n], linewidth=2, label=n + (" (baseline)" if n == result.baseline else "")) for n in result.plan_names]
+    handles = [
+        Line2D([], [], color=colours[n], linewidth=2, label=n + (" (baseline)" if n == result.baseline else ""))
+        for n in result.plan_names
+    ]
     figure.legend(handles=handles, loc="outside lower center", ncol=min(len(handles), 5), fontsize=9, frameon=False)
     figure.suptitle(
         f"Funnel over time by plan: mean of {result.spec.replications} replications with 95 % confidence bands; "
@@ -320,7 +331,7 @@ def funnel_comparison_figure(result: "ComparisonResult") -> Figure:
     return figure
 
 
-def difference_over_time_figure(result: "ComparisonResult") -> Figure:
+def difference_over_time_figure(result: ComparisonResult) -> Figure:
     """Paired differences to the baseline over time (share familiar, cumulative bookings, purchases)."""
     daily, x_column, is_date = _daily_frame(result)
     is_scaled = any(c.endswith("_scaled") for c in daily.columns)
@@ -351,16 +362,20 @@ def difference_over_time_figure(result: "ComparisonResult") -> Figure:
         _value_axis(axis, kind, is_scaled)
         axis.tick_params(labelsize=8)
         _format_time_axis(axis, is_date, True)
-    handles = [Line2D([], [], color=colours[n], linewidth=2, label=f"{n} − {result.baseline}") for n in result.plan_names[1:]]
+    handles = [
+        Line2D([], [], color=colours[n], linewidth=2, label=f"{n} − {result.baseline}") for n in result.plan_names[1:]
+    ]
     figure.legend(handles=handles, loc="outside lower center", ncol=min(len(handles), 4), fontsize=9, frameon=False)
-    figure.suptitle("Difference to the baseline over time (paired by seed; bands: 95 % confidence intervals)", fontsize=11)
+    figure.suptitle(
+        "Difference to the baseline over time (paired by seed; bands: 95 % confidence intervals)", fontsize=11
+    )
     return figure
 
 
 # --------------------------------------------------------------------------- stores
 
 
-def stores_comparison_figure(result: "ComparisonResult") -> Figure:
+def stores_comparison_figure(result: ComparisonResult) -> Figure:
     """Per store of each plan: bookings and their outcome, and utilisation (one row of panels per plan)."""
     stores = result.stores
     plans = [name for name in result.plan_names if (stores["plan"] == name).any()]
@@ -372,11 +387,24 @@ def stores_comparison_figure(result: "ComparisonResult") -> Figure:
         axis.set_axis_off()
         return figure
     axes = figure.subplots(
-        len(plans), 2, squeeze=False, sharex="col",
+        len(plans),
+        2,
+        squeeze=False,
+        sharex="col",
         gridspec_kw={"height_ratios": counts, "width_ratios": [2.3, 1.0]},
     )
-    x_max = max(1.0, float(np.nanmax(np.r_[stores["bookings_requested_scaled"].to_numpy(float),
-                                            stores["bookings_requested_scaled_baseline"].to_numpy(float), 0.0])))
+    x_max = max(
+        1.0,
+        float(
+            np.nanmax(
+                np.r_[
+                    stores["bookings_requested_scaled"].to_numpy(float),
+                    stores["bookings_requested_scaled_baseline"].to_numpy(float),
+                    0.0,
+                ]
+            )
+        ),
+    )
     u_max = max(110.0, float(np.nanmax(np.r_[stores["utilisation"].to_numpy(float) * 100.0, 0.0])) * 1.15)
     for row, name in enumerate(plans):
         axis_bookings, axis_utilisation = axes[row]
@@ -388,12 +416,18 @@ def stores_comparison_figure(result: "ComparisonResult") -> Figure:
         rest = np.clip(requested - driven - lost, 0.0, None)
         colours = [format_style(f)[1] for f in totals["format"]]
         axis_bookings.barh(positions, driven, color=colours, edgecolor="black", linewidth=0.5)
-        axis_bookings.barh(positions, lost, left=driven, color="white", edgecolor="#444444", hatch="////", linewidth=0.5)
-        axis_bookings.barh(positions, rest, left=driven + lost, color=colours, alpha=0.3, edgecolor="black", linewidth=0.5)
+        axis_bookings.barh(
+            positions, lost, left=driven, color="white", edgecolor="#444444", hatch="////", linewidth=0.5
+        )
+        axis_bookings.barh(
+            positions, rest, left=driven + lost, color=colours, alpha=0.3, edgecolor="black", linewidth=0.5
+        )
         if name != result.baseline:
             baseline_values = totals["bookings_requested_scaled_baseline"].to_numpy(float)
             shown = np.isfinite(baseline_values)
-            axis_bookings.scatter(baseline_values[shown], positions[shown], marker="|", s=160, color="black", linewidths=2, zorder=5)
+            axis_bookings.scatter(
+                baseline_values[shown], positions[shown], marker="|", s=160, color="black", linewidths=2, zorder=5
+            )
         for position, value in zip(positions, requested):
             axis_bookings.text(value + 0.01 * x_max, position, f"{value:,.0f}", va="center", fontsize=7.5)
         labels = [store_label(n, i) for n, i in zip(totals["store_name"], totals["store_id"])]
@@ -406,7 +440,13 @@ def stores_comparison_figure(result: "ComparisonResult") -> Figure:
         axis_utilisation.barh(positions, utilisation, color=colours, edgecolor="black", linewidth=0.5)
         axis_utilisation.axvline(100.0, color="#444444", linestyle="--", linewidth=1)
         for position, value in zip(positions, utilisation):
-            axis_utilisation.text(value + 1.5, position, f"{value:.0f} %" if value >= 10 or value == 0 else f"{value:.1f} %", va="center", fontsize=7.5)
+            axis_utilisation.text(
+                value + 1.5,
+                position,
+                f"{value:.0f} %" if value >= 10 or value == 0 else f"{value:.1f} %",
+                va="center",
+                fontsize=7.5,
+            )
         axis_utilisation.set_yticks(positions, [""] * len(positions))
         axis_utilisation.set_ylim(-0.6, len(totals) - 0.4)
         axis_utilisation.set_xlim(0, u_max)
@@ -422,11 +462,23 @@ def stores_comparison_figure(result: "ComparisonResult") -> Figure:
     order = {f: rank for rank, f in enumerate(FORMAT_STYLES)}
     formats_present = sorted({str(f) for f in stores["format"]}, key=lambda f: (order.get(f, len(order)), f))
     handles: list[Any] = [
-        Patch(facecolor=format_style(f)[1], edgecolor="black", label=f"{f.replace('_', ' ')}: test drives") for f in formats_present
+        Patch(facecolor=format_style(f)[1], edgecolor="black", label=f"{f.replace('_', ' ')}: test drives")
+        for f in formats_present
     ]
     handles.append(Patch(facecolor="white", edgecolor="#444444", hatch="////", label="lost in the queue"))
     handles.append(Patch(facecolor="#999999", alpha=0.3, edgecolor="black", label="still waiting / other"))
-    handles.append(Line2D([], [], marker="|", linestyle="", color="black", markersize=11, markeredgewidth=2, label="same store in the baseline"))
+    handles.append(
+        Line2D(
+            [],
+            [],
+            marker="|",
+            linestyle="",
+            color="black",
+            markersize=11,
+            markeredgewidth=2,
+            label="same store in the baseline",
+        )
+    )
     figure.legend(handles=handles, loc="outside lower center", ncol=min(len(handles), 4), fontsize=8, frameon=False)
     return figure
 
@@ -435,7 +487,7 @@ def stores_comparison_figure(result: "ComparisonResult") -> Figure:
 
 
 def zone_difference_map(
-    result: "ComparisonResult",
+    result: ComparisonResult,
     zone_gdf: Any,
     column: str,
     *,
@@ -459,7 +511,7 @@ def zone_difference_map(
     zone_gdf : geopandas.GeoDataFrame
         Zones with ``zone_id`` (and ``name``, ``name_en``), any CRS.
     column : str
-        A column of :data:`simulator.compare.ZONE_DIFFERENCE_COLUMNS`; the map shows
+        A column of :data:`simulator.experiments.compare.ZONE_DIFFERENCE_COLUMNS`; the map shows
         ``<column>_difference``.
     title, colour_label : str
     factor : float
@@ -512,32 +564,65 @@ def zone_difference_map(
                 significant = np.isfinite(low) and (low > 0 or high < 0)
                 zone_name = display_label(getattr(row, "name_en", None), getattr(row, "name", None), row.zone_id)
                 axis.text(
-                    point.x, point.y, f"{zone_name}\n{_signed(value * factor, value_format)}",
-                    ha="center", va="center", fontsize=label_size, zorder=5, path_effects=halo,
-                    color="#111111" if significant else "#777777", style="normal" if significant else "italic",
+                    point.x,
+                    point.y,
+                    f"{zone_name}\n{_signed(value * factor, value_format)}",
+                    ha="center",
+                    va="center",
+                    fontsize=label_size,
+                    zorder=5,
+                    path_effects=halo,
+                    color="#111111" if significant else "#777777",
+                    style="normal" if significant else "italic",
                     **font_kwargs(),
                 )
         plan_stores = store_points(result.runs[name].plan, zones.crs)
-        for store_format, group in plan_stores.groupby(plan_stores["format"].astype(str), sort=True) if len(plan_stores) else []:
+        for store_format, group in (
+            plan_stores.groupby(plan_stores["format"].astype(str), sort=True) if len(plan_stores) else []
+        ):
             marker, colour = format_style(store_format)
-            axis.scatter(group["map_x"], group["map_y"], marker=marker, s=110 if marker == "*" else 38, c=colour,
-                         edgecolors="black", linewidths=0.7, zorder=8)
-        dropped = baseline_plan[~baseline_plan["store_id"].astype(str).isin(set(result.runs[name].plan["store_id"].astype(str)))]
+            axis.scatter(
+                group["map_x"],
+                group["map_y"],
+                marker=marker,
+                s=110 if marker == "*" else 38,
+                c=colour,
+                edgecolors="black",
+                linewidths=0.7,
+                zorder=8,
+            )
+        dropped = baseline_plan[
+            ~baseline_plan["store_id"].astype(str).isin(set(result.runs[name].plan["store_id"].astype(str)))
+        ]
         if len(dropped):
             points = store_points(dropped, zones.crs)
             axis.scatter(points["map_x"], points["map_y"], marker="x", s=34, c="black", linewidths=1.2, zorder=8)
         frame_map(axis, (xmin, ymin, xmax, ymax))
         axis.set_title(f"{name} − {result.baseline}", fontsize=10, **font_kwargs())
-    colour_bar = figure.colorbar(ScalarMappable(norm=norm, cmap=colourmap), ax=axes.ravel().tolist(), shrink=0.75, pad=0.02)
+    colour_bar = figure.colorbar(
+        ScalarMappable(norm=norm, cmap=colourmap), ax=axes.ravel().tolist(), shrink=0.75, pad=0.02
+    )
     colour_bar.set_label(colour_label, fontsize=9)
     colour_bar.ax.tick_params(labelsize=8)
     formats = sorted({str(f) for n in plans for f in result.runs[n].plan["format"]} if plans else set())
     handles: list[Any] = []
     for store_format in formats:
         marker, colour = format_style(store_format)
-        handles.append(Line2D([], [], marker=marker, linestyle="", markerfacecolor=colour, markeredgecolor="black",
-                              markersize=9 if marker == "*" else 6, label=f"{store_format.replace('_', ' ')} store of the plan"))
-    handles.append(Line2D([], [], marker="x", linestyle="", color="black", markersize=6, label="baseline store not in the plan"))
+        handles.append(
+            Line2D(
+                [],
+                [],
+                marker=marker,
+                linestyle="",
+                markerfacecolor=colour,
+                markeredgecolor="black",
+                markersize=9 if marker == "*" else 6,
+                label=f"{store_format.replace('_', ' ')} store of the plan",
+            )
+        )
+    handles.append(
+        Line2D([], [], marker="x", linestyle="", color="black", markersize=6, label="baseline store not in the plan")
+    )
     figure.legend(handles=handles, loc="outside lower center", ncol=min(len(handles), 4), fontsize=8, frameon=False)
     figure.suptitle(title, fontsize=11)
     return figure
@@ -546,19 +631,25 @@ def zone_difference_map(
 # --------------------------------------------------------------------------- marginal
 
 
-def marginal_figure(result: "ComparisonResult") -> Figure:
+def marginal_figure(result: ComparisonResult) -> Figure:
     """Marginal contribution of each store, sorted, one row per plan and one column per KPI."""
-    from .compare import format_difference
+    from simulator.experiments.compare import format_difference
 
     marginal = result.marginal
-    kpis = [k for k in ("bookings_requested_scaled", "test_drives_scaled", "purchases_scaled") if k in set(marginal["kpi"])]
+    kpis = [
+        k for k in ("bookings_requested_scaled", "test_drives_scaled", "purchases_scaled") if k in set(marginal["kpi"])
+    ]
     plans = [name for name in result.plan_names if (marginal["plan"] == name).any()]
     counts = [int(marginal[(marginal["plan"] == name) & (marginal["kpi"] == kpis[0])].shape[0]) for name in plans]
     figure = new_figure(13.0, 0.3 * sum(counts) + 1.0 * len(plans) + 1.4)
     axes = figure.subplots(len(plans), len(kpis), squeeze=False, sharex="col", gridspec_kw={"height_ratios": counts})
     colours = plan_colours(result.plan_names)
     extents = {
-        kpi: float(np.nanmax(np.abs(marginal.loc[marginal["kpi"] == kpi, ["ci_low", "ci_high", "contribution"]].to_numpy(float))))
+        kpi: float(
+            np.nanmax(
+                np.abs(marginal.loc[marginal["kpi"] == kpi, ["ci_low", "ci_high", "contribution"]].to_numpy(float))
+            )
+        )
         for kpi in kpis
     }
     for row, name in enumerate(plans):
@@ -571,13 +662,22 @@ def marginal_figure(result: "ComparisonResult") -> Figure:
             values = rows["contribution"].to_numpy(float)
             low, high = rows["ci_low"].to_numpy(float), rows["ci_high"].to_numpy(float)
             bar_colours = [colours[name] if v >= 0 else "#c0392b" for v in values]
-            alphas = [1.0 if s or not np.isfinite(lo) else NOT_SIGNIFICANT_ALPHA for s, lo in zip(rows["significant"], low)]
+            alphas = [
+                1.0 if s or not np.isfinite(lo) else NOT_SIGNIFICANT_ALPHA for s, lo in zip(rows["significant"], low)
+            ]
             for position, value, colour, alpha in zip(positions, values, bar_colours, alphas):
                 axis.barh(position, value, color=colour, alpha=alpha, edgecolor="black", linewidth=0.5, height=0.65)
             finite = np.isfinite(low)
             if finite.any():
-                axis.errorbar(values[finite], positions[finite], xerr=[values[finite] - low[finite], high[finite] - values[finite]],
-                              fmt="none", color="black", capsize=2, linewidth=0.8)
+                axis.errorbar(
+                    values[finite],
+                    positions[finite],
+                    xerr=[values[finite] - low[finite], high[finite] - values[finite]],
+                    fmt="none",
+                    color="black",
+                    capsize=2,
+                    linewidth=0.8,
+                )
             axis.axvline(0.0, color="black", linewidth=0.8)
             extent = extents[kpi] if np.isfinite(extents[kpi]) and extents[kpi] > 0 else 1.0
             axis.set_xlim(-1.15 * extent, 1.15 * extent)
@@ -592,8 +692,14 @@ def marginal_figure(result: "ComparisonResult") -> Figure:
             effect = float(rows["plan_effect"].iloc[0]) if len(rows) else math.nan
             total = float(np.nansum(values))
             axis.text(
-                0.99, 0.02, f"plan vs no stores: {format_difference(effect, 'people')}\nsum of stores: {format_difference(total, 'people')}",
-                transform=axis.transAxes, ha="right", va="bottom", fontsize=7, color="#333333",
+                0.99,
+                0.02,
+                f"plan vs no stores: {format_difference(effect, 'people')}\nsum of stores: {format_difference(total, 'people')}",
+                transform=axis.transAxes,
+                ha="right",
+                va="bottom",
+                fontsize=7,
+                color="#333333",
                 bbox={"facecolor": "white", "alpha": 0.8, "edgecolor": "none", "pad": 1.5},
             )
             if row == 0:
@@ -611,7 +717,9 @@ def marginal_figure(result: "ComparisonResult") -> Figure:
 # --------------------------------------------------------------------------- saving
 
 
-def save_comparison_figures(result: "ComparisonResult", out_dir: str | os.PathLike[str], zone_gdf: Any = None) -> dict[str, Path]:
+def save_comparison_figures(
+    result: ComparisonResult, out_dir: str | os.PathLike[str], zone_gdf: Any = None
+) -> dict[str, Path]:
     """Write the comparison's figures under ``<out_dir>/figures/``; return their paths by key."""
     folder = Path(out_dir) / FIGURES_DIR
     folder.mkdir(parents=True, exist_ok=True)
@@ -623,12 +731,16 @@ def save_comparison_figures(result: "ComparisonResult", out_dir: str | os.PathLi
     }
     if zone_gdf is not None:
         figures["familiarity_difference_map"] = zone_difference_map(
-            result, zone_gdf, "mean_familiarity",
+            result,
+            zone_gdf,
+            "mean_familiarity",
             title="Mean familiarity at the end of the horizon: difference to the baseline by zone",
             colour_label="difference in mean familiarity (0–1 scale)",
         )
         figures["bookings_difference_map"] = zone_difference_map(
-            result, zone_gdf, "bookings_requested_per_1000",
+            result,
+            zone_gdf,
+            "bookings_requested_per_1000",
             title="Test-drive bookings requested per 1,000 residents over the horizon: difference to the baseline by zone",
             colour_label="difference in bookings per 1,000 residents",
             value_format="{:+.2f}",
@@ -642,7 +754,7 @@ def save_comparison_figures(result: "ComparisonResult", out_dir: str | os.PathLi
 
 
 def _interval_text(low: float, high: float, unit: str) -> str:
-    from .compare import format_difference
+    from simulator.experiments.compare import format_difference
 
     if not (np.isfinite(low) and np.isfinite(high)):
         return "–"
@@ -659,39 +771,55 @@ def _standard_error_text(value: float, unit: str) -> str:
     return f"{value:,.0f}"
 
 
-def _headline_table(result: "ComparisonResult") -> str:
-    from .compare import difference_rows
+def _headline_table(result: ComparisonResult) -> str:
+    from simulator.experiments.compare import difference_rows
 
     headers, rows = difference_rows(result)
     return html_table(headers, rows, [False] + [True] * (len(headers) - 1))
 
 
-def _differences_table(result: "ComparisonResult") -> str:
-    from .compare import format_difference
+def _differences_table(result: ComparisonResult) -> str:
+    from simulator.experiments.compare import format_difference
 
     differences = result.differences[result.differences["unit"] != "consumers"]
-    headers = ["Plan", "Result", "Plan", "Baseline", "Difference", "95 % CI (paired)", "Relative", "SE paired", "SE if seeds were independent"]
+    headers = [
+        "Plan",
+        "Result",
+        "Plan",
+        "Baseline",
+        "Difference",
+        "95 % CI (paired)",
+        "Relative",
+        "SE paired",
+        "SE if seeds were independent",
+    ]
     numeric = [False, False, True, True, True, True, True, True, True]
     rows = []
     for row in differences.to_dict("records"):
         unit = row["unit"]
         relative = row["relative_difference"]
-        rows.append([
-            row["plan"], row["label"], format_number(row["plan_mean"], unit), format_number(row["baseline_mean"], unit),
-            format_difference(row["difference"], unit), _interval_text(row["ci_low"], row["ci_high"], unit),
-            f"{_signed(100 * relative, '{:+.1f}')} %" if np.isfinite(relative) else "–",
-            _standard_error_text(row["se"], unit),
-            _standard_error_text(row["se_unpaired"], unit),
-        ])
+        rows.append(
+            [
+                row["plan"],
+                row["label"],
+                format_number(row["plan_mean"], unit),
+                format_number(row["baseline_mean"], unit),
+                format_difference(row["difference"], unit),
+                _interval_text(row["ci_low"], row["ci_high"], unit),
+                f"{_signed(100 * relative, '{:+.1f}')} %" if np.isfinite(relative) else "–",
+                _standard_error_text(row["se"], unit),
+                _standard_error_text(row["se_unpaired"], unit),
+            ]
+        )
     return html_table(headers, rows, numeric)
 
 
-def _plans_table(result: "ComparisonResult") -> str:
+def _plans_table(result: ComparisonResult) -> str:
     plans = result.plans[result.plans["unit"] != "consumers"]
     names = result.plan_names
     headers = ["Result"] + [f"{n} (baseline)" if n == result.baseline else n for n in names]
     rows = []
-    for kpi, group in plans.groupby("kpi", sort=False):
+    for _kpi, group in plans.groupby("kpi", sort=False):
         group = group.set_index("plan")
         unit = str(group["unit"].iloc[0])
         cells = [str(group["label"].iloc[0])]
@@ -707,61 +835,108 @@ def _plans_table(result: "ComparisonResult") -> str:
     return html_table(headers, rows, [False] + [True] * len(names))
 
 
-def _stores_table(result: "ComparisonResult") -> str:
+def _stores_table(result: ComparisonResult) -> str:
     stores = result.stores.sort_values(["plan", "bookings_requested_scaled"], ascending=[True, False], kind="stable")
     order = {name: i for i, name in enumerate(result.plan_names)}
     stores = stores.sort_values("plan", key=lambda s: s.map(order), kind="stable")
-    headers = ["Plan", "Store", "Format", "Capacity / day", "Bookings requested", "in the baseline", "Test drives",
-               "Lost in queue", "Purchases", "Utilisation", "Mean queue", "Max queue"]
+    headers = [
+        "Plan",
+        "Store",
+        "Format",
+        "Capacity / day",
+        "Bookings requested",
+        "in the baseline",
+        "Test drives",
+        "Lost in queue",
+        "Purchases",
+        "Utilisation",
+        "Mean queue",
+        "Max queue",
+    ]
     numeric = [False, False, False, True, True, True, True, True, True, True, True, True]
     rows = []
     for row in stores.to_dict("records"):
         baseline = row.get("bookings_requested_scaled_baseline")
-        rows.append([
-            row["plan"], f"{row['store_name']} ({row['store_id']})" if row["store_name"] != row["store_id"] else row["store_id"],
-            row["format"], format_number(row["capacity"], "count"),
-            format_number(row["bookings_requested_scaled"], "people"),
-            format_number(baseline, "people") if baseline is not None and np.isfinite(baseline) and row["plan"] != result.baseline else "–",
-            format_number(row["test_drives_scaled"], "people"), format_number(row["bookings_lost_scaled"], "people"),
-            format_number(row["purchases_scaled"], "people"), format_number(row["utilisation"], "share"),
-            format_number(row.get("queue_mean_scaled", math.nan), "people"), format_number(row.get("queue_max_scaled", math.nan), "people"),
-        ])
+        rows.append(
+            [
+                row["plan"],
+                f"{row['store_name']} ({row['store_id']})" if row["store_name"] != row["store_id"] else row["store_id"],
+                row["format"],
+                format_number(row["capacity"], "count"),
+                format_number(row["bookings_requested_scaled"], "people"),
+                format_number(baseline, "people")
+                if baseline is not None and np.isfinite(baseline) and row["plan"] != result.baseline
+                else "–",
+                format_number(row["test_drives_scaled"], "people"),
+                format_number(row["bookings_lost_scaled"], "people"),
+                format_number(row["purchases_scaled"], "people"),
+                format_number(row["utilisation"], "share"),
+                format_number(row.get("queue_mean_scaled", math.nan), "people"),
+                format_number(row.get("queue_max_scaled", math.nan), "people"),
+            ]
+        )
     return html_table(headers, rows, numeric)
 
 
-def _zones_table(result: "ComparisonResult") -> str:
-    from .compare import format_difference
+def _zones_table(result: ComparisonResult) -> str:
+    from simulator.experiments.compare import format_difference
 
     zones = result.zones[result.zones["plan"] != result.baseline]
     zones = zones.sort_values("bookings_requested_per_1000_difference", ascending=False, kind="stable")
-    headers = ["Plan", "Zone", "Consumers", "Mean familiarity", "Δ familiarity", "95 % CI",
-               "Bookings / 1,000", "Δ bookings / 1,000", "95 % CI"]
+    headers = [
+        "Plan",
+        "Zone",
+        "Consumers",
+        "Mean familiarity",
+        "Δ familiarity",
+        "95 % CI",
+        "Bookings / 1,000",
+        "Δ bookings / 1,000",
+        "95 % CI",
+    ]
     numeric = [False, False, True, True, True, True, True, True, True]
     rows = []
     for row in zones.to_dict("records"):
-        names_text = " / ".join(str(n) for n in (row.get("zone_name_en"), row.get("zone_name")) if isinstance(n, str) and n.strip())
-        rows.append([
-            row["plan"], names_text or row["zone_id"], format_number(row.get("consumers", math.nan), "count"),
-            format_number(row["mean_familiarity"], "index"),
-            format_difference(row["mean_familiarity_difference"], "index"),
-            _interval_text(row["mean_familiarity_difference_ci_low"], row["mean_familiarity_difference_ci_high"], "index"),
-            f"{row['bookings_requested_per_1000']:,.2f}",
-            f"{row['bookings_requested_per_1000_difference']:+,.2f}",
-            _interval_text(row["bookings_requested_per_1000_difference_ci_low"], row["bookings_requested_per_1000_difference_ci_high"], "number")
-            if np.isfinite(row["bookings_requested_per_1000_difference_ci_low"]) else "–",
-        ])
+        names_text = " / ".join(
+            str(n) for n in (row.get("zone_name_en"), row.get("zone_name")) if isinstance(n, str) and n.strip()
+        )
+        rows.append(
+            [
+                row["plan"],
+                names_text or row["zone_id"],
+                format_number(row.get("consumers", math.nan), "count"),
+                format_number(row["mean_familiarity"], "index"),
+                format_difference(row["mean_familiarity_difference"], "index"),
+                _interval_text(
+                    row["mean_familiarity_difference_ci_low"], row["mean_familiarity_difference_ci_high"], "index"
+                ),
+                f"{row['bookings_requested_per_1000']:,.2f}",
+                f"{row['bookings_requested_per_1000_difference']:+,.2f}",
+                _interval_text(
+                    row["bookings_requested_per_1000_difference_ci_low"],
+                    row["bookings_requested_per_1000_difference_ci_high"],
+                    "number",
+                )
+                if np.isfinite(row["bookings_requested_per_1000_difference_ci_low"])
+                else "–",
+            ]
+        )
     return html_table(headers, rows, numeric)
 
 
-def _marginal_table(result: "ComparisonResult") -> str:
-    from .compare import format_difference
+def _marginal_table(result: ComparisonResult) -> str:
+    from simulator.experiments.compare import format_difference
 
     marginal = result.marginal
     wide_rows = []
     for (plan, store_id), group in marginal.groupby(["plan", "store_id"], sort=False):
         group = group.set_index("kpi")
         first = group.iloc[0]
-        cells = [plan, f"{first['store_name']} ({store_id})" if first["store_name"] != store_id else store_id, first["format"]]
+        cells = [
+            plan,
+            f"{first['store_name']} ({store_id})" if first["store_name"] != store_id else store_id,
+            first["format"],
+        ]
         for kpi in ("bookings_requested_scaled", "test_drives_scaled", "purchases_scaled", "share_familiar"):
             if kpi not in group.index:
                 cells.append("–")
@@ -771,17 +946,39 @@ def _marginal_table(result: "ComparisonResult") -> str:
             if np.isfinite(row["ci_low"]):
                 text += f" [{format_difference(row['ci_low'], row['unit'])}, {format_difference(row['ci_high'], row['unit'])}]"
             cells.append(text)
-        share = group.loc["bookings_requested_scaled", "share_of_plan_effect"] if "bookings_requested_scaled" in group.index else math.nan
+        share = (
+            group.loc["bookings_requested_scaled", "share_of_plan_effect"]
+            if "bookings_requested_scaled" in group.index
+            else math.nan
+        )
         cells.append(f"{100 * share:.0f} %" if np.isfinite(share) else "–")
-        wide_rows.append((group.loc["bookings_requested_scaled", "contribution"] if "bookings_requested_scaled" in group.index else 0.0, plan, cells))
+        wide_rows.append(
+            (
+                group.loc["bookings_requested_scaled", "contribution"]
+                if "bookings_requested_scaled" in group.index
+                else 0.0,
+                plan,
+                cells,
+            )
+        )
     order = {name: i for i, name in enumerate(result.plan_names)}
     wide_rows.sort(key=lambda item: (order.get(item[1], 0), -item[0]))
-    headers = ["Plan", "Store", "Format", "Bookings requested", "Test drives", "Purchases", "Share familiar",
-               "Share of the plan's effect on bookings"]
-    return html_table(headers, [cells for _v, _p, cells in wide_rows], [False, False, False, True, True, True, True, True])
+    headers = [
+        "Plan",
+        "Store",
+        "Format",
+        "Bookings requested",
+        "Test drives",
+        "Purchases",
+        "Share familiar",
+        "Share of the plan's effect on bookings",
+    ]
+    return html_table(
+        headers, [cells for _v, _p, cells in wide_rows], [False, False, False, True, True, True, True, True]
+    )
 
 
-def _comparison_pairs(result: "ComparisonResult") -> list[tuple[str, Any]]:
+def _comparison_pairs(result: ComparisonResult) -> list[tuple[str, Any]]:
     metadata = result.metadata
     spec = result.spec
     seeds = spec.seeds
@@ -795,7 +992,12 @@ def _comparison_pairs(result: "ComparisonResult") -> list[tuple[str, Any]]:
         ("Horizon", f"{metadata.get('horizon_days', '–')} days from {metadata.get('start_date', '–')}"),
     ]
     if metadata.get("consumers") is not None:
-        pairs.append(("Simulated consumers", f"{int(metadata['consumers']):,} (1 represents {result.consumer_weight:,.1f} people)"))
+        pairs.append(
+            (
+                "Simulated consumers",
+                f"{int(metadata['consumers']):,} (1 represents {result.consumer_weight:,.1f} people)",
+            )
+        )
     pairs.append(("Marginal contributions", "yes" if metadata.get("marginal") else "no (use --marginal)"))
     pairs.append(("Comparison hash", metadata.get("comparison_hash", "–")))
     if metadata.get("created_utc"):
@@ -812,7 +1014,9 @@ def _figure_block(figures: Mapping[str, Path], key: str) -> str:
     return f"<figure>{image_tag(figures[key], title)}<figcaption>{escape_html(caption)}</figcaption></figure>"
 
 
-def write_comparison_html(result: "ComparisonResult", figures: Mapping[str, str | os.PathLike[str]], out_path: str | os.PathLike[str]) -> Path:
+def write_comparison_html(
+    result: ComparisonResult, figures: Mapping[str, str | os.PathLike[str]], out_path: str | os.PathLike[str]
+) -> Path:
     """Write the comparison's self-contained ``report.html`` (atomically).
 
     Sections: the comparison (plans, baseline, seeds), headline differences with paired
@@ -832,16 +1036,21 @@ def write_comparison_html(result: "ComparisonResult", figures: Mapping[str, str 
     timings = metadata.get("timings") or {}
     versions = metadata.get("package_versions") or {}
     note_single = (
-        "" if several else
-        '<p class="note"><b>One replication:</b> there are no confidence intervals. Run with --replications 5 or more '
+        ""
+        if several
+        else '<p class="note"><b>One replication:</b> there are no confidence intervals. Run with --replications 5 or more '
         "to see which differences are real.</p>"
     )
     sections = [
         f"<header><h1>Plan comparison: {escape_html(spec.name)}</h1>",
         f'<p class="description">{escape_html(spec.description)}</p>' if spec.description else "",
         "</header>",
-        "<section><h2>Comparison</h2>", key_value_table(_comparison_pairs(result)), "</section>",
-        "<section><h2>Headline: difference to the baseline</h2>", note_single, _headline_table(result),
+        "<section><h2>Comparison</h2>",
+        key_value_table(_comparison_pairs(result)),
+        "</section>",
+        "<section><h2>Headline: difference to the baseline</h2>",
+        note_single,
+        _headline_table(result),
         '<p class="note">Each cell is the mean over replications of (plan − baseline), with the paired 95 % confidence '
         "interval in brackets. All plans run on the same synthetic population with the same random draws (common "
         "random numbers), so noise shared by the plans cancels in the difference. If the interval excludes 0 the "
@@ -849,29 +1058,44 @@ def write_comparison_html(result: "ComparisonResult", figures: Mapping[str, str 
         "(pp) at the end of the horizon.</p>",
         _figure_block(figure_paths, "differences"),
         "<details><summary>All results: differences, relative change and standard errors</summary>",
-        '<div class="scroll">', _differences_table(result), "</div>",
+        '<div class="scroll">',
+        _differences_table(result),
+        "</div>",
         '<p class="note">SE paired: standard error of the mean difference with common random numbers. SE if seeds '
         "were independent: sqrt(s²_plan/R + s²_baseline/R), what the standard error would be had the plans been "
         "run with different seeds (shares in percentage points).</p></details></section>",
-        "<section><h2>Funnel over time</h2>", _figure_block(figure_paths, "funnel"),
-        _figure_block(figure_paths, "difference_over_time"), "</section>",
-        "<section><h2>Plans side by side</h2>", _plans_table(result),
+        "<section><h2>Funnel over time</h2>",
+        _figure_block(figure_paths, "funnel"),
+        _figure_block(figure_paths, "difference_over_time"),
+        "</section>",
+        "<section><h2>Plans side by side</h2>",
+        _plans_table(result),
         '<p class="note">Mean over replications with the 95 % confidence interval of each plan on its own. Two '
         "plans' intervals may overlap while their paired difference is clearly not 0: use the difference table to "
         "compare.</p></section>",
-        "<section><h2>Stores</h2>", _figure_block(figure_paths, "stores"),
-        '<div class="scroll">', _stores_table(result), "</div>",
+        "<section><h2>Stores</h2>",
+        _figure_block(figure_paths, "stores"),
+        '<div class="scroll">',
+        _stores_table(result),
+        "</div>",
         '<p class="note">Totals over the horizon in people, mean over replications; queues in people waiting, mean '
         "and maximum over open days.</p></section>",
-        "<section><h2>Zones</h2>", _figure_block(figure_paths, "familiarity_difference_map"),
+        "<section><h2>Zones</h2>",
+        _figure_block(figure_paths, "familiarity_difference_map"),
         _figure_block(figure_paths, "bookings_difference_map"),
-        "<details><summary>Zone table</summary>", '<div class="scroll">', _zones_table(result), "</div></details>",
+        "<details><summary>Zone table</summary>",
+        '<div class="scroll">',
+        _zones_table(result),
+        "</div></details>",
         "</section>",
     ]
     if result.marginal is not None and len(result.marginal):
         sections += [
-            "<section><h2>Which stores carry each plan</h2>", _figure_block(figure_paths, "marginal"),
-            '<div class="scroll">', _marginal_table(result), "</div>",
+            "<section><h2>Which stores carry each plan</h2>",
+            _figure_block(figure_paths, "marginal"),
+            '<div class="scroll">',
+            _marginal_table(result),
+            "</div>",
             '<p class="note">Marginal contribution = the plan minus the same plan without that store, same seeds, '
             "with paired 95 % intervals. The last column divides it by the plan's total effect on bookings (the plan "
             "minus no stores at all). When the shares add up to less than 100 %, stores overlap: they reach the same "
@@ -879,11 +1103,15 @@ def write_comparison_html(result: "ComparisonResult", figures: Mapping[str, str 
             "without the store.</p></section>",
         ]
     sections += [
-        "<section><h2>Scenarios</h2>", scenarios, "</section>",
+        "<section><h2>Scenarios</h2>",
+        scenarios,
+        "</section>",
         "<section><h2>Reproducibility</h2>",
         '<p class="note">Each plan\'s runs are ordinary run folders under runs/&lt;plan&gt;/ with their own report.</p>',
         html_table(["Package", "Version"], sorted(versions.items()), [False, False]),
-        html_table(["Stage", "Seconds"], [(k, f"{float(v):,.2f}") for k, v in timings.items()], [False, True]) if timings else "",
+        html_table(["Stage", "Seconds"], [(k, f"{float(v):,.2f}") for k, v in timings.items()], [False, True])
+        if timings
+        else "",
         "</section>",
     ]
     return write_html_document(f"{spec.name} – plan comparison", sections, out_path)

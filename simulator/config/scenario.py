@@ -11,7 +11,7 @@ that depend on a store's format, in :data:`FORMAT_DEFAULTS`. The reference docum
 ``docs/scenario-reference.md`` is generated from these models by
 :func:`reference_markdown`, so it cannot drift from the code.
 
-Every problem in a scenario raises :class:`simulator.errors.ScenarioError` with a
+Every problem in a scenario raises :class:`simulator.config.errors.ScenarioError` with a
 one-line message ``<file>: <key path>: <problem>``; several problems are joined with
 ``"; "`` on the same line.
 """
@@ -46,7 +46,7 @@ from pydantic import (
     model_validator,
 )
 
-from simulator.errors import ScenarioError
+from simulator.config.errors import ScenarioError
 
 __all__ = [
     "FORMATS",
@@ -58,14 +58,14 @@ __all__ = [
     "BrandPromiseLever",
     "CitySettings",
     "ExpertBrandLever",
-    "FounderEndorsementLever",
     "FormatDefaults",
+    "FounderEndorsementLever",
     "Horizon",
     "LeverEvent",
     "Levers",
     "ModeShares",
-    "OffsetLever",
     "OfflineFootprintLever",
+    "OffsetLever",
     "Plan",
     "Population",
     "RunSettings",
@@ -319,8 +319,7 @@ class Population(FrozenModel):
         20000,
         ge=100,
         description=(
-            "Number of simulated consumers; each stands for population / consumers people "
-            "(the consumer weight)."
+            "Number of simulated consumers; each stands for population / consumers people (the consumer weight)."
         ),
     )
     commuter_share: Number = Field(0.6, ge=0, le=1, description="Share of consumers who commute to a workplace.")
@@ -353,7 +352,10 @@ class Population(FrozenModel):
         6, ge=0, description="Social contacts per consumer (word-of-mouth network degree)."
     )
     random_contact_share: Number = Field(
-        0.1, ge=0, le=1, description="Share of contacts drawn at random city-wide (small-world rewiring); the rest are nearby."
+        0.1,
+        ge=0,
+        le=1,
+        description="Share of contacts drawn at random city-wide (small-world rewiring); the rest are nearby.",
     )
     mixing: Literal["network", "full"] = Field(
         "network",
@@ -383,7 +385,9 @@ class Store(FrozenModel):
     station: Text | None = Field(
         None, min_length=1, description="Position: a subway station name or id (the store is next to it)."
     )
-    lon: Number | None = Field(None, ge=-180, le=180, description="Position: longitude, WGS84 degrees (give with `lat`).")
+    lon: Number | None = Field(
+        None, ge=-180, le=180, description="Position: longitude, WGS84 degrees (give with `lat`)."
+    )
     lat: Number | None = Field(None, ge=-90, le=90, description="Position: latitude, WGS84 degrees (give with `lon`).")
     format: StoreFormat = Field(
         None,
@@ -459,13 +463,9 @@ class Store(FrozenModel):
         ]
         if len(given) != 1:
             what = "no position" if not given else f"{len(given)} positions ({', '.join(given)})"
-            raise ValueError(
-                f"store '{self.id}' has {what}: give exactly one of mall, station, or lon and lat"
-            )
+            raise ValueError(f"store '{self.id}' has {what}: give exactly one of mall, station, or lon and lat")
         if self.close_day is not None and self.close_day <= self.open_day:
-            raise LocatedError(
-                ("close_day",), f"must be > open_day ({self.open_day}), got {self.close_day}"
-            )
+            raise LocatedError(("close_day",), f"must be > open_day ({self.open_day}), got {self.close_day}")
         return self
 
     @property
@@ -489,8 +489,7 @@ class Plan(FrozenModel):
     stores: tuple[Store, ...] = Field(
         (),
         description=(
-            "Stores, in the order the model indexes them; those read from `stores_file` "
-            "follow the inline ones."
+            "Stores, in the order the model indexes them; those read from `stores_file` follow the inline ones."
         ),
     )
     stores_file: Text | None = Field(
@@ -517,9 +516,7 @@ class Plan(FrozenModel):
         if duplicates:
             position, first, store_id = duplicates[0]
             more = f" (and {len(duplicates) - 1} more duplicates)" if len(duplicates) > 1 else ""
-            raise LocatedError(
-                (position, "id"), f"duplicate store id '{store_id}' (also plan.stores[{first}]){more}"
-            )
+            raise LocatedError((position, "id"), f"duplicate store id '{store_id}' (also plan.stores[{first}]){more}")
         return stores
 
 
@@ -558,7 +555,9 @@ class SightingProbabilities(FrozenModel):
     """Sighting probabilities per store format; keys left out take the format's defaults."""
 
     mall: SightingProbability = Field(default_factory=lambda: _sighting_default("mall"), description="Mall stores.")
-    street: SightingProbability = Field(default_factory=lambda: _sighting_default("street"), description="Street stores.")
+    street: SightingProbability = Field(
+        default_factory=lambda: _sighting_default("street"), description="Street stores."
+    )
     flagship: SightingProbability = Field(
         default_factory=lambda: _sighting_default("flagship"), description="Flagship stores."
     )
@@ -629,18 +628,14 @@ class Behaviour(FrozenModel):
     test_drive_share: Number = Field(
         0.8, ge=0, le=1, description="Share of decisions that go through a test drive; the rest order directly."
     )
-    huff_lambda: Number = Field(
-        1.5, gt=0, description="Huff distance exponent for choosing a store for a test drive."
-    )
+    huff_lambda: Number = Field(1.5, gt=0, description="Huff distance exponent for choosing a store for a test drive.")
     huff_min_distance_km: Number = Field(
         0.5, gt=0, description="Distances below this are raised to it in the Huff formula, km."
     )
     queue_patience_days: Integer = Field(
         7, ge=0, description="Days a waiting booking stays in a store's queue before it is lost."
     )
-    conversion: Number = Field(
-        0.3, ge=0, le=1, description="P(purchase | test drive) for a consumer with trust 0.5."
-    )
+    conversion: Number = Field(0.3, ge=0, le=1, description="P(purchase | test drive) for a consumer with trust 0.5.")
     conversion_trust_slope: Number = Field(
         2.0,
         ge=0,
@@ -1090,9 +1085,7 @@ def _error_message(error: Mapping[str, Any], root: type[BaseModel]) -> tuple[tup
     return loc, (message[:1].lower() + message[1:]).replace("\n", " ")
 
 
-def problem_lines(
-    exception: ValidationError, source: str, root: type[BaseModel], prefix: str = ""
-) -> list[str]:
+def problem_lines(exception: ValidationError, source: str, root: type[BaseModel], prefix: str = "") -> list[str]:
     problems = []
     for error in exception.errors(include_url=False):
         loc, message = _error_message(error, root)
@@ -1199,7 +1192,11 @@ def _geojson_store_rows(text: str, label: str) -> tuple[list[tuple[str, dict[str
     try:
         document = json.loads(text)
     except (json.JSONDecodeError, RecursionError) as exception:
-        where = f" at line {exception.lineno}, column {exception.colno}" if isinstance(exception, json.JSONDecodeError) else ""
+        where = (
+            f" at line {exception.lineno}, column {exception.colno}"
+            if isinstance(exception, json.JSONDecodeError)
+            else ""
+        )
         return [], [f"{label}: invalid GeoJSON{where}: {getattr(exception, 'msg', 'nested too deeply')}"]
     if not isinstance(document, dict) or document.get("type") != "FeatureCollection":
         return [], [f"{label}: must be a GeoJSON FeatureCollection"]
@@ -1378,7 +1375,9 @@ def read_toml_file(path: Path, what: str = "a TOML file") -> dict[str, Any]:
     except IsADirectoryError:
         raise_problems([f"{source_name}: is a folder, not {what} ({path})"])
     except (OSError, ValueError) as exception:
-        raise_problems([f"{source_name}: cannot read the file ({type(exception).__name__}: {show_value(str(exception))})"])
+        raise_problems(
+            [f"{source_name}: cannot read the file ({type(exception).__name__}: {show_value(str(exception))})"]
+        )
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exception:
@@ -1447,7 +1446,7 @@ def parse_key_path(key_path: str) -> list[str | int]:
             tokens.append(int(match.group("index")))
         expect_name = match.group("dot") is not None
         position = match.end()
-    if not tokens or expect_name and key_path.rstrip().endswith("."):
+    if not tokens or (expect_name and key_path.rstrip().endswith(".")):
         raise ValueError("invalid key path (empty or ending with '.')")
     return tokens
 
@@ -1500,7 +1499,9 @@ def plain_value(value: Any) -> Any:
     return value
 
 
-_NOT_OVERRIDABLE = {("plan", "stores_file"): "cannot be overridden (the stores file is read when the scenario is loaded)"}
+_NOT_OVERRIDABLE = {
+    ("plan", "stores_file"): "cannot be overridden (the stores file is read when the scenario is loaded)"
+}
 
 
 def _set_path(data: dict[str, Any], tokens: list[str | int], value: Any) -> str | None:
@@ -1537,9 +1538,7 @@ def _set_path(data: dict[str, Any], tokens: list[str | int], value: Any) -> str 
     return None
 
 
-def apply_overrides(
-    scenario: Scenario, overrides: Mapping[str, Any], source_name: str = "--set"
-) -> Scenario:
+def apply_overrides(scenario: Scenario, overrides: Mapping[str, Any], source_name: str = "--set") -> Scenario:
     """Return a new scenario with values replaced at dotted key paths, re-validated.
 
     Parameters
@@ -1694,11 +1693,11 @@ def describe(scenario: Scenario) -> str:
 # Reference documentation (generated from the schema)
 # --------------------------------------------------------------------------------------
 
-REFERENCE_PATH = Path(__file__).resolve().parent.parent / "docs" / "scenario-reference.md"
+REFERENCE_PATH = Path(__file__).resolve().parents[2] / "docs" / "scenario-reference.md"
 
 
 def _type_text(annotation: Any) -> str:
-    inner, is_list, optional = unwrap_annotation(annotation)
+    inner, is_list, _optional = unwrap_annotation(annotation)
     if is_model(inner):
         text = "table"
     elif typing.get_origin(inner) is Literal:
@@ -1831,14 +1830,16 @@ def reference_markdown() -> str:
         "",
         "<!-- Generated from simulator/scenario.py by `python docs/generate_reference.py`; do not edit. -->",
         "",
-        "A scenario is a TOML file. Every section and key is optional unless its default reads \"required\";",
-        "unknown keys are errors (with a \"did you mean\" hint). Key paths below are what",
+        'A scenario is a TOML file. Every section and key is optional unless its default reads "required";',
+        'unknown keys are errors (with a "did you mean" hint). Key paths below are what',
         "`--set KEY=VALUE` overrides use: names joined by `.`, list items as `[i]`, e.g.",
         "`plan.stores[0].capacity_per_day=30`. Days are counted from `horizon.start_date` (day 0);",
         "an `end_day` or `close_day` is the first day something no longer applies.",
         "Trust is in log-odds: logit T = b0 + bF * F + bW * WOM + sum of lever effects + u.",
     ]
-    sections = [name for name, field in Scenario.model_fields.items() if is_model(unwrap_annotation(field.annotation)[0])]
+    sections = [
+        name for name, field in Scenario.model_fields.items() if is_model(unwrap_annotation(field.annotation)[0])
+    ]
     lines += ["", "Sections: " + ", ".join(f"`[{name}]`" for name in sections) + "."]
     _section(Scenario, "", {}, lines)
     return "\n".join(lines) + "\n"

@@ -39,8 +39,8 @@ from scipy.sparse import coo_matrix, csr_matrix
 from scipy.sparse.csgraph import dijkstra
 from scipy.spatial import cKDTree
 
-from .plan import FORMATS, PlacedStores
-from .population import MODE_ACTIVE, MODE_BUS, MODE_CAR, MODE_SUBWAY, Population
+from simulator.model.plan import FORMATS, PlacedStores
+from simulator.model.population import MODE_ACTIVE, MODE_BUS, MODE_CAR, MODE_SUBWAY, Population
 
 STATION_CATCHMENT_M = 100.0
 TRIPS_PER_COMMUTE_DAY = 2.0
@@ -147,12 +147,12 @@ def build_exposure(city, population: Population, stores: PlacedStores, behaviour
 
     Parameters
     ----------
-    city : simulator.city.City
+    city : simulator.city.bundle.City
     population : Population
     stores : PlacedStores
-    behaviour : simulator.scenario.Behaviour
+    behaviour : simulator.config.scenario.Behaviour
         Sighting probabilities per format and sighting weights.
-    population_settings : simulator.scenario.PopulationSettings
+    population_settings : simulator.config.scenario.PopulationSettings
         Mall visits per week, weekend share, repertoire size and Huff lambda for malls.
 
     Returns
@@ -161,7 +161,9 @@ def build_exposure(city, population: Population, stores: PlacedStores, behaviour
     """
     started = time.perf_counter()
     n_cells = len(city.cell_xy)
-    key = (population.home_cell.astype(np.int64) * (n_cells + 1) + population.work_cell.astype(np.int64) + 1) * 5 + population.mode
+    key = (
+        population.home_cell.astype(np.int64) * (n_cells + 1) + population.work_cell.astype(np.int64) + 1
+    ) * 5 + population.mode
     class_keys, consumer_class = np.unique(key, return_inverse=True)
     class_mode = (class_keys % 5).astype(np.int8)
     class_work = ((class_keys // 5) % (n_cells + 1) - 1).astype(np.int64)
@@ -292,7 +294,9 @@ def _add_subway(entries, city, stores, walk_probability, class_home, class_work,
     # Stations passed: entry, exit and transfers on the shortest path.
     origin = station_of_cell[class_home[subway]]
     destination = station_of_cell[class_work[subway]]
-    pair_keys, pair_of_class = np.unique(origin.astype(np.int64) * len(city.station_xy) + destination, return_inverse=True)
+    pair_keys, pair_of_class = np.unique(
+        origin.astype(np.int64) * len(city.station_xy) + destination, return_inverse=True
+    )
     pair_origin = pair_keys // len(city.station_xy)
     pair_destination = pair_keys % len(city.station_xy)
     passed = stations_passed(city, pair_origin, pair_destination)
@@ -323,14 +327,18 @@ def stations_passed(city, origins: np.ndarray, destinations: np.ndarray) -> csr_
     n_stations = len(city.station_xy)
     platforms_of = [np.flatnonzero(platform_station == s) for s in range(n_stations)]
     used_origins = np.unique(origins)
-    sources = np.concatenate([platforms_of[s] for s in used_origins]) if len(used_origins) else np.zeros(0, dtype=np.int64)
+    sources = (
+        np.concatenate([platforms_of[s] for s in used_origins]) if len(used_origins) else np.zeros(0, dtype=np.int64)
+    )
     distances, predecessors = dijkstra(city.platform_graph, directed=True, indices=sources, return_predecessors=True)
     source_row = {int(p): r for r, p in enumerate(sources)}
     rows, columns = [], []
     for pair, (o, d) in enumerate(zip(origins, destinations)):
         seen = {int(o), int(d)}
         if o != d:
-            candidates = [(distances[source_row[int(p)]][q], int(p), int(q)) for p in platforms_of[o] for q in platforms_of[d]]
+            candidates = [
+                (distances[source_row[int(p)]][q], int(p), int(q)) for p in platforms_of[o] for q in platforms_of[d]
+            ]
             best, p, q = min(candidates)
             if np.isfinite(best):
                 row = predecessors[source_row[p]]

@@ -36,7 +36,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from simulator.errors import ResultsError
+from simulator.config.errors import ResultsError
 
 SCHEMA_VERSION = 1
 """Version of the run-folder layout written into ``metadata.json``."""
@@ -413,9 +413,9 @@ def build_metadata(
 
     Parameters
     ----------
-    scenario : simulator.scenario.Scenario, optional
+    scenario : simulator.config.scenario.Scenario, optional
         The scenario; its canonical JSON and hash are taken from
-        ``simulator.scenario.canonical_json`` / ``scenario_hash``. Alternatively pass
+        ``simulator.config.scenario.canonical_json`` / ``scenario_hash``. Alternatively pass
         ``scenario_canonical`` (a JSON string) and ``scenario_hash``.
     seed : int
         Root seed of the run.
@@ -452,7 +452,7 @@ def build_metadata(
         ``created_utc``, ``command``, plus ``extra``.
     """
     if scenario is not None:
-        from simulator import scenario as scenario_module  # lazy: written in parallel
+        import simulator.config.scenario as scenario_module  # lazy: written in parallel
 
         scenario_canonical = scenario_module.canonical_json(scenario)
         scenario_hash = scenario_module.scenario_hash(scenario)
@@ -680,7 +680,7 @@ def write_run(
         Run folder to create (its parent is created if needed).
     zone_frame, cell_frame : geopandas.GeoDataFrame, optional
         Zone and cell geometries with ``zone_id`` / ``cell_id`` columns (any CRS,
-        e.g. ``simulator.city.zone_frame(city)``). They give the ``zones`` / ``cells``
+        e.g. ``simulator.city.bundle.zone_frame(city)``). They give the ``zones`` / ``cells``
         layers of ``zones.gpkg`` and the familiarity map.
     figures : bool
         Write ``figures/*.png``.
@@ -733,7 +733,7 @@ def _write_run_contents(
     write_geopackage(result, folder / GEOPACKAGE_FILE, zone_frame=zone_frame, cell_frame=cell_frame)
     figure_paths: dict[str, Path] = {}
     if figures or report:
-        from simulator import report as report_module
+        import simulator.reports.run_report as report_module
 
         if figures:
             figure_paths = report_module.save_figures(result, folder, zone_gdf=zone_frame, cell_gdf=cell_frame)

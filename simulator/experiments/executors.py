@@ -4,7 +4,7 @@ One interface for all: :func:`execute` maps a picklable function over tasks and 
 :class:`Outcome` per task *as it finishes* (so callers can write each result at once and
 never hold them all). A task that raises does not stop the others: its outcome carries the
 error message. Results do not depend on the executor, because every task carries its own
-seed (see :mod:`simulator.rng`).
+seed (see :mod:`simulator.model.rng`).
 
 Dask: ``ExecutorSpec(kind="dask", address="tcp://host:8786")`` connects to a running
 scheduler (started with ``dask scheduler`` and ``dask worker``); ``kind="dask-local"``
@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from multiprocessing import get_context
 from typing import Any
 
-from .errors import FootprintError
+from simulator.config.errors import FootprintError
 
 LOOPBACK = "127.0.0.1"
 CONNECT_TIMEOUT = "10s"  # how long to wait for a Dask scheduler before giving up
@@ -46,9 +46,13 @@ class ExecutorSpec:
     address: str | None = None
 
     @classmethod
-    def from_options(cls, jobs: int | None = None, scheduler: str | None = None, cluster: str | None = None) -> "ExecutorSpec":
+    def from_options(
+        cls, jobs: int | None = None, scheduler: str | None = None, cluster: str | None = None
+    ) -> ExecutorSpec:
         """Build a spec from the command line's ``--jobs``, ``--scheduler`` and ``--cluster local:N``."""
-        chosen = [name for name, value in (("--jobs", jobs), ("--scheduler", scheduler), ("--cluster", cluster)) if value]
+        chosen = [
+            name for name, value in (("--jobs", jobs), ("--scheduler", scheduler), ("--cluster", cluster)) if value
+        ]
         if len(chosen) > 1:
             raise FootprintError(f"{' and '.join(chosen)}: choose one way to execute, not several")
         if scheduler:
@@ -106,7 +110,9 @@ def _call(function: Callable, index: int, task: Any, single_threaded: bool) -> O
     return Outcome(index, value=value, seconds=time.perf_counter() - started)
 
 
-def execute(function: Callable[[Any], Any], tasks: Sequence[Any], spec: ExecutorSpec = ExecutorSpec()) -> Iterator[Outcome]:
+def execute(
+    function: Callable[[Any], Any], tasks: Sequence[Any], spec: ExecutorSpec = ExecutorSpec()
+) -> Iterator[Outcome]:
     """Apply ``function`` to every task; yield outcomes as they complete.
 
     Parameters
