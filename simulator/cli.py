@@ -18,8 +18,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
-from simulator.config.errors import FootprintError
-from simulator.config.resources import default_scenario_path
+from simulator.config import FootprintError, default_scenario_path
 
 DEFAULT_SCENARIO = default_scenario_path()
 DEFAULT_RESULTS = Path("results")
@@ -112,12 +111,12 @@ def run(
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing run folder.")] = False,
 ) -> None:
     """Run a scenario and write a run folder (tables, GeoPackage, figures, report.html)."""
-    from simulator.city.bundle import cell_frame, load_city, zone_frame
-    from simulator.config.scenario import parse_set_options, short_hash
+    from simulator.city import cell_frame, load_city, zone_frame
+    from simulator.config import parse_set_options, short_hash
     from simulator.experiments.run import prepare_scenario
     from simulator.experiments.run import run as run_scenario
     from simulator.reports.run_report import summary_rows
-    from simulator.results.run_folder import default_run_dir, write_run
+    from simulator.results import default_run_dir, write_run
 
     path = scenario if scenario is not None else DEFAULT_SCENARIO
     overrides = parse_set_options(set_ or [])
@@ -177,10 +176,10 @@ def validate(
     with_city: Annotated[bool, typer.Option("--city/--no-city", help="Also place the stores on the city.")] = True,
 ) -> None:
     """Check a scenario file without running it."""
-    from simulator.city.bundle import load_city
-    from simulator.config.scenario import describe, parse_set_options
+    from simulator.city import load_city
+    from simulator.config import describe, parse_set_options
     from simulator.experiments.run import prepare_scenario
-    from simulator.model.plan import place_stores
+    from simulator.model import place_stores
 
     prepared = prepare_scenario(scenario, overrides=parse_set_options(set_ or []))
     if with_city:
@@ -198,8 +197,8 @@ def schema(
     ] = False,
 ) -> None:
     """Print the JSON Schema of scenario files (for editor completion) or the key reference."""
-    from simulator.config.scenario import reference_markdown, scenario_json_schema
-    from simulator.results.run_folder import atomic_path
+    from simulator.config import reference_markdown, scenario_json_schema
+    from simulator.results import atomic_path
 
     text = reference_markdown() if markdown else json.dumps(scenario_json_schema(), indent=2, ensure_ascii=False) + "\n"
     if out is None:
@@ -217,7 +216,7 @@ def city_show(
     out: Annotated[Path | None, typer.Option("--out", help="PNG to write (default: results/city-<name>.png).")] = None,
 ) -> None:
     """Validate a city bundle, print a summary and write a PNG map."""
-    from simulator.city.bundle import load_city
+    from simulator.city import load_city
     from simulator.reports.city_map import format_city_summary, render_city_map
 
     city = load_city(source)
@@ -261,7 +260,7 @@ def sweep(
 
     Exit code: 0 if every run succeeded, 1 for bad input, 2 if some runs failed (see runs/*.error.json).
     """
-    from simulator.config.scenario import parse_set_options
+    from simulator.config import parse_set_options
     from simulator.experiments.executors import ExecutorSpec, default_workers
     from simulator.experiments.sweep import run_sweep_file
 
@@ -334,7 +333,7 @@ def compare(
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing comparison folder.")] = False,
 ) -> None:
     """Compare store plans under common random numbers: paired differences with 95 % confidence intervals."""
-    from simulator.config.scenario import parse_set_options
+    from simulator.config import parse_set_options
     from simulator.experiments.compare import (
         compare as compare_plans,
     )

@@ -11,11 +11,10 @@ import pytest
 from matplotlib.figure import Figure
 from test_results import synthetic_frames, synthetic_result
 
-import simulator.reports.run_report as report
+import simulator.reports.figures as figures_module
+from simulator.reports.figures import display_label, format_number
 from simulator.reports.run_report import (
-    display_label,
     familiarity_map,
-    format_number,
     funnel_figure,
     save_figures,
     stores_figure,
@@ -129,11 +128,11 @@ def test_map_without_cells_uses_zones(single: RunResult) -> None:
 
 
 def test_labels_fall_back_when_chinese_cannot_be_drawn(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(report, "cjk_font_family", lambda: None)
+    monkeypatch.setattr(figures_module, "cjk_font_family", lambda: None)
     assert display_label("小米汽车 国贸", "S2") == "S2"
     assert display_label("Chaoyang", "朝阳区", "Z3") == "Chaoyang"
     assert display_label("", None, "Z9") == "Z9"
-    monkeypatch.setattr(report, "cjk_font_family", lambda: "Noto Sans CJK SC")
+    monkeypatch.setattr(figures_module, "cjk_font_family", lambda: "Noto Sans CJK SC")
     assert display_label("小米汽车 国贸", "S2") == "小米汽车 国贸"
 
 

@@ -87,7 +87,7 @@ from scipy.spatial import cKDTree
 from shapely.ops import substring
 
 from simulator.city.bundle import utm_epsg, validate_bundle
-from simulator.config.errors import CityError
+from simulator.config import CityError
 
 __all__ = [
     "JOBS_ACTIVITY_SHARE",

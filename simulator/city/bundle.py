@@ -64,8 +64,7 @@ import shapely
 from pyproj import CRS, Transformer
 from scipy.sparse.csgraph import connected_components, dijkstra
 
-from simulator.config.errors import CityError, PlanError
-from simulator.config.resources import bundle_dir
+from simulator.config import CityError, PlanError, bundle_dir
 
 __all__ = [
     "BUNDLE_DIR",

@@ -69,10 +69,10 @@ import pandas as pd
 from pydantic import Field, ValidationError, field_validator, model_validator
 from scipy import stats
 
-from simulator.city.bundle import City, load_city
-from simulator.config.errors import FootprintError
-from simulator.config.scenario import (
+from simulator.city import City, load_city
+from simulator.config import (
     Boolean,
+    FootprintError,
     FrozenModel,
     Integer,
     Levers,
@@ -95,10 +95,8 @@ from simulator.config.scenario import (
 )
 from simulator.experiments.executors import ExecutorSpec, execute
 from simulator.experiments.run import assemble_result, prepare_scenario, simulate_replication
-from simulator.model.plan import place_stores
-from simulator.model.population import Population, synthesize_population
-from simulator.model.rng import replication_seeds, run_generators
-from simulator.results.run_folder import (
+from simulator.model import Population, place_stores, replication_seeds, run_generators, synthesize_population
+from simulator.results import (
     DAILY_COUNT_COLUMNS,
     GEOPACKAGE_CRS,
     REPORT_FILE,
@@ -1273,7 +1271,7 @@ def format_difference(value: float, unit: str) -> str:
 
 def difference_rows(result: ComparisonResult, kpis: Sequence[str] = HEADLINE_KPIS) -> tuple[list[str], list[list[str]]]:
     """Headers and rows of the terminal table: baseline value, then each plan's difference and CI."""
-    from simulator.reports.run_report import format_number
+    from simulator.reports.figures import format_number
 
     headers = ["KPI", f"{result.baseline} (baseline)"] + [f"{name} − baseline" for name in result.plan_names[1:]]
     baseline_values = result.plans[result.plans["plan"] == result.baseline].set_index("kpi")
@@ -1302,7 +1300,7 @@ def difference_rows(result: ComparisonResult, kpis: Sequence[str] = HEADLINE_KPI
 
 def default_comparison_dir(results_root: str | os.PathLike[str], spec: ComparisonSpec) -> Path:
     """``<results_root>/compare-<name>-<YYYYmmdd-HHMMSS>-<hash8>`` (a fresh path; nothing created)."""
-    from simulator.results.run_folder import default_run_dir
+    from simulator.results import default_run_dir
 
     return default_run_dir(results_root, f"compare-{spec.name}", spec.comparison_hash())
 
@@ -1339,8 +1337,8 @@ def write_comparison(
         ``out_dir``.
     """
     import simulator.reports.compare_report as compare_report
-    from simulator.city.bundle import cell_frame, zone_frame
-    from simulator.config.errors import ResultsError
+    from simulator.city import cell_frame, zone_frame
+    from simulator.config import ResultsError
 
     target = Path(out_dir)
     if target.exists() and not target.is_dir():

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from multiprocessing import get_context
 from typing import Any
 
-from simulator.config.errors import FootprintError
+from simulator.config import FootprintError
 
 LOOPBACK = "127.0.0.1"
 CONNECT_TIMEOUT = "10s"  # how long to wait for a Dask scheduler before giving up

@@ -14,14 +14,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from simulator.city.bundle import City, load_city
-from simulator.config.errors import FootprintError
-from simulator.config.scenario import Scenario, apply_overrides, load_scenario
+from simulator.city import City, load_city
+from simulator.config import FootprintError, Scenario, apply_overrides, load_scenario
 from simulator.experiments.executors import ExecutorSpec, execute
-from simulator.model.footprint_model import STORE_DAY_COLUMNS, FootprintModel
-from simulator.model.population import Population
-from simulator.model.rng import replication_seeds
-from simulator.results.run_folder import DAILY_COUNT_COLUMNS, RunResult, build_metadata
+from simulator.model import STORE_DAY_COLUMNS, FootprintModel, Population, replication_seeds
+from simulator.results import DAILY_COUNT_COLUMNS, RunResult, build_metadata
 
 ProgressCallback = Callable[[int, int], None]
 """Called as ``progress(days_done, days_total)`` after every simulated day."""

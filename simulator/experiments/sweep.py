@@ -50,13 +50,14 @@ import numpy as np
 import pandas as pd
 from pydantic import BeforeValidator, Field, ValidationError, model_validator
 
-from simulator.config.errors import ResultsError, ScenarioError
-from simulator.config.scenario import (
+from simulator.config import (
     Boolean,
     FrozenModel,
     Integer,
     Number,
+    ResultsError,
     Scenario,
+    ScenarioError,
     Text,
     apply_overrides,
     canonical_json,
@@ -72,9 +73,9 @@ from simulator.config.scenario import (
     show_value,
 )
 from simulator.experiments.executors import ExecutorSpec, execute
-from simulator.model.rng import replication_seeds
-from simulator.results.run_folder import SUMMARY_KPIS as RUN_KPI_TABLE
-from simulator.results.run_folder import RunResult, package_versions, utc_now_iso, write_json, write_parquet
+from simulator.model import replication_seeds
+from simulator.results import SUMMARY_KPIS as RUN_KPI_TABLE
+from simulator.results import RunResult, package_versions, utc_now_iso, write_json, write_parquet
 
 __all__ = [
     "AVAILABLE_KPIS",
@@ -867,7 +868,7 @@ def plan_tasks(sweep: Sweep, design: Design) -> list[RunTask]:
 
 @functools.lru_cache(maxsize=4)
 def _cached_city(bundle: str) -> Any:
-    from simulator.city.bundle import load_city
+    from simulator.city import load_city
 
     return load_city(bundle)
 
@@ -881,7 +882,7 @@ def scenario_kpis(scenario: Scenario, seed: int, city: Any, kpis: Sequence[str] 
     on open days (:func:`simulator.results.run_folder.store_totals`).
     """
     from simulator.experiments.run import simulate_replication
-    from simulator.results.run_folder import DAILY_COUNT_COLUMNS, store_totals
+    from simulator.results import DAILY_COUNT_COLUMNS, store_totals
 
     outcome = simulate_replication(scenario, seed, city)
     daily = outcome["daily"]
@@ -931,7 +932,7 @@ def _evaluator_name(evaluate: Callable) -> str:
 
 
 def _canonical(obj: Any) -> str:
-    from simulator.results.run_folder import to_jsonable
+    from simulator.results import to_jsonable
 
     return json.dumps(to_jsonable(obj), sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 

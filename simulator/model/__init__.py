@@ -4,3 +4,20 @@ store placement and the Mesa model that steps them one day at a time.
 Works on arrays only: geometry arrives as a ``City``. May import: ``simulator.city``,
 ``simulator.config``.
 """
+
+from __future__ import annotations
+
+from simulator.model.footprint_model import STORE_DAY_COLUMNS, FootprintModel
+from simulator.model.plan import place_stores
+from simulator.model.population import Population, synthesize_population
+from simulator.model.rng import replication_seeds, run_generators
+
+__all__ = [
+    "STORE_DAY_COLUMNS",
+    "FootprintModel",
+    "Population",
+    "place_stores",
+    "replication_seeds",
+    "run_generators",
+    "synthesize_population",
+]

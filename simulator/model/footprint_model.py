@@ -32,8 +32,8 @@ import numpy as np
 from scipy.spatial.distance import cdist
 
 import simulator.model.dynamics as dyn
-from simulator.city.bundle import City, load_city
-from simulator.config.scenario import Scenario, load_scenario
+from simulator.city import City, load_city
+from simulator.config import Scenario, load_scenario
 from simulator.model.exposure import Exposure, build_exposure
 from simulator.model.plan import FORMATS, PlacedStores, place_stores
 from simulator.model.population import Population, synthesize_population

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 from pyproj import Transformer
 
-from simulator.config.errors import PlanError
+from simulator.config import PlanError
 
 FORMATS = ("mall", "street", "flagship", "popup", "delivery_centre")
 NEVER_CLOSES = np.iinfo(np.int32).max

@@ -20,9 +20,9 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import FuncFormatter
 
-from simulator.city.bundle import City, cell_frame, line_frame, site_frame, zone_frame
-from simulator.reports.run_report import cjk_font_family
-from simulator.results.run_folder import atomic_path
+from simulator.city import City, cell_frame, line_frame, site_frame, zone_frame
+from simulator.reports.figures import cjk_font_family
+from simulator.results import atomic_path
 
 __all__ = ["MAP_DPI", "MAP_WIDTH_PX", "format_city_summary", "render_city_map"]
 

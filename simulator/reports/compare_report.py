@@ -39,29 +39,23 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from scipy import stats
 
-from simulator.reports.run_report import (
+from simulator.reports.figures import (
     FORMAT_STYLES,
     NO_DATA_COLOUR,
     ROLLING_DAYS,
     display_label,
-    escape_html,
     font_kwargs,
     format_number,
     format_style,
-    frame_map,
-    html_table,
-    image_tag,
-    key_value_table,
-    metric_frames,
     new_figure,
     renderable,
     save_png,
-    store_points,
     thousands_formatter,
     time_axis,
-    write_html_document,
 )
-from simulator.results.run_folder import FIGURES_DIR
+from simulator.reports.html import escape_html, html_table, image_tag, key_value_table, write_html_document
+from simulator.reports.maps import frame_map, metric_frames, store_points
+from simulator.results import FIGURES_DIR
 
 if TYPE_CHECKING:
     from simulator.experiments.compare import ComparisonResult

@@ -11,159 +11,55 @@ Public functions: :func:`funnel_figure`, :func:`stores_figure`, :func:`familiari
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
-import functools
-import html
 import json
 import math
 import os
-import shutil
-import subprocess
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
-import shapely
 from matplotlib import colormaps, patheffects, ticker
 from matplotlib import dates as mdates
-from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.cm import ScalarMappable
 from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
-from matplotlib.patches import Patch, Rectangle
+from matplotlib.patches import Patch
 
-from simulator.results.run_folder import (
-    FIGURES_DIR,
-    RunResult,
-    atomic_path,
-    replication_means,
-    store_totals,
+from simulator.reports.figures import (
+    _LINE_COLOUR,
+    FORMAT_STYLES,
+    NO_DATA_COLOUR,
+    ROLLING_DAYS,
+    display_label,
+    font_kwargs,
+    format_number,
+    format_style,
+    new_figure,
+    save_png,
+    thousands_formatter,
+    time_axis,
 )
+from simulator.reports.html import escape_html, html_table, image_tag, key_value_table, write_html_document
+from simulator.reports.maps import (
+    _zoom_on_stores,
+    frame_map,
+    metric_frames,
+    store_points,
+)
+from simulator.results import FIGURES_DIR, RunResult, replication_means, store_totals
 
-FIGURE_DPI = 130
-ROLLING_DAYS = 7
 MAP_COLOURMAP = "viridis"
-NO_DATA_COLOUR = "#dddddd"
 MAX_ZONE_LABELS = 40
-
-FORMAT_STYLES: dict[str, tuple[str, str]] = {
-    "mall": ("o", "#d62728"),
-    "street": ("s", "#ff7f0e"),
-    "flagship": ("*", "#e377c2"),
-    "popup": ("^", "#8c564b"),
-    "delivery_centre": ("D", "#17becf"),
-}
-"""Marker and colour of each store format (maps and store charts)."""
-_OTHER_FORMAT_STYLE = ("P", "#7f7f7f")
-
-_LINE_COLOUR = "#1f4e79"
 
 
 # --------------------------------------------------------------------------- text helpers
 
 
-@functools.lru_cache(maxsize=1)
-def cjk_font_family() -> str | None:
-    """Name of a font family matplotlib can use for Chinese text, or None.
-
-    Asks fontconfig (``fc-list :lang=zh family``) which installed families cover Chinese
-    and returns the first one matplotlib also knows. Without one, figures use English
-    names (or identifiers) so that no glyph renders as a missing box.
-    """
-    from matplotlib import font_manager
-
-    executable = shutil.which("fc-list")
-    if executable is None:
-        return None
-    try:
-        completed = subprocess.run(
-            [executable, ":lang=zh", "family"], capture_output=True, text=True, timeout=10, check=False
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    families = {name.strip() for line in completed.stdout.splitlines() for name in line.split(",") if name.strip()}
-    known = {entry.name for entry in font_manager.fontManager.ttflist}
-    for family in sorted(families):
-        if family in known:
-            return family
-    return None
-
-
-def renderable(text: str) -> bool:
-    """True if ``text`` can be drawn with the available fonts (CJK only with a CJK font)."""
-    if cjk_font_family() is not None:
-        return True
-    return all(ord(character) < 0x2E80 for character in text)
-
-
-def display_label(*candidates: Any) -> str:
-    """First candidate that is a non-empty string the fonts can render (else the last one, stringified).
-
-    Typical use: ``display_label(name_en, name, zone_id)``.
-    """
-    for candidate in candidates:
-        if candidate is None or (isinstance(candidate, float) and math.isnan(candidate)):
-            continue
-        text = str(candidate).strip()
-        if text and renderable(text):
-            return text
-    return str(candidates[-1]) if candidates else ""
-
-
-def font_kwargs() -> dict[str, Any]:
-    family = cjk_font_family()
-    return {"fontfamily": ["DejaVu Sans", family]} if family else {}
-
-
-def format_number(value: float, unit: str) -> str:
-    """Format a KPI value for people: thousands separators for counts, % for shares.
-
-    ``unit`` is one of ``people``, ``consumers`` (counts), ``share`` (0-1, shown in %),
-    ``index`` (0-1, three decimals), ``percent`` (0-1 shown in %, no space rules).
-    """
-    if value is None or (isinstance(value, float) and not math.isfinite(value)):
-        return "–"
-    if unit in ("people", "consumers", "count"):
-        return f"{value:,.0f}"
-    if unit in ("share", "percent"):
-        return f"{100.0 * value:.1f} %"
-    if unit == "index":
-        return f"{value:.3f}"
-    return f"{value:,.4g}"
-
-
-def thousands_formatter() -> ticker.FuncFormatter:
-    def trimmed(text: str) -> str:
-        return text.rstrip("0").rstrip(".") if "." in text else text
-
-    def format_tick(value: float, _position: int) -> str:
-        if abs(value) >= 1e6:
-            return trimmed(f"{value / 1e6:,.2f}") + " M"
-        if abs(value) >= 1e4:
-            return trimmed(f"{value / 1e3:,.1f}") + " k"
-        return trimmed(f"{value:,.2f}") or "0"
-
-    return ticker.FuncFormatter(format_tick)
-
-
-def new_figure(width: float, height: float) -> Figure:
-    figure = Figure(figsize=(width, height), dpi=FIGURE_DPI, layout="constrained")
-    FigureCanvasAgg(figure)
-    return figure
-
-
 # --------------------------------------------------------------------------- funnel
-
-
-def time_axis(daily: pd.DataFrame) -> tuple[str, bool]:
-    """Column to use on the x axis and whether it holds dates."""
-    if "date" in daily.columns and daily["date"].notna().all():
-        return "date", True
-    return "day", False
 
 
 def _replication_band(
@@ -304,10 +200,6 @@ def _store_labels(totals: pd.DataFrame) -> list[str]:
     ]
 
 
-def format_style(store_format: Any) -> tuple[str, str]:
-    return FORMAT_STYLES.get(str(store_format), _OTHER_FORMAT_STYLE)
-
-
 def stores_figure(stores: pd.DataFrame, plan: pd.DataFrame, *, consumer_weight: float = 1.0) -> Figure:
     """Stores compared: bookings and their outcome, and test-drive utilisation.
 
@@ -386,76 +278,6 @@ def stores_figure(stores: pd.DataFrame, plan: pd.DataFrame, *, consumer_weight: 
 
 
 # --------------------------------------------------------------------------- map
-
-
-def _scale_length_m(width_m: float) -> float:
-    target = width_m / 5.0
-    candidates = [c * 1000.0 for c in (0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000)]
-    fitting = [c for c in candidates if c <= target]
-    return fitting[-1] if fitting else candidates[0]
-
-
-def draw_scale_bar(axis: Any, bounds: tuple[float, float, float, float]) -> None:
-    xmin, ymin, xmax, ymax = bounds
-    width, height = xmax - xmin, ymax - ymin
-    length = _scale_length_m(width)
-    x0 = xmin + 0.04 * width
-    y0 = ymin + 0.04 * height
-    bar_height = 0.012 * height
-    half = length / 2.0
-    axis.add_patch(Rectangle((x0, y0), half, bar_height, facecolor="black", edgecolor="black", linewidth=0.8, zorder=6))
-    axis.add_patch(
-        Rectangle((x0 + half, y0), half, bar_height, facecolor="white", edgecolor="black", linewidth=0.8, zorder=6)
-    )
-    kilometres = length / 1000.0
-    label = f"{kilometres:g} km"
-    halo = [patheffects.withStroke(linewidth=3, foreground="white")]
-    axis.text(x0, y0 + 1.8 * bar_height, "0", ha="center", va="bottom", fontsize=8, zorder=6, path_effects=halo)
-    axis.text(
-        x0 + length, y0 + 1.8 * bar_height, label, ha="center", va="bottom", fontsize=8, zorder=6, path_effects=halo
-    )
-
-
-def draw_north_arrow(axis: Any) -> None:
-    axis.annotate(
-        "N",
-        xy=(0.96, 0.97),
-        xytext=(0.96, 0.87),
-        xycoords="axes fraction",
-        ha="center",
-        va="center",
-        fontsize=10,
-        fontweight="bold",
-        arrowprops={"arrowstyle": "-|>", "color": "black", "linewidth": 1.5},
-        zorder=7,
-    )
-
-
-def metric_frames(zone_gdf: Any, cell_gdf: Any) -> tuple[Any, Any]:
-    """Project the frames to a metric CRS (their own if projected, else the local UTM zone)."""
-    if zone_gdf.crs is None:
-        from simulator.config.errors import ResultsError
-
-        raise ResultsError("zone_gdf: has no CRS")
-    if zone_gdf.crs.is_projected:
-        metric = zone_gdf.crs
-    else:
-        metric = zone_gdf.estimate_utm_crs()
-    zones = zone_gdf.to_crs(metric)
-    cells = cell_gdf.to_crs(metric) if cell_gdf is not None else None
-    return zones, cells
-
-
-def store_points(plan: pd.DataFrame, crs: Any) -> pd.DataFrame:
-    """Plan rows with ``map_x`` / ``map_y`` in ``crs`` (from lon/lat, else the plan's x/y)."""
-    import geopandas as gpd
-
-    if plan.empty:
-        return plan.assign(map_x=[], map_y=[])
-    if {"lon", "lat"} <= set(plan.columns) and plan[["lon", "lat"]].notna().all().all():
-        points = gpd.GeoSeries(gpd.points_from_xy(plan["lon"], plan["lat"]), crs="EPSG:4326").to_crs(crs)
-        return plan.assign(map_x=points.x.to_numpy(), map_y=points.y.to_numpy())
-    return plan.assign(map_x=plan["x"].to_numpy(float), map_y=plan["y"].to_numpy(float))
 
 
 def familiarity_map(
@@ -586,116 +408,7 @@ def familiarity_map(
     return figure
 
 
-def frame_map(
-    axis: Any, extent: tuple[float, float, float, float], padding: float = 0.03
-) -> tuple[float, float, float, float]:
-    """Frame a map: the extent plus padding, equal aspect, no ticks, a scale bar and a north arrow.
-
-    Returns the padded bounds ``(xmin, ymin, xmax, ymax)``.
-    """
-    xmin, ymin, xmax, ymax = extent
-    pad_x, pad_y = padding * (xmax - xmin), padding * (ymax - ymin)
-    bounds = (xmin - pad_x, ymin - pad_y, xmax + pad_x, ymax + pad_y)
-    axis.set_xlim(bounds[0], bounds[2])
-    axis.set_ylim(bounds[1], bounds[3])
-    axis.set_aspect("equal")
-    axis.set_xticks([])
-    axis.set_yticks([])
-    axis.set_xlabel("")
-    axis.set_ylabel("")
-    draw_scale_bar(axis, bounds)
-    draw_north_arrow(axis)
-    return bounds
-
-
-ZOOM_MARGIN_M = 6_000.0
-ZOOM_MAX_SHARE = 0.45  # zoom only when the stores span less than this share of the map
-ZOOM_SIZE = 0.42  # side of the inset, as a share of the map axes
-
-
-def _zoom_on_stores(axis, areas, zones, stores, colourmap, norm, bounds) -> None:
-    """An inset that magnifies the area around the stores, in the emptiest corner of the map.
-
-    Drawn only when the stores (plus a margin) cover a small part of the city, as in Beijing,
-    where eight central stores would otherwise sit in a few millimetres of a large map.
-    """
-    if len(stores) == 0:
-        return
-    xmin, ymin, xmax, ymax = bounds
-    sx0, sx1 = stores["map_x"].min() - ZOOM_MARGIN_M, stores["map_x"].max() + ZOOM_MARGIN_M
-    sy0, sy1 = stores["map_y"].min() - ZOOM_MARGIN_M, stores["map_y"].max() + ZOOM_MARGIN_M
-    side = max(sx1 - sx0, sy1 - sy0)
-    if side > ZOOM_MAX_SHARE * max(xmax - xmin, ymax - ymin):
-        return
-    centre_x, centre_y = (sx0 + sx1) / 2, (sy0 + sy1) / 2
-    view = (centre_x - side / 2, centre_y - side / 2, centre_x + side / 2, centre_y + side / 2)
-    city = zones.geometry.union_all()
-    width, height = xmax - xmin, ymax - ymin
-    corners = {
-        "upper left": (0.0, 1.0 - ZOOM_SIZE),
-        "upper right": (1.0 - ZOOM_SIZE, 1.0 - ZOOM_SIZE),
-        "lower left": (0.0, 0.0),
-    }
-
-    def overlap(corner: tuple[float, float]) -> float:
-        x0, y0 = xmin + corner[0] * width, ymin + corner[1] * height
-        return city.intersection(shapely.box(x0, y0, x0 + ZOOM_SIZE * width, y0 + ZOOM_SIZE * height)).area
-
-    position = min(corners.values(), key=overlap)
-    inset = axis.inset_axes([position[0], position[1], ZOOM_SIZE, ZOOM_SIZE])
-    has_data = areas["mean_familiarity"].notna()
-    clip = shapely.box(*view)
-    visible = areas[areas.intersects(clip)]
-    visible_data = visible["mean_familiarity"].notna()
-    if visible_data.any():
-        visible[visible_data].plot(ax=inset, column="mean_familiarity", cmap=colourmap, norm=norm, linewidth=0.0)
-    if (~visible_data).any() and (~has_data).any():
-        visible[~visible_data].plot(ax=inset, color=NO_DATA_COLOUR, linewidth=0.0)
-    zones.boundary.plot(ax=inset, color="#333333", linewidth=0.7)
-    for store_format, group in stores.groupby(stores["format"].astype(str), sort=True):
-        marker, colour = format_style(store_format)
-        inset.scatter(
-            group["map_x"],
-            group["map_y"],
-            marker=marker,
-            s=110 if marker == "*" else 45,
-            c=colour,
-            edgecolors="black",
-            linewidths=0.8,
-            zorder=8,
-        )
-    inset.set_xlim(view[0], view[2])
-    inset.set_ylim(view[1], view[3])
-    inset.set_aspect("equal")
-    inset.set_xticks([])
-    inset.set_yticks([])
-    inset.set_xlabel("")
-    inset.set_ylabel("")
-    inset.set_facecolor("white")
-    for spine in inset.spines.values():
-        spine.set_edgecolor("#222222")
-        spine.set_linewidth(1.2)
-    inset.text(
-        0.5,
-        0.97,
-        f"around the stores ({side / 1000:.0f} km across)",
-        transform=inset.transAxes,
-        ha="center",
-        va="top",
-        fontsize=8,
-        path_effects=[patheffects.withStroke(linewidth=2.5, foreground="white")],
-        zorder=10,
-    )
-    axis.indicate_inset_zoom(inset, edgecolor="#222222", alpha=0.9)
-
-
 # --------------------------------------------------------------------------- saving
-
-
-def save_png(figure: Figure, path: Path) -> Path:
-    with atomic_path(path) as temporary:
-        figure.savefig(temporary, format="png", dpi=FIGURE_DPI, facecolor="white")
-    return path
 
 
 def save_figures(
@@ -779,26 +492,6 @@ def summary_rows(result: RunResult) -> list[tuple[str, str]]:
 
 # --------------------------------------------------------------------------- HTML
 
-REPORT_CSS = """
-body { font-family: -apple-system, "Segoe UI", Helvetica, Arial, "Noto Sans CJK SC", "Microsoft YaHei", sans-serif;
-       margin: 0 auto; max-width: 1180px; padding: 1.5em 2em 3em; color: #1d2733; line-height: 1.45; }
-h1 { font-size: 1.6em; margin-bottom: 0.2em; }
-h2 { font-size: 1.25em; margin-top: 2em; border-bottom: 2px solid #1f4e79; padding-bottom: 0.2em; }
-p.description { font-size: 1.05em; color: #3c4a5a; margin-top: 0.2em; }
-table { border-collapse: collapse; margin: 0.8em 0; font-size: 0.9em; }
-th, td { padding: 0.3em 0.7em; border-bottom: 1px solid #d8dee6; text-align: left; vertical-align: top; }
-th { background: #eef2f7; }
-td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
-table.meta th { background: none; font-weight: 600; }
-figure { margin: 1em 0; }
-figure img { max-width: 100%; height: auto; border: 1px solid #d8dee6; }
-figcaption { font-size: 0.85em; color: #55606e; }
-details { margin: 0.8em 0; }
-summary { cursor: pointer; font-weight: 600; }
-pre { background: #f6f8fa; padding: 1em; overflow-x: auto; font-size: 0.82em; }
-.note { font-size: 0.85em; color: #55606e; }
-.scroll { max-height: 32em; overflow-y: auto; }
-"""
 
 _FIGURE_CAPTIONS = {
     "funnel": (
@@ -816,40 +509,6 @@ _FIGURE_CAPTIONS = {
         "Mean familiarity (0–1) of the consumers living in each area at the end of the horizon, with the stores.",
     ),
 }
-
-
-def escape_html(value: Any) -> str:
-    return html.escape("" if value is None else str(value), quote=True)
-
-
-def html_table(
-    headers: Sequence[str], rows: Sequence[Sequence[Any]], numeric: Sequence[bool], css_class: str = ""
-) -> str:
-    head = "".join(
-        f'<th class="num">{escape_html(h)}</th>' if is_numeric else f"<th>{escape_html(h)}</th>"
-        for h, is_numeric in zip(headers, numeric, strict=True)
-    )
-    body = "\n".join(
-        "<tr>"
-        + "".join(
-            f'<td class="num">{escape_html(cell)}</td>' if is_numeric else f"<td>{escape_html(cell)}</td>"
-            for cell, is_numeric in zip(row, numeric, strict=True)
-        )
-        + "</tr>"
-        for row in rows
-    )
-    class_attribute = f' class="{escape_html(css_class)}"' if css_class else ""
-    return f"<table{class_attribute}><thead><tr>{head}</tr></thead><tbody>\n{body}\n</tbody></table>"
-
-
-def key_value_table(pairs: Sequence[tuple[str, Any]]) -> str:
-    body = "\n".join(f"<tr><th>{escape_html(k)}</th><td>{escape_html(v)}</td></tr>" for k, v in pairs)
-    return f'<table class="meta"><tbody>\n{body}\n</tbody></table>'
-
-
-def image_tag(path: Path, alt: str) -> str:
-    encoded = base64.b64encode(Path(path).read_bytes()).decode("ascii")
-    return f'<img src="data:image/png;base64,{encoded}" alt="{escape_html(alt)}">'
 
 
 def _horizon_text(metadata: Mapping[str, Any], daily: pd.DataFrame) -> str:
@@ -1083,17 +742,3 @@ def write_report_html(
         "</section>",
     ]
     return write_html_document(f"{name} – footprint simulator report", sections, out_path)
-
-
-def write_html_document(title: str, sections: Sequence[str], out_path: str | os.PathLike[str]) -> Path:
-    """Write one self-contained HTML page (inline CSS, no external resources), atomically."""
-    document = (
-        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-        f"<title>{escape_html(title)}</title>\n"
-        f"<style>{REPORT_CSS}</style>\n</head>\n<body>\n" + "\n".join(s for s in sections if s) + "\n</body>\n</html>\n"
-    )
-    target = Path(out_path)
-    with atomic_path(target) as temporary:
-        temporary.write_text(document, encoding="utf-8")
-    return target

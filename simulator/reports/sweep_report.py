@@ -30,18 +30,9 @@ from matplotlib import ticker
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
-from simulator.reports.run_report import (
-    escape_html,
-    format_number,
-    html_table,
-    image_tag,
-    key_value_table,
-    new_figure,
-    save_png,
-    thousands_formatter,
-    write_html_document,
-)
-from simulator.results.run_folder import FIGURES_DIR
+from simulator.reports.figures import format_number, new_figure, save_png, thousands_formatter
+from simulator.reports.html import escape_html, html_table, image_tag, key_value_table, write_html_document
+from simulator.results import FIGURES_DIR
 
 DISCRETE_LIMIT = 12
 """A parameter with at most this many distinct values is shown value by value, else in bins."""

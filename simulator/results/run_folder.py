@@ -16,7 +16,6 @@ are plain pandas DataFrames.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import datetime as dt
 import enum
@@ -26,17 +25,16 @@ import math
 import os
 import platform
 import re
-import secrets
-import shutil
 import warnings
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from simulator.config.errors import ResultsError
+from simulator.config import ResultsError
+from simulator.results.atomic import atomic_folder, atomic_path
 
 SCHEMA_VERSION = 1
 """Version of the run-folder layout written into ``metadata.json``."""
@@ -68,32 +66,86 @@ DAILY_COUNT_COLUMNS = (
 
 REQUIRED_COLUMNS: dict[str, tuple[str, ...]] = {
     "daily": (
-        "replication", "seed", "day", "date",
-        "share_aware", "mean_familiarity", "share_familiar", "reach_28d",
-        "effective_frequency_28d", "mean_trust",
+        "replication",
+        "seed",
+        "day",
+        "date",
+        "share_aware",
+        "mean_familiarity",
+        "share_familiar",
+        "reach_28d",
+        "effective_frequency_28d",
+        "mean_trust",
         *DAILY_COUNT_COLUMNS,
         *(f"{name}_scaled" for name in DAILY_COUNT_COLUMNS),
     ),
     "stores": (
-        "replication", "seed", "day", "store_id", "store_name", "format", "is_open",
-        "capacity", "sightings", "bookings_requested", "test_drives", "bookings_lost",
-        "queue_length", "purchases", "utilisation",
+        "replication",
+        "seed",
+        "day",
+        "store_id",
+        "store_name",
+        "format",
+        "is_open",
+        "capacity",
+        "sightings",
+        "bookings_requested",
+        "test_drives",
+        "bookings_lost",
+        "queue_length",
+        "purchases",
+        "utilisation",
     ),
     "zones": (
-        "replication", "seed", "zone_id", "consumers", "population_represented",
-        "mean_familiarity", "share_familiar", "mean_trust", "share_aware",
-        "bookings_requested", "test_drives", "purchases",
-        "bookings_requested_per_1000", "test_drives_per_1000", "purchases_per_1000",
+        "replication",
+        "seed",
+        "zone_id",
+        "consumers",
+        "population_represented",
+        "mean_familiarity",
+        "share_familiar",
+        "mean_trust",
+        "share_aware",
+        "bookings_requested",
+        "test_drives",
+        "purchases",
+        "bookings_requested_per_1000",
+        "test_drives_per_1000",
+        "purchases_per_1000",
     ),
     "cells": (
-        "replication", "seed", "cell_id", "zone_id", "consumers", "population_represented",
-        "mean_familiarity", "share_familiar", "mean_trust", "share_aware",
-        "bookings_requested", "test_drives", "purchases",
-        "bookings_requested_per_1000", "test_drives_per_1000", "purchases_per_1000",
+        "replication",
+        "seed",
+        "cell_id",
+        "zone_id",
+        "consumers",
+        "population_represented",
+        "mean_familiarity",
+        "share_familiar",
+        "mean_trust",
+        "share_aware",
+        "bookings_requested",
+        "test_drives",
+        "purchases",
+        "bookings_requested_per_1000",
+        "test_drives_per_1000",
+        "purchases_per_1000",
     ),
     "plan": (
-        "store_id", "store_name", "format", "lon", "lat", "x", "y", "mall_id", "open_day",
-        "close_day", "capacity", "attractiveness", "visibility_radius_m", "zone_id",
+        "store_id",
+        "store_name",
+        "format",
+        "lon",
+        "lat",
+        "x",
+        "y",
+        "mall_id",
+        "open_day",
+        "close_day",
+        "capacity",
+        "attractiveness",
+        "visibility_radius_m",
+        "zone_id",
     ),
 }
 """Columns each table must have (architecture.md); :func:`validate_run` checks them."""
@@ -101,8 +153,18 @@ REQUIRED_COLUMNS: dict[str, tuple[str, ...]] = {
 METADATA_REQUIRED_KEYS = ("schema_version", "scenario", "scenario_hash", "seed", "replication_seeds")
 
 PACKAGES_REPORTED = (
-    "footprint-simulator", "numpy", "scipy", "pandas", "geopandas", "shapely", "mesa",
-    "numba", "pyarrow", "pydantic", "pyogrio", "matplotlib",
+    "footprint-simulator",
+    "numpy",
+    "scipy",
+    "pandas",
+    "geopandas",
+    "shapely",
+    "mesa",
+    "numba",
+    "pyarrow",
+    "pydantic",
+    "pyogrio",
+    "matplotlib",
 )
 
 # (kpi, label, unit, how): how = "total" sums a daily column over the horizon;
@@ -294,7 +356,11 @@ def store_totals(stores: pd.DataFrame, plan: pd.DataFrame | None = None) -> pd.D
         ``bookings_lost``, ``purchases``, ``utilisation``, ``replications``.
         Counts are simulated consumers (multiply by the consumer weight for people).
     """
-    count_columns = [c for c in ("sightings", "bookings_requested", "test_drives", "bookings_lost", "purchases") if c in stores.columns]
+    count_columns = [
+        c
+        for c in ("sightings", "bookings_requested", "test_drives", "bookings_lost", "purchases")
+        if c in stores.columns
+    ]
     if stores.empty:
         per_store = pd.DataFrame(columns=["store_id", "open_days", *count_columns, "utilisation", "replications"])
     else:
@@ -356,8 +422,10 @@ def replication_means(table: pd.DataFrame, key: str | Sequence[str]) -> pd.DataF
     for column in keys:
         frame[column] = frame[column].astype(str)
     numeric = [
-        c for c in frame.columns
-        if c not in keys and c not in ("replication", "seed")
+        c
+        for c in frame.columns
+        if c not in keys
+        and c not in ("replication", "seed")
         and (pd.api.types.is_numeric_dtype(frame[c]) or pd.api.types.is_bool_dtype(frame[c]))
     ]
     grouped = frame.groupby(keys, sort=False)
@@ -389,7 +457,7 @@ def package_versions() -> dict[str, str]:
 
 def utc_now_iso() -> str:
     """Current UTC time as an ISO 8601 string with seconds, e.g. ``2025-01-31T12:00:00+00:00``."""
-    return dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat()
+    return dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()
 
 
 def build_metadata(
@@ -484,48 +552,6 @@ def build_metadata(
 
 
 # --------------------------------------------------------------------------- atomic writes
-
-
-@contextlib.contextmanager
-def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
-    """Yield a temporary path beside ``path``; rename it onto ``path`` on success.
-
-    The temporary name is ``.<name>.<random>.tmp`` in the same folder (so the final
-    :func:`os.replace` is atomic on one file system). The caller writes a complete file
-    to it; if the ``with`` block raises, the temporary is deleted and the exception
-    propagates, and ``path`` is left untouched (whole old file, or none).
-
-    Parameters
-    ----------
-    path : path-like
-        Final file path. Its folder must exist.
-
-    Yields
-    ------
-    pathlib.Path
-        The temporary path to write to (it does not exist yet).
-    """
-    target = Path(path)
-    temporary = target.with_name(f".{target.name}.{secrets.token_hex(6)}.tmp")
-    try:
-        yield temporary
-        if not temporary.exists():
-            raise ResultsError(f"{target}: nothing was written to the temporary file {temporary.name}")
-        _fsync_file(temporary)
-        os.replace(temporary, target)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            if temporary.is_dir():
-                shutil.rmtree(temporary)
-            else:
-                temporary.unlink()
-        raise
-
-
-def _fsync_file(path: Path) -> None:
-    if path.is_file():
-        with open(path, "rb") as handle:
-            os.fsync(handle.fileno())
 
 
 def write_parquet(df: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
@@ -651,10 +677,6 @@ def _normalise_dates(daily: pd.DataFrame) -> pd.DataFrame:
 # --------------------------------------------------------------------------- run folder
 
 
-def _folder_is_empty(path: Path) -> bool:
-    return not any(path.iterdir())
-
-
 def write_run(
     result: RunResult,
     out_dir: str | os.PathLike[str],
@@ -700,23 +722,12 @@ def write_run(
         ``out_dir`` exists and is not empty (and ``overwrite`` is false), is a file,
         or the result does not follow the table contract.
     """
-    target = Path(out_dir)
-    if target.exists() and not target.is_dir():
-        raise ResultsError(f"{target}: exists and is not a folder")
-    if target.is_dir() and not overwrite and not _folder_is_empty(target):
-        raise ResultsError(f"{target}: run folder already exists and is not empty (choose another folder or overwrite)")
     validate_run(result)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.parent / f".{target.name}.partial-{secrets.token_hex(6)}"
-    partial.mkdir()
-    try:
+    target = Path(out_dir)
+    with atomic_folder(target, overwrite=overwrite, what="run folder") as partial:
         _write_run_contents(
             result, partial, zone_frame=zone_frame, cell_frame=cell_frame, figures=figures, report=report
         )
-        swap_into_place(partial, target)
-    except BaseException:
-        shutil.rmtree(partial, ignore_errors=True)
-        raise
     return target
 
 
@@ -739,25 +750,6 @@ def _write_run_contents(
             figure_paths = report_module.save_figures(result, folder, zone_gdf=zone_frame, cell_gdf=cell_frame)
         if report:
             report_module.write_report_html(result, figure_paths, folder / REPORT_FILE, zone_frame=zone_frame)
-
-
-def swap_into_place(partial: Path, target: Path) -> None:
-    """Rename ``partial`` onto ``target``, moving an old ``target`` aside until it succeeds."""
-    if not target.exists():
-        os.replace(partial, target)
-        return
-    if _folder_is_empty(target):
-        target.rmdir()
-        os.replace(partial, target)
-        return
-    retired = target.parent / f".{target.name}.old-{secrets.token_hex(6)}"
-    os.replace(target, retired)
-    try:
-        os.replace(partial, target)
-    except BaseException:
-        os.replace(retired, target)
-        raise
-    shutil.rmtree(retired, ignore_errors=True)
 
 
 def write_geopackage(
@@ -863,9 +855,7 @@ def read_run(run_dir: str | os.PathLike[str]) -> RunResult:
         raise ResultsError(f"{metadata_path}: expected a JSON object at the top level")
     version = metadata.get("schema_version")
     if not isinstance(version, int) or version > SCHEMA_VERSION:
-        raise ResultsError(
-            f"{metadata_path}: schema_version: expected an integer <= {SCHEMA_VERSION}, got {version!r}"
-        )
+        raise ResultsError(f"{metadata_path}: schema_version: expected an integer <= {SCHEMA_VERSION}, got {version!r}")
     tables = {}
     for name in TABLE_NAMES:
         table_path = folder / f"{name}.parquet"

@@ -1,0 +1,148 @@
+"""TODO docstring."""
+
+from __future__ import annotations
+
+import functools
+import math
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from matplotlib import ticker
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+from simulator.results import atomic_path
+
+FIGURE_DPI = 130
+
+
+ROLLING_DAYS = 7
+
+
+NO_DATA_COLOUR = "#dddddd"
+
+
+FORMAT_STYLES: dict[str, tuple[str, str]] = {
+    "mall": ("o", "#d62728"),
+    "street": ("s", "#ff7f0e"),
+    "flagship": ("*", "#e377c2"),
+    "popup": ("^", "#8c564b"),
+    "delivery_centre": ("D", "#17becf"),
+}
+"""Marker and colour of each store format (maps and store charts)."""
+
+
+_OTHER_FORMAT_STYLE = ("P", "#7f7f7f")
+
+
+_LINE_COLOUR = "#1f4e79"
+
+
+@functools.lru_cache(maxsize=1)
+def cjk_font_family() -> str | None:
+    """Name of a font family matplotlib can use for Chinese text, or None.
+
+    Asks fontconfig (``fc-list :lang=zh family``) which installed families cover Chinese
+    and returns the first one matplotlib also knows. Without one, figures use English
+    names (or identifiers) so that no glyph renders as a missing box.
+    """
+    from matplotlib import font_manager
+
+    executable = shutil.which("fc-list")
+    if executable is None:
+        return None
+    try:
+        completed = subprocess.run(
+            [executable, ":lang=zh", "family"], capture_output=True, text=True, timeout=10, check=False
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    families = {name.strip() for line in completed.stdout.splitlines() for name in line.split(",") if name.strip()}
+    known = {entry.name for entry in font_manager.fontManager.ttflist}
+    for family in sorted(families):
+        if family in known:
+            return family
+    return None
+
+
+def renderable(text: str) -> bool:
+    """True if ``text`` can be drawn with the available fonts (CJK only with a CJK font)."""
+    if cjk_font_family() is not None:
+        return True
+    return all(ord(character) < 0x2E80 for character in text)
+
+
+def display_label(*candidates: Any) -> str:
+    """First candidate that is a non-empty string the fonts can render (else the last one, stringified).
+
+    Typical use: ``display_label(name_en, name, zone_id)``.
+    """
+    for candidate in candidates:
+        if candidate is None or (isinstance(candidate, float) and math.isnan(candidate)):
+            continue
+        text = str(candidate).strip()
+        if text and renderable(text):
+            return text
+    return str(candidates[-1]) if candidates else ""
+
+
+def font_kwargs() -> dict[str, Any]:
+    family = cjk_font_family()
+    return {"fontfamily": ["DejaVu Sans", family]} if family else {}
+
+
+def format_number(value: float, unit: str) -> str:
+    """Format a KPI value for people: thousands separators for counts, % for shares.
+
+    ``unit`` is one of ``people``, ``consumers`` (counts), ``share`` (0-1, shown in %),
+    ``index`` (0-1, three decimals), ``percent`` (0-1 shown in %, no space rules).
+    """
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "–"
+    if unit in ("people", "consumers", "count"):
+        return f"{value:,.0f}"
+    if unit in ("share", "percent"):
+        return f"{100.0 * value:.1f} %"
+    if unit == "index":
+        return f"{value:.3f}"
+    return f"{value:,.4g}"
+
+
+def thousands_formatter() -> ticker.FuncFormatter:
+    def trimmed(text: str) -> str:
+        return text.rstrip("0").rstrip(".") if "." in text else text
+
+    def format_tick(value: float, _position: int) -> str:
+        if abs(value) >= 1e6:
+            return trimmed(f"{value / 1e6:,.2f}") + " M"
+        if abs(value) >= 1e4:
+            return trimmed(f"{value / 1e3:,.1f}") + " k"
+        return trimmed(f"{value:,.2f}") or "0"
+
+    return ticker.FuncFormatter(format_tick)
+
+
+def new_figure(width: float, height: float) -> Figure:
+    figure = Figure(figsize=(width, height), dpi=FIGURE_DPI, layout="constrained")
+    FigureCanvasAgg(figure)
+    return figure
+
+
+def time_axis(daily: pd.DataFrame) -> tuple[str, bool]:
+    """Column to use on the x axis and whether it holds dates."""
+    if "date" in daily.columns and daily["date"].notna().all():
+        return "date", True
+    return "day", False
+
+
+def format_style(store_format: Any) -> tuple[str, str]:
+    return FORMAT_STYLES.get(str(store_format), _OTHER_FORMAT_STYLE)
+
+
+def save_png(figure: Figure, path: Path) -> Path:
+    with atomic_path(path) as temporary:
+        figure.savefig(temporary, format="png", dpi=FIGURE_DPI, facecolor="white")
+    return path
