@@ -33,7 +33,7 @@ import json, sys, time
 started = time.perf_counter()
 from simulator.city.bundle import cell_frame, load_city, zone_frame
 from simulator.experiments.run import run
-from simulator.results.run_folder import write_run
+from simulator.reports.publish import write_run
 imported = time.perf_counter()
 consumers, days, out = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
 city = load_city("beijing")

@@ -27,7 +27,7 @@ _EXPORTS = {
     "City": "simulator.city.bundle",
     "run": "simulator.experiments.run",
     "RunResult": "simulator.results.run_folder",
-    "write_run": "simulator.results.run_folder",
+    "write_run": "simulator.reports.publish",
     "read_run": "simulator.results.run_folder",
     "FootprintModel": "simulator.model.footprint_model",
     "FootprintError": "simulator.config.errors",

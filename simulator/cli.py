@@ -115,8 +115,9 @@ def run(
     from simulator.config import parse_set_options, short_hash
     from simulator.experiments.run import prepare_scenario
     from simulator.experiments.run import run as run_scenario
+    from simulator.reports.publish import write_run
     from simulator.reports.run_report import summary_rows
-    from simulator.results import default_run_dir, write_run
+    from simulator.results import default_run_dir
 
     path = scenario if scenario is not None else DEFAULT_SCENARIO
     overrides = parse_set_options(set_ or [])

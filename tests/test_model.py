@@ -242,7 +242,7 @@ def test_more_consumers_same_kpis_within_sampling_error(tiny_city_path, tiny_cit
 
 
 def test_a_plan_without_stores_runs(tiny_city_path, tiny_city, tmp_path):
-    from simulator.results.run_folder import write_run
+    from simulator.reports.publish import write_run
 
     result = run(tiny_scenario(tiny_city_path, plan={"stores": []}, horizon={"days": 10}), city=tiny_city)
     assert len(result.stores) == 0 and "utilisation" in result.stores.columns

@@ -19,6 +19,7 @@ from scipy import stats
 
 import simulator.results.run_folder as results_module
 from simulator.config.errors import ResultsError
+from simulator.reports.publish import write_run
 from simulator.results.atomic import atomic_path
 from simulator.results.run_folder import (
     REQUIRED_COLUMNS,
@@ -32,7 +33,6 @@ from simulator.results.run_folder import (
     to_jsonable,
     write_json,
     write_parquet,
-    write_run,
 )
 
 CRS = "EPSG:32650"
@@ -417,7 +417,7 @@ def test_overwrite_replaces_only_when_complete(tmp_path: Path, result: RunResult
 
 
 def test_failure_midway_leaves_no_folder(tmp_path: Path, result: RunResult, monkeypatch) -> None:
-    import simulator.reports.run_report as report
+    import simulator.reports.publish as report
 
     def failing_report(*args, **kwargs):
         raise RuntimeError("report crashed")

@@ -96,6 +96,7 @@ from simulator.config import (
 from simulator.experiments.executors import ExecutorSpec, execute
 from simulator.experiments.run import assemble_result, prepare_scenario, simulate_replication
 from simulator.model import Population, place_stores, replication_seeds, run_generators, synthesize_population
+from simulator.reports.publish import write_run
 from simulator.results import (
     DAILY_COUNT_COLUMNS,
     GEOPACKAGE_CRS,
@@ -112,7 +113,6 @@ from simulator.results import (
     utc_now_iso,
     write_json,
     write_parquet,
-    write_run,
 )
 
 CONFIDENCE_LEVEL = 0.95

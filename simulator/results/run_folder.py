@@ -677,63 +677,31 @@ def _normalise_dates(daily: pd.DataFrame) -> pd.DataFrame:
 # --------------------------------------------------------------------------- run folder
 
 
-def write_run(
-    result: RunResult,
-    out_dir: str | os.PathLike[str],
-    *,
-    zone_frame: Any = None,
-    cell_frame: Any = None,
-    figures: bool = True,
-    report: bool = True,
-    overwrite: bool = False,
-) -> Path:
-    """Write a complete run folder, atomically.
+def write_run_tables(
+    result: RunResult, folder: str | os.PathLike[str], *, zone_frame: Any = None, cell_frame: Any = None
+) -> None:
+    """Write a run's metadata, Parquet tables and GeoPackage into an existing folder.
 
-    The folder is built as a hidden sibling ``.<name>.partial-<random>`` and renamed to
-    ``out_dir`` only when every file is written; on any failure the partial folder is
-    removed and the exception propagates. With ``overwrite=True`` an existing folder is
-    replaced only after the new one is complete.
+    This is the storage half of a run folder; :func:`simulator.reports.publish.write_run`
+    builds the whole folder atomically and adds the figures and the report.
 
     Parameters
     ----------
     result : RunResult
-        Tables and metadata of the run.
-    out_dir : path-like
-        Run folder to create (its parent is created if needed).
+        Tables and metadata of the run (checked against the table contract).
+    folder : path-like
+        Folder to write into (it must exist).
     zone_frame, cell_frame : geopandas.GeoDataFrame, optional
-        Zone and cell geometries with ``zone_id`` / ``cell_id`` columns (any CRS,
-        e.g. ``simulator.city.bundle.zone_frame(city)``). They give the ``zones`` / ``cells``
-        layers of ``zones.gpkg`` and the familiarity map.
-    figures : bool
-        Write ``figures/*.png``.
-    report : bool
-        Write ``report.html`` (with the figures embedded when ``figures`` is true).
-    overwrite : bool
-        Replace an existing non-empty ``out_dir``.
-
-    Returns
-    -------
-    pathlib.Path
-        ``out_dir``.
+        Zone and cell geometries with ``zone_id`` / ``cell_id`` columns (any CRS). They
+        give the ``zones`` / ``cells`` layers of ``zones.gpkg``.
 
     Raises
     ------
     ResultsError
-        ``out_dir`` exists and is not empty (and ``overwrite`` is false), is a file,
-        or the result does not follow the table contract.
+        The result does not follow the table contract.
     """
     validate_run(result)
-    target = Path(out_dir)
-    with atomic_folder(target, overwrite=overwrite, what="run folder") as partial:
-        _write_run_contents(
-            result, partial, zone_frame=zone_frame, cell_frame=cell_frame, figures=figures, report=report
-        )
-    return target
-
-
-def _write_run_contents(
-    result: RunResult, folder: Path, *, zone_frame: Any, cell_frame: Any, figures: bool, report: bool
-) -> None:
+    folder = Path(folder)
     metadata = dict(result.metadata)
     metadata.setdefault("schema_version", SCHEMA_VERSION)
     write_json(metadata, folder / METADATA_FILE)
@@ -742,14 +710,6 @@ def _write_run_contents(
     for name, table in tables.items():
         write_parquet(table, folder / f"{name}.parquet")
     write_geopackage(result, folder / GEOPACKAGE_FILE, zone_frame=zone_frame, cell_frame=cell_frame)
-    figure_paths: dict[str, Path] = {}
-    if figures or report:
-        import simulator.reports.run_report as report_module
-
-        if figures:
-            figure_paths = report_module.save_figures(result, folder, zone_gdf=zone_frame, cell_gdf=cell_frame)
-        if report:
-            report_module.write_report_html(result, figure_paths, folder / REPORT_FILE, zone_frame=zone_frame)
 
 
 def write_geopackage(
