@@ -1,4 +1,4 @@
-"""Tests of simulator.config.scenario: schema, loading, errors, overrides, hashing, docs."""
+"""Tests of simulator.config (scenario files): schema, loading, errors, overrides, hashing, docs."""
 
 import json
 import math
