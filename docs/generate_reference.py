@@ -9,7 +9,7 @@ Usage::
 import sys
 from pathlib import Path
 
-from simulator.config.scenario import reference_markdown, write_reference
+from simulator.config import reference_markdown, write_reference
 
 REFERENCE = Path(__file__).resolve().parent / "scenario-reference.md"
 

@@ -1,4 +1,4 @@
-"""Tests of simulator.config.scenario: schema, loading, errors, overrides, hashing, docs."""
+"""Tests of simulator.config (scenario files): schema, loading, errors, overrides, hashing, docs."""
 
 import json
 import math
@@ -11,28 +11,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
+from simulator.config.canonical import canonical_json, parse_canonical_json, scenario_hash, short_hash
 from simulator.config.errors import ScenarioError
-from simulator.config.scenario import (
-    FORMAT_DEFAULTS,
-    FORMATS,
-    MAX_PROBLEMS_SHOWN,
-    LeverEvent,
-    Levers,
-    SalesAnnouncementsLever,
-    Scenario,
-    apply_overrides,
-    canonical_json,
-    describe,
-    load_scenario,
-    parse_canonical_json,
-    parse_override_value,
-    parse_scenario,
-    parse_set_options,
-    reference_markdown,
-    scenario_hash,
-    scenario_json_schema,
-    short_hash,
-)
+from simulator.config.formats import FORMAT_DEFAULTS, FORMATS
+from simulator.config.overrides import apply_overrides, parse_set_options
+from simulator.config.problems import MAX_PROBLEMS_SHOWN
+from simulator.config.reference import describe, reference_markdown, scenario_json_schema
+from simulator.config.scenario import Scenario, load_scenario, parse_scenario
+from simulator.config.schema_levers import LeverEvent, Levers, SalesAnnouncementsLever
+from simulator.config.toml_files import parse_override_value
 
 DATA = Path(__file__).parent / "data" / "scenarios"
 REFERENCE = Path(__file__).resolve().parent.parent / "docs" / "scenario-reference.md"
@@ -565,7 +552,7 @@ def test_sales_announcement_effect_formula():
 
 
 def _all_field_names(model, seen=None) -> set[str]:
-    from simulator.config.scenario import is_model, unwrap_annotation
+    from simulator.config.schema_base import is_model, unwrap_annotation
 
     seen = set() if seen is None else seen
     names = set()

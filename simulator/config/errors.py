@@ -12,7 +12,15 @@ class FootprintError(Exception):
 
 
 class ScenarioError(FootprintError):
-    """A scenario, comparison or sweep file is malformed or inconsistent."""
+    """A scenario, comparison or sweep file is malformed or inconsistent.
+
+    ``problems`` lists every problem found, one line each; the message spells out the
+    first few of them.
+    """
+
+    def __init__(self, message: str, problems: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.problems: list[str] = list(problems) if problems is not None else [message]
 
 
 class CityError(FootprintError):

@@ -1,0 +1,178 @@
+"""Schema of the ``[plan]`` section: the brand's stores, their positions and timing.
+
+A :class:`Store` takes the defaults of its format
+(:data:`~simulator.config.formats.FORMAT_DEFAULTS`) for the keys it leaves out; a
+:class:`Plan` holds the stores (inline and from ``stores_file``) with unique ids.
+"""
+
+from collections.abc import Mapping
+from typing import Any, Literal
+
+from pydantic import Field, ValidationInfo, field_validator, model_validator
+
+from simulator.config.formats import FORMAT_DEFAULTS, STORE_FORMAT_KEYS, StoreFormat
+from simulator.config.problems import LocatedError
+from simulator.config.schema_base import RESOLVED_BY_VALIDATOR, FrozenModel, SchemaExtra
+from simulator.config.values import Integer, Number, Text
+
+__all__ = [
+    "Plan",
+    "Store",
+]
+
+
+class Store(FrozenModel):
+    """One store of the plan. Give exactly one position: `mall`, `station`, or `lon` and `lat`.
+
+    Keys left out take the defaults of the store's format (see the per-format table).
+    """
+
+    id: Text = Field(min_length=1, description="Store identifier, unique within the plan.")
+    name: Text = Field(
+        default=RESOLVED_BY_VALIDATOR,
+        min_length=1,
+        description="Display name.",
+        json_schema_extra=SchemaExtra(default_text="the id"),
+    )
+    mall: Text | None = Field(
+        default=None,
+        min_length=1,
+        description="Position: a mall id or name of the city bundle (the store is inside it).",
+    )
+    station: Text | None = Field(
+        default=None, min_length=1, description="Position: a subway station name or id (the store is next to it)."
+    )
+    lon: Number | None = Field(
+        default=None, ge=-180, le=180, description="Position: longitude, WGS84 degrees (give with `lat`)."
+    )
+    lat: Number | None = Field(
+        default=None, ge=-90, le=90, description="Position: latitude, WGS84 degrees (give with `lon`)."
+    )
+    format: StoreFormat = Field(
+        default=RESOLVED_BY_VALIDATOR,
+        description="Store format; it sets the defaults of capacity, attractiveness and visibility.",
+        json_schema_extra=SchemaExtra(default_text="`mall` for a store given by `mall`, else `street`"),
+    )
+    open_day: Integer = Field(default=0, ge=0, description="First day the store is open (0 = the first simulated day).")
+    close_day: Integer | None = Field(
+        default=None,
+        description="First day the store is closed again; not set = never closes.",
+        json_schema_extra=SchemaExtra(constraint="> open_day"),
+    )
+    capacity_per_day: Integer = Field(
+        default=RESOLVED_BY_VALIDATOR,
+        description="Test-drive slots per day.",
+        json_schema_extra=SchemaExtra(default_text="by format", constraint="> 0 (>= 0 for delivery_centre)"),
+    )
+    attractiveness: Number = Field(
+        default=RESOLVED_BY_VALIDATOR,
+        gt=0,
+        description="Huff attractiveness A in the store choice P = A / d^lambda / sum(A / d^lambda).",
+        json_schema_extra=SchemaExtra(default_text="by format"),
+    )
+    visibility_radius_m: Number = Field(
+        default=RESOLVED_BY_VALIDATOR,
+        gt=0,
+        description="Distance within which a passer-by can see the store, metres.",
+        json_schema_extra=SchemaExtra(default_text="by format"),
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _fill_defaults(cls, data: Any) -> Any:
+        if not isinstance(data, Mapping):
+            return data
+        data = dict(data)
+        if data.get("name") is None and isinstance(data.get("id"), str):
+            data["name"] = data["id"]
+        if data.get("format") is None:
+            data["format"] = "mall" if data.get("mall") is not None else "street"
+        store_format = data["format"]
+        if isinstance(store_format, str) and store_format in FORMAT_DEFAULTS:
+            defaults = FORMAT_DEFAULTS[store_format]
+            for key in STORE_FORMAT_KEYS:
+                if data.get(key) is None:
+                    data[key] = getattr(defaults, key)
+        return data
+
+    @field_validator("capacity_per_day")
+    @classmethod
+    def _capacity(cls, value: int, info: ValidationInfo) -> int:
+        if info.data.get("format") == "delivery_centre":
+            if value < 0:
+                raise ValueError(f"must be >= 0, got {value}")
+        elif value <= 0:
+            raise ValueError(f"must be > 0, got {value}")
+        return value
+
+    @model_validator(mode="after")
+    def _position_and_days(self) -> "Store":
+        if (self.lon is None) != (self.lat is None):
+            missing, present = ("lat", "lon") if self.lat is None else ("lon", "lat")
+            raise LocatedError((missing,), f"store '{self.id}': required when {present} is given")
+        given = [
+            label
+            for label, present in (
+                ("mall", self.mall is not None),
+                ("station", self.station is not None),
+                ("lon/lat", self.lon is not None),
+            )
+            if present
+        ]
+        if len(given) != 1:
+            what = "no position" if not given else f"{len(given)} positions ({', '.join(given)})"
+            raise ValueError(f"store '{self.id}' has {what}: give exactly one of mall, station, or lon and lat")
+        if self.close_day is not None and self.close_day <= self.open_day:
+            raise LocatedError(("close_day",), f"must be > open_day ({self.open_day}), got {self.close_day}")
+        return self
+
+    @property
+    def position_kind(self) -> Literal["mall", "station", "lonlat"]:
+        """Which position key the store uses: ``"mall"``, ``"station"`` or ``"lonlat"``."""
+        if self.mall is not None:
+            return "mall"
+        if self.station is not None:
+            return "station"
+        return "lonlat"
+
+    def is_open_on(self, day: int) -> bool:
+        """True when the store is open on ``day``: ``open_day <= day < close_day``."""
+        return self.open_day <= day and (self.close_day is None or day < self.close_day)
+
+
+class Plan(FrozenModel):
+    """The brand's stores and their timing. Stores may be inline and/or in `stores_file`."""
+
+    name: Text = Field(default="plan", min_length=1, description="Plan name (used in comparisons and outputs).")
+    stores: tuple[Store, ...] = Field(
+        default=(),
+        description=(
+            "Stores, in the order the model indexes them; those read from `stores_file` follow the inline ones."
+        ),
+    )
+    stores_file: Text | None = Field(
+        default=None,
+        min_length=1,
+        description=(
+            "CSV or GeoJSON file of further stores, relative to the scenario file: CSV columns "
+            "and GeoJSON properties are named like the store keys; GeoJSON Point geometries "
+            "give lon/lat. Read once at load time; errors name the CSV row (its line number, "
+            "the header being row 1) or the GeoJSON feature."
+        ),
+    )
+
+    @field_validator("stores")
+    @classmethod
+    def _unique_ids(cls, stores: tuple[Store, ...]) -> tuple[Store, ...]:
+        first_position: dict[str, int] = {}
+        duplicates: list[tuple[int, int, str]] = []
+        for position, store in enumerate(stores):
+            if store.id in first_position:
+                duplicates.append((position, first_position[store.id], store.id))
+            else:
+                first_position[store.id] = position
+        if duplicates:
+            position, first, store_id = duplicates[0]
+            more = f" (and {len(duplicates) - 1} more duplicates)" if len(duplicates) > 1 else ""
+            raise LocatedError((position, "id"), f"duplicate store id '{store_id}' (also plan.stores[{first}]){more}")
+        return stores

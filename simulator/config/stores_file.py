@@ -1,0 +1,197 @@
+"""Stores files: CSV or GeoJSON files of further stores of a plan.
+
+:func:`read_stores_file` reads and validates one, naming the CSV row (its line number,
+the header being row 1) or the GeoJSON feature of each problem; :func:`merge_stores_file`
+appends the stores of a scenario's ``plan.stores_file`` to its inline stores.
+"""
+
+import csv
+import io
+import json
+import typing
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import ValidationError
+
+from simulator.config.problems import problem_lines, unknown_key_message
+from simulator.config.schema_base import unwrap_annotation
+from simulator.config.schema_plan import Store
+from simulator.config.toml_files import not_utf8_message, parse_override_value
+from simulator.config.values import show_value
+
+__all__ = [
+    "merge_stores_file",
+    "read_store_rows",
+    "read_stores_file",
+]
+
+
+def _store_text_columns() -> frozenset[str]:
+    text_columns = set()
+    for name, field in Store.model_fields.items():
+        inner, _, _ = unwrap_annotation(field.annotation)
+        if inner is str or typing.get_origin(inner) is Literal:
+            text_columns.add(name)
+    return frozenset(text_columns)
+
+
+_STORE_TEXT_COLUMNS = _store_text_columns()
+
+
+def read_store_rows(path: Path, label: str) -> tuple[list[tuple[str, dict[str, Any]]], list[str]]:
+    """Read a CSV or GeoJSON stores file into (row label, raw store dict) pairs and problems."""
+    suffix = path.suffix.lower()
+    if suffix not in (".csv", ".geojson", ".json"):
+        return [], [f"{label}: unsupported stores file type '{path.suffix}' (use .csv or .geojson)"]
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return [], [f"{label}: stores file not found ({path})"]
+    except (OSError, ValueError) as exception:
+        return [], [f"{label}: cannot read the stores file ({type(exception).__name__}: {show_value(str(exception))})"]
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exception:
+        return [], [f"{label}: {not_utf8_message(raw, exception)}"]
+    if suffix == ".csv":
+        return _csv_store_rows(text, label)
+    return _geojson_store_rows(text, label)
+
+
+def _csv_store_rows(text: str, label: str) -> tuple[list[tuple[str, dict[str, Any]]], list[str]]:
+    try:
+        reader = csv.reader(io.StringIO(text, newline=""))
+        header = next(reader, None)
+        if header is None:
+            return [], [f"{label}: empty file (expected a header row)"]
+        header = [column.strip() for column in header]
+        problems = []
+        for column_number, column in enumerate(header, start=1):
+            if column not in Store.model_fields:
+                problems.append(
+                    f"{label}: column {column_number} '{column}': "
+                    + unknown_key_message(column, Store.model_fields, "column")
+                )
+        repeated = sorted({column for column in header if header.count(column) > 1})
+        if repeated:
+            problems.append(f"{label}: column '{repeated[0]}' appears more than once")
+        if problems:
+            return [], problems
+        rows = []
+        for cells in reader:
+            row_label = f"row {reader.line_num}"
+            if not any(cell.strip() for cell in cells):
+                continue
+            if len(cells) > len(header):
+                problems.append(f"{label}: {row_label}: {len(cells)} cells but the header has {len(header)}")
+                continue
+            store: dict[str, Any] = {}
+            for column, cell in zip(header, cells):
+                cell = cell.strip()
+                if cell == "":
+                    continue
+                store[column] = cell if column in _STORE_TEXT_COLUMNS else parse_override_value(cell)
+            rows.append((row_label, store))
+        return rows, problems
+    except csv.Error as exception:
+        return [], [f"{label}: invalid CSV: {exception}"]
+
+
+def _geojson_store_rows(text: str, label: str) -> tuple[list[tuple[str, dict[str, Any]]], list[str]]:
+    try:
+        document = json.loads(text)
+    except (json.JSONDecodeError, RecursionError) as exception:
+        where = (
+            f" at line {exception.lineno}, column {exception.colno}"
+            if isinstance(exception, json.JSONDecodeError)
+            else ""
+        )
+        return [], [f"{label}: invalid GeoJSON{where}: {getattr(exception, 'msg', 'nested too deeply')}"]
+    if not isinstance(document, dict) or document.get("type") != "FeatureCollection":
+        return [], [f"{label}: must be a GeoJSON FeatureCollection"]
+    features = document.get("features")
+    if not isinstance(features, list):
+        return [], [f"{label}: features: must be a list"]
+    rows, problems = [], []
+    for position, feature in enumerate(features):
+        row_label = f"features[{position}]"
+        if not isinstance(feature, dict):
+            problems.append(f"{label}: {row_label}: must be a GeoJSON Feature")
+            continue
+        properties = feature.get("properties") or {}
+        if not isinstance(properties, dict):
+            problems.append(f"{label}: {row_label}.properties: must be an object")
+            continue
+        store = dict(properties)
+        geometry = feature.get("geometry")
+        if geometry is not None:
+            coordinates = geometry.get("coordinates") if isinstance(geometry, dict) else None
+            if not isinstance(geometry, dict) or geometry.get("type") != "Point":
+                kind = geometry.get("type") if isinstance(geometry, dict) else None
+                problems.append(f"{label}: {row_label}.geometry: must be a Point, got {show_value(kind)}")
+                continue
+            if not isinstance(coordinates, list) or len(coordinates) < 2:
+                problems.append(f"{label}: {row_label}.geometry.coordinates: must be [lon, lat]")
+                continue
+            if "lon" in store or "lat" in store:
+                problems.append(f"{label}: {row_label}: lon/lat given both as properties and as the Point geometry")
+                continue
+            store["lon"], store["lat"] = coordinates[0], coordinates[1]
+        rows.append((row_label, store))
+    return rows, problems
+
+
+def read_stores_file(stores_file: str, base_dir: Path | None) -> tuple[list[tuple[str, Store]], list[str]]:
+    """Read and validate the stores of a CSV or GeoJSON stores file.
+
+    A relative path is resolved against ``base_dir`` (the scenario or comparison file's
+    folder). Returns ``(row label, Store)`` pairs and one-line problems naming the file,
+    the row and the column.
+    """
+    path = Path(stores_file).expanduser()
+    if not path.is_absolute():
+        path = (base_dir if base_dir is not None else Path.cwd()) / path
+    rows, problems = read_store_rows(path, stores_file)
+    stores = []
+    for row_label, row in rows:
+        try:
+            stores.append((row_label, Store.model_validate(row)))
+        except ValidationError as exception:
+            problems.extend(problem_lines(exception, stores_file, Store, prefix=f"{row_label}: "))
+        except RecursionError:
+            problems.append(f"{stores_file}: {row_label}: nested too deeply")
+    return stores, problems
+
+
+def merge_stores_file(
+    data: dict[str, Any], source_name: str, base_dir: Path | None
+) -> tuple[dict[str, Any], list[str]]:
+    """Read ``plan.stores_file`` and append its validated stores to ``plan.stores``."""
+    plan = data.get("plan")
+    if not isinstance(plan, Mapping):
+        return data, []
+    stores_file = plan.get("stores_file")
+    if not isinstance(stores_file, str) or not stores_file.strip():
+        return data, []
+    label = stores_file
+    validated, problems = read_stores_file(stores_file, base_dir)
+
+    inline = plan.get("stores", [])
+    seen: dict[str, str] = {}
+    if isinstance(inline, list):
+        for position, store in enumerate(inline):
+            if isinstance(store, Mapping) and isinstance(store.get("id"), str):
+                seen.setdefault(store["id"], f"plan.stores[{position}] in {source_name}")
+    file_stores = []
+    for row_label, store in validated:
+        if store.id in seen:
+            problems.append(f"{label}: {row_label}: id: duplicate store id '{store.id}' (also {seen[store.id]})")
+            continue
+        seen[store.id] = f"{label} {row_label}"
+        file_stores.append(store.model_dump())
+    if isinstance(inline, list):
+        data = dict(data)
+        data["plan"] = {**plan, "stores": list(inline) + file_stores}
+    return data, problems
