@@ -21,7 +21,7 @@ __version__ = "0.1.0"
 
 _EXPORTS = {
     "load_scenario": "simulator.config.scenario",
-    "apply_overrides": "simulator.config.scenario",
+    "apply_overrides": "simulator.config.overrides",
     "Scenario": "simulator.config.scenario",
     "load_city": "simulator.city.bundle",
     "City": "simulator.city.bundle",

@@ -91,7 +91,7 @@ def test_bass_limiting_case(tiny_city_path, tiny_city):
 def test_bass_needs_word_of_mouth(tiny_city_path, tiny_city):
     """Without referrals only innovation acts: F(t) = 1 - exp(-p t)."""
     scenario = bass_scenario(tiny_city_path, 10000, 365 * 3)
-    from simulator.config.scenario import apply_overrides
+    from simulator.config import apply_overrides
 
     scenario = apply_overrides(scenario, {"levers.testimonials.referral_rate_per_year": 0.0})
     result = run(scenario, city=tiny_city)

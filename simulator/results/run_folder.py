@@ -483,7 +483,7 @@ def build_metadata(
     ----------
     scenario : simulator.config.scenario.Scenario, optional
         The scenario; its canonical JSON and hash are taken from
-        ``simulator.config.scenario.canonical_json`` / ``scenario_hash``. Alternatively pass
+        ``simulator.config.canonical_json`` / ``scenario_hash``. Alternatively pass
         ``scenario_canonical`` (a JSON string) and ``scenario_hash``.
     seed : int
         Root seed of the run.
@@ -520,10 +520,10 @@ def build_metadata(
         ``created_utc``, ``command``, plus ``extra``.
     """
     if scenario is not None:
-        import simulator.config.scenario as scenario_module  # lazy: written in parallel
+        import simulator.config as config  # lazy: written in parallel
 
-        scenario_canonical = scenario_module.canonical_json(scenario)
-        scenario_hash = scenario_module.scenario_hash(scenario)
+        scenario_canonical = config.canonical_json(scenario)
+        scenario_hash = config.scenario_hash(scenario)
     scenario_dict: dict[str, Any] = json.loads(scenario_canonical) if scenario_canonical else {}
     name = getattr(scenario, "name", None) or scenario_dict.get("name")
     description = getattr(scenario, "description", None) or scenario_dict.get("description")
