@@ -1,9 +1,11 @@
 """Atomic writes: a file or a whole folder appears complete, or not at all.
 
-Every writer of the package goes through :func:`atomic_path` (one file) or
-:func:`atomic_folder` (a folder of files): the content is written under a hidden
-temporary name beside the target and renamed onto it only when it is complete, so an
-interrupted command leaves the old content or none, never half of it.
+Every writer of the project goes through :func:`atomic_path` (one file; with the
+shortcut :func:`atomic_write_text` for text) or :func:`atomic_folder` (a folder of
+files): the content is written under a hidden temporary name beside the target and
+renamed onto it only when it is complete, so an interrupted command leaves the old
+content or none, never half of it. This is the only module that renames temporaries
+into place.
 """
 
 from __future__ import annotations
@@ -52,6 +54,17 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
             else:
                 temporary.unlink()
         raise
+
+
+def atomic_write_text(path: str | os.PathLike[str], text: str, *, encoding: str = "utf-8") -> Path:
+    """Write ``text`` to ``path`` atomically (through :func:`atomic_path`) and return the path.
+
+    The folder of ``path`` must exist.
+    """
+    target = Path(path)
+    with atomic_path(target) as temporary:
+        temporary.write_text(text, encoding=encoding)
+    return target
 
 
 def _fsync_file(path: Path) -> None:
