@@ -13,7 +13,7 @@ Storage never calls presentation. May import: ``simulator.config``.
 from __future__ import annotations
 
 from simulator.results.aggregates import replication_means, store_totals
-from simulator.results.atomic import atomic_folder, atomic_path, atomic_write_text, swap_into_place
+from simulator.results.atomic import atomic_folder, atomic_path, atomic_write_text, check_folder_free, swap_into_place
 from simulator.results.contract import (
     DAILY_COUNT_COLUMNS,
     FIGURES_DIR,
@@ -48,6 +48,7 @@ __all__ = [
     "atomic_path",
     "atomic_write_text",
     "build_metadata",
+    "check_folder_free",
     "default_run_dir",
     "gpkg_safe",
     "package_versions",

@@ -97,6 +97,28 @@ def folder_is_empty(path: Path) -> bool:
     return not any(path.iterdir())
 
 
+def check_folder_free(
+    path: str | os.PathLike[str],
+    *,
+    overwrite: bool = False,
+    what: str = "folder",
+    hint: str = "choose another folder or overwrite",
+) -> None:
+    """Check that :func:`atomic_folder` may write ``path``, before any work is done.
+
+    Raises
+    ------
+    ResultsError
+        ``path`` is a file, or a non-empty folder and ``overwrite`` is false; the one-line
+        message names the path, ``what`` it is and the ``hint``.
+    """
+    target = Path(path)
+    if target.exists() and not target.is_dir():
+        raise ResultsError(f"{target}: exists and is not a folder")
+    if target.is_dir() and not overwrite and not folder_is_empty(target):
+        raise ResultsError(f"{target}: {what} already exists and is not empty ({hint})")
+
+
 @contextlib.contextmanager
 def atomic_folder(
     path: str | os.PathLike[str],
@@ -129,10 +151,7 @@ def atomic_folder(
         ``path`` is a file, or a non-empty folder and ``overwrite`` is false.
     """
     target = Path(path)
-    if target.exists() and not target.is_dir():
-        raise ResultsError(f"{target}: exists and is not a folder")
-    if target.is_dir() and not overwrite and not folder_is_empty(target):
-        raise ResultsError(f"{target}: {what} already exists and is not empty ({hint})")
+    check_folder_free(target, overwrite=overwrite, what=what, hint=hint)
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.parent / f".{target.name}.partial-{secrets.token_hex(6)}"
     partial.mkdir()
