@@ -140,9 +140,7 @@ def _set_view(axis: Any, bounds: Bounds) -> None:
     axis.set_ylabel("")
 
 
-def corner_cover(
-    area: Any, bounds: Bounds, share: float, corners: Sequence[Corner] = CORNERS
-) -> dict[Corner, float]:
+def corner_cover(area: Any, bounds: Bounds, share: float, corners: Sequence[Corner] = CORNERS) -> dict[Corner, float]:
     """Share of a corner box of the map that ``area`` covers, for each corner.
 
     Parameters
