@@ -31,7 +31,7 @@ TARGET_SECONDS = 60.0
 CHILD = r"""
 import json, sys, time
 started = time.perf_counter()
-from simulator.city.bundle import cell_frame, load_city, zone_frame
+from simulator.city import cell_frame, load_city, zone_frame
 from simulator.experiments.run import run
 from simulator.reports.publish import write_run
 imported = time.perf_counter()

@@ -117,7 +117,7 @@ def run(
     from simulator.experiments.run import run as run_scenario
     from simulator.reports.publish import write_run
     from simulator.reports.run_report import summary_rows
-    from simulator.results import default_run_dir
+    from simulator.results import check_folder_free, default_run_dir
 
     path = scenario if scenario is not None else DEFAULT_SCENARIO
     overrides = parse_set_options(set_ or [])
@@ -133,8 +133,7 @@ def run(
     )
     city = load_city(prepared.resolved_bundle)
     target = out if out is not None else default_run_dir(DEFAULT_RESULTS, prepared.name, short_hash(prepared))
-    if target.exists() and any(target.iterdir()) and not overwrite:
-        raise FootprintError(f"{target}: run folder exists and is not empty (use --overwrite or another --out)")
+    check_folder_free(target, overwrite=overwrite, what="run folder", hint="use --overwrite or another --out")
     total_days = prepared.horizon.days * prepared.replications
     with progress_bar(quiet, f"{prepared.name}: simulating") as bar:
         task = bar.add_task(f"{prepared.name}: days", total=total_days)
@@ -199,14 +198,14 @@ def schema(
 ) -> None:
     """Print the JSON Schema of scenario files (for editor completion) or the key reference."""
     from simulator.config import reference_markdown, scenario_json_schema
-    from simulator.results import atomic_path
+    from simulator.results import atomic_write_text
 
     text = reference_markdown() if markdown else json.dumps(scenario_json_schema(), indent=2, ensure_ascii=False) + "\n"
     if out is None:
         sys.stdout.write(text)
         return
-    with atomic_path(out) as temporary:
-        temporary.write_text(text, encoding="utf-8")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(out, text)
     console.print(f"wrote {out}")
 
 
@@ -221,9 +220,7 @@ def city_show(
     from simulator.reports.city_map import format_city_summary, render_city_map
 
     city = load_city(source)
-    target = out if out is not None else DEFAULT_RESULTS / f"city-{city.name}.png"
-    target.parent.mkdir(parents=True, exist_ok=True)
-    render_city_map(city, target)
+    target = render_city_map(city, out if out is not None else DEFAULT_RESULTS / f"city-{city.name}.png")
     print_rows(f"city: {city.name}", format_city_summary(city.summary()))
     console.print(f"map: {target}")
 

@@ -14,15 +14,9 @@ from test_results import synthetic_frames, synthetic_result
 import simulator.reports.figures as figures_module
 from simulator.reports.figures import display_label, format_number
 from simulator.reports.publish import write_run
-from simulator.reports.run_report import (
-    familiarity_map,
-    funnel_figure,
-    save_figures,
-    stores_figure,
-    summary_rows,
-    write_report_html,
-)
-from simulator.results.run_folder import RunResult, read_run
+from simulator.reports.run_figures import familiarity_map, funnel_figure, save_figures, stores_figure
+from simulator.reports.run_report import summary_rows, write_report_html
+from simulator.results import RunResult, read_run
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 

@@ -20,11 +20,11 @@ from scipy import stats
 import simulator.results.run_folder as results_module
 from simulator.config.errors import ResultsError
 from simulator.reports.publish import write_run
-from simulator.results.atomic import atomic_path
-from simulator.results.run_folder import (
+from simulator.results import (
     REQUIRED_COLUMNS,
     SCHEMA_VERSION,
     RunResult,
+    atomic_path,
     build_metadata,
     default_run_dir,
     read_run,

@@ -1,9 +1,19 @@
-"""TODO docstring."""
+"""The figure toolkit shared by every report: fonts, labels, number formats, styles, PNG files.
+
+Figures are :class:`matplotlib.figure.Figure` objects on the Agg canvas
+(:func:`new_figure`); pyplot and its global state are never used, so drawing works
+offline and without a display. :func:`cjk_font_family`, :func:`renderable` and
+:func:`display_label` choose text the installed fonts can draw (Chinese only with a CJK
+font); :func:`format_number` and :func:`thousands_formatter` format values for people;
+:data:`FORMAT_STYLES` gives each store format its marker and colour; :func:`save_png`
+writes a figure atomically.
+"""
 
 from __future__ import annotations
 
 import functools
 import math
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -17,13 +27,16 @@ from matplotlib.figure import Figure
 from simulator.results import atomic_path
 
 FIGURE_DPI = 130
-
+"""Resolution of the report figures (dots per inch)."""
 
 ROLLING_DAYS = 7
-
+"""Window of the trailing rolling mean of daily counts in time series."""
 
 NO_DATA_COLOUR = "#dddddd"
+"""Fill of map areas without consumers."""
 
+LINE_COLOUR = "#1f4e79"
+"""Colour of a time series' main line."""
 
 FORMAT_STYLES: dict[str, tuple[str, str]] = {
     "mall": ("o", "#d62728"),
@@ -36,9 +49,6 @@ FORMAT_STYLES: dict[str, tuple[str, str]] = {
 
 
 _OTHER_FORMAT_STYLE = ("P", "#7f7f7f")
-
-
-_LINE_COLOUR = "#1f4e79"
 
 
 @functools.lru_cache(maxsize=1)
@@ -90,6 +100,7 @@ def display_label(*candidates: Any) -> str:
 
 
 def font_kwargs() -> dict[str, Any]:
+    """Keyword arguments for matplotlib text that may hold Chinese (a CJK fallback font, if any)."""
     family = cjk_font_family()
     return {"fontfamily": ["DejaVu Sans", family]} if family else {}
 
@@ -112,6 +123,8 @@ def format_number(value: float, unit: str) -> str:
 
 
 def thousands_formatter() -> ticker.FuncFormatter:
+    """Axis tick formatter for counts: ``950``, ``12.5 k``, ``1.25 M`` (trailing zeros dropped)."""
+
     def trimmed(text: str) -> str:
         return text.rstrip("0").rstrip(".") if "." in text else text
 
@@ -125,8 +138,9 @@ def thousands_formatter() -> ticker.FuncFormatter:
     return ticker.FuncFormatter(format_tick)
 
 
-def new_figure(width: float, height: float) -> Figure:
-    figure = Figure(figsize=(width, height), dpi=FIGURE_DPI, layout="constrained")
+def new_figure(width: float, height: float, *, dpi: int = FIGURE_DPI) -> Figure:
+    """A figure of ``width`` x ``height`` inches on its own Agg canvas, constrained layout."""
+    figure = Figure(figsize=(width, height), dpi=dpi, layout="constrained")
     FigureCanvasAgg(figure)
     return figure
 
@@ -139,10 +153,16 @@ def time_axis(daily: pd.DataFrame) -> tuple[str, bool]:
 
 
 def format_style(store_format: Any) -> tuple[str, str]:
+    """Marker and colour of a store format (:data:`FORMAT_STYLES`; a grey plus for others)."""
     return FORMAT_STYLES.get(str(store_format), _OTHER_FORMAT_STYLE)
 
 
-def save_png(figure: Figure, path: Path) -> Path:
-    with atomic_path(path) as temporary:
-        figure.savefig(temporary, format="png", dpi=FIGURE_DPI, facecolor="white")
-    return path
+def save_png(figure: Figure, path: str | os.PathLike[str], *, dpi: int = FIGURE_DPI) -> Path:
+    """Write ``figure`` as a PNG on a white background, atomically, and return its path.
+
+    The folder of ``path`` must exist.
+    """
+    target = Path(path)
+    with atomic_path(target) as temporary:
+        figure.savefig(temporary, format="png", dpi=dpi, facecolor="white")
+    return target

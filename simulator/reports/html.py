@@ -1,4 +1,10 @@
-"""TODO docstring."""
+"""The HTML toolkit shared by every report: escaping, tables, embedded images, the page.
+
+Reports are single self-contained files: :func:`write_html_document` wraps the sections
+in one page with the inline style sheet :data:`REPORT_CSS`, and :func:`image_tag` embeds
+PNG figures as base64 data, so there are no scripts, external fonts or links. Every text
+goes through :func:`escape_html`.
+"""
 
 from __future__ import annotations
 
@@ -9,56 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from simulator.results import atomic_path
-
-
-def escape_html(value: Any) -> str:
-    return html.escape("" if value is None else str(value), quote=True)
-
-
-def html_table(
-    headers: Sequence[str], rows: Sequence[Sequence[Any]], numeric: Sequence[bool], css_class: str = ""
-) -> str:
-    head = "".join(
-        f'<th class="num">{escape_html(h)}</th>' if is_numeric else f"<th>{escape_html(h)}</th>"
-        for h, is_numeric in zip(headers, numeric, strict=True)
-    )
-    body = "\n".join(
-        "<tr>"
-        + "".join(
-            f'<td class="num">{escape_html(cell)}</td>' if is_numeric else f"<td>{escape_html(cell)}</td>"
-            for cell, is_numeric in zip(row, numeric, strict=True)
-        )
-        + "</tr>"
-        for row in rows
-    )
-    class_attribute = f' class="{escape_html(css_class)}"' if css_class else ""
-    return f"<table{class_attribute}><thead><tr>{head}</tr></thead><tbody>\n{body}\n</tbody></table>"
-
-
-def key_value_table(pairs: Sequence[tuple[str, Any]]) -> str:
-    body = "\n".join(f"<tr><th>{escape_html(k)}</th><td>{escape_html(v)}</td></tr>" for k, v in pairs)
-    return f'<table class="meta"><tbody>\n{body}\n</tbody></table>'
-
-
-def image_tag(path: Path, alt: str) -> str:
-    encoded = base64.b64encode(Path(path).read_bytes()).decode("ascii")
-    return f'<img src="data:image/png;base64,{encoded}" alt="{escape_html(alt)}">'
-
-
-def write_html_document(title: str, sections: Sequence[str], out_path: str | os.PathLike[str]) -> Path:
-    """Write one self-contained HTML page (inline CSS, no external resources), atomically."""
-    document = (
-        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-        f"<title>{escape_html(title)}</title>\n"
-        f"<style>{REPORT_CSS}</style>\n</head>\n<body>\n" + "\n".join(s for s in sections if s) + "\n</body>\n</html>\n"
-    )
-    target = Path(out_path)
-    with atomic_path(target) as temporary:
-        temporary.write_text(document, encoding="utf-8")
-    return target
-
+from simulator.results import atomic_write_text
 
 REPORT_CSS = """
 body { font-family: -apple-system, "Segoe UI", Helvetica, Arial, "Noto Sans CJK SC", "Microsoft YaHei", sans-serif;
@@ -80,3 +37,53 @@ pre { background: #f6f8fa; padding: 1em; overflow-x: auto; font-size: 0.82em; }
 .note { font-size: 0.85em; color: #55606e; }
 .scroll { max-height: 32em; overflow-y: auto; }
 """
+"""Inline style sheet of every report page."""
+
+
+def escape_html(value: Any) -> str:
+    """HTML-escaped text of ``value`` (quotes included; None becomes an empty string)."""
+    return html.escape("" if value is None else str(value), quote=True)
+
+
+def html_table(
+    headers: Sequence[str], rows: Sequence[Sequence[Any]], numeric: Sequence[bool], css_class: str = ""
+) -> str:
+    """An HTML table; columns flagged in ``numeric`` are right-aligned (class ``num``)."""
+    head = "".join(
+        f'<th class="num">{escape_html(h)}</th>' if is_numeric else f"<th>{escape_html(h)}</th>"
+        for h, is_numeric in zip(headers, numeric, strict=True)
+    )
+    body = "\n".join(
+        "<tr>"
+        + "".join(
+            f'<td class="num">{escape_html(cell)}</td>' if is_numeric else f"<td>{escape_html(cell)}</td>"
+            for cell, is_numeric in zip(row, numeric, strict=True)
+        )
+        + "</tr>"
+        for row in rows
+    )
+    class_attribute = f' class="{escape_html(css_class)}"' if css_class else ""
+    return f"<table{class_attribute}><thead><tr>{head}</tr></thead><tbody>\n{body}\n</tbody></table>"
+
+
+def key_value_table(pairs: Sequence[tuple[str, Any]]) -> str:
+    """A two-column HTML table of ``(label, value)`` pairs (class ``meta``)."""
+    body = "\n".join(f"<tr><th>{escape_html(k)}</th><td>{escape_html(v)}</td></tr>" for k, v in pairs)
+    return f'<table class="meta"><tbody>\n{body}\n</tbody></table>'
+
+
+def image_tag(path: str | os.PathLike[str], alt: str) -> str:
+    """An ``<img>`` tag embedding the PNG file ``path`` as base64 data."""
+    encoded = base64.b64encode(Path(path).read_bytes()).decode("ascii")
+    return f'<img src="data:image/png;base64,{encoded}" alt="{escape_html(alt)}">'
+
+
+def write_html_document(title: str, sections: Sequence[str], out_path: str | os.PathLike[str]) -> Path:
+    """Write one self-contained HTML page (inline CSS, no external resources), atomically."""
+    document = (
+        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+        f"<title>{escape_html(title)}</title>\n"
+        f"<style>{REPORT_CSS}</style>\n</head>\n<body>\n" + "\n".join(s for s in sections if s) + "\n</body>\n</html>\n"
+    )
+    return atomic_write_text(out_path, document)

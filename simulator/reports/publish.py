@@ -10,10 +10,9 @@ import os
 from pathlib import Path
 from typing import Any
 
-from simulator.reports.run_report import save_figures, write_report_html
-from simulator.results import REPORT_FILE, RunResult
-from simulator.results.atomic import atomic_folder
-from simulator.results.run_folder import validate_run, write_run_tables
+from simulator.reports.run_figures import save_figures
+from simulator.reports.run_report import write_report_html
+from simulator.results import REPORT_FILE, RunResult, atomic_folder, validate_run, write_run_tables
 
 __all__ = ["write_run"]
 

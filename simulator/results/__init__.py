@@ -1,11 +1,66 @@
 """Storage: run results as tables, run folders, metadata, atomic writes.
 
+Modules: :mod:`~simulator.results.contract` (:class:`RunResult`, table columns, run-folder
+names, :func:`validate_run`), :mod:`~simulator.results.aggregates` (per-store totals and
+replication means), :mod:`~simulator.results.metadata` (``metadata.json``, plain JSON),
+:mod:`~simulator.results.table_files` (Parquet and GeoPackage),
+:mod:`~simulator.results.run_folder` (writing and reading a run folder's tables) and
+:mod:`~simulator.results.atomic` (the one temporary-then-rename mechanism).
+
 Storage never calls presentation. May import: ``simulator.config``.
 """
 
 from __future__ import annotations
 
-from simulator.results.atomic import atomic_path, swap_into_place
-from simulator.results.run_folder import DAILY_COUNT_COLUMNS, FIGURES_DIR, GEOPACKAGE_CRS, REPORT_FILE, RunResult, SCHEMA_VERSION, SUMMARY_KPIS, build_metadata, default_run_dir, gpkg_safe, package_versions, replication_means, store_totals, to_jsonable, utc_now_iso, write_json, write_parquet
+from simulator.results.aggregates import replication_means, store_totals
+from simulator.results.atomic import atomic_folder, atomic_path, atomic_write_text, check_folder_free, swap_into_place
+from simulator.results.contract import (
+    DAILY_COUNT_COLUMNS,
+    FIGURES_DIR,
+    GEOPACKAGE_CRS,
+    GEOPACKAGE_FILE,
+    METADATA_FILE,
+    REPORT_FILE,
+    REQUIRED_COLUMNS,
+    SCHEMA_VERSION,
+    SUMMARY_KPIS,
+    TABLE_NAMES,
+    RunResult,
+    validate_run,
+)
+from simulator.results.metadata import build_metadata, package_versions, to_jsonable, utc_now_iso, write_json
+from simulator.results.run_folder import default_run_dir, read_run, write_run_tables
+from simulator.results.table_files import gpkg_safe, write_geopackage, write_parquet
 
-__all__ = ["DAILY_COUNT_COLUMNS", "FIGURES_DIR", "GEOPACKAGE_CRS", "REPORT_FILE", "RunResult", "SCHEMA_VERSION", "SUMMARY_KPIS", "atomic_path", "build_metadata", "default_run_dir", "gpkg_safe", "package_versions", "replication_means", "store_totals", "swap_into_place", "to_jsonable", "utc_now_iso", "write_json", "write_parquet"]
+__all__ = [
+    "DAILY_COUNT_COLUMNS",
+    "FIGURES_DIR",
+    "GEOPACKAGE_CRS",
+    "GEOPACKAGE_FILE",
+    "METADATA_FILE",
+    "REPORT_FILE",
+    "REQUIRED_COLUMNS",
+    "SCHEMA_VERSION",
+    "SUMMARY_KPIS",
+    "TABLE_NAMES",
+    "RunResult",
+    "atomic_folder",
+    "atomic_path",
+    "atomic_write_text",
+    "build_metadata",
+    "check_folder_free",
+    "default_run_dir",
+    "gpkg_safe",
+    "package_versions",
+    "read_run",
+    "replication_means",
+    "store_totals",
+    "swap_into_place",
+    "to_jsonable",
+    "utc_now_iso",
+    "validate_run",
+    "write_geopackage",
+    "write_json",
+    "write_parquet",
+    "write_run_tables",
+]

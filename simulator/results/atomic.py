@@ -1,9 +1,11 @@
 """Atomic writes: a file or a whole folder appears complete, or not at all.
 
-Every writer of the package goes through :func:`atomic_path` (one file) or
-:func:`atomic_folder` (a folder of files): the content is written under a hidden
-temporary name beside the target and renamed onto it only when it is complete, so an
-interrupted command leaves the old content or none, never half of it.
+Every writer of the project goes through :func:`atomic_path` (one file; with the
+shortcut :func:`atomic_write_text` for text) or :func:`atomic_folder` (a folder of
+files): the content is written under a hidden temporary name beside the target and
+renamed onto it only when it is complete, so an interrupted command leaves the old
+content or none, never half of it. This is the only module that renames temporaries
+into place.
 """
 
 from __future__ import annotations
@@ -54,6 +56,17 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
         raise
 
 
+def atomic_write_text(path: str | os.PathLike[str], text: str, *, encoding: str = "utf-8") -> Path:
+    """Write ``text`` to ``path`` atomically (through :func:`atomic_path`) and return the path.
+
+    The folder of ``path`` must exist.
+    """
+    target = Path(path)
+    with atomic_path(target) as temporary:
+        temporary.write_text(text, encoding=encoding)
+    return target
+
+
 def _fsync_file(path: Path) -> None:
     if path.is_file():
         with open(path, "rb") as handle:
@@ -82,6 +95,28 @@ def swap_into_place(partial: Path, target: Path) -> None:
 def folder_is_empty(path: Path) -> bool:
     """True when the folder ``path`` holds nothing."""
     return not any(path.iterdir())
+
+
+def check_folder_free(
+    path: str | os.PathLike[str],
+    *,
+    overwrite: bool = False,
+    what: str = "folder",
+    hint: str = "choose another folder or overwrite",
+) -> None:
+    """Check that :func:`atomic_folder` may write ``path``, before any work is done.
+
+    Raises
+    ------
+    ResultsError
+        ``path`` is a file, or a non-empty folder and ``overwrite`` is false; the one-line
+        message names the path, ``what`` it is and the ``hint``.
+    """
+    target = Path(path)
+    if target.exists() and not target.is_dir():
+        raise ResultsError(f"{target}: exists and is not a folder")
+    if target.is_dir() and not overwrite and not folder_is_empty(target):
+        raise ResultsError(f"{target}: {what} already exists and is not empty ({hint})")
 
 
 @contextlib.contextmanager
@@ -116,10 +151,7 @@ def atomic_folder(
         ``path`` is a file, or a non-empty folder and ``overwrite`` is false.
     """
     target = Path(path)
-    if target.exists() and not target.is_dir():
-        raise ResultsError(f"{target}: exists and is not a folder")
-    if target.is_dir() and not overwrite and not folder_is_empty(target):
-        raise ResultsError(f"{target}: {what} already exists and is not empty ({hint})")
+    check_folder_free(target, overwrite=overwrite, what=what, hint=hint)
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.parent / f".{target.name}.partial-{secrets.token_hex(6)}"
     partial.mkdir()

@@ -1,0 +1,322 @@
+"""The run-result contract: the tables a run produces, their columns and the run-folder names.
+
+:class:`RunResult` holds one run's five tables (``daily``, ``stores``, ``zones``, ``cells``,
+``plan``) and its metadata; :data:`REQUIRED_COLUMNS` and :data:`METADATA_REQUIRED_KEYS` are
+the columns and keys every writer and reader relies on (``docs/architecture.md``, section
+"Results (run folder)"), and :func:`validate_run` checks them. The file names of a run
+folder (:data:`METADATA_FILE`, :data:`REPORT_FILE`, ...) and the end-of-horizon KPIs of
+:meth:`RunResult.summary` (:data:`SUMMARY_KPIS`) are declared here once.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Mapping
+from typing import Any
+
+import pandas as pd
+
+from simulator.config import ResultsError
+
+SCHEMA_VERSION = 1
+"""Version of the run-folder layout written into ``metadata.json``."""
+
+TABLE_NAMES = ("daily", "stores", "zones", "cells", "plan")
+"""Tables of a run folder, each stored as ``<name>.parquet``."""
+
+METADATA_FILE = "metadata.json"
+GEOPACKAGE_FILE = "zones.gpkg"
+REPORT_FILE = "report.html"
+FIGURES_DIR = "figures"
+"""Files of a run folder besides the tables: metadata, GeoPackage, report, figures folder."""
+
+GEOPACKAGE_CRS = "EPSG:4326"
+"""CRS of every layer of ``zones.gpkg`` (the CRS of the city bundles, what GIS tools expect)."""
+
+DAILY_COUNT_COLUMNS = (
+    "in_market",
+    "sightings",
+    "bookings_requested",
+    "test_drives",
+    "bookings_lost",
+    "bookings_no_store",
+    "queue_length",
+    "purchases",
+    "purchases_direct",
+    "cumulative_purchases",
+)
+"""Count columns of ``daily``; each has a ``_scaled`` twin (count x consumer weight)."""
+
+REQUIRED_COLUMNS: dict[str, tuple[str, ...]] = {
+    "daily": (
+        "replication",
+        "seed",
+        "day",
+        "date",
+        "share_aware",
+        "mean_familiarity",
+        "share_familiar",
+        "reach_28d",
+        "effective_frequency_28d",
+        "mean_trust",
+        *DAILY_COUNT_COLUMNS,
+        *(f"{name}_scaled" for name in DAILY_COUNT_COLUMNS),
+    ),
+    "stores": (
+        "replication",
+        "seed",
+        "day",
+        "store_id",
+        "store_name",
+        "format",
+        "is_open",
+        "capacity",
+        "sightings",
+        "bookings_requested",
+        "test_drives",
+        "bookings_lost",
+        "queue_length",
+        "purchases",
+        "utilisation",
+    ),
+    "zones": (
+        "replication",
+        "seed",
+        "zone_id",
+        "consumers",
+        "population_represented",
+        "mean_familiarity",
+        "share_familiar",
+        "mean_trust",
+        "share_aware",
+        "bookings_requested",
+        "test_drives",
+        "purchases",
+        "bookings_requested_per_1000",
+        "test_drives_per_1000",
+        "purchases_per_1000",
+    ),
+    "cells": (
+        "replication",
+        "seed",
+        "cell_id",
+        "zone_id",
+        "consumers",
+        "population_represented",
+        "mean_familiarity",
+        "share_familiar",
+        "mean_trust",
+        "share_aware",
+        "bookings_requested",
+        "test_drives",
+        "purchases",
+        "bookings_requested_per_1000",
+        "test_drives_per_1000",
+        "purchases_per_1000",
+    ),
+    "plan": (
+        "store_id",
+        "store_name",
+        "format",
+        "lon",
+        "lat",
+        "x",
+        "y",
+        "mall_id",
+        "open_day",
+        "close_day",
+        "capacity",
+        "attractiveness",
+        "visibility_radius_m",
+        "zone_id",
+    ),
+}
+"""Columns each table must have (architecture.md); :func:`validate_run` checks them."""
+
+METADATA_REQUIRED_KEYS = ("schema_version", "scenario", "scenario_hash", "seed", "replication_seeds")
+
+# (kpi, label, unit, how): how = "total" sums a daily column over the horizon;
+# "end" takes its value on the last day.  Rows whose column is absent are skipped.
+SUMMARY_KPIS: tuple[tuple[str, str, str, str], ...] = (
+    ("bookings_requested_scaled", "Test-drive bookings requested", "people", "total"),
+    ("test_drives_scaled", "Test drives", "people", "total"),
+    ("bookings_lost_scaled", "Bookings lost (abandoned in queue)", "people", "total"),
+    ("bookings_no_store_scaled", "Bookings with no store open", "people", "total"),
+    ("purchases_scaled", "Purchases", "people", "total"),
+    ("purchases_direct_scaled", "Purchases without a test drive", "people", "total"),
+    ("bookings_requested", "Test-drive bookings requested (simulated)", "consumers", "total"),
+    ("test_drives", "Test drives (simulated)", "consumers", "total"),
+    ("bookings_lost", "Bookings lost (simulated)", "consumers", "total"),
+    ("bookings_no_store", "Bookings with no store open (simulated)", "consumers", "total"),
+    ("purchases", "Purchases (simulated)", "consumers", "total"),
+    ("purchases_direct", "Purchases without a test drive (simulated)", "consumers", "total"),
+    ("share_aware", "Share aware (end of horizon)", "share", "end"),
+    ("share_familiar", "Share familiar, F >= 0.5 (end of horizon)", "share", "end"),
+    ("mean_familiarity", "Mean familiarity (end of horizon)", "index", "end"),
+    ("reach_28d", "Reach, last 28 days (end of horizon)", "share", "end"),
+    ("effective_frequency_28d", "Effective frequency 3+, last 28 days (end of horizon)", "share", "end"),
+    ("mean_trust", "Mean trust (end of horizon)", "index", "end"),
+)
+
+CONFIDENCE_LEVEL = 0.95
+
+
+@dataclasses.dataclass
+class RunResult:
+    """Everything one run (one scenario, all its replications) produces.
+
+    Attributes
+    ----------
+    daily, stores, zones, cells, plan : pandas.DataFrame
+        The tables of the run folder, with the columns of :data:`REQUIRED_COLUMNS`
+        (``docs/architecture.md``). ``cells`` may be empty.
+    metadata : dict
+        JSON-serialisable run description: see :func:`build_metadata`.
+    """
+
+    daily: pd.DataFrame
+    stores: pd.DataFrame
+    zones: pd.DataFrame
+    cells: pd.DataFrame
+    plan: pd.DataFrame
+    metadata: dict[str, Any]
+
+    @property
+    def n_replications(self) -> int:
+        """Number of replications present in ``daily``."""
+        return int(self.daily["replication"].nunique()) if len(self.daily) else 0
+
+    @property
+    def scenario_name(self) -> str:
+        """Scenario name from the metadata (``scenario_name``, else ``scenario.name``), or ``"run"``."""
+        name = self.metadata.get("scenario_name")
+        scenario = self.metadata.get("scenario")
+        if not name and isinstance(scenario, Mapping):
+            name = scenario.get("name")
+        return str(name) if name else "run"
+
+    @property
+    def scenario_description(self) -> str:
+        """Scenario description from the metadata, or an empty string."""
+        text = self.metadata.get("scenario_description")
+        scenario = self.metadata.get("scenario")
+        if not text and isinstance(scenario, Mapping):
+            text = scenario.get("description")
+        return str(text) if text else ""
+
+    @property
+    def consumer_weight(self) -> float:
+        """People represented by one simulated consumer (``population / consumers``); 1 if unknown."""
+        weight = self.metadata.get("consumer_weight")
+        return float(weight) if weight is not None else 1.0
+
+    def replication_kpis(self) -> pd.DataFrame:
+        """End-of-horizon KPIs of each replication.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per replication (index ``replication``), one column per KPI of
+            :meth:`summary` (totals over the horizon for counts, last-day values for
+            shares and means).
+        """
+        if self.daily.empty:
+            return pd.DataFrame(index=pd.Index([], name="replication"))
+        daily = self.daily.sort_values(["replication", "day"])
+        groups = daily.groupby("replication", sort=True)
+        last = groups.tail(1).set_index("replication")
+        columns: dict[str, pd.Series] = {}
+        for kpi, _label, _unit, how in SUMMARY_KPIS:
+            if kpi not in daily.columns:
+                continue
+            if how == "total":
+                columns[kpi] = groups[kpi].sum().astype(float)
+            else:
+                columns[kpi] = last[kpi].astype(float)
+        return pd.DataFrame(columns)
+
+    def summary(self, confidence: float = CONFIDENCE_LEVEL) -> pd.DataFrame:
+        r"""End-of-horizon KPIs: mean over replications with a t confidence interval.
+
+        For a KPI with per-replication values :math:`x_1..x_n`:
+
+        .. math::
+
+            \bar x \pm t_{1-\alpha/2,\,n-1}\, s / \sqrt{n},
+            \qquad s^2 = \frac{1}{n-1}\sum_r (x_r - \bar x)^2
+
+        Counts are totals over the horizon (raw: simulated consumers; ``_scaled``:
+        people of the real population); shares and means are last-day values.
+
+        Parameters
+        ----------
+        confidence : float
+            Two-sided confidence level of the interval (default 0.95).
+
+        Returns
+        -------
+        pandas.DataFrame
+            Columns ``kpi``, ``label``, ``unit`` (``people``, ``consumers``, ``share``
+            (0-1) or ``index`` (0-1)), ``mean``, ``std`` (sample, ddof=1), ``ci_low``,
+            ``ci_high``, ``min``, ``max``, ``n_replications``. ``std`` and the interval
+            are NaN with a single replication.
+        """
+        from scipy import stats
+
+        per_replication = self.replication_kpis()
+        n = len(per_replication)
+        rows = []
+        for kpi, label, unit, _how in SUMMARY_KPIS:
+            if kpi not in per_replication.columns:
+                continue
+            values = per_replication[kpi].to_numpy(dtype=float)
+            mean = float(values.mean()) if n else math.nan
+            if n >= 2:
+                std = float(values.std(ddof=1))
+                half = float(stats.t.ppf(0.5 + confidence / 2.0, n - 1)) * std / math.sqrt(n)
+                low, high = mean - half, mean + half
+            else:
+                std = low = high = math.nan
+            rows.append(
+                {
+                    "kpi": kpi,
+                    "label": label,
+                    "unit": unit,
+                    "mean": mean,
+                    "std": std,
+                    "ci_low": low,
+                    "ci_high": high,
+                    "min": float(values.min()) if n else math.nan,
+                    "max": float(values.max()) if n else math.nan,
+                    "n_replications": n,
+                }
+            )
+        return pd.DataFrame(
+            rows,
+            columns=["kpi", "label", "unit", "mean", "std", "ci_low", "ci_high", "min", "max", "n_replications"],
+        )
+
+
+def validate_run(result: RunResult) -> None:
+    """Check that the tables have the contract columns and the metadata its keys.
+
+    Raises
+    ------
+    ResultsError
+        One line naming the table (or ``metadata``) and the missing columns (keys).
+    """
+    for name in TABLE_NAMES:
+        table = getattr(result, name)
+        if not isinstance(table, pd.DataFrame):
+            raise ResultsError(f"{name}: expected a pandas DataFrame, got {type(table).__name__}")
+        if name == "cells" and table.empty and len(table.columns) == 0:
+            continue
+        missing = [c for c in REQUIRED_COLUMNS[name] if c not in table.columns]
+        if missing:
+            raise ResultsError(f"{name}: missing column(s) {', '.join(missing)}")
+    if not isinstance(result.metadata, Mapping):
+        raise ResultsError(f"metadata: expected a dict, got {type(result.metadata).__name__}")
+    missing_keys = [k for k in METADATA_REQUIRED_KEYS if k not in result.metadata]
+    if missing_keys:
+        raise ResultsError(f"metadata: missing key(s) {', '.join(missing_keys)}")

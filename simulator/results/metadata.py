@@ -1,0 +1,208 @@
+"""``metadata.json``: what a run records about itself, and plain-JSON writing.
+
+:func:`build_metadata` assembles the run description (canonical scenario and its hash,
+seeds, consumers and weight, city, horizon, package versions, timings, command);
+:func:`to_jsonable` turns numpy, pandas, date, path and pydantic values into plain JSON
+types, and :func:`write_json` writes them atomically.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import importlib.metadata
+import json
+import math
+import os
+import platform
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from simulator.config import canonical_json
+from simulator.config import scenario_hash as hash_of_scenario
+from simulator.results.atomic import atomic_write_text
+from simulator.results.contract import SCHEMA_VERSION
+
+PACKAGES_REPORTED = (
+    "footprint-simulator",
+    "numpy",
+    "scipy",
+    "pandas",
+    "geopandas",
+    "shapely",
+    "mesa",
+    "numba",
+    "pyarrow",
+    "pydantic",
+    "pyogrio",
+    "matplotlib",
+)
+
+
+def package_versions() -> dict[str, str]:
+    """Versions of Python and of the packages a run depends on (missing ones skipped).
+
+    Returns
+    -------
+    dict
+        ``{"python": "3.11.9", "simulator": "0.1.0", "numpy": ..., ...}``.
+    """
+    versions = {"python": platform.python_version()}
+    for distribution in PACKAGES_REPORTED:
+        try:
+            version = importlib.metadata.version(distribution)
+        except importlib.metadata.PackageNotFoundError:
+            continue
+        versions["simulator" if distribution == "footprint-simulator" else distribution] = version
+    return versions
+
+
+def utc_now_iso() -> str:
+    """Current UTC time as an ISO 8601 string with seconds, e.g. ``2025-01-31T12:00:00+00:00``."""
+    return dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()
+
+
+def build_metadata(
+    scenario: Any = None,
+    *,
+    seed: int,
+    replication_seeds: Sequence[int],
+    consumers: int,
+    consumer_weight: float,
+    population_total: float,
+    city: str,
+    horizon_days: int,
+    start_date: dt.date | str | None,
+    timings: Mapping[str, float] | None = None,
+    command: str | None = None,
+    scenario_canonical: str | None = None,
+    scenario_hash: str | None = None,
+    extra: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Assemble the ``metadata.json`` dictionary of a run.
+
+    Parameters
+    ----------
+    scenario : simulator.config.scenario.Scenario, optional
+        The scenario; its canonical JSON and hash are taken from
+        ``simulator.config.scenario.canonical_json`` / ``scenario_hash``. Alternatively pass
+        ``scenario_canonical`` (a JSON string) and ``scenario_hash``.
+    seed : int
+        Root seed of the run.
+    replication_seeds : sequence of int
+        Seed of each replication (as written in the ``seed`` column of the tables).
+    consumers : int
+        Simulated consumers per replication.
+    consumer_weight : float
+        People represented by one consumer (``population_total / consumers``).
+    population_total : float
+        Real population the consumers represent.
+    city : str
+        City name (or bundle path).
+    horizon_days : int
+        Days simulated.
+    start_date : datetime.date or str or None
+        Calendar date of day 0.
+    timings : mapping of str to float, optional
+        Seconds spent per stage (e.g. ``{"population": 1.2, "simulate": 30.5}``).
+    command : str, optional
+        Command line that produced the run.
+    scenario_canonical, scenario_hash : str, optional
+        Used when ``scenario`` is not given.
+    extra : mapping, optional
+        More keys to store (must be JSON-serialisable).
+
+    Returns
+    -------
+    dict
+        Keys ``schema_version``, ``scenario`` (canonical dict), ``scenario_hash``,
+        ``scenario_name``, ``scenario_description``, ``seed``, ``replication_seeds``,
+        ``consumers``, ``consumer_weight``, ``population_total``, ``city``,
+        ``horizon_days``, ``start_date``, ``package_versions``, ``timings``,
+        ``created_utc``, ``command``, plus ``extra``.
+    """
+    if scenario is not None:
+        scenario_canonical = canonical_json(scenario)
+        scenario_hash = hash_of_scenario(scenario)
+    scenario_dict: dict[str, Any] = json.loads(scenario_canonical) if scenario_canonical else {}
+    name = getattr(scenario, "name", None) or scenario_dict.get("name")
+    description = getattr(scenario, "description", None) or scenario_dict.get("description")
+    metadata: dict[str, Any] = {
+        "schema_version": SCHEMA_VERSION,
+        "scenario": scenario_dict,
+        "scenario_hash": scenario_hash,
+        "scenario_name": name,
+        "scenario_description": description,
+        "seed": int(seed),
+        "replication_seeds": [int(s) for s in replication_seeds],
+        "consumers": int(consumers),
+        "consumer_weight": float(consumer_weight),
+        "population_total": float(population_total),
+        "city": str(city),
+        "horizon_days": int(horizon_days),
+        "start_date": start_date.isoformat() if isinstance(start_date, dt.date) else start_date,
+        "package_versions": package_versions(),
+        "timings": {str(k): float(v) for k, v in (timings or {}).items()},
+        "created_utc": utc_now_iso(),
+        "command": command,
+    }
+    if extra:
+        metadata.update(extra)
+    return to_jsonable(metadata)
+
+
+def to_jsonable(obj: Any) -> Any:
+    """Recursively convert ``obj`` to plain JSON types.
+
+    numpy scalars and arrays become Python numbers and lists, dates and datetimes ISO
+    strings, paths POSIX strings, enums their value, sets sorted lists, pydantic models
+    their ``model_dump(mode="json")``, and non-finite floats ``None`` (strict JSON has no NaN).
+    """
+    if obj is None or isinstance(obj, (bool, str)):
+        return obj
+    if isinstance(obj, (int, np.integer)) and not isinstance(obj, (bool, np.bool_)):
+        return int(obj)
+    if isinstance(obj, np.bool_):
+        return bool(obj)
+    if isinstance(obj, (float, np.floating)):
+        value = float(obj)
+        return value if math.isfinite(value) else None
+    if isinstance(obj, Mapping):
+        return {str(k): to_jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [to_jsonable(v) for v in obj]
+    if isinstance(obj, (set, frozenset)):
+        return sorted((to_jsonable(v) for v in obj), key=repr)
+    if isinstance(obj, np.ndarray):
+        return to_jsonable(obj.tolist())
+    if isinstance(obj, pd.Timestamp):
+        return obj.isoformat()
+    if isinstance(obj, (dt.date, dt.datetime, dt.time)):
+        return obj.isoformat()
+    if isinstance(obj, dt.timedelta):
+        return obj.total_seconds()
+    if isinstance(obj, os.PathLike):
+        return Path(obj).as_posix()
+    if isinstance(obj, enum.Enum):
+        return to_jsonable(obj.value)
+    if hasattr(obj, "model_dump"):
+        return to_jsonable(obj.model_dump(mode="json"))
+    raise TypeError(f"object of type {type(obj).__name__} is not JSON serialisable")
+
+
+def write_json(obj: Any, path: str | os.PathLike[str]) -> Path:
+    """Write ``obj`` as JSON atomically (UTF-8, indent 2, sorted keys, non-ASCII kept).
+
+    Values are converted by :func:`to_jsonable` (numpy scalars, dates, paths, ...).
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
+    """
+    text = json.dumps(to_jsonable(obj), indent=2, sort_keys=True, ensure_ascii=False, allow_nan=False)
+    return atomic_write_text(path, text + "\n")

@@ -1,0 +1,120 @@
+"""Table files: Parquet tables and the ``zones.gpkg`` GeoPackage, each written atomically.
+
+Geo code (geopandas, pyogrio) is confined to :func:`write_geopackage` and
+:func:`gpkg_safe`; the tables themselves are plain pandas DataFrames written by
+:func:`write_parquet`.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from simulator.config import ResultsError
+from simulator.results.aggregates import replication_means, store_totals
+from simulator.results.atomic import atomic_path
+from simulator.results.contract import GEOPACKAGE_CRS, RunResult
+
+
+def write_parquet(df: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
+    """Write a DataFrame to Parquet atomically (pyarrow, no index).
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        Table to write; its index is dropped.
+    path : path-like
+        Target ``.parquet`` file.
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    target = Path(path)
+    table = pa.Table.from_pandas(df, preserve_index=False)
+    with atomic_path(target) as temporary:
+        pq.write_table(table, temporary)
+    return target
+
+
+def write_geopackage(
+    result: RunResult,
+    path: str | os.PathLike[str],
+    *,
+    zone_frame: Any = None,
+    cell_frame: Any = None,
+) -> Path | None:
+    """Write ``zones.gpkg`` atomically: layers ``zones``, ``cells`` and ``stores`` in EPSG:4326.
+
+    ``zones`` and ``cells`` are the given frames left-joined with the replication means
+    of the ``zones`` / ``cells`` tables (:func:`replication_means`); ``stores`` are points
+    at the plan's ``lon`` / ``lat`` with the per-store totals of :func:`store_totals`.
+    Layers whose input is missing are skipped; nothing is written if all are.
+
+    Returns
+    -------
+    pathlib.Path or None
+        ``path``, or None when there was no layer to write.
+    """
+    import geopandas as gpd
+    import pyogrio
+
+    layers: dict[str, gpd.GeoDataFrame] = {}
+    if zone_frame is not None:
+        layers["zones"] = _join_means(zone_frame, replication_means(result.zones, "zone_id"), "zone_id", "zone_frame")
+    if cell_frame is not None:
+        layers["cells"] = _join_means(cell_frame, replication_means(result.cells, "cell_id"), "cell_id", "cell_frame")
+    plan = result.plan
+    if len(plan) and {"lon", "lat"} <= set(plan.columns):
+        totals = store_totals(result.stores, plan)
+        stores = plan.assign(store_id=plan["store_id"].astype(str)).merge(
+            totals.drop(columns=[c for c in ("store_name", "format", "capacity") if c in totals.columns]),
+            on="store_id",
+            how="left",
+        )
+        layers["stores"] = gpd.GeoDataFrame(
+            stores, geometry=gpd.points_from_xy(plan["lon"], plan["lat"]), crs=GEOPACKAGE_CRS
+        )
+    if not layers:
+        return None
+    target = Path(path)
+    with atomic_path(target) as temporary, warnings.catch_warnings():
+        # GDAL notices that the temporary name does not end in .gpkg; the final name does.
+        warnings.filterwarnings("ignore", message=".*(filename extension|non conformant file extension).*")
+        for layer, frame in layers.items():
+            pyogrio.write_dataframe(gpkg_safe(frame), temporary, layer=layer, driver="GPKG")
+    return target
+
+
+def _join_means(frame: Any, means: pd.DataFrame, key: str, frame_name: str) -> Any:
+    if key not in frame.columns:
+        raise ResultsError(f"{frame_name}: missing column {key}")
+    if frame.crs is None:
+        raise ResultsError(f"{frame_name}: has no CRS")
+    left = frame.copy()
+    left[key] = left[key].astype(str)
+    means = means.drop(columns=[c for c in means.columns if c != key and c in left.columns])
+    joined = left.merge(means, on=key, how="left")
+    return joined.to_crs(GEOPACKAGE_CRS)
+
+
+def gpkg_safe(frame: Any) -> Any:
+    """Cast columns GPKG cannot store (categoricals, pandas string/object mixes) to plain types."""
+    frame = frame.copy()
+    for column in frame.columns:
+        if column == frame.geometry.name:
+            continue
+        series = frame[column]
+        if isinstance(series.dtype, pd.CategoricalDtype):
+            frame[column] = series.astype(str)
+        elif series.dtype == object:
+            frame[column] = series.map(lambda v: v if v is None or isinstance(v, (str, int, float, bool)) else str(v))
+    return frame
