@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats
 
+import simulator.model.closed_forms as cf
 import simulator.model.dynamics as dyn
 from simulator.model.rng import counter_uniform, counter_uniforms, replication_seeds, run_generators
 
@@ -34,83 +35,65 @@ def single_consumer_days(
     weight = np.asarray(weights, dtype=np.float32)
     store_open = np.ones(n_stores, dtype=np.uint8)
     totals, zero = dyn.open_row_totals(indptr, indices, rate, store_open)
-    state = {
-        "stock": np.zeros(1, np.float32),
-        "wear": np.zeros(1, np.float32),
-        "wom": np.zeros(1, np.float32),
-        "status": np.zeros(1, np.uint8),
-        "aware": np.zeros(1, np.uint8),
-        "recent": np.full((1, 3), dyn.NEVER, np.int16),
-        "event": np.zeros(1, np.uint8),
-    }
-    kpis = np.zeros((1, dyn.N_KPIS))
-    store_counts = np.zeros((1, n_stores), dtype=np.int64)
+    consumers = dyn.ConsumerArrays(
+        consumer_class=np.zeros(1, np.int32),
+        heterogeneity=np.zeros(1, np.float32),
+        stock=np.zeros(1, np.float32),
+        wear=np.zeros(1, np.float32),
+        wom=np.zeros(1, np.float32),
+        status=np.zeros(1, np.uint8),
+        aware=np.zeros(1, np.uint8),
+        recent_sightings=np.full((1, 3), dyn.NEVER, np.int16),
+        event=np.zeros(1, np.uint8),
+        sightings_record=np.zeros(0, np.int32),
+    )
+    exposure = dyn.DayExposure(indptr, indices, rate, weight, totals, zero, store_open)
+    parameters = dyn.KernelParameters(
+        stock_retention=cf.decay_from_half_life(half_life),
+        wear_retention=cf.decay_from_half_life(wear_half_life),
+        wear_weight=wear_weight,
+        hill_k=hill_k,
+        hill_s=hill_s,
+        familiarity_weight=1.0,
+        wom_weight=0.0,
+        enter_probability=0.0,
+        exit_probability=0.0,
+        booking_rate=0.0,
+        referral_rate=0.0,
+        test_drive_share=0.0,
+        source_retention=1.0,
+    )
+    tallies = dyn.ChunkTallies(kpis=np.zeros((1, dyn.N_KPIS)), store_sightings=np.zeros((1, n_stores), dtype=np.int64))
     per_store, stock, familiarity = [], [], []
     for day in range(days):
-        dyn.consumer_day(
-            day,
-            np.uint64(key),
-            np.zeros(1, np.int32),
-            indptr,
-            indices,
-            rate,
-            weight,
-            totals,
-            zero,
-            store_open,
-            dyn.decay_from_half_life(half_life),
-            dyn.decay_from_half_life(wear_half_life),
-            wear_weight,
-            hill_k,
-            hill_s,
-            0.0,
-            1.0,
-            0.0,
-            0.0,
-            0.0,
-            0.0,
-            0.0,
-            0.0,
-            1.0,
-            -1.0,
-            np.zeros(1, np.float32),
-            state["stock"],
-            state["wear"],
-            state["wom"],
-            state["status"],
-            state["aware"],
-            state["recent"],
-            state["event"],
-            np.zeros(0, np.int32),
-            kpis,
-            store_counts,
-        )
-        per_store.append(store_counts[0].copy())
-        stock.append(float(state["stock"][0]))
-        familiarity.append(kpis[0, dyn.KPI_FAMILIARITY])
-    return np.array(per_store), np.array(stock), np.array(familiarity), state
+        day_inputs = dyn.DayInputs(day=day, key=np.uint64(key), trust_shift=0.0, full_mixing_wom=-1.0)
+        dyn.consumer_day(day_inputs, exposure, parameters, consumers, tallies)
+        per_store.append(tallies.store_sightings[0].copy())
+        stock.append(float(consumers.stock[0]))
+        familiarity.append(tallies.kpis[0, dyn.KPI_FAMILIARITY])
+    return np.array(per_store), np.array(stock), np.array(familiarity), consumers
 
 
 def test_adstock_recursion_and_half_life():
-    delta = dyn.decay_from_half_life(28)
+    delta = cf.decay_from_half_life(28)
     assert delta == pytest.approx(0.9755, abs=1e-4)
-    stock = dyn.adstock([1.0] + [0.0] * 28, delta)
+    stock = cf.adstock([1.0] + [0.0] * 28, delta)
     assert stock[28] == pytest.approx(0.5)
-    assert dyn.decay_from_half_life(math.inf) == 1.0
+    assert cf.decay_from_half_life(math.inf) == 1.0
 
 
 def test_hill_reference_points():
     """K = 3, s = 2: 1 sighting 0.10, 3 give 0.50, 10 give 0.92 (REFERENCES.md)."""
-    values = dyn.hill(np.array([0.0, 1.0, 3.0, 10.0]), 3.0, 2.0)
+    values = cf.hill(np.array([0.0, 1.0, 3.0, 10.0]), 3.0, 2.0)
     np.testing.assert_allclose(values, [0.0, 0.1, 0.5, 100 / 109], atol=1e-12)
 
 
 def test_single_consumer_follows_adstock_and_hill_exactly():
     per_store, stock, familiarity, _ = single_consumer_days(np.array([0.3, 0.5]), np.array([1.0, 0.4]), 200)
     increments = per_store @ np.array([1.0, 0.4])
-    expected_stock = dyn.adstock(increments, dyn.decay_from_half_life(28))
+    expected_stock = cf.adstock(increments, cf.decay_from_half_life(28))
     np.testing.assert_allclose(stock, expected_stock, rtol=2e-5, atol=1e-5)
-    np.testing.assert_allclose(familiarity, dyn.hill(stock, 3.0, 2.0), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(familiarity, cf.hill(stock, 3.0, 2.0), rtol=1e-5, atol=1e-6)
 
 
 def test_single_consumer_hill_general_shape_and_wearout():
@@ -118,9 +101,9 @@ def test_single_consumer_hill_general_shape_and_wearout():
         np.array([0.8]), np.array([1.0]), 120, hill_s=1.5, wear_weight=0.2
     )
     increments = per_store[:, 0].astype(float)
-    wear = dyn.adstock(increments, dyn.decay_from_half_life(7.0))
-    net = np.maximum(dyn.adstock(increments, dyn.decay_from_half_life(28.0)) - 0.2 * wear, 0)
-    np.testing.assert_allclose(familiarity, dyn.hill(net, 3.0, 1.5), rtol=1e-4, atol=1e-5)
+    wear = cf.adstock(increments, cf.decay_from_half_life(7.0))
+    net = np.maximum(cf.adstock(increments, cf.decay_from_half_life(28.0)) - 0.2 * wear, 0)
+    np.testing.assert_allclose(familiarity, cf.hill(net, 3.0, 1.5), rtol=1e-4, atol=1e-5)
 
 
 def test_sightings_are_poisson_and_split_by_rate():
@@ -142,12 +125,12 @@ def test_sightings_are_poisson_and_split_by_rate():
 def test_huff_probabilities_formula():
     attractiveness = np.array([1.0, 2.0, 4.0])
     distance = np.array([[1.0, 2.0, 4.0], [0.1, 3.0, 3.0]])
-    probabilities = dyn.huff_probabilities(attractiveness, distance, 1.5, min_distance=0.5)
+    probabilities = cf.huff_probabilities(attractiveness, distance, 1.5, min_distance=0.5)
     floored = np.maximum(distance, 0.5)
     manual = attractiveness / floored**1.5
     manual /= manual.sum(axis=1, keepdims=True)
     np.testing.assert_allclose(probabilities, manual)
-    closed = dyn.huff_probabilities(np.array([1.0, 0.0, 4.0]), distance, 2.0)
+    closed = cf.huff_probabilities(np.array([1.0, 0.0, 4.0]), distance, 2.0)
     assert closed[:, 1].sum() == 0 and np.allclose(closed.sum(axis=1), 1)
 
 
@@ -160,19 +143,19 @@ def test_huff_probabilities_formula():
 def test_huff_rows_are_distributions_and_favour_closer(attractiveness, exponent, data):
     j = len(attractiveness)
     distances = np.array(data.draw(st.lists(st.floats(0.1, 50), min_size=j, max_size=j)))[None, :]
-    p = dyn.huff_probabilities(np.array(attractiveness), distances, exponent)
+    p = cf.huff_probabilities(np.array(attractiveness), distances, exponent)
     assert np.isclose(p.sum(), 1.0)
     assert (p >= 0).all()
     # Moving a store closer never lowers its share.
     closer = distances.copy()
     closer[0, 0] *= 0.5
-    assert dyn.huff_probabilities(np.array(attractiveness), closer, exponent)[0, 0] >= p[0, 0] - 1e-12
+    assert cf.huff_probabilities(np.array(attractiveness), closer, exponent)[0, 0] >= p[0, 0] - 1e-12
 
 
 def test_bass_closed_form_properties():
     p, q = 0.03, 0.38
     t = np.linspace(0, 40, 4001)
-    f = dyn.bass_cumulative(t, p, q)
+    f = cf.bass_cumulative(t, p, q)
     assert f[0] == 0 and f[-1] == pytest.approx(1.0, abs=1e-5)
     assert np.all(np.diff(f) >= 0)
     # The adoption rate peaks at t* = ln(q/p) / (p + q).
@@ -182,11 +165,11 @@ def test_bass_closed_form_properties():
 
 def test_conversion_probability():
     trust = np.array([0.0, 0.5, 1.0])
-    c = dyn.conversion_probability(trust, 0.3, 2.0)
+    c = cf.conversion_probability(trust, 0.3, 2.0)
     assert c[1] == pytest.approx(0.3)
     assert c[0] < 0.3 < c[2]
-    assert np.all(dyn.conversion_probability(trust, 1.0, 2.0) == 1.0)
-    assert np.all(dyn.conversion_probability(trust, 0.0, 2.0) == 0.0)
+    assert np.all(cf.conversion_probability(trust, 1.0, 2.0) == 1.0)
+    assert np.all(cf.conversion_probability(trust, 0.0, 2.0) == 0.0)
 
 
 def test_counter_uniform_numba_and_numpy_agree_and_are_uniform():

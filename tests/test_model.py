@@ -11,7 +11,7 @@ from scipy import stats
 
 from simulator.config.scenario import parse_scenario
 from simulator.experiments.run import run
-from simulator.model.dynamics import bass_cumulative, huff_probabilities
+from simulator.model.closed_forms import bass_cumulative, huff_probabilities
 from simulator.model.footprint_model import FootprintModel
 
 TINY_STORES = [

@@ -130,6 +130,7 @@ def replications(tiny_city_path, tiny_city):
     return pd.DataFrame(production), pd.DataFrame(reference), model
 
 
+@pytest.mark.slow
 def test_scenario_exercises_every_part_of_a_day(replications):
     """Not a vacuous comparison: sightings, queues, losses, store C and word of mouth all happen."""
     production, reference, _ = replications
@@ -143,6 +144,7 @@ def test_scenario_exercises_every_part_of_a_day(replications):
         assert 0.05 < means["share_familiar"] < 0.95
 
 
+@pytest.mark.slow
 def test_funnel_totals_and_end_state_agree(replications):
     production, reference, _ = replications
     columns = [*FUNNEL, *END_STATE, "queue_length", "in_market"]
@@ -150,6 +152,7 @@ def test_funnel_totals_and_end_state_agree(replications):
     assert (table["p"] > P_MIN).all(), f"KPIs that differ:\n{table[table['p'] <= P_MIN]}\n\nall:\n{table}"
 
 
+@pytest.mark.slow
 def test_per_store_totals_agree(replications):
     production, reference, _ = replications
     columns = [c for c in production.columns if "." in c]
@@ -158,6 +161,7 @@ def test_per_store_totals_agree(replications):
     assert (table["p"] > P_MIN).all(), f"store KPIs that differ:\n{table[table['p'] <= P_MIN]}\n\nall:\n{table}"
 
 
+@pytest.mark.slow
 def test_reference_is_built_from_the_production_inputs(replications):
     """The reference reads the same rates, contacts and stores, one agent each."""
     _, _, model = replications
@@ -174,6 +178,7 @@ def test_reference_is_built_from_the_production_inputs(replications):
     np.testing.assert_allclose(reference_rates, rates, rtol=1e-6)
 
 
+@pytest.mark.slow
 def test_a_days_bookings_queue_in_random_order(replications):
     """Who gets a scarce test drive must not depend on where one lives in the home ordering.
 

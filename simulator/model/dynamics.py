@@ -1,4 +1,4 @@
-"""Array kernels of the daily dynamics, and the closed forms they must reproduce.
+"""Array kernels of the daily dynamics and the structures they take.
 
 Consumers are columns of arrays. One call of :func:`consumer_day` advances every consumer
 by one day in a single fused, compiled pass (numba, parallel over fixed-size chunks):
@@ -26,6 +26,13 @@ by one day in a single fused, compiled pass (numba, parallel over fixed-size chu
    decision is a test-drive booking with probability ``test_drive_share``, otherwise a
    direct purchase.
 
+The kernel takes five named structures (``typing.NamedTuple``, which numba compiles as
+tuples) rather than three dozen positional arguments: :class:`ConsumerArrays` (per
+consumer, built once per run), :class:`DayExposure` (per kind of day, rebuilt when a store
+opens or closes), :class:`KernelParameters` (the run's behaviour parameters),
+:class:`DayInputs` (the day's scalars) and :class:`ChunkTallies` (the day's sums). The
+closed forms these equations reduce to are in :mod:`simulator.model.closed_forms`.
+
 All draws come from :func:`simulator.model.rng.counter_uniform`, so the result of a day does not
 depend on the number of threads. Sums are formed per chunk of ``CHUNK_SIZE`` consumers and
 added in chunk order, so they are bit-identical on any machine with the same chunking.
@@ -34,6 +41,7 @@ added in chunk order, so they are bit-identical on any machine with the same chu
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import numba
 import numpy as np
@@ -78,131 +86,133 @@ N_KPIS = 10
 
 
 # ----------------------------------------------------------------------------------------
-# Closed forms (numpy): what the kernels reduce to in limiting cases.
+# The fused daily kernel and the structures it takes.
 # ----------------------------------------------------------------------------------------
 
 
-def decay_from_half_life(half_life_days: float) -> float:
-    """Daily retention of a stock with the given half-life: ``delta = 0.5 ** (1 / H)``.
+class ConsumerArrays(NamedTuple):
+    """Per-consumer arrays of the kernel, all of length N (built once per run).
 
-    An infinite half-life gives ``delta = 1`` (no decay).
-    """
-    if math.isinf(half_life_days):
-        return 1.0
-    return 0.5 ** (1.0 / half_life_days)
-
-
-def adstock(increments: np.ndarray, delta: float, initial: float = 0.0) -> np.ndarray:
-    """Adstock of a sequence of daily increments.
-
-    ``E_t = delta * E_{t-1} + x_t`` with ``E_{-1} = initial`` (Broadbent 1979).
-
-    Parameters
+    Attributes
     ----------
-    increments : array_like, shape (T,)
-        Weighted sightings per day.
-    delta : float
-        Daily retention, ``0.5 ** (1 / half_life)``.
-    initial : float
-        Stock before the first day.
-
-    Returns
-    -------
-    numpy.ndarray, shape (T,)
-        The stock at the end of each day.
+    consumer_class : numpy.ndarray of int32
+        Row of the exposure matrix that consumer i reads.
+    heterogeneity : numpy.ndarray of float32
+        ``u_i``, the consumer's fixed shift of trust (log-odds).
+    stock, wear : numpy.ndarray of float32
+        Exposure stock ``E_i`` and wear-out stock ``W_i`` (updated in place).
+    wom : numpy.ndarray of float32
+        Word of mouth ``WOM_i``: read for today and left decayed for tomorrow (the caller
+        then adds today's new sources with :func:`add_testimonials`); not used with full
+        mixing.
+    status : numpy.ndarray of uint8
+        ``OUT_OF_MARKET``, ``IN_MARKET``, ``WAITING`` or ``ADOPTED`` (updated in place).
+    aware : numpy.ndarray of uint8
+        1 once the consumer has seen a store, heard of the brand or decided.
+    recent_sightings : numpy.ndarray of int16, shape (N, 3)
+        Days of the three most recent sightings, latest first (``NEVER``: none).
+    event : numpy.ndarray of uint8
+        Output: today's ``EVENT_NONE``, ``EVENT_BOOKING`` or ``EVENT_DIRECT_PURCHASE``.
+    sightings_record : numpy.ndarray of int32
+        Output: today's number of sightings; an empty array skips the record.
     """
-    increments = np.asarray(increments, dtype=np.float64)
-    stock = np.empty_like(increments)
-    level = float(initial)
-    for t, x in enumerate(increments):
-        level = delta * level + x
-        stock[t] = level
-    return stock
+
+    consumer_class: np.ndarray
+    heterogeneity: np.ndarray
+    stock: np.ndarray
+    wear: np.ndarray
+    wom: np.ndarray
+    status: np.ndarray
+    aware: np.ndarray
+    recent_sightings: np.ndarray
+    event: np.ndarray
+    sightings_record: np.ndarray
 
 
-def hill(stock: np.ndarray | float, k: float, s: float) -> np.ndarray:
-    """Familiarity from an exposure stock: ``F = E^s / (E^s + K^s)`` (Hill function).
+class DayExposure(NamedTuple):
+    """The classes x stores exposure matrix of one kind of day (weekday or weekend), in CSR form.
 
-    With K = 3, s = 2: one sighting gives 0.10, three give 0.50, ten give 0.92.
-    """
-    ratio = np.maximum(np.asarray(stock, dtype=np.float64), 0.0) / k
-    powered = ratio**s
-    return powered / (1.0 + powered)
+    Built again only when a store opens or closes (see :func:`open_row_totals`).
 
-
-def logistic(x: np.ndarray | float) -> np.ndarray:
-    """The logistic function ``1 / (1 + exp(-x))``."""
-    return 1.0 / (1.0 + np.exp(-np.asarray(x, dtype=np.float64)))
-
-
-def bass_cumulative(t: np.ndarray | float, p: float, q: float) -> np.ndarray:
-    """Bass (1969) cumulative adoption share.
-
-    ``F(t) = (1 - exp(-(p+q) t)) / (1 + (q/p) exp(-(p+q) t))``, with p and q in the
-    unit of t (per year with t in years, per day with t in days).
-    """
-    t = np.asarray(t, dtype=np.float64)
-    decay = np.exp(-(p + q) * t)
-    return (1.0 - decay) / (1.0 + (q / p) * decay)
-
-
-def huff_probabilities(
-    attractiveness: np.ndarray,
-    distances: np.ndarray,
-    distance_exponent: float,
-    attractiveness_exponent: float = 1.0,
-    min_distance: float = 0.0,
-) -> np.ndarray:
-    """Huff (1963) choice probabilities.
-
-    ``P_ij = A_j^a d_ij^-lambda / sum_k A_k^a d_ik^-lambda``, with distances floored at
-    ``min_distance``.
-
-    Parameters
+    Attributes
     ----------
-    attractiveness : array, shape (J,)
-        Attractiveness of each destination; zero for a closed one.
-    distances : array, shape (I, J)
-        Distances from each origin to each destination.
-    distance_exponent : float
-        lambda.
-    attractiveness_exponent : float
-        a.
-    min_distance : float
-        Floor on distances (avoids an infinite pull at distance 0).
-
-    Returns
-    -------
-    numpy.ndarray, shape (I, J)
-        Rows sum to 1 (or are all zero where no destination is available).
+    indptr : numpy.ndarray of int64, shape (classes + 1,)
+    indices : numpy.ndarray of int32
+        Store of each entry.
+    rate, weight : numpy.ndarray of float32
+        Expected sightings per day and mean sighting weight of each entry.
+    row_total, row_zero_probability : numpy.ndarray of float32, shape (classes,)
+        ``R = sum_{j open} rate_j`` per class and ``exp(-R)``.
+    store_open : numpy.ndarray of uint8, shape (stores,)
+        1 for an open store.
     """
-    distances = np.maximum(np.asarray(distances, dtype=np.float64), min_distance)
-    utility = np.asarray(attractiveness, dtype=np.float64) ** attractiveness_exponent
-    with np.errstate(divide="ignore"):
-        weights = utility[None, :] * distances ** (-distance_exponent)
-    weights[:, np.asarray(attractiveness) <= 0] = 0.0
-    totals = weights.sum(axis=1, keepdims=True)
-    return np.divide(weights, totals, out=np.zeros_like(weights), where=totals > 0)
+
+    indptr: np.ndarray
+    indices: np.ndarray
+    rate: np.ndarray
+    weight: np.ndarray
+    row_total: np.ndarray
+    row_zero_probability: np.ndarray
+    store_open: np.ndarray
 
 
-def conversion_probability(trust: np.ndarray, conversion: float, slope: float) -> np.ndarray:
-    """Probability that a test drive ends in a purchase.
+class DayInputs(NamedTuple):
+    """The scalars of one day: its number and stream key, the levers' trust shift, full-mixing word of mouth."""
 
-    ``logit P = logit(c) + slope * (T - 0.5)``: equal to ``c`` at trust 0.5; ``c = 1``
-    gives 1 and ``c = 0`` gives 0 whatever the trust.
+    day: int
+    """Day of the horizon; with ``key`` it addresses the day's counter-based draws."""
+    key: np.uint64
+    """Key of the run's counter-based stream."""
+    trust_shift: float
+    """``b_t``: trust intercept plus the levers' shift on this day (log-odds)."""
+    full_mixing_wom: float
+    """Everyone's word of mouth with full mixing (>= 0); -1 to read each consumer's ``wom``."""
+
+
+class KernelParameters(NamedTuple):
+    """The behaviour parameters of a run, as the kernel reads them (all floats)."""
+
+    stock_retention: float
+    """``delta``: daily retention of the exposure stock."""
+    wear_retention: float
+    """``delta_w``: daily retention of the wear-out stock."""
+    wear_weight: float
+    """``w_T``: weight of the wear-out stock (0: no wear-out)."""
+    hill_k: float
+    """``K`` of the Hill familiarity."""
+    hill_s: float
+    """``s`` of the Hill familiarity."""
+    familiarity_weight: float
+    """``b_F``: shift of trust per unit familiarity."""
+    wom_weight: float
+    """``b_W``: shift of trust per unit word of mouth."""
+    enter_probability: float
+    """Daily probability that an out-of-market consumer enters the market."""
+    exit_probability: float
+    """Daily probability that an in-market consumer leaves it, ``1 / duration``."""
+    booking_rate: float
+    """``r``: decision rate per unit trust, per day."""
+    referral_rate: float
+    """``q``: decision rate per unit word of mouth, per day."""
+    test_drive_share: float
+    """Share of decisions that are test-drive bookings."""
+    source_retention: float
+    """``delta_S``: daily retention of a testimonial source's strength."""
+
+
+class ChunkTallies(NamedTuple):
+    """Sums the kernel writes per chunk of ``CHUNK_SIZE`` consumers (built once per run).
+
+    Attributes
+    ----------
+    kpis : numpy.ndarray of float64, shape (chunks, N_KPIS)
+        The day's KPI sums (columns ``KPI_*``).
+    store_sightings : numpy.ndarray of int64, shape (chunks, stores)
+        The day's sightings of each store.
     """
-    trust = np.asarray(trust, dtype=np.float64)
-    if conversion >= 1.0:
-        return np.ones_like(trust)
-    if conversion <= 0.0:
-        return np.zeros_like(trust)
-    base = math.log(conversion / (1.0 - conversion))
-    return logistic(base + slope * (trust - 0.5))
 
-
-# ----------------------------------------------------------------------------------------
-# The fused daily kernel.
-# ----------------------------------------------------------------------------------------
+    kpis: np.ndarray
+    store_sightings: np.ndarray
 
 
 @numba.njit(parallel=True, cache=True)
@@ -228,59 +238,61 @@ def open_row_totals(
 
 @numba.njit(parallel=True, cache=True)
 def consumer_day(
-    day,
-    key,
-    consumer_class,
-    exposure_indptr,
-    exposure_indices,
-    exposure_rate,
-    exposure_weight,
-    row_total,
-    row_zero_probability,
-    store_open,
-    stock_retention,
-    wear_retention,
-    wear_weight,
-    hill_k,
-    hill_s,
-    trust_shift,
-    familiarity_weight,
-    wom_weight,
-    enter_probability,
-    exit_probability,
-    booking_rate,
-    referral_rate,
-    test_drive_share,
-    source_retention,
-    full_mixing_wom,
-    heterogeneity,
-    stock,
-    wear,
-    wom,
-    status,
-    aware,
-    recent_sightings,
-    event,
-    sightings_record,
-    chunk_kpis,
-    chunk_store_sightings,
-):
+    day_inputs: DayInputs,
+    exposure: DayExposure,
+    parameters: KernelParameters,
+    consumers: ConsumerArrays,
+    tallies: ChunkTallies,
+) -> None:
     """Advance every consumer by one day (see the module docstring for the equations).
 
-    Parameters are arrays over consumers (length N), the classes x stores exposure matrix
-    in CSR form (``exposure_*``, with ``row_total`` and ``row_zero_probability`` per class;
-    consumer i reads row ``consumer_class[i]``), scalars of the day, and outputs: ``event`` (per consumer:
-    none, booking, direct purchase), ``sightings_record`` (per consumer, today's number of
-    sightings; pass an empty array to skip), ``chunk_kpis`` (chunks x N_KPIS sums) and
-    ``chunk_store_sightings`` (chunks x stores counts). State arrays are updated in place;
-    ``wom`` is read for today and left decayed for tomorrow (the caller then adds today's new
-    sources with :func:`add_testimonials`); with full mixing, ``full_mixing_wom`` (>= 0) is
-    everyone's word of mouth and ``wom`` is not used.
+    Consumer i reads row ``consumers.consumer_class[i]`` of ``exposure``. The state arrays
+    of ``consumers`` are updated in place, ``consumers.event`` and
+    ``consumers.sightings_record`` receive the day's outputs and ``tallies`` the day's sums
+    per chunk.
     """
+    # Every field is read into a local before the parallel loop: numba drops writes to an
+    # array reached through a namedtuple inside prange (numba issues #7135 and #10338).
+    day = day_inputs.day
+    key = day_inputs.key
+    full_mixing_wom = day_inputs.full_mixing_wom
+    trust_shift = day_inputs.trust_shift
+    exposure_indptr = exposure.indptr
+    exposure_indices = exposure.indices
+    exposure_rate = exposure.rate
+    exposure_weight = exposure.weight
+    row_total = exposure.row_total
+    row_zero_probability = exposure.row_zero_probability
+    store_open = exposure.store_open
+    stock_retention = parameters.stock_retention
+    wear_retention = parameters.wear_retention
+    wear_weight = parameters.wear_weight
+    hill_s = parameters.hill_s
+    familiarity_weight = parameters.familiarity_weight
+    wom_weight = parameters.wom_weight
+    enter_probability = parameters.enter_probability
+    exit_probability = parameters.exit_probability
+    booking_rate = parameters.booking_rate
+    referral_rate = parameters.referral_rate
+    test_drive_share = parameters.test_drive_share
+    source_retention = parameters.source_retention
+    consumer_class = consumers.consumer_class
+    heterogeneity = consumers.heterogeneity
+    stock = consumers.stock
+    wear = consumers.wear
+    wom = consumers.wom
+    status = consumers.status
+    aware = consumers.aware
+    recent_sightings = consumers.recent_sightings
+    event = consumers.event
+    sightings_record = consumers.sightings_record
+    chunk_kpis = tallies.kpis
+    chunk_store_sightings = tallies.store_sightings
+
     n = stock.shape[0]
     n_chunks = chunk_kpis.shape[0]
     recent_floor = day - (RECENT_WINDOW_DAYS - 1)
-    k_inverse = 1.0 / hill_k
+    k_inverse = 1.0 / parameters.hill_k
     for chunk in prange(n_chunks):
         start = chunk * CHUNK_SIZE
         stop = min(start + CHUNK_SIZE, n)

@@ -332,7 +332,8 @@ def stations_passed(city, origins: np.ndarray, destinations: np.ndarray) -> csr_
     )
     distances, predecessors = dijkstra(city.platform_graph, directed=True, indices=sources, return_predecessors=True)
     source_row = {int(p): r for r, p in enumerate(sources)}
-    rows, columns = [], []
+    rows: list[int] = []
+    columns: list[int] = []
     for pair, (o, d) in enumerate(zip(origins, destinations)):
         seen = {int(o), int(d)}
         if o != d:

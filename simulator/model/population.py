@@ -244,10 +244,7 @@ def _gravity_workplaces(city, home_cells: np.ndarray, mean_commute_km: float, rn
     share = origin_weight[origins] / max(origin_weight.sum(), 1.0)
 
     def expected_km(beta: float) -> float:
-        logits = log_jobs[None, :] - distance_km / beta
-        logits -= logits.max(axis=1, keepdims=True)
-        probabilities = np.exp(logits)
-        probabilities /= probabilities.sum(axis=1, keepdims=True)
+        probabilities = _gravity_probabilities(log_jobs, distance_km, beta)
         return float(share @ (probabilities * distance_km).sum(axis=1))
 
     note = "calibrated"
@@ -265,18 +262,35 @@ def _gravity_workplaces(city, home_cells: np.ndarray, mean_commute_km: float, rn
         beta, note = low_beta, "target below what the city allows: strongest distance decay used"
     else:
         beta = brentq(lambda b: expected_km(b) - mean_commute_km, low_beta, high_beta, xtol=1e-4)
-    logits = log_jobs[None, :] - distance_km / beta
-    logits -= logits.max(axis=1, keepdims=True)
-    probabilities = np.exp(logits)
-    probabilities /= probabilities.sum(axis=1, keepdims=True)
+    probabilities = _gravity_probabilities(log_jobs, distance_km, beta)
 
     origin_row = np.full(n_blocks, -1, dtype=np.int64)
     origin_row[origins] = np.arange(len(origins))
     rows = origin_row[block[home_cells]]
     chosen = _draw_from_rows(np.cumsum(probabilities, axis=1), rows, rng)
     work_block = destinations[chosen]
+    return {
+        "work_cell": _job_cells_in_blocks(block, jobs, work_block, rng),
+        "beta_km": float(beta),
+        "expected_km": expected_km(beta),
+        "note": note,
+    }
 
-    # A cell inside the chosen block, with probability proportional to its jobs.
+
+def _gravity_probabilities(log_jobs: np.ndarray, distance_km: np.ndarray, beta: float) -> np.ndarray:
+    """Origins x destinations ``P(d | o) ∝ J_d exp(-D_od / beta)``, rows summing to 1."""
+    logits = log_jobs[None, :] - distance_km / beta
+    logits -= logits.max(axis=1, keepdims=True)
+    probabilities = np.exp(logits)
+    probabilities /= probabilities.sum(axis=1, keepdims=True)
+    return probabilities
+
+
+def _job_cells_in_blocks(
+    block: np.ndarray, jobs: np.ndarray, work_block: np.ndarray, rng: np.random.Generator
+) -> np.ndarray:
+    """A cell inside each chosen block, with probability proportional to its jobs."""
+    n_blocks = int(block.max()) + 1
     cells_by_block = np.argsort(block, kind="stable")
     sorted_blocks = block[cells_by_block]
     sorted_jobs = jobs[cells_by_block]
@@ -288,12 +302,7 @@ def _gravity_workplaces(city, home_cells: np.ndarray, mean_commute_km: float, rn
     position = np.searchsorted(cumulative, targets, side="right")
     ends = np.r_[starts[1:], len(sorted_blocks)]
     position = np.clip(position, starts[work_block], ends[work_block] - 1)
-    return {
-        "work_cell": cells_by_block[position].astype(np.int32),
-        "beta_km": float(beta),
-        "expected_km": expected_km(beta),
-        "note": note,
-    }
+    return cells_by_block[position].astype(np.int32)
 
 
 def _draw_from_rows(cumulative_rows: np.ndarray, rows: np.ndarray, rng: np.random.Generator) -> np.ndarray:

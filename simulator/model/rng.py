@@ -87,7 +87,7 @@ def run_generators(seed: int) -> tuple[np.random.Generator, np.random.Generator,
 
 
 @numba.njit(inline="always", cache=True)
-def counter_uniform(key: np.uint64, day: np.int64, stream: np.int64, index: np.int64) -> float:
+def counter_uniform(key: np.uint64 | int, day: int, stream: int, index: int) -> float:
     """Uniform number in [0, 1) addressed by ``(key, day, stream, index)`` (compiled).
 
     ``z = key + index * gamma + day * c1 + stream * c2``, then SplitMix64's finaliser
