@@ -86,7 +86,8 @@ from pyproj import CRS, Transformer
 from scipy.spatial import cKDTree
 from shapely.ops import substring
 
-from simulator.city.bundle import utm_epsg, validate_bundle
+from simulator.city.projection import utm_epsg
+from simulator.city.validation import validate_bundle
 from simulator.config import CityError
 
 __all__ = [
