@@ -3,7 +3,7 @@
 :func:`normalise_name` is the only rule the project uses to decide that two
 spellings name the same place: the :class:`simulator.city.bundle.City` look-ups
 (``station_index``, ``mall_index``), the OpenStreetMap builder when it merges
-station nodes of one name (:mod:`simulator.city.build.transit`) and
+station nodes of one name (:mod:`simulator.city.build.stations`) and
 ``geo/build_beijing.py`` when it joins its station sources.
 """
 

@@ -103,7 +103,7 @@ BLANK_ALLOWED = {"name", "name_en", "line_id", "lines"}
 class ErrorReporter:
     """Builds the one-line error messages of one bundle: ``<file>: layer '<layer>': <problem>``."""
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path) -> None:
         self.path = path
 
     def fail(self, layer: str | None, problem: str) -> CityError:

@@ -284,7 +284,7 @@ def _check_values(report: ErrorReporter, frames: dict[str, pd.DataFrame]) -> Non
 
 
 def _check_geometries(
-    report: ErrorReporter, layer: str, frame, allowed: tuple[str, ...], id_column: str | None
+    report: ErrorReporter, layer: str, frame: pd.DataFrame, allowed: tuple[str, ...], id_column: str | None
 ) -> None:
     geoms = frame.geometry.to_numpy()
     if len(geoms) == 0:
