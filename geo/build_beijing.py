@@ -27,7 +27,6 @@ import os
 import re
 import sys
 import time
-import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,6 +40,7 @@ from pyproj import Transformer
 from scipy.spatial import cKDTree
 
 from simulator.city.build import largest_remainder  # the one rule for exact integer allocation
+from simulator.city.names import normalise_name as normalise_station_name  # the one rule for matching names
 from simulator.config.errors import CityError
 
 GEO_DIR: Path = Path(__file__).resolve().parent
@@ -179,23 +179,6 @@ _TO_STORAGE = Transformer.from_crs(METRIC_CRS, STORAGE_CRS, always_xy=True)
 # ======================================================================================
 # small helpers
 # ======================================================================================
-
-
-def normalise_station_name(name: str) -> str:
-    """Name used to join station sources.
-
-    NFKC (full-width brackets become ASCII), trailing bracketed suffixes removed
-    (``木樨地(1号线)`` -> ``木樨地``, ``苹果园 (封闭改造中)`` -> ``苹果园``), then a
-    trailing ``站`` removed (``北京南站`` -> ``北京南``), surrounding spaces stripped.
-    """
-    text = unicodedata.normalize("NFKC", str(name)).strip()
-    previous = None
-    while previous != text:
-        previous = text
-        text = re.sub(r"\s*\([^()]*\)\s*$", "", text).strip()
-        if text.endswith("站") and len(text) > 1:
-            text = text[:-1].strip()
-    return text
 
 
 def _to_metric(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:

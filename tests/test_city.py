@@ -27,20 +27,12 @@ from cityfixtures import (
 from scipy.sparse.csgraph import dijkstra
 
 import simulator.city.bundle as city_module
-from simulator.city.bundle import (
-    BUNDLE_DIR,
-    TRANSFER_METRES_PER_SECOND,
-    cell_frame,
-    line_frame,
-    load_city,
-    mall_frame,
-    normalise_name,
-    shortest_ride_distance,
-    station_frame,
-    utm_epsg,
-    validate_bundle,
-    zone_frame,
-)
+from simulator.city.bundle import BUNDLE_DIR, load_city
+from simulator.city.frames import cell_frame, line_frame, mall_frame, station_frame, zone_frame
+from simulator.city.names import normalise_name
+from simulator.city.projection import utm_epsg
+from simulator.city.transit_graphs import TRANSFER_METRES_PER_SECOND, shortest_ride_distance
+from simulator.city.validation import validate_bundle
 from simulator.config.errors import CityError, FootprintError, PlanError
 from simulator.reports.city_map import MAP_WIDTH_PX, format_city_summary, render_city_map
 

@@ -27,7 +27,8 @@ from simulator.city.build import (
     parse_other_tags,
     salvage_wkb,
 )
-from simulator.city.bundle import load_city, validate_bundle
+from simulator.city.bundle import load_city
+from simulator.city.validation import validate_bundle
 from simulator.cli import app
 from simulator.config.errors import CityError, FootprintError
 from simulator.config.scenario import parse_scenario
