@@ -33,9 +33,9 @@ _EXPORTS = {
     "FootprintError": "simulator.config.errors",
     "compare": "simulator.experiments.compare",
     "load_comparison": "simulator.experiments.compare",
-    "write_comparison": "simulator.experiments.compare",
+    "write_comparison": "simulator.reports.compare_report",
     "load_sweep": "simulator.experiments.sweep",
-    "run_sweep": "simulator.experiments.sweep",
+    "run_sweep": "simulator.reports.sweep_report",
 }
 
 __all__ = sorted(_EXPORTS)

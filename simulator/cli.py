@@ -113,24 +113,17 @@ def run(
     """Run a scenario and write a run folder (tables, GeoPackage, figures, report.html)."""
     from simulator.city import cell_frame, load_city, zone_frame
     from simulator.config import parse_set_options, short_hash
-    from simulator.experiments.run import prepare_scenario
+    from simulator.experiments import RunOptions, prepare_scenario
     from simulator.experiments.run import run as run_scenario
     from simulator.reports.publish import write_run
     from simulator.reports.run_report import summary_rows
     from simulator.results import check_folder_free, default_run_dir
 
     path = scenario if scenario is not None else DEFAULT_SCENARIO
-    overrides = parse_set_options(set_ or [])
+    overrides: dict[str, Any] = dict(parse_set_options(set_ or []))
     if jobs is not None:
         overrides["run.workers"] = jobs
-    prepared = prepare_scenario(
-        path,
-        consumers=consumers,
-        days=days,
-        seed=seed,
-        replications=replications,
-        overrides=overrides,
-    )
+    prepared = prepare_scenario(path, RunOptions(consumers, days, seed, replications, overrides))
     city = load_city(prepared.resolved_bundle)
     target = out if out is not None else default_run_dir(DEFAULT_RESULTS, prepared.name, short_hash(prepared))
     check_folder_free(target, overwrite=overwrite, what="run folder", hint="use --overwrite or another --out")
@@ -178,10 +171,10 @@ def validate(
     """Check a scenario file without running it."""
     from simulator.city import load_city
     from simulator.config import describe, parse_set_options
-    from simulator.experiments.run import prepare_scenario
+    from simulator.experiments import RunOptions, prepare_scenario
     from simulator.model import place_stores
 
-    prepared = prepare_scenario(scenario, overrides=parse_set_options(set_ or []))
+    prepared = prepare_scenario(scenario, RunOptions(overrides=parse_set_options(set_ or [])))
     if with_city:
         place_stores(prepared, load_city(prepared.resolved_bundle), source_name=scenario.name)
     console.print(f"{scenario}: valid")
@@ -259,8 +252,8 @@ def sweep(
     Exit code: 0 if every run succeeded, 1 for bad input, 2 if some runs failed (see runs/*.error.json).
     """
     from simulator.config import parse_set_options
-    from simulator.experiments.executors import ExecutorSpec, default_workers
-    from simulator.experiments.sweep import run_sweep_file
+    from simulator.experiments import ExecutorSpec, RunOptions, default_workers, run_sweep_file
+    from simulator.reports.sweep_report import write_sweep_outputs
 
     spec = ExecutorSpec.from_options(jobs=jobs, scheduler=scheduler, cluster=cluster)
     if jobs is None and scheduler is None and cluster is None and default_workers() > 1:
@@ -278,15 +271,13 @@ def sweep(
         result = run_sweep_file(
             sweep_file,
             out,
-            consumers=consumers,
-            days=days,
-            seed=seed,
-            overrides=overrides,
+            options=RunOptions(consumers=consumers, days=days, seed=seed, overrides=overrides),
             spec=spec,
             progress=on_progress,
             command=" ".join(["footprint", *sys.argv[1:]]),
             results_root=DEFAULT_RESULTS,
         )
+        write_sweep_outputs(result)
     if not quiet:
         labels = {
             row["key"]: row["label"] for row in json.loads((result.folder / "sweep.json").read_text())["parameters"]
@@ -332,25 +323,13 @@ def compare(
 ) -> None:
     """Compare store plans under common random numbers: paired differences with 95 % confidence intervals."""
     from simulator.config import parse_set_options
-    from simulator.experiments.compare import (
-        compare as compare_plans,
-    )
-    from simulator.experiments.compare import (
-        default_comparison_dir,
-        difference_rows,
-        load_comparison,
-        write_comparison,
-    )
-    from simulator.experiments.executors import ExecutorSpec
+    from simulator.experiments import ExecutorSpec, RunOptions, comparison_from_files, default_comparison_dir
+    from simulator.experiments.compare import compare as compare_plans
+    from simulator.reports.compare_report import write_comparison
+    from simulator.reports.compare_text import difference_rows
 
-    spec = load_comparison(
-        files,
-        consumers=consumers,
-        days=days,
-        seed=seed,
-        replications=replications,
-        overrides=parse_set_options(set_ or []),
-    )
+    options = RunOptions(consumers, days, seed, replications, parse_set_options(set_ or []))
+    spec = comparison_from_files(files, options)
     executor = ExecutorSpec.from_options(jobs=jobs)
     target = out if out is not None else default_comparison_dir(DEFAULT_RESULTS, spec)
     if target.exists() and (not target.is_dir() or any(target.iterdir())) and not overwrite:

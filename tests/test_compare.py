@@ -25,15 +25,14 @@ from simulator.config.scenario import parse_scenario
 from simulator.experiments.compare import (
     ComparisonSpec,
     compare,
-    difference_rows,
     first_difference,
-    format_difference,
     load_comparison,
     paired_interval,
-    write_comparison,
 )
 from simulator.experiments.run import run
 from simulator.model.footprint_model import FootprintModel
+from simulator.reports.compare_report import write_comparison
+from simulator.reports.compare_text import difference_rows, format_difference
 from simulator.results.run_folder import read_run
 
 runner = CliRunner()

@@ -26,9 +26,9 @@ from simulator.experiments.sweep import (
     parse_sweep,
     plan_tasks,
     read_summary,
-    run_sweep,
 )
 from simulator.model.rng import replication_seeds
+from simulator.reports.sweep_report import run_sweep
 
 PROJECT = Path(__file__).resolve().parent.parent
 runner = CliRunner()

@@ -6,8 +6,9 @@ spawned from the scenario's root seed (:func:`simulator.model.rng.replication_se
 
 from __future__ import annotations
 
+import dataclasses
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -15,8 +16,9 @@ import numpy as np
 import pandas as pd
 
 from simulator.city import City, load_city
-from simulator.config import FootprintError, Scenario, apply_overrides, load_scenario
+from simulator.config import FootprintError, Scenario
 from simulator.experiments.executors import ExecutorSpec, execute
+from simulator.experiments.options import RunOptions, prepare_scenario
 from simulator.model import STORE_DAY_COLUMNS, FootprintModel, Population, replication_seeds
 from simulator.results import DAILY_COUNT_COLUMNS, RunResult, build_metadata
 
@@ -24,28 +26,58 @@ ProgressCallback = Callable[[int, int], None]
 """Called as ``progress(days_done, days_total)`` after every simulated day."""
 
 
-def prepare_scenario(
-    scenario: Scenario | str | Path,
-    *,
-    consumers: int | None = None,
-    days: int | None = None,
-    seed: int | None = None,
-    replications: int | None = None,
-    overrides: Mapping[str, Any] | None = None,
-) -> Scenario:
-    """Load a scenario (path or object) and apply command-line style overrides.
+@dataclasses.dataclass(frozen=True)
+class ReplicationOutcome:
+    """What one replication produces: its tables (without replication columns) and more.
 
-    ``consumers``, ``days``, ``seed`` and ``replications`` are shorthands for the keys
-    ``population.consumers``, ``horizon.days``, ``seed`` and ``replications``.
+    Attributes
+    ----------
+    daily, stores, zones, cells : pandas.DataFrame
+        The run tables of this replication (see :class:`simulator.results.RunResult`),
+        without the ``replication`` and ``seed`` columns and the ``_scaled`` twins.
+    plan : pandas.DataFrame
+        The placed stores.
+    weight : float
+        People of the real population one simulated consumer stands for.
+    timings : dict
+        ``build_s`` and ``dynamics_s``.
+    diagnostics : dict
+        ``population`` and ``exposure`` diagnostics of the model.
     """
-    if not isinstance(scenario, Scenario):
-        scenario = load_scenario(scenario)
-    changes: dict[str, Any] = dict(overrides or {})
-    shorthands = {"population.consumers": consumers, "horizon.days": days, "seed": seed, "replications": replications}
-    changes.update({key: value for key, value in shorthands.items() if value is not None})
-    if changes:
-        scenario = apply_overrides(scenario, changes)
-    return scenario
+
+    daily: pd.DataFrame
+    stores: pd.DataFrame
+    zones: pd.DataFrame
+    cells: pd.DataFrame
+    plan: pd.DataFrame
+    weight: float
+    timings: dict[str, float]
+    diagnostics: dict[str, Any]
+
+    def daily_only(self) -> ReplicationOutcome:
+        """This outcome with the daily table only (what a run kept only for its KPIs needs)."""
+        empty = pd.DataFrame()
+        return dataclasses.replace(self, stores=empty, zones=empty, cells=empty, plan=empty, diagnostics={})
+
+    def scaled_daily(self) -> pd.DataFrame:
+        """The daily table with the ``_scaled`` twins of the counts (counts times :attr:`weight`)."""
+        daily = self.daily.copy()
+        for column in DAILY_COUNT_COLUMNS:
+            daily[f"{column}_scaled"] = daily[column] * self.weight
+        return daily
+
+    def kpis(self) -> dict[str, float]:
+        """End-of-horizon KPIs, as :meth:`simulator.results.RunResult.replication_kpis` gives them.
+
+        Totals over the horizon for counts, last-day values for shares and means.
+        """
+        daily = self.scaled_daily()
+        daily.insert(0, "replication", 0)
+        empty = pd.DataFrame()
+        per_run = RunResult(
+            daily=daily, stores=empty, zones=empty, cells=empty, plan=empty, metadata={}
+        ).replication_kpis()
+        return {str(name): float(per_run[name].iloc[0]) for name in per_run.columns}
 
 
 def simulate_replication(
@@ -55,15 +87,8 @@ def simulate_replication(
     *,
     population: Population | None = None,
     progress: ProgressCallback | None = None,
-) -> dict[str, Any]:
-    """Run one replication to the horizon and return its tables (without replication columns).
-
-    Returns
-    -------
-    dict
-        ``daily``, ``stores``, ``zones``, ``cells`` DataFrames and ``timings`` and
-        ``diagnostics`` dicts.
-    """
+) -> ReplicationOutcome:
+    """Run one replication to the horizon and return its tables (without replication columns)."""
     started = time.perf_counter()
     model = FootprintModel(scenario, seed=seed, city=city, population=population)
     built = time.perf_counter()
@@ -73,16 +98,16 @@ def simulate_replication(
             progress(model.day, model.horizon_days)
     finished = time.perf_counter()
     zones, cells = _zone_tables(model)
-    return {
-        "daily": pd.DataFrame(model.daily_rows),
-        "stores": pd.DataFrame(model.store_rows, columns=list(STORE_DAY_COLUMNS)),
-        "zones": zones,
-        "cells": cells,
-        "timings": {"build_s": built - started, "dynamics_s": finished - built},
-        "diagnostics": {"population": model.population.diagnostics, "exposure": model.exposure.diagnostics},
-        "plan": model.stores.to_frame(city),
-        "weight": model.population.weight,
-    }
+    return ReplicationOutcome(
+        daily=pd.DataFrame(model.daily_rows),
+        stores=pd.DataFrame(model.store_rows, columns=list(STORE_DAY_COLUMNS)),
+        zones=zones,
+        cells=cells,
+        plan=model.stores.to_frame(city),
+        weight=float(model.population.weight),
+        timings={"build_s": built - started, "dynamics_s": finished - built},
+        diagnostics={"population": model.population.diagnostics, "exposure": model.exposure.diagnostics},
+    )
 
 
 def _zone_tables(model: FootprintModel) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -166,7 +191,7 @@ def run(
     consumers, days, seed, replications : int, optional
         Overrides of ``population.consumers``, ``horizon.days``, ``seed``, ``replications``.
     overrides : mapping, optional
-        Further overrides by dotted key path (``{"behaviour.hill_k": 4}``).
+        Further overrides by dotted key path (``{"behaviour.hill_k": 4}``); see :class:`RunOptions`.
     city : City, optional
         An already loaded city (default: the scenario's bundle).
     progress : callable, optional
@@ -178,9 +203,8 @@ def run(
         Tables with ``replication`` and ``seed`` columns, and the metadata.
     """
     started = time.perf_counter()
-    scenario = prepare_scenario(
-        scenario, consumers=consumers, days=days, seed=seed, replications=replications, overrides=overrides
-    )
+    options = RunOptions(consumers, days, seed, replications, dict(overrides or {}))
+    scenario = prepare_scenario(scenario, options)
     city = city if city is not None else load_city(scenario.resolved_bundle)
     city_loaded = time.perf_counter()
     seeds = replication_seeds(scenario.seed, scenario.replications)
@@ -202,30 +226,30 @@ def run(
     return assemble_result(scenario, seeds, outcomes, city, timings=timings, command=command)
 
 
-def _replication_task(task: tuple[Scenario, int, City]) -> dict[str, Any]:
+def _replication_task(task: tuple[Scenario, int, City]) -> ReplicationOutcome:
     scenario, seed, city = task
     return simulate_replication(scenario, seed, city)
 
 
 def _replications_in_processes(
     scenario: Scenario, seeds: list[int], city: City, workers: int, progress: ProgressCallback | None
-) -> list[dict[str, Any]]:
+) -> list[ReplicationOutcome]:
     """Replications on ``workers`` local processes (``run.workers``); same results as in series."""
-    outcomes: list[dict[str, Any] | None] = [None] * len(seeds)
+    outcomes: dict[int, ReplicationOutcome] = {}
     tasks = [(scenario, seed, city) for seed in seeds]
     for done, outcome in enumerate(execute(_replication_task, tasks, ExecutorSpec("processes", workers=workers)), 1):
-        if not outcome.ok:
+        if outcome.error is not None:
             raise FootprintError(f"{scenario.name}: replication {outcome.index}: {outcome.error.splitlines()[0]}")
         outcomes[outcome.index] = outcome.value
         if progress is not None:
             progress(done * scenario.horizon.days, len(seeds) * scenario.horizon.days)
-    return outcomes
+    return [outcomes[index] for index in range(len(seeds))]
 
 
 def assemble_result(
     scenario: Scenario,
     seeds: list[int],
-    outcomes: list[dict[str, Any]],
+    outcomes: Sequence[ReplicationOutcome],
     city: City,
     *,
     timings: Mapping[str, float] | None = None,
@@ -240,11 +264,11 @@ def assemble_result(
     tables: dict[str, list[pd.DataFrame]] = {"daily": [], "stores": [], "zones": [], "cells": []}
     for replication, (replication_seed, outcome) in enumerate(zip(seeds, outcomes)):
         for name in tables:
-            frame = outcome[name].copy()
+            frame = getattr(outcome, name).copy()
             frame.insert(0, "seed", replication_seed)
             frame.insert(0, "replication", replication)
             tables[name].append(frame)
-    weight = float(outcomes[-1]["weight"])
+    weight = float(outcomes[-1].weight)
     daily = pd.concat(tables["daily"], ignore_index=True)
     for column in DAILY_COUNT_COLUMNS:
         daily[f"{column}_scaled"] = daily[column] * weight
@@ -252,8 +276,8 @@ def assemble_result(
     for column in STORE_COUNT_COLUMNS:
         stores[f"{column}_scaled"] = stores[column] * weight
     all_timings = {
-        "build_s": sum(o["timings"]["build_s"] for o in outcomes),
-        "dynamics_s": sum(o["timings"]["dynamics_s"] for o in outcomes),
+        "build_s": sum(o.timings["build_s"] for o in outcomes),
+        "dynamics_s": sum(o.timings["dynamics_s"] for o in outcomes),
         **(timings or {}),
     }
     metadata = build_metadata(
@@ -268,13 +292,13 @@ def assemble_result(
         start_date=scenario.horizon.start_date,
         timings=all_timings,
         command=command,
-        extra={"diagnostics": [o["diagnostics"] for o in outcomes], **(extra or {})},
+        extra={"diagnostics": [o.diagnostics for o in outcomes], **(extra or {})},
     )
     return RunResult(
         daily=daily,
         stores=stores,
         zones=pd.concat(tables["zones"], ignore_index=True),
         cells=pd.concat(tables["cells"], ignore_index=True),
-        plan=outcomes[-1]["plan"],
+        plan=outcomes[-1].plan,
         metadata=metadata,
     )

@@ -1,0 +1,114 @@
+"""What a comparison produces (:class:`ComparisonResult`) and the layout of its folder."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import pandas as pd
+
+from simulator.city import City
+from simulator.experiments.compare.spec import ComparisonSpec
+from simulator.results import (
+    RunResult,
+)
+
+COMPARISON_KIND = "comparison"
+"""``kind`` in a comparison's ``metadata.json``."""
+
+HEADLINE_KPIS = (
+    "bookings_requested_scaled",
+    "test_drives_scaled",
+    "bookings_lost_scaled",
+    "purchases_scaled",
+    "share_aware",
+    "share_familiar",
+    "mean_trust",
+)
+"""KPIs of the terminal table, the difference chart and the report's headline."""
+
+
+MARGINAL_KPIS = ("bookings_requested_scaled", "test_drives_scaled", "purchases_scaled", "share_familiar")
+"""KPIs of the marginal contribution of each store (``--marginal``)."""
+
+
+ZONE_DIFFERENCE_COLUMNS = (
+    "mean_familiarity",
+    "share_familiar",
+    "bookings_requested_scaled",
+    "bookings_requested_per_1000",
+    "test_drives_per_1000",
+    "purchases_per_1000",
+)
+"""Zone results whose difference to the baseline gets a paired confidence interval."""
+
+
+METADATA_FILE = "metadata.json"
+TABLE_FILES = ("runs", "plans", "differences", "stores", "daily", "zones")
+"""Parquet tables of every comparison folder (``<name>.parquet``)."""
+MARGINAL_FILES = ("marginal", "marginal_runs")
+"""Parquet tables of a comparison folder with ``--marginal``."""
+RUNS_DIR = "runs"
+"""Subfolder of a comparison folder with one run folder per plan (``runs/<plan-slug>``)."""
+ZONES_GPKG = "zones.gpkg"
+
+
+@dataclasses.dataclass
+class ComparisonResult:
+    """Everything a comparison produces (the tables of the comparison folder).
+
+    Attributes
+    ----------
+    spec : ComparisonSpec
+        The plans, root seed and replications.
+    runs : dict of str to RunResult
+        The run of each plan (all replications), by plan name, baseline first.
+    run_kpis : pandas.DataFrame
+        ``runs.parquet``: one row per plan and replication with its seed and the
+        end-of-horizon KPIs (totals over the horizon for counts, last-day values for
+        shares and means).
+    plans : pandas.DataFrame
+        ``plans.parquet``: per plan and KPI the mean, ``ci_low``, ``ci_high`` over replications.
+    differences : pandas.DataFrame
+        ``differences.parquet``: per non-baseline plan and KPI the mean paired difference
+        to the baseline with its confidence interval.
+    stores : pandas.DataFrame
+        ``stores.parquet``: per plan and store the totals, utilisation and queue.
+    daily : pandas.DataFrame
+        ``daily.parquet``: the daily KPIs of every plan and replication.
+    zones : pandas.DataFrame
+        ``zones.parquet``: per plan and zone the replication means and the paired
+        differences to the baseline.
+    marginal, marginal_runs : pandas.DataFrame or None
+        With ``marginal=True``: per plan and store the marginal contribution (plan minus
+        the plan without the store) with paired intervals, and the KPIs of those runs.
+    metadata : dict
+        ``metadata.json``.
+    city : City
+        The city (for maps and the GeoPackage).
+    """
+
+    spec: ComparisonSpec
+    runs: dict[str, RunResult]
+    run_kpis: pd.DataFrame
+    plans: pd.DataFrame
+    differences: pd.DataFrame
+    stores: pd.DataFrame
+    daily: pd.DataFrame
+    zones: pd.DataFrame
+    marginal: pd.DataFrame | None
+    marginal_runs: pd.DataFrame | None
+    metadata: dict[str, Any]
+    city: City
+
+    @property
+    def baseline(self) -> str:
+        return self.spec.baseline.name
+
+    @property
+    def plan_names(self) -> list[str]:
+        return [plan.name for plan in self.spec.plans]
+
+    @property
+    def consumer_weight(self) -> float:
+        return float(self.metadata.get("consumer_weight", 1.0))
