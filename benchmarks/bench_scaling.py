@@ -102,9 +102,9 @@ def _instrument(model, timer: _Timer) -> None:
 
 def _load(scenario_path: str, consumers: int, days: int):
     from simulator.city.bundle import load_city
-    from simulator.experiments.run import prepare_scenario
+    from simulator.experiments import RunOptions, prepare_scenario
 
-    scenario = prepare_scenario(scenario_path, consumers=consumers, days=days)
+    scenario = prepare_scenario(scenario_path, RunOptions(consumers=consumers, days=days))
     started = time.perf_counter()
     city = load_city(scenario.resolved_bundle)
     return scenario, city, time.perf_counter() - started
@@ -114,7 +114,7 @@ def worker_production(scenario_path: str, consumers: int, days: int, seed_offset
     """Time one build and one run of the production model at one size (in this process)."""
     import numba
 
-    from simulator.experiments.run import prepare_scenario
+    from simulator.experiments import RunOptions, prepare_scenario
     from simulator.model.footprint_model import FootprintModel
     from simulator.model.population import synthesize_population
     from simulator.model.rng import run_generators
@@ -122,7 +122,7 @@ def worker_production(scenario_path: str, consumers: int, days: int, seed_offset
     load_before = os.getloadavg()[0]
     scenario, city, city_s = _load(scenario_path, consumers, days)
     started = time.perf_counter()
-    FootprintModel(prepare_scenario(scenario, consumers=1000, days=3), city=city).run()
+    FootprintModel(prepare_scenario(scenario, RunOptions(consumers=1000, days=3)), city=city).run()
     warm_up_s = time.perf_counter() - started
     rss_after_warm_up = _peak_rss_mb()
     gc.collect()

@@ -215,7 +215,7 @@ def reference_markdown() -> str:
     lines = [
         "# Scenario file reference",
         "",
-        "<!-- Generated from simulator/scenario.py by `python docs/generate_reference.py`; do not edit. -->",
+        "<!-- Generated from the schema in simulator/config/ by `python docs/generate_reference.py`; do not edit. -->",
         "",
         'A scenario is a TOML file. Every section and key is optional unless its default reads "required";',
         'unknown keys are errors (with a "did you mean" hint). Key paths below are what',

@@ -20,13 +20,13 @@ import pandas as pd
 import shapely
 
 from simulator.city.build.cells import CityCells
+from simulator.city.build.features import polygonal_part
 from simulator.city.build.inputs import BuildInputs
 from simulator.city.build.jobs import Jobs
 from simulator.city.build.population import PopulationLayer
 from simulator.city.build.sites import ATTRACTIVENESS_RANGE, SITE_MIN_SHOPS, SITE_RADIUS_M
 from simulator.city.build.stations import STATION_MERGE_M
 from simulator.city.build.transit import STATION_SNAP_M, TRANSFER_RADIUS_M, WALK_METRES_PER_SECOND, Transit
-from simulator.city.build.features import polygonal_part
 from simulator.city.build.zones import Zones, zone_lookup
 from simulator.city.projection import STORAGE_CRS, reproject, transformer
 from simulator.city.validation import validate_bundle
