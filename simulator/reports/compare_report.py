@@ -17,6 +17,7 @@ from typing import Any
 from matplotlib.figure import Figure
 
 from simulator.city import cell_frame, zone_frame
+from simulator.config.atomic import atomic_folder
 from simulator.experiments.compare import RUNS_DIR, ComparisonResult, write_comparison_tables
 from simulator.reports.compare_figures import difference_over_time_figure, differences_figure, funnel_comparison_figure
 from simulator.reports.compare_html import write_comparison_html
@@ -25,7 +26,6 @@ from simulator.reports.compare_store_figures import marginal_figure, stores_comp
 from simulator.reports.figures import save_png
 from simulator.reports.publish import write_run
 from simulator.results import FIGURES_DIR, REPORT_FILE
-from simulator.results.atomic import atomic_folder
 
 __all__ = ["save_comparison_figures", "write_comparison"]
 
@@ -40,7 +40,7 @@ def write_comparison(
     """Write the comparison folder, atomically.
 
     The folder is built as a hidden sibling ``.<name>.partial-<random>`` and renamed onto
-    ``out_dir`` when complete (:func:`simulator.results.atomic.atomic_folder`). Contents:
+    ``out_dir`` when complete (:func:`simulator.config.atomic.atomic_folder`). Contents:
     ``metadata.json``; ``runs.parquet``, ``plans.parquet``, ``differences.parquet``,
     ``stores.parquet``, ``daily.parquet``, ``zones.parquet`` (and ``marginal.parquet``,
     ``marginal_runs.parquet`` with ``--marginal``); ``zones.gpkg`` (layers ``zones``,

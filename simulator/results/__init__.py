@@ -5,7 +5,7 @@ names, :func:`validate_run`), :mod:`~simulator.results.aggregates` (per-store to
 replication means), :mod:`~simulator.results.metadata` (``metadata.json``, plain JSON),
 :mod:`~simulator.results.table_files` (Parquet and GeoPackage),
 :mod:`~simulator.results.run_folder` (writing and reading a run folder's tables) and
-:mod:`~simulator.results.atomic` (the one temporary-then-rename mechanism).
+:mod:`~simulator.config.atomic` (the one temporary-then-rename mechanism).
 
 Storage never calls presentation. May import: ``simulator.config``.
 """
@@ -13,7 +13,7 @@ Storage never calls presentation. May import: ``simulator.config``.
 from __future__ import annotations
 
 from simulator.results.aggregates import replication_means, store_totals
-from simulator.results.atomic import atomic_folder, atomic_path, atomic_write_text, check_folder_free, swap_into_place
+from simulator.config.atomic import atomic_folder, atomic_path, atomic_write_text, check_folder_free, swap_into_place
 from simulator.results.contract import (
     DAILY_COUNT_COLUMNS,
     FIGURES_DIR,

@@ -24,7 +24,7 @@ import pandas as pd
 
 from simulator.config import canonical_json
 from simulator.config import scenario_hash as hash_of_scenario
-from simulator.results.atomic import atomic_write_text
+from simulator.config.atomic import atomic_write_text
 from simulator.results.contract import SCHEMA_VERSION
 
 PACKAGES_REPORTED = (

@@ -16,7 +16,7 @@ import pandas as pd
 
 from simulator.config import ResultsError
 from simulator.results.aggregates import replication_means, store_totals
-from simulator.results.atomic import atomic_path
+from simulator.config.atomic import atomic_path
 from simulator.results.contract import GEOPACKAGE_CRS, RunResult
 
 

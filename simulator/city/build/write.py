@@ -9,7 +9,6 @@ bundle that exists passed the same validation as Beijing's.
 
 from __future__ import annotations
 
-import os
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -31,6 +30,7 @@ from simulator.city.build.zones import Zones, zone_lookup
 from simulator.city.projection import STORAGE_CRS, reproject, transformer
 from simulator.city.validation import validate_bundle
 from simulator.config import CityError
+from simulator.config.atomic import atomic_path
 
 if TYPE_CHECKING:
     import geopandas as gpd
@@ -266,14 +266,13 @@ def sources_table(inputs: BuildInputs, population: PopulationLayer, zone_rule: s
 
 
 def write_bundle(out: Path, layers: list[Layer], overwrite: bool) -> None:
-    """Write the layers to a temporary GeoPackage beside ``out``, validate it, then rename it."""
+    """Write the layers to a temporary GeoPackage beside ``out``, validate it, then rename it (atomically)."""
     import pyogrio
 
     out.parent.mkdir(parents=True, exist_ok=True)
-    temporary = out.with_name(f".{out.stem}.{os.getpid()}.partial.gpkg")
-    if temporary.exists():
-        temporary.unlink()
-    try:
+    with atomic_path(out) as temporary, warnings.catch_warnings():
+        # GDAL notes that the temporary name does not end in .gpkg; the file is a GeoPackage.
+        warnings.filterwarnings("ignore", message=".*non conformant file extension")
         for layer, frame, geometry_type in layers:
             options: dict[str, Any] = {"layer": layer, "driver": "GPKG"}
             if hasattr(frame, "geometry") and isinstance(frame, pd.DataFrame) and "geometry" in frame.columns:
@@ -289,7 +288,3 @@ def write_bundle(out: Path, layers: list[Layer], overwrite: bool) -> None:
             raise CityError(str(error).replace(temporary.name, out.name) + " (bundle not written)") from None
         if out.exists() and not overwrite:
             raise CityError(f"{out}: file exists (use --overwrite or another --out)")
-        os.replace(temporary, out)
-    finally:
-        if temporary.exists():
-            temporary.unlink()

@@ -1,5 +1,8 @@
 """Atomic writes: a file or a whole folder appears complete, or not at all.
 
+It lives in the bottom layer so that every writer can use it: the city builder's bundle,
+storage's tables and run folders, the reports' figures and HTML.
+
 Every writer of the project goes through :func:`atomic_path` (one file; with the
 shortcut :func:`atomic_write_text` for text) or :func:`atomic_folder` (a folder of
 files): the content is written under a hidden temporary name beside the target and
@@ -17,7 +20,7 @@ import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
-from simulator.config import ResultsError
+from simulator.config.errors import ResultsError
 
 
 @contextlib.contextmanager
