@@ -29,9 +29,10 @@ from simulator.config.problems import problem_lines, raise_problems
 from simulator.config.schema_base import FrozenModel, SchemaExtra
 from simulator.config.schema_behaviour import Behaviour
 from simulator.config.schema_levers import Levers
+from simulator.config.schema_market import Launch, Rivals
 from simulator.config.schema_plan import Plan
 from simulator.config.schema_population import PopulationSettings
-from simulator.config.stores_file import merge_stores_file
+from simulator.config.stores_file import merge_rivals_file, merge_stores_file
 from simulator.config.toml_files import read_toml_file
 from simulator.config.values import Boolean, Day, Integer, Text, kind_of
 
@@ -98,6 +99,8 @@ class Scenario(FrozenModel):
     plan: Plan = Field(default_factory=Plan, description="Store plan.")
     behaviour: Behaviour = Field(default_factory=Behaviour, description="Behaviour parameters.")
     levers: Levers = Field(default_factory=Levers, description="Reasons to believe.")
+    rivals: Rivals = Field(default_factory=Rivals, description="Competitors' showrooms.")
+    launch: Launch = Field(default_factory=Launch, description="Pent-up demand at the launch.")
     horizon: Horizon = Field(default_factory=Horizon, description="Simulated period.")
     run: RunSettings = Field(default_factory=RunSettings, description="How to run.")
 
@@ -195,8 +198,8 @@ def parse_scenario(
         Folder against which ``plan.stores_file`` and a relative ``city.bundle`` are
         resolved (default: the working directory).
     read_stores_file
-        Read ``plan.stores_file`` and append its stores. Pass False for data whose stores
-        are already merged (canonical JSON).
+        Read ``plan.stores_file`` and ``rivals.file`` and append their sites. Pass False for
+        data whose sites are already merged (canonical JSON).
 
     Raises
     ------
@@ -212,6 +215,8 @@ def parse_scenario(
     problems: list[str] = []
     if read_stores_file:
         data, problems = merge_stores_file(data, source_name, folder)
+        data, rival_problems = merge_rivals_file(data, source_name, folder)
+        problems += rival_problems
     scenario = validate_scenario(data, source_name, problems)
     scenario._base_dir = folder
     return scenario

@@ -5,13 +5,13 @@ Sighting probabilities are per store format; a format's table takes the defaults
 """
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
 from simulator.config.formats import FORMAT_DEFAULTS, FORMATS, SIGHTING_KEYS
 from simulator.config.schema_base import RESOLVED_BY_VALIDATOR, FrozenModel, SchemaExtra
-from simulator.config.values import Integer, Number
+from simulator.config.values import Boolean, Integer, Number
 
 __all__ = [
     "Behaviour",
@@ -131,10 +131,48 @@ class Behaviour(FrozenModel):
         description="Daily hazard of deciding (booking or ordering), per unit trust, for an in-market consumer, 1/day.",
     )
     test_drive_share: Number = Field(
-        default=0.8, ge=0, le=1, description="Share of decisions that go through a test drive; the rest order directly."
+        default=0.8,
+        ge=0,
+        le=1,
+        description=(
+            "Share of deciders who want a test drive first; the rest order online without one "
+            "(and buy with the odds of a test-driver times online_conversion_odds_ratio)."
+        ),
+    )
+    online_conversion_odds_ratio: Number = Field(
+        default=0.56,
+        ge=0,
+        description=(
+            "Odds of buying after an online order without a test drive, relative to the odds after "
+            "a test drive, for the same trust: logit P_online = logit P_td + log(ratio)."
+        ),
     )
     huff_lambda: Number = Field(
-        default=1.5, gt=0, description="Huff distance exponent for choosing a store for a test drive."
+        default=2.0,
+        gt=0,
+        description="Distance exponent lambda of the store choice: attraction A * max(d, d_min)^-lambda.",
+    )
+    outside_option: Boolean = Field(
+        default=True,
+        description=(
+            "Whether a consumer who wants a test drive may choose no visit at all (the outside option); "
+            "off = every intent books at some store, as in plain Huff."
+        ),
+    )
+    outside_option_km: Number = Field(
+        default=10.0,
+        gt=0,
+        description=(
+            "Size of the outside option as a distance: its attraction is 1 * outside_option_km^-lambda, "
+            "that of a mall store (A = 1) at this distance, km."
+        ),
+    )
+    travel_from: Literal["home", "home_or_commute"] = Field(
+        default="home_or_commute",
+        description=(
+            "Where travel to a store is measured from: `home`, or `home_or_commute` (the nearest point "
+            "of the straight home-work line, so a store on the way to work is cheap to visit)."
+        ),
     )
     huff_min_distance_km: Number = Field(
         default=0.5, gt=0, description="Distances below this are raised to it in the Huff formula, km."

@@ -1,4 +1,4 @@
-"""Schema of the ``[levers]`` section: the seven reasons to believe and their dated events.
+"""Schema of the ``[levers]`` section: the seven reasons to believe, media, and their dated events.
 
 Each lever says how it shifts trust (log-odds) on a given day: the four offset levers by
 a constant offset, the sales announcements by social proof, both plus dated shocks and
@@ -22,6 +22,7 @@ __all__ = [
     "FounderEndorsementLever",
     "LeverEvent",
     "Levers",
+    "MediaLever",
     "OfflineFootprintLever",
     "OffsetLever",
     "SalesAnnouncementsLever",
@@ -225,6 +226,36 @@ class TestimonialsLever(FrozenModel):
     test_drive_weight: Number = Field(
         default=0.5, ge=0, le=1, description="How much a test-driver counts as a source relative to a buyer."
     )
+    online_weight: Number = Field(
+        default=0.78,
+        ge=0,
+        description=(
+            "Online reviews and creators' posts, which reach people who know no buyer: their largest "
+            "effect, in units of one contact's word of mouth (trust shift weight * online_weight)."
+        ),
+    )
+    online_scale: Number = Field(
+        default=2000.0,
+        gt=0,
+        description=(
+            "Testimonial sources (people, buyers counting 1 and test-drivers test_drive_weight, decayed "
+            "with the source half-life) at which online reviews reach 1 - 1/e of their largest effect."
+        ),
+    )
+    events: tuple[LeverEvent, ...] = Field(
+        default=(), description="Dated shocks and steps of online content (creators' reviews), log-odds."
+    )
+
+    def online_effect(self, day: int, sources: float) -> float:
+        """Everyone's trust shift from online testimonials on ``day``, log-odds.
+
+        ``weight * online_weight * (1 - exp(-sources / online_scale))`` plus the events; 0 if
+        the lever is off. ``sources`` is the decayed stock of testimonial sources, in people.
+        """
+        if not self.enabled:
+            return 0.0
+        reviews = self.weight * self.online_weight * (1.0 - math.exp(-sources / self.online_scale))
+        return reviews + sum(event.effect(day) for event in self.events)
 
     @field_validator("source_half_life_days")
     @classmethod
@@ -232,6 +263,41 @@ class TestimonialsLever(FrozenModel):
         if math.isnan(value):
             raise ValueError("must be > 0 or inf, got nan")
         return value
+
+
+class MediaLever(FrozenModel):
+    """Paid and earned media (the launch event's live stream, press, online reach).
+
+    It builds exposure without stores: on day t each consumer is reached with probability
+    ``reach(t)`` (the sum of the events, clipped to [0, 1]) and a contact adds
+    ``exposure_weight`` to the exposure stock, like a sighting of that weight.
+    """
+
+    enabled: Boolean = Field(default=True, description="Whether media acts at all.")
+    exposure_weight: Number = Field(
+        default=0.3, ge=0, description="Exposure weight w of one media contact (a walking sighting is 1)."
+    )
+    events: tuple[LeverEvent, ...] = Field(
+        default=(),
+        description=(
+            "Reach over time: each event's size is a share of residents reached per day (0..1); "
+            "a shock is a campaign that fades, a step an always-on presence."
+        ),
+    )
+
+    @field_validator("events")
+    @classmethod
+    def _reach_sizes(cls, events: tuple[LeverEvent, ...]) -> tuple[LeverEvent, ...]:
+        for position, event in enumerate(events):
+            if not 0.0 <= event.size <= 1.0:
+                raise LocatedError((position, "size"), f"is a daily reach and must be in [0, 1], got {event.size}")
+        return events
+
+    def reach(self, day: int) -> float:
+        """Share of residents reached on ``day``: the events' sum clipped to [0, 1]; 0 if off."""
+        if not self.enabled:
+            return 0.0
+        return min(max(sum(event.effect(day) for event in self.events), 0.0), 1.0)
 
 
 class Levers(FrozenModel):
@@ -259,6 +325,7 @@ class Levers(FrozenModel):
     testimonials: TestimonialsLever = Field(
         default_factory=TestimonialsLever, description="Testimonials and word of mouth."
     )
+    media: MediaLever = Field(default_factory=MediaLever, description="Media reach (launch event, press, online).")
 
     def offset_levers(self) -> dict[str, OffsetLever]:
         """The four offset levers by name."""

@@ -6,7 +6,7 @@ A :class:`Store` takes the defaults of its format
 """
 
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
@@ -17,8 +17,46 @@ from simulator.config.values import Integer, Number, Text
 
 __all__ = [
     "Plan",
+    "PlacedSite",
     "Store",
+    "check_site",
 ]
+
+
+class PlacedSite(Protocol):
+    """What a site (a store or a rival showroom) says about where it is and when it is open."""
+
+    id: str
+    mall: str | None
+    station: str | None
+    lon: float | None
+    lat: float | None
+    open_day: int
+    close_day: int | None
+
+
+def check_site(site: PlacedSite, noun: str) -> None:
+    """Raise unless the site gives exactly one position and ``close_day > open_day``.
+
+    The position is `mall`, `station`, or `lon` and `lat` together.
+    """
+    if (site.lon is None) != (site.lat is None):
+        missing, present = ("lat", "lon") if site.lat is None else ("lon", "lat")
+        raise LocatedError((missing,), f"{noun} '{site.id}': required when {present} is given")
+    given = [
+        label
+        for label, present in (
+            ("mall", site.mall is not None),
+            ("station", site.station is not None),
+            ("lon/lat", site.lon is not None),
+        )
+        if present
+    ]
+    if len(given) != 1:
+        what = "no position" if not given else f"{len(given)} positions ({', '.join(given)})"
+        raise ValueError(f"{noun} '{site.id}' has {what}: give exactly one of mall, station, or lon and lat")
+    if site.close_day is not None and site.close_day <= site.open_day:
+        raise LocatedError(("close_day",), f"must be > open_day ({site.open_day}), got {site.close_day}")
 
 
 class Store(FrozenModel):
@@ -107,23 +145,7 @@ class Store(FrozenModel):
 
     @model_validator(mode="after")
     def _position_and_days(self) -> "Store":
-        if (self.lon is None) != (self.lat is None):
-            missing, present = ("lat", "lon") if self.lat is None else ("lon", "lat")
-            raise LocatedError((missing,), f"store '{self.id}': required when {present} is given")
-        given = [
-            label
-            for label, present in (
-                ("mall", self.mall is not None),
-                ("station", self.station is not None),
-                ("lon/lat", self.lon is not None),
-            )
-            if present
-        ]
-        if len(given) != 1:
-            what = "no position" if not given else f"{len(given)} positions ({', '.join(given)})"
-            raise ValueError(f"store '{self.id}' has {what}: give exactly one of mall, station, or lon and lat")
-        if self.close_day is not None and self.close_day <= self.open_day:
-            raise LocatedError(("close_day",), f"must be > open_day ({self.open_day}), got {self.close_day}")
+        check_site(self, "store")
         return self
 
     @property

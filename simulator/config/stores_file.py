@@ -1,8 +1,10 @@
-"""Stores files: CSV or GeoJSON files of further stores of a plan.
+"""Site files: CSV or GeoJSON files of further stores of a plan, or of rival showrooms.
 
-:func:`read_stores_file` reads and validates one, naming the CSV row (its line number,
-the header being row 1) or the GeoJSON feature of each problem; :func:`merge_stores_file`
-appends the stores of a scenario's ``plan.stores_file`` to its inline stores.
+:func:`read_sites_file` reads and validates one against a site model (``Store`` or
+``RivalShowroom``), naming the CSV row (its line number, the header being row 1) or the
+GeoJSON feature of each problem; :func:`merge_stores_file` appends the stores of a
+scenario's ``plan.stores_file`` to its inline stores, :func:`merge_rivals_file` the
+showrooms of ``rivals.file`` to the inline ones.
 """
 
 import csv
@@ -11,37 +13,40 @@ import json
 import typing
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from pydantic import ValidationError
 
 from simulator.config.problems import problem_lines, unknown_key_message
-from simulator.config.schema_base import unwrap_annotation
+from simulator.config.schema_base import FrozenModel, unwrap_annotation
+from simulator.config.schema_market import RivalShowroom
 from simulator.config.schema_plan import Store
 from simulator.config.toml_files import not_utf8_message, parse_override_value
 from simulator.config.values import show_value
 
 __all__ = [
+    "merge_rivals_file",
     "merge_stores_file",
+    "read_sites_file",
     "read_store_rows",
     "read_stores_file",
 ]
 
 
-def _store_text_columns() -> frozenset[str]:
+def _text_columns(model: type[FrozenModel]) -> frozenset[str]:
+    """Columns of a site model whose cells stay text (ids and names are never parsed as numbers)."""
     text_columns = set()
-    for name, field in Store.model_fields.items():
+    for name, field in model.model_fields.items():
         inner, _, _ = unwrap_annotation(field.annotation)
         if inner is str or typing.get_origin(inner) is Literal:
             text_columns.add(name)
     return frozenset(text_columns)
 
 
-_STORE_TEXT_COLUMNS = _store_text_columns()
-
-
-def read_store_rows(path: Path, label: str) -> tuple[list[tuple[str, dict[str, Any]]], list[str]]:
-    """Read a CSV or GeoJSON stores file into (row label, raw store dict) pairs and problems."""
+def read_store_rows(
+    path: Path, label: str, model: type[FrozenModel] = Store
+) -> tuple[list[tuple[str, dict[str, Any]]], list[str]]:
+    """Read a CSV or GeoJSON site file into (row label, raw site dict) pairs and problems."""
     suffix = path.suffix.lower()
     if suffix not in (".csv", ".geojson", ".json"):
         return [], [f"{label}: unsupported stores file type '{path.suffix}' (use .csv or .geojson)"]
@@ -56,11 +61,14 @@ def read_store_rows(path: Path, label: str) -> tuple[list[tuple[str, dict[str, A
     except UnicodeDecodeError as exception:
         return [], [f"{label}: {not_utf8_message(raw, exception)}"]
     if suffix == ".csv":
-        return _csv_store_rows(text, label)
+        return _csv_store_rows(text, label, model)
     return _geojson_store_rows(text, label)
 
 
-def _csv_store_rows(text: str, label: str) -> tuple[list[tuple[str, dict[str, Any]]], list[str]]:
+def _csv_store_rows(
+    text: str, label: str, model: type[FrozenModel]
+) -> tuple[list[tuple[str, dict[str, Any]]], list[str]]:
+    text_columns = _text_columns(model)
     try:
         reader = csv.reader(io.StringIO(text, newline=""))
         header = next(reader, None)
@@ -69,10 +77,10 @@ def _csv_store_rows(text: str, label: str) -> tuple[list[tuple[str, dict[str, An
         header = [column.strip() for column in header]
         problems = []
         for column_number, column in enumerate(header, start=1):
-            if column not in Store.model_fields:
+            if column not in model.model_fields:
                 problems.append(
                     f"{label}: column {column_number} '{column}': "
-                    + unknown_key_message(column, Store.model_fields, "column")
+                    + unknown_key_message(column, model.model_fields, "column")
                 )
         repeated = sorted({column for column in header if header.count(column) > 1})
         if repeated:
@@ -92,7 +100,7 @@ def _csv_store_rows(text: str, label: str) -> tuple[list[tuple[str, dict[str, An
                 cell = cell.strip()
                 if cell == "":
                     continue
-                store[column] = cell if column in _STORE_TEXT_COLUMNS else parse_override_value(cell)
+                store[column] = cell if column in text_columns else parse_override_value(cell)
             rows.append((row_label, store))
         return rows, problems
     except csv.Error as exception:
@@ -143,55 +151,87 @@ def _geojson_store_rows(text: str, label: str) -> tuple[list[tuple[str, dict[str
     return rows, problems
 
 
-def read_stores_file(stores_file: str, base_dir: Path | None) -> tuple[list[tuple[str, Store]], list[str]]:
-    """Read and validate the stores of a CSV or GeoJSON stores file.
+SiteModel = TypeVar("SiteModel", bound=FrozenModel)
+
+
+def read_sites_file(
+    sites_file: str, base_dir: Path | None, model: type[SiteModel]
+) -> tuple[list[tuple[str, SiteModel]], list[str]]:
+    """Read and validate the sites (stores or rival showrooms) of a CSV or GeoJSON file.
 
     A relative path is resolved against ``base_dir`` (the scenario or comparison file's
-    folder). Returns ``(row label, Store)`` pairs and one-line problems naming the file,
+    folder). Returns ``(row label, site)`` pairs and one-line problems naming the file,
     the row and the column.
     """
-    path = Path(stores_file).expanduser()
+    path = Path(sites_file).expanduser()
     if not path.is_absolute():
         path = (base_dir if base_dir is not None else Path.cwd()) / path
-    rows, problems = read_store_rows(path, stores_file)
-    stores = []
+    rows, problems = read_store_rows(path, sites_file, model)
+    sites = []
     for row_label, row in rows:
         try:
-            stores.append((row_label, Store.model_validate(row)))
+            sites.append((row_label, model.model_validate(row)))
         except ValidationError as exception:
-            problems.extend(problem_lines(exception, stores_file, Store, prefix=f"{row_label}: "))
+            problems.extend(problem_lines(exception, sites_file, model, prefix=f"{row_label}: "))
         except RecursionError:
-            problems.append(f"{stores_file}: {row_label}: nested too deeply")
-    return stores, problems
+            problems.append(f"{sites_file}: {row_label}: nested too deeply")
+    return sites, problems
+
+
+def read_stores_file(stores_file: str, base_dir: Path | None) -> tuple[list[tuple[str, Store]], list[str]]:
+    """Read and validate the stores of a CSV or GeoJSON stores file (see :func:`read_sites_file`)."""
+    return read_sites_file(stores_file, base_dir, Store)
+
+
+def _merge_sites_file(
+    data: dict[str, Any],
+    source_name: str,
+    base_dir: Path | None,
+    section: str,
+    keys: tuple[str, str],
+    model: type[FrozenModel],
+    noun: str,
+) -> tuple[dict[str, Any], list[str]]:
+    """Read ``<section>.<file key>`` and append its validated sites to ``<section>.<list key>``."""
+    list_key, file_key = keys
+    table = data.get(section)
+    if not isinstance(table, Mapping):
+        return data, []
+    sites_file = table.get(file_key)
+    if not isinstance(sites_file, str) or not sites_file.strip():
+        return data, []
+    label = sites_file
+    validated, problems = read_sites_file(sites_file, base_dir, model)
+
+    inline = table.get(list_key, [])
+    seen: dict[str, str] = {}
+    if isinstance(inline, list):
+        for position, site in enumerate(inline):
+            if isinstance(site, Mapping) and isinstance(site.get("id"), str):
+                seen.setdefault(site["id"], f"{section}.{list_key}[{position}] in {source_name}")
+    file_sites = []
+    for row_label, site in validated:
+        site_id = getattr(site, "id")
+        if site_id in seen:
+            problems.append(f"{label}: {row_label}: id: duplicate {noun} id '{site_id}' (also {seen[site_id]})")
+            continue
+        seen[site_id] = f"{label} {row_label}"
+        file_sites.append(site.model_dump())
+    if isinstance(inline, list):
+        data = dict(data)
+        data[section] = {**table, list_key: list(inline) + file_sites}
+    return data, problems
 
 
 def merge_stores_file(
     data: dict[str, Any], source_name: str, base_dir: Path | None
 ) -> tuple[dict[str, Any], list[str]]:
     """Read ``plan.stores_file`` and append its validated stores to ``plan.stores``."""
-    plan = data.get("plan")
-    if not isinstance(plan, Mapping):
-        return data, []
-    stores_file = plan.get("stores_file")
-    if not isinstance(stores_file, str) or not stores_file.strip():
-        return data, []
-    label = stores_file
-    validated, problems = read_stores_file(stores_file, base_dir)
+    return _merge_sites_file(data, source_name, base_dir, "plan", ("stores", "stores_file"), Store, "store")
 
-    inline = plan.get("stores", [])
-    seen: dict[str, str] = {}
-    if isinstance(inline, list):
-        for position, store in enumerate(inline):
-            if isinstance(store, Mapping) and isinstance(store.get("id"), str):
-                seen.setdefault(store["id"], f"plan.stores[{position}] in {source_name}")
-    file_stores = []
-    for row_label, store in validated:
-        if store.id in seen:
-            problems.append(f"{label}: {row_label}: id: duplicate store id '{store.id}' (also {seen[store.id]})")
-            continue
-        seen[store.id] = f"{label} {row_label}"
-        file_stores.append(store.model_dump())
-    if isinstance(inline, list):
-        data = dict(data)
-        data["plan"] = {**plan, "stores": list(inline) + file_stores}
-    return data, problems
+
+def merge_rivals_file(
+    data: dict[str, Any], source_name: str, base_dir: Path | None
+) -> tuple[dict[str, Any], list[str]]:
+    """Read ``rivals.file`` and append its validated showrooms to ``rivals.showrooms``."""
+    return _merge_sites_file(data, source_name, base_dir, "rivals", ("showrooms", "file"), RivalShowroom, "showroom")

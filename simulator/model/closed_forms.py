@@ -130,3 +130,47 @@ def conversion_probability(trust: np.ndarray, conversion: float, slope: float) -
         return np.zeros_like(trust)
     base = math.log(conversion / (1.0 - conversion))
     return logistic(base + slope * (trust - 0.5))
+
+
+def huff_with_outside_option(
+    attraction: np.ndarray, outside_attraction: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Choice among sites plus an outside option (no visit): the MCI/Huff model with a null alternative.
+
+    ``P_ij = a_ij / (sum_k a_ik + a_0)`` and ``P_i0 = a_0 / (sum_k a_ik + a_0)``, where
+    ``a_ij = A_j max(d_ij, d_min)^-lambda`` is a site's attraction and ``a_0`` the outside
+    option's. ``sum_j P_ij = S_i / (S_i + a_0)`` is the inclusive share: how likely the
+    consumer is to visit any site at all. With ``a_0 = 0`` this is plain Huff.
+
+    Parameters
+    ----------
+    attraction : array, shape (I, J)
+        ``a_ij`` (0 for a site that is not available).
+    outside_attraction : float
+        ``a_0 >= 0``.
+
+    Returns
+    -------
+    site_probabilities : numpy.ndarray, shape (I, J)
+    outside_probability : numpy.ndarray, shape (I,)
+        Rows of ``site_probabilities`` plus ``outside_probability`` sum to 1, except rows
+        with no available site and ``a_0 = 0`` (all zero).
+    """
+    attraction = np.asarray(attraction, dtype=np.float64)
+    totals = attraction.sum(axis=1) + outside_attraction
+    site = np.divide(attraction, totals[:, None], out=np.zeros_like(attraction), where=totals[:, None] > 0)
+    outside = np.divide(outside_attraction, totals, out=np.zeros_like(totals), where=totals > 0)
+    return site, outside
+
+
+def online_conversion_probability(test_drive_probability: np.ndarray, odds_ratio: float) -> np.ndarray:
+    """Probability that an online order without a test drive ends in a purchase.
+
+    ``odds_online = odds_ratio * odds_td`` with ``odds = P / (1 - P)``, so
+    ``P_online = r P_td / (1 - P_td + r P_td)``: below ``P_td`` for ``r < 1``, 0 for
+    ``r = 0``, equal to ``P_td`` for ``r = 1``.
+    """
+    p = np.asarray(test_drive_probability, dtype=np.float64)
+    scaled = odds_ratio * p
+    denominator = 1.0 - p + scaled
+    return np.divide(scaled, denominator, out=np.ones_like(p), where=denominator > 0)

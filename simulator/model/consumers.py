@@ -4,8 +4,8 @@
 takes once per run (the consumer arrays, the behaviour parameters, the per-chunk sums),
 rebuilds the exposure of the open stores when a store opens or closes, runs the kernel one
 day at a time on as many threads as pays off, and raises word of mouth when consumers
-become testimonial sources. It also gives the familiarity and trust of any consumers, as
-the kernel computes them.
+become testimonial sources (and online reviews grow with the stock of sources). It also
+gives the familiarity and trust of any consumers, as the kernel computes them.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from simulator.model.dynamics import (
     N_KPIS,
     NEVER,
     OUT_OF_MARKET,
+    PENT_UP,
     ChunkTallies,
     ConsumerArrays,
     DayExposure,
@@ -33,7 +34,7 @@ from simulator.model.dynamics import (
 )
 from simulator.model.exposure import Exposure
 from simulator.model.population import Population
-from simulator.model.rng import STREAM_INITIAL_MARKET, counter_uniforms
+from simulator.model.rng import STREAM_INITIAL_MARKET, STREAM_PENT_UP, counter_uniforms
 
 PARALLEL_MIN_CONSUMERS = 200_000
 """Below this many consumers the kernel runs on one thread: waking a thread pool every day
@@ -46,6 +47,7 @@ def kernel_parameters(scenario: Scenario) -> KernelParameters:
     behaviour = scenario.behaviour
     levers = scenario.levers
     testimonials = levers.testimonials
+    media = levers.media
     return KernelParameters(
         stock_retention=decay_from_half_life(behaviour.adstock_half_life_days),
         wear_retention=decay_from_half_life(behaviour.wearout_half_life_days),
@@ -60,6 +62,8 @@ def kernel_parameters(scenario: Scenario) -> KernelParameters:
         referral_rate=testimonials.referral_rate_per_year / 365.0 if testimonials.enabled else 0.0,
         test_drive_share=float(behaviour.test_drive_share),
         source_retention=decay_from_half_life(testimonials.source_half_life_days),
+        media_weight=float(media.exposure_weight) if media.enabled else 0.0,
+        pent_up_rate=float(1.0 - np.exp(-1.0 / scenario.launch.pent_up_mean_days_to_act)),
     )
 
 
@@ -97,10 +101,17 @@ class Consumers:
         self.key = np.uint64(kernel_key)
         self.parameters = kernel_parameters(scenario)
         levers = scenario.levers
+        self.testimonials = levers.testimonials
         horizon = int(scenario.horizon.days)
-        self.trust_shift = scenario.behaviour.trust_intercept + np.array(
+        self.base_trust_shift = scenario.behaviour.trust_intercept + np.array(
             [levers.trust_shift(d) for d in range(horizon)]
         )
+        self.trust_shift = self.base_trust_shift.copy()
+        """``b_t``, filled day by day: the base shift plus online testimonials of that day."""
+        self.media_reach = np.array([levers.media.reach(d) for d in range(horizon)])
+        self.source_stock = 0.0
+        """Decayed stock of testimonial sources, in people (buyers 1, test-drivers ``w_td``)."""
+        self.pent_up_share = float(scenario.launch.pent_up_share)
         self.test_drive_source_weight = levers.testimonials.test_drive_weight if levers.testimonials.enabled else 0.0
         self.full_mixing = scenario.population.mixing == "full"
         self.wom_full = 0.0
@@ -129,11 +140,19 @@ class Consumers:
         self.day_exposure: dict[bool, DayExposure] = {}
 
     def _initial_status(self, n: int) -> np.ndarray:
-        """Start in the steady state of the spells: share ``h D / (1 + h D)`` in the market."""
+        """Start in the steady state of the spells: share ``h D / (1 + h D)`` in the market.
+
+        A share ``pent_up_share`` of consumers (independent draws) start pent up instead.
+        """
         entry, exit_ = self.parameters.enter_probability, self.parameters.exit_probability
         in_market_share = entry / (entry + exit_) if entry > 0 else 0.0
-        uniform = counter_uniforms(int(self.key), 0, STREAM_INITIAL_MARKET, np.arange(n))
-        return np.where(uniform < in_market_share, IN_MARKET, OUT_OF_MARKET).astype(np.uint8)
+        everyone = np.arange(n)
+        uniform = counter_uniforms(int(self.key), 0, STREAM_INITIAL_MARKET, everyone)
+        status = np.where(uniform < in_market_share, IN_MARKET, OUT_OF_MARKET).astype(np.uint8)
+        if self.pent_up_share > 0:
+            pent_up = counter_uniforms(int(self.key), 0, STREAM_PENT_UP, everyone) < self.pent_up_share
+            status[pent_up] = PENT_UP
+        return status
 
     def open_stores(self, open_mask: np.ndarray) -> None:
         """Set the open stores; rebuild the weekday and weekend exposure of the open stores."""
@@ -164,11 +183,13 @@ class Consumers:
         store_sightings : numpy.ndarray of int64, shape (stores,)
             The day's sightings of each store.
         """
+        self.trust_shift[day] = self.base_trust_shift[day] + self.testimonials.online_effect(day, self.source_stock)
         today = DayInputs(
             day=day,
             key=self.key,
             trust_shift=float(self.trust_shift[day]),
             full_mixing_wom=self.wom_full if self.full_mixing else -1.0,
+            media_reach=float(self.media_reach[day]),
         )
         threads = numba.get_num_threads()
         if self.population.n < PARALLEL_MIN_CONSUMERS:
@@ -178,12 +199,17 @@ class Consumers:
         finally:
             numba.set_num_threads(threads)
         self.wom_full *= self.parameters.source_retention
+        self.source_stock *= self.parameters.source_retention
         return self.tallies.kpis.sum(axis=0), self.tallies.store_sightings.sum(axis=0)
 
     def add_sources(self, consumers: np.ndarray, strengths: np.ndarray) -> None:
-        """New word-of-mouth sources: raise their followers' (or everyone's) word of mouth."""
+        """New word-of-mouth sources: raise their followers' (or everyone's) word of mouth.
+
+        Their strengths, in people, also join the stock of sources that online reviews grow with.
+        """
         if len(consumers) == 0:
             return
+        self.source_stock += float(np.sum(strengths)) * self.population.weight
         if self.full_mixing:
             self.wom_full += float(np.sum(strengths)) / self.population.n
         else:

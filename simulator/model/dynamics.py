@@ -3,10 +3,11 @@
 Consumers are columns of arrays. One call of :func:`consumer_day` advances every consumer
 by one day in a single fused, compiled pass (numba, parallel over fixed-size chunks):
 
-1. sightings ``n_i ~ Poisson(R_i)`` with ``R_i = sum_j rate_ij`` over open stores, drawn by
+1. media: with probability ``m(t)`` (the day's reach) consumer i is reached and adds
+   ``w_M`` to the day's exposure increment; sightings ``n_i ~ Poisson(R_i)`` with ``R_i = sum_j rate_ij`` over open stores, drawn by
    inverse CDF from one counter-based uniform; when ``n_i > 0`` each sighting is assigned
    to a store with probability ``rate_ij / R_i`` and adds that entry's weight ``w_ij``;
-2. exposure stock (adstock) ``E_i <- delta E_i + sum_j w_ij n_ij`` and an optional wear-out
+2. exposure stock (adstock) ``E_i <- delta E_i + sum_j w_ij n_ij (+ w_M)`` and an optional wear-out
    stock ``W_i <- delta_w W_i + sum_j w_ij n_ij``;
 3. familiarity (Hill) ``F_i = x^s / (x^s + K^s)`` with ``x = max(E_i - w_T W_i, 0)``;
 4. word of mouth ``WOM_i = (1 / k_i) sum_{j in contacts(i)} S_j``: the mean testimonial
@@ -17,14 +18,17 @@ by one day in a single fused, compiled pass (numba, parallel over fixed-size chu
    (:func:`add_testimonials`): no consumer reads its contacts' state on a normal day, which
    removes the random memory access that would otherwise bound the kernel's speed;
 5. trust ``T_i = logistic(b_t + b_F F_i + b_W WOM_i + u_i)`` where ``b_t`` is the intercept
-   plus the levers' shift on day t and ``u_i`` the consumer's fixed heterogeneity;
+   plus the levers' shift on day t (online testimonials included) and ``u_i`` the
+   consumer's fixed heterogeneity;
 6. in-market spells: out-of-market consumers enter with a daily probability; in-market
    consumers leave with probability ``1 / duration``;
 7. decision: an in-market consumer decides with probability
    ``1 - exp(-(r T_i + q WOM_i))`` (``r`` booking rate, ``q`` daily referral rate: with
    ``T`` constant and full mixing this is exactly the Bass hazard ``p + q A / N``); a
-   decision is a test-drive booking with probability ``test_drive_share``, otherwise a
-   direct purchase.
+   pent-up consumer (in market for the launch) decides with probability ``pent_up_rate``.
+   A decider wants a test drive with probability ``test_drive_share``
+   (``EVENT_TEST_DRIVE_INTENT``), otherwise orders online (``EVENT_ONLINE_ORDER``); both
+   wait (status ``WAITING``) for the model to choose a store or convert the order.
 
 The kernel takes five named structures (``typing.NamedTuple``, which numba compiles as
 tuples) rather than three dozen positional arguments: :class:`ConsumerArrays` (per
@@ -51,6 +55,7 @@ from simulator.model.rng import (
     STREAM_CHANNEL,
     STREAM_DECISION,
     STREAM_MARKET,
+    STREAM_MEDIA,
     STREAM_SIGHTINGS,
     STREAM_SPLIT_BASE,
     counter_uniform,
@@ -63,13 +68,15 @@ RECENT_WINDOW_DAYS = 28
 # Status codes of a consumer.
 OUT_OF_MARKET = 0
 IN_MARKET = 1
-WAITING = 2  # booked a test drive, waiting in a store's queue
+WAITING = 2  # decided: choosing a store, in a store's queue, or waiting for an online order
 ADOPTED = 3  # bought
+PENT_UP = 4  # in market for the launch: decides at the pent-up rate, whatever the trust
+LOST_TO_RIVAL = 5  # booked a test drive at a rival's showroom: lost to the brand
 
 # Events written by the kernel.
 EVENT_NONE = 0
-EVENT_BOOKING = 1
-EVENT_DIRECT_PURCHASE = 2
+EVENT_TEST_DRIVE_INTENT = 1
+EVENT_ONLINE_ORDER = 2
 
 # Columns of the per-chunk KPI sums.
 KPI_AWARE = 0
@@ -80,9 +87,10 @@ KPI_REACH = 4
 KPI_EFFECTIVE_FREQUENCY = 5
 KPI_IN_MARKET = 6
 KPI_SIGHTINGS = 7
-KPI_BOOKINGS = 8
-KPI_DIRECT_PURCHASES = 9
-N_KPIS = 10
+KPI_TEST_DRIVE_INTENTS = 8
+KPI_ONLINE_ORDERS = 9
+KPI_MEDIA_CONTACTS = 10
+N_KPIS = 11
 
 
 # ----------------------------------------------------------------------------------------
@@ -106,13 +114,14 @@ class ConsumerArrays(NamedTuple):
         then adds today's new sources with :func:`add_testimonials`); not used with full
         mixing.
     status : numpy.ndarray of uint8
-        ``OUT_OF_MARKET``, ``IN_MARKET``, ``WAITING`` or ``ADOPTED`` (updated in place).
+        ``OUT_OF_MARKET``, ``IN_MARKET``, ``WAITING``, ``ADOPTED``, ``PENT_UP`` or
+        ``LOST_TO_RIVAL`` (updated in place).
     aware : numpy.ndarray of uint8
         1 once the consumer has seen a store, heard of the brand or decided.
     recent_sightings : numpy.ndarray of int16, shape (N, 3)
         Days of the three most recent sightings, latest first (``NEVER``: none).
     event : numpy.ndarray of uint8
-        Output: today's ``EVENT_NONE``, ``EVENT_BOOKING`` or ``EVENT_DIRECT_PURCHASE``.
+        Output: today's ``EVENT_NONE``, ``EVENT_TEST_DRIVE_INTENT`` or ``EVENT_ONLINE_ORDER``.
     sightings_record : numpy.ndarray of int32
         Output: today's number of sightings; an empty array skips the record.
     """
@@ -157,7 +166,7 @@ class DayExposure(NamedTuple):
 
 
 class DayInputs(NamedTuple):
-    """The scalars of one day: its number and stream key, the levers' trust shift, full-mixing word of mouth."""
+    """The scalars of one day: its number and stream key, trust shift, full-mixing word of mouth, media reach."""
 
     day: int
     """Day of the horizon; with ``key`` it addresses the day's counter-based draws."""
@@ -167,6 +176,8 @@ class DayInputs(NamedTuple):
     """``b_t``: trust intercept plus the levers' shift on this day (log-odds)."""
     full_mixing_wom: float
     """Everyone's word of mouth with full mixing (>= 0); -1 to read each consumer's ``wom``."""
+    media_reach: float
+    """``m(t)``: probability that a consumer is reached by media today."""
 
 
 class KernelParameters(NamedTuple):
@@ -195,9 +206,13 @@ class KernelParameters(NamedTuple):
     referral_rate: float
     """``q``: decision rate per unit word of mouth, per day."""
     test_drive_share: float
-    """Share of decisions that are test-drive bookings."""
+    """Share of decisions that are test-drive intents (the rest are online orders)."""
     source_retention: float
     """``delta_S``: daily retention of a testimonial source's strength."""
+    media_weight: float
+    """``w_M``: exposure weight of one media contact."""
+    pent_up_rate: float
+    """Daily probability that a pent-up consumer decides."""
 
 
 class ChunkTallies(NamedTuple):
@@ -257,6 +272,7 @@ def consumer_day(
     key = day_inputs.key
     full_mixing_wom = day_inputs.full_mixing_wom
     trust_shift = day_inputs.trust_shift
+    media_reach = day_inputs.media_reach
     exposure_indptr = exposure.indptr
     exposure_indices = exposure.indices
     exposure_rate = exposure.rate
@@ -276,6 +292,8 @@ def consumer_day(
     referral_rate = parameters.referral_rate
     test_drive_share = parameters.test_drive_share
     source_retention = parameters.source_retention
+    media_weight = parameters.media_weight
+    pent_up_rate = parameters.pent_up_rate
     consumer_class = consumers.consumer_class
     heterogeneity = consumers.heterogeneity
     stock = consumers.stock
@@ -301,11 +319,15 @@ def consumer_day(
         store_counts = chunk_store_sightings[chunk]
         store_counts[:] = 0
         for i in range(start, stop):
-            # 1. Sightings, by inverse CDF of Poisson(R_i).
+            # 1. Media contact, then sightings by inverse CDF of Poisson(R_i).
             row = consumer_class[i]
             lam = row_total[row]
             sightings = 0
             increment = 0.0
+            reached = False
+            if media_reach > 0.0 and counter_uniform(key, day, STREAM_MEDIA, i) < media_reach:
+                reached = True
+                increment += media_weight
             if lam > 0.0:
                 u = counter_uniform(key, day, STREAM_SIGHTINGS, i)
                 probability = float(row_zero_probability[row])
@@ -364,21 +386,23 @@ def consumer_day(
                 if counter_uniform(key, day, STREAM_MARKET, i) < enter_probability:
                     status[i] = IN_MARKET
                     state = IN_MARKET
-            elif state == IN_MARKET:
-                if counter_uniform(key, day, STREAM_MARKET, i) < exit_probability:
+            elif state == IN_MARKET or state == PENT_UP:
+                decides = False
+                if state == PENT_UP:
+                    decides = counter_uniform(key, day, STREAM_DECISION, i) < pent_up_rate
+                elif counter_uniform(key, day, STREAM_MARKET, i) < exit_probability:
                     status[i] = OUT_OF_MARKET
                     state = OUT_OF_MARKET
                 else:
                     hazard = booking_rate * t + referral_rate * heard
-                    if counter_uniform(key, day, STREAM_DECISION, i) < 1.0 - math.exp(-hazard):
-                        if counter_uniform(key, day, STREAM_CHANNEL, i) < test_drive_share:
-                            today = EVENT_BOOKING
-                            status[i] = WAITING
-                            state = WAITING
-                        else:
-                            today = EVENT_DIRECT_PURCHASE
-                            status[i] = ADOPTED
-                            state = ADOPTED
+                    decides = counter_uniform(key, day, STREAM_DECISION, i) < 1.0 - math.exp(-hazard)
+                if decides:
+                    if counter_uniform(key, day, STREAM_CHANNEL, i) < test_drive_share:
+                        today = EVENT_TEST_DRIVE_INTENT
+                    else:
+                        today = EVENT_ONLINE_ORDER
+                    status[i] = WAITING
+                    state = WAITING
             event[i] = today
             if sightings_record.shape[0] > 0:
                 sightings_record[i] = sightings
@@ -388,7 +412,7 @@ def consumer_day(
                     recent_sightings[i, 2] = recent_sightings[i, 1]
                     recent_sightings[i, 1] = recent_sightings[i, 0]
                     recent_sightings[i, 0] = day
-            if sightings > 0 or heard > 0.0 or state == ADOPTED or today != EVENT_NONE:
+            if sightings > 0 or reached or heard > 0.0 or state == ADOPTED or today != EVENT_NONE:
                 aware[i] = 1
             # KPI sums.
             kpi[KPI_AWARE] += aware[i]
@@ -400,13 +424,15 @@ def consumer_day(
                 kpi[KPI_REACH] += 1.0
             if recent_sightings[i, 2] >= recent_floor:
                 kpi[KPI_EFFECTIVE_FREQUENCY] += 1.0
-            if state in (IN_MARKET, WAITING):
+            if state == IN_MARKET or state == WAITING or state == PENT_UP:
                 kpi[KPI_IN_MARKET] += 1.0
             kpi[KPI_SIGHTINGS] += sightings
-            if today == EVENT_BOOKING:
-                kpi[KPI_BOOKINGS] += 1.0
-            elif today == EVENT_DIRECT_PURCHASE:
-                kpi[KPI_DIRECT_PURCHASES] += 1.0
+            if reached:
+                kpi[KPI_MEDIA_CONTACTS] += 1.0
+            if today == EVENT_TEST_DRIVE_INTENT:
+                kpi[KPI_TEST_DRIVE_INTENTS] += 1.0
+            elif today == EVENT_ONLINE_ORDER:
+                kpi[KPI_ONLINE_ORDERS] += 1.0
 
 
 def add_testimonials(

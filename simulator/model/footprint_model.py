@@ -6,20 +6,27 @@ advanced by the compiled kernel :func:`simulator.model.dynamics.consumer_day`.
 
 A day:
 
-1. when a store opens or closes: recompute the open columns' row sums and the Huff
-   store-choice table (cells x open stores with test drives);
-2. the consumer kernel: sightings, adstock, familiarity, word of mouth, trust, market
-   spells and decisions (test-drive bookings and direct purchases);
-3. each booking picks a store by Huff, ``P_j ∝ A_j max(d_ij, d_min)^-lambda`` over open
-   stores with test-drive capacity, from the home cell (no store open: the booking is
-   recorded as ``bookings_no_store`` and the consumer stays in the market);
+1. when a store or a rival's showroom opens or closes: recompute the open columns' row
+   sums and the sites of the store choice;
+2. the consumer kernel: media contacts, sightings, adstock, familiarity, word of mouth,
+   trust (with online testimonials), market spells and decisions (test-drive intents and
+   online orders);
+3. each test-drive intent chooses among the open brand stores with test drives, the open
+   rival showrooms and no visit, ``P_j = a_j / (sum_k a_k + a_0)`` with
+   ``a_j = A_j max(d_ij, d_min)^-lambda`` measured from home or the commute
+   (:class:`simulator.model.store_choice.StoreChoice`). A brand store's booking joins its
+   queue; a rival's is lost to the brand (the consumer leaves, ``LOST_TO_RIVAL``); no visit
+   sends the consumer back to the market (``intents_no_visit``; with no site open at all,
+   ``bookings_no_store``);
 4. every store serves up to its daily capacity from its queue (first come, first served);
    bookings still waiting ``queue_patience_days`` after they were made are abandoned
    (``bookings_lost``; the consumer goes back to the market). A closing store loses its
    queue;
 5. each test drive ends in a purchase with probability
-   ``logistic(logit(c) + slope (T_i - 0.5))``; test-drivers who do not buy leave the market;
-   buyers and test-drivers become word-of-mouth sources (strength 1 and ``w_td``).
+   ``P_td = logistic(logit(c) + slope (T_i - 0.5))``; each online order with
+   ``P_online`` = the same odds times ``online_conversion_odds_ratio``. Those who do not
+   buy leave the market; buyers and test-drivers become word-of-mouth sources (strength 1
+   and ``w_td``).
 """
 
 from __future__ import annotations
@@ -30,41 +37,43 @@ from typing import Any
 
 import mesa
 import numpy as np
-from scipy.spatial.distance import cdist
-
 from simulator.city import City, load_city
 from simulator.config import Scenario, load_scenario
-from simulator.model.closed_forms import conversion_probability, huff_probabilities
+from simulator.model.closed_forms import conversion_probability, online_conversion_probability
 from simulator.model.consumers import Consumers
 from simulator.model.dynamics import (
     ADOPTED,
-    EVENT_BOOKING,
-    EVENT_DIRECT_PURCHASE,
+    EVENT_ONLINE_ORDER,
+    EVENT_TEST_DRIVE_INTENT,
     IN_MARKET,
     KPI_AWARE,
-    KPI_BOOKINGS,
-    KPI_DIRECT_PURCHASES,
     KPI_EFFECTIVE_FREQUENCY,
     KPI_FAMILIAR,
     KPI_FAMILIARITY,
     KPI_IN_MARKET,
+    KPI_MEDIA_CONTACTS,
+    KPI_ONLINE_ORDERS,
     KPI_REACH,
     KPI_SIGHTINGS,
+    KPI_TEST_DRIVE_INTENTS,
     KPI_TRUST,
+    LOST_TO_RIVAL,
     OUT_OF_MARKET,
 )
 from simulator.model.exposure import Exposure, build_exposure
-from simulator.model.plan import place_stores
+from simulator.model.plan import place_rivals, place_stores
 from simulator.model.population import Population, synthesize_population
 from simulator.model.rng import (
     STREAM_CAPACITY,
     STREAM_CONVERSION,
+    STREAM_ONLINE_CONVERSION,
     STREAM_QUEUE_ORDER,
     STREAM_STORE_CHOICE,
     counter_uniforms,
     run_generators,
 )
 from simulator.model.store_agent import StoreAgent
+from simulator.model.store_choice import StoreChoice
 
 REPORTED_KPIS = (
     "share_aware",
@@ -115,6 +124,7 @@ class FootprintModel(mesa.Model):
         self.kernel_key = np.uint64(kernel_key)
         self.city = city if city is not None else load_city(scenario.resolved_bundle)
         self.stores = place_stores(scenario, self.city)
+        self.rivals = place_rivals(scenario, self.city)
         self.population = (
             population
             if population is not None
@@ -131,13 +141,22 @@ class FootprintModel(mesa.Model):
         self.patience_days = int(scenario.behaviour.queue_patience_days)
         self.store_agents = [StoreAgent(self, j, self.stores, self.population.weight) for j in range(len(self.stores))]
         self.store_indices = np.arange(len(self.stores))
-        self.home_cells, self.home_cell_row = np.unique(self.population.home_cell, return_inverse=True)
-        n_cells = len(self.city.cell_xy)
+        cell_xy = self.city.cell_xy
+        home_xy = cell_xy[self.population.home_cell]
+        work_cell = self.population.work_cell
+        work_xy = np.where((work_cell >= 0)[:, None], cell_xy[np.maximum(work_cell, 0)], home_xy)
+        self.choice = StoreChoice(self.stores, self.rivals, scenario.behaviour, home_xy, work_xy)
+        n_cells = len(cell_xy)
+        self.cell_intents = np.zeros(n_cells, dtype=np.int64)
         self.cell_bookings = np.zeros(n_cells, dtype=np.int64)
+        self.cell_bookings_to_rivals = np.zeros(n_cells, dtype=np.int64)
         self.cell_test_drives = np.zeros(n_cells, dtype=np.int64)
         self.cell_purchases = np.zeros(n_cells, dtype=np.int64)
+        self.rival_bookings = np.zeros(len(self.rivals), dtype=np.int64)
         self.cumulative_purchases = 0
-        self.change_days = set(self.stores.change_days(self.horizon_days))
+        self.change_days = set(self.stores.change_days(self.horizon_days)) | set(
+            self.rivals.change_days(self.horizon_days)
+        )
         self.day = 0
         self.running = self.horizon_days > 0
         self.daily_rows: list[dict[str, Any]] = []
@@ -160,23 +179,9 @@ class FootprintModel(mesa.Model):
 
     # ------------------------------------------------------------------ set-up
     def _on_open_set_change(self) -> None:
-        """Row sums over open stores, and the Huff store-choice table of the inhabited home cells."""
-        open_mask = self.stores.open_on(self.day)
-        self.consumers.open_stores(open_mask)
-        bookable = open_mask & (self.stores.capacity > 0)
-        self.bookable_stores = np.flatnonzero(bookable)
-        if len(self.bookable_stores):
-            behaviour = self.scenario.behaviour
-            distance_km = cdist(self.city.cell_xy[self.home_cells], self.stores.xy[self.bookable_stores]) / 1000.0
-            probabilities = huff_probabilities(
-                self.stores.attractiveness[self.bookable_stores],
-                distance_km,
-                behaviour.huff_lambda,
-                min_distance=behaviour.huff_min_distance_km,
-            )
-            self.choice_cdf = np.cumsum(probabilities, axis=1)
-        else:
-            self.choice_cdf = np.zeros((len(self.home_cells), 0))
+        """Row sums over open stores, and the open sites of the store choice."""
+        self.consumers.open_stores(self.stores.open_on(self.day))
+        self.choice.set_day(self.day)
 
     # ------------------------------------------------------------------ one day
     def step(self) -> None:
@@ -189,40 +194,40 @@ class FootprintModel(mesa.Model):
 
         for agent in self.store_agents:
             agent.reset_day()
-        direct = np.zeros(0, dtype=np.int64)
-        booked = np.zeros(0, dtype=np.int64)
-        if kpis[KPI_BOOKINGS] + kpis[KPI_DIRECT_PURCHASES] > 0:
+        online = np.zeros(0, dtype=np.int64)
+        intents = np.zeros(0, dtype=np.int64)
+        if kpis[KPI_TEST_DRIVE_INTENTS] + kpis[KPI_ONLINE_ORDERS] > 0:
             event = self.consumers.arrays.event
-            direct = np.flatnonzero(event == EVENT_DIRECT_PURCHASE)
-            booked = np.flatnonzero(event == EVENT_BOOKING)
-        no_store = self._assign_bookings(booked, day)
+            online = np.flatnonzero(event == EVENT_ONLINE_ORDER)
+            intents = np.flatnonzero(event == EVENT_TEST_DRIVE_INTENT)
+        routed = self._route_intents(intents, day)
         self.capacity_draws = counter_uniforms(int(self.kernel_key), day, STREAM_CAPACITY, self.store_indices)
         self.agents.do("serve")
 
-        served = np.concatenate([a.served_today for a in self.store_agents]) if self.store_agents else booked[:0]
-        lost = np.concatenate([a.lost_today for a in self.store_agents]) if self.store_agents else booked[:0]
+        served = np.concatenate([a.served_today for a in self.store_agents]) if self.store_agents else intents[:0]
+        lost = np.concatenate([a.lost_today for a in self.store_agents]) if self.store_agents else intents[:0]
         bought = self._convert(served, day)
-        self.consumers.add_sources(direct, np.ones(len(direct)))
+        online_bought = self._convert_online(online, day)
         self.consumers.arrays.status[lost] = IN_MARKET
 
         home_cell = self.population.home_cell
-        np.add.at(self.cell_bookings, home_cell[booked], 1)
+        np.add.at(self.cell_intents, home_cell[intents], 1)
         np.add.at(self.cell_test_drives, home_cell[served], 1)
-        np.add.at(self.cell_purchases, home_cell[direct], 1)
+        np.add.at(self.cell_purchases, home_cell[online[online_bought]], 1)
         np.add.at(self.cell_purchases, home_cell[served[bought]], 1)
 
-        purchases = int(bought.sum()) + len(direct)
+        purchases = int(bought.sum()) + int(online_bought.sum())
         self.cumulative_purchases += purchases
         row = self._daily_row(day, date, kpis)
+        row.update(routed)
         row.update(
             {
-                "bookings_requested": len(booked),
                 "test_drives": len(served),
                 "bookings_lost": len(lost),
-                "bookings_no_store": no_store,
                 "queue_length": int(sum(a.queue_length for a in self.store_agents)),
+                "online_orders": len(online),
                 "purchases": purchases,
-                "purchases_direct": len(direct),
+                "purchases_direct": int(online_bought.sum()),
                 "cumulative_purchases": self.cumulative_purchases,
             }
         )
@@ -251,38 +256,83 @@ class FootprintModel(mesa.Model):
             "mean_trust": kpis[KPI_TRUST] / n,
             "in_market": int(kpis[KPI_IN_MARKET]),
             "sightings": int(kpis[KPI_SIGHTINGS]),
+            "media_contacts": int(kpis[KPI_MEDIA_CONTACTS]),
         }
 
-    def _assign_bookings(self, booked: np.ndarray, day: int) -> int:
-        """Send each booking to a store chosen by Huff; return the number with no store."""
+    def _route_intents(self, intents: np.ndarray, day: int) -> dict[str, int]:
+        """Send each test-drive intent to a brand store's queue, a rival, or back to the market.
+
+        Returns the day's counts: ``test_drive_intents``, ``bookings_requested`` (at brand
+        stores), ``bookings_to_rivals``, ``intents_no_visit`` and ``bookings_no_store``.
+        """
+        counts = {
+            "test_drive_intents": len(intents),
+            "bookings_requested": 0,
+            "bookings_to_rivals": 0,
+            "intents_no_visit": 0,
+            "bookings_no_store": 0,
+        }
+        if len(intents) == 0:
+            return counts
+        status = self.consumers.arrays.status
+        if not self.choice.any_site:
+            status[intents] = IN_MARKET
+            counts["bookings_no_store"] = len(intents)
+            return counts
+        draws = counter_uniforms(int(self.kernel_key), day, STREAM_STORE_CHOICE, intents)
+        choices = self.choice.choose(intents, draws)
+        no_visit = choices.no_visit
+        status[intents[no_visit]] = IN_MARKET
+        to_rival = choices.rival >= 0
+        status[intents[to_rival]] = LOST_TO_RIVAL
+        np.add.at(self.rival_bookings, choices.rival[to_rival], 1)
+        np.add.at(self.cell_bookings_to_rivals, self.population.home_cell[intents[to_rival]], 1)
+        to_brand = choices.store >= 0
+        self._join_queues(intents[to_brand], choices.store[to_brand], day)
+        np.add.at(self.cell_bookings, self.population.home_cell[intents[to_brand]], 1)
+        counts.update(
+            bookings_requested=int(to_brand.sum()),
+            bookings_to_rivals=int(to_rival.sum()),
+            intents_no_visit=int(no_visit.sum()),
+        )
+        return counts
+
+    def _join_queues(self, booked: np.ndarray, store: np.ndarray, day: int) -> None:
+        """Append the day's bookings to their stores' queues, in a random order of arrival."""
         if len(booked) == 0:
-            return 0
-        if len(self.bookable_stores) == 0:
-            self.consumers.arrays.status[booked] = IN_MARKET
-            return len(booked)
-        cdf = self.choice_cdf[self.home_cell_row[booked]]
-        draws = counter_uniforms(int(self.kernel_key), day, STREAM_STORE_CHOICE, booked)
-        choice = np.minimum((draws[:, None] >= cdf).sum(axis=1), cdf.shape[1] - 1)
-        store = self.bookable_stores[choice]
-        # A day's bookings join each queue in random order, not in home order.
+            return
         arrival = counter_uniforms(int(self.kernel_key), day, STREAM_QUEUE_ORDER, booked)
         order = np.lexsort((arrival, store))
         store_sorted, booked_sorted = store[order], booked[order]
         boundaries = np.flatnonzero(np.diff(store_sorted)) + 1
         for group in np.split(np.arange(len(store_sorted)), boundaries):
             self.store_agents[int(store_sorted[group[0]])].receive(booked_sorted[group], day)
-        return 0
+
+    def _test_drive_conversion(self, consumers: np.ndarray, day: int) -> np.ndarray:
+        """``P_td``: the probability that each consumer buys after a test drive today."""
+        behaviour = self.scenario.behaviour
+        trust = self.trust_of(consumers, day)
+        return conversion_probability(trust, behaviour.conversion, behaviour.conversion_trust_slope)
 
     def _convert(self, served: np.ndarray, day: int) -> np.ndarray:
         """Purchases after test drives; returns a boolean mask over ``served``."""
         if len(served) == 0:
             return np.zeros(0, dtype=bool)
-        behaviour = self.scenario.behaviour
-        trust = self.trust_of(served, day)
-        probability = conversion_probability(trust, behaviour.conversion, behaviour.conversion_trust_slope)
+        probability = self._test_drive_conversion(served, day)
         bought = counter_uniforms(int(self.kernel_key), day, STREAM_CONVERSION, served) < probability
         self.consumers.arrays.status[served] = np.where(bought, ADOPTED, OUT_OF_MARKET)
         self.consumers.add_sources(served, np.where(bought, 1.0, self.consumers.test_drive_source_weight))
+        return bought
+
+    def _convert_online(self, orders: np.ndarray, day: int) -> np.ndarray:
+        """Purchases after online orders (no test drive); returns a boolean mask over ``orders``."""
+        if len(orders) == 0:
+            return np.zeros(0, dtype=bool)
+        ratio = float(self.scenario.behaviour.online_conversion_odds_ratio)
+        probability = online_conversion_probability(self._test_drive_conversion(orders, day), ratio)
+        bought = counter_uniforms(int(self.kernel_key), day, STREAM_ONLINE_CONVERSION, orders) < probability
+        self.consumers.arrays.status[orders] = np.where(bought, ADOPTED, OUT_OF_MARKET)
+        self.consumers.add_sources(orders[bought], np.ones(int(bought.sum())))
         return bought
 
     def trust_of(self, consumers: np.ndarray, day: int) -> np.ndarray:

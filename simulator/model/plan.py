@@ -95,56 +95,146 @@ def zone_of_points(city, xy: np.ndarray) -> np.ndarray:
     return np.asarray(city.cell_zone)[nearest_cell]
 
 
-def place_stores(scenario, city, source_name: str | None = None) -> PlacedStores:
-    """Resolve every store of ``scenario.plan`` to a position on ``city``.
+def site_positions(sites, city, where: str, section: str) -> tuple[np.ndarray, np.ndarray]:
+    """Positions of sites (stores or rival showrooms) in the city's metric CRS, and their mall.
 
-    A store given by ``mall`` sits at the mall (and is inside it), by ``station`` at the
-    station, by ``lon``/``lat`` at that point. A store outside the city, or naming an
-    unknown mall or station, raises :class:`PlanError` naming the store.
+    A site given by ``mall`` sits at the mall (and is inside it), by ``station`` at the
+    station, by ``lon``/``lat`` at that point. A site outside the city, or naming an
+    unknown mall or station, raises :class:`PlanError` naming ``<where>: <section>[i] (id)``.
+
+    Returns
+    -------
+    xy : numpy.ndarray, shape (n, 2)
+    mall : numpy.ndarray of int32
+        Index of the mall the site is in, -1 outside malls.
     """
-    where = source_name or f"{scenario.name}"
-    stores = scenario.plan.stores
     to_metric = Transformer.from_crs("EPSG:4326", city.crs, always_xy=True)
-    to_lonlat = Transformer.from_crs(city.crs, "EPSG:4326", always_xy=True)
-    xy = np.zeros((len(stores), 2))
-    mall = np.full(len(stores), -1, dtype=np.int32)
-    for position, store in enumerate(stores):
-        key = f"{where}: plan.stores[{position}] ({store.id})"
-        if store.mall is not None:
+    xy = np.zeros((len(sites), 2))
+    mall = np.full(len(sites), -1, dtype=np.int32)
+    for position, site in enumerate(sites):
+        key = f"{where}: {section}[{position}] ({site.id})"
+        if site.mall is not None:
             try:
-                m = city.mall_index(store.mall)
+                m = city.mall_index(site.mall)
             except PlanError as error:
                 raise PlanError(f"{key}: mall: {error}") from None
             mall[position] = m
             xy[position] = city.mall_xy[m]
-        elif store.station is not None:
+        elif site.station is not None:
             try:
-                s = city.station_index(store.station)
+                s = city.station_index(site.station)
             except PlanError as error:
                 raise PlanError(f"{key}: station: {error}") from None
             xy[position] = city.station_xy[s]
         else:
-            xy[position] = to_metric.transform(store.lon, store.lat)
-    if len(stores):
+            xy[position] = to_metric.transform(site.lon, site.lat)
+    if len(sites):
         inside = city.contains(xy)
         if not inside.all():
             bad = int(np.flatnonzero(~inside)[0])
-            store = stores[bad]
+            site = sites[bad]
             raise PlanError(
-                f"{where}: plan.stores[{bad}] ({store.id}): position "
-                f"({store.lon}, {store.lat}) is outside the city '{city.name}'"
+                f"{where}: {section}[{bad}] ({site.id}): position "
+                f"({site.lon}, {site.lat}) is outside the city '{city.name}'"
             )
-    lon, lat = to_lonlat.transform(xy[:, 0], xy[:, 1]) if len(stores) else (np.zeros(0), np.zeros(0))
+    return xy, mall
+
+
+def lonlat_of(city, xy: np.ndarray) -> np.ndarray:
+    """WGS84 longitude and latitude of points in the city's metric CRS, shape (n, 2)."""
+    if len(xy) == 0:
+        return np.zeros((0, 2))
+    to_lonlat = Transformer.from_crs(city.crs, "EPSG:4326", always_xy=True)
+    lon, lat = to_lonlat.transform(xy[:, 0], xy[:, 1])
+    return np.column_stack([lon, lat])
+
+
+def place_stores(scenario, city, source_name: str | None = None) -> PlacedStores:
+    """Resolve every store of ``scenario.plan`` to a position on ``city`` (see :func:`site_positions`)."""
+    where = source_name or f"{scenario.name}"
+    stores = scenario.plan.stores
+    xy, mall = site_positions(stores, city, where, "plan.stores")
     return PlacedStores(
         ids=np.array([s.id for s in stores], dtype=object),
         names=np.array([s.name for s in stores], dtype=object),
         format_code=np.array([FORMATS.index(s.format) for s in stores], dtype=np.int8),
         xy=xy,
-        lonlat=np.column_stack([lon, lat]) if len(stores) else np.zeros((0, 2)),
+        lonlat=lonlat_of(city, xy),
         mall=mall,
         open_day=np.array([s.open_day for s in stores], dtype=np.int32),
         close_day=np.array([NEVER_CLOSES if s.close_day is None else s.close_day for s in stores], dtype=np.int32),
         capacity=np.array([s.capacity_per_day for s in stores], dtype=np.int32),
         attractiveness=np.array([s.attractiveness for s in stores], dtype=np.float64),
         visibility_radius_m=np.array([s.visibility_radius_m for s in stores], dtype=np.float64),
+    )
+
+
+@dataclass(frozen=True)
+class PlacedRivals:
+    """The rival showrooms of a scenario as arrays (length R).
+
+    Attributes
+    ----------
+    ids, brands, names : numpy.ndarray of str
+    xy, lonlat : numpy.ndarray, shape (R, 2)
+        Position in the city's metric CRS and in WGS84.
+    open_day, close_day : numpy.ndarray of int32
+        Open on days ``open_day <= t < close_day``.
+    attractiveness : numpy.ndarray of float64
+    """
+
+    ids: np.ndarray
+    brands: np.ndarray
+    names: np.ndarray
+    xy: np.ndarray
+    lonlat: np.ndarray
+    open_day: np.ndarray
+    close_day: np.ndarray
+    attractiveness: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def open_on(self, day: int) -> np.ndarray:
+        """Boolean mask of the showrooms open on ``day``."""
+        return (self.open_day <= day) & (day < self.close_day)
+
+    def change_days(self, horizon_days: int) -> list[int]:
+        """Days (within the horizon, after day 0) on which a showroom opens or closes."""
+        days = {int(d) for d in self.open_day if 0 < d < horizon_days}
+        days |= {int(d) for d in self.close_day if 0 < d < horizon_days}
+        return sorted(days)
+
+    def to_frame(self, city=None) -> pd.DataFrame:
+        """One row per showroom (brand, position, days, attractiveness, zone)."""
+        frame = pd.DataFrame(
+            {
+                "rival_id": self.ids,
+                "brand": self.brands,
+                "rival_name": self.names,
+                "lon": self.lonlat[:, 0],
+                "lat": self.lonlat[:, 1],
+                "open_day": self.open_day,
+                "close_day": np.where(self.close_day == NEVER_CLOSES, -1, self.close_day),
+                "attractiveness": self.attractiveness,
+            }
+        )
+        frame["zone_id"] = city.zone_ids[zone_of_points(city, self.xy)] if (city is not None and len(self)) else ""
+        return frame
+
+
+def place_rivals(scenario, city, source_name: str | None = None) -> PlacedRivals:
+    """Resolve every rival showroom of ``scenario.rivals`` to a position on ``city``."""
+    where = source_name or f"{scenario.name}"
+    showrooms = scenario.rivals.showrooms
+    xy, _ = site_positions(showrooms, city, where, "rivals.showrooms")
+    return PlacedRivals(
+        ids=np.array([r.id for r in showrooms], dtype=object),
+        brands=np.array([r.brand for r in showrooms], dtype=object),
+        names=np.array([r.display_name for r in showrooms], dtype=object),
+        xy=xy,
+        lonlat=lonlat_of(city, xy),
+        open_day=np.array([r.open_day for r in showrooms], dtype=np.int32),
+        close_day=np.array([NEVER_CLOSES if r.close_day is None else r.close_day for r in showrooms], dtype=np.int32),
+        attractiveness=np.array([r.attractiveness for r in showrooms], dtype=np.float64),
     )
