@@ -16,8 +16,8 @@ from simulator.config.schema_base import RESOLVED_BY_VALIDATOR, FrozenModel, Sch
 from simulator.config.values import Integer, Number, Text
 
 __all__ = [
-    "Plan",
     "PlacedSite",
+    "Plan",
     "Store",
     "check_site",
 ]

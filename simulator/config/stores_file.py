@@ -211,7 +211,7 @@ def _merge_sites_file(
                 seen.setdefault(site["id"], f"{section}.{list_key}[{position}] in {source_name}")
     file_sites = []
     for row_label, site in validated:
-        site_id = getattr(site, "id")
+        site_id = site.id
         if site_id in seen:
             problems.append(f"{label}: {row_label}: id: duplicate {noun} id '{site_id}' (also {seen[site_id]})")
             continue

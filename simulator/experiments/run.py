@@ -32,7 +32,7 @@ class ReplicationOutcome:
 
     Attributes
     ----------
-    daily, stores, zones, cells : pandas.DataFrame
+    daily, stores, zones, cells, rivals : pandas.DataFrame
         The run tables of this replication (see :class:`simulator.results.RunResult`),
         without the ``replication`` and ``seed`` columns and the ``_scaled`` twins.
     plan : pandas.DataFrame
@@ -53,11 +53,14 @@ class ReplicationOutcome:
     weight: float
     timings: dict[str, float]
     diagnostics: dict[str, Any]
+    rivals: pd.DataFrame = dataclasses.field(default_factory=pd.DataFrame)
 
     def daily_only(self) -> ReplicationOutcome:
         """This outcome with the daily table only (what a run kept only for its KPIs needs)."""
         empty = pd.DataFrame()
-        return dataclasses.replace(self, stores=empty, zones=empty, cells=empty, plan=empty, diagnostics={})
+        return dataclasses.replace(
+            self, stores=empty, zones=empty, cells=empty, plan=empty, rivals=empty, diagnostics={}
+        )
 
     def scaled_daily(self) -> pd.DataFrame:
         """The daily table with the ``_scaled`` twins of the counts (counts times :attr:`weight`)."""
@@ -98,7 +101,10 @@ def simulate_replication(
             progress(model.day, model.horizon_days)
     finished = time.perf_counter()
     zones, cells = _zone_tables(model)
+    rivals = model.rivals.to_frame(city)
+    rivals["bookings"] = model.rival_bookings
     return ReplicationOutcome(
+        rivals=rivals,
         daily=pd.DataFrame(model.daily_rows),
         stores=pd.DataFrame(model.store_rows, columns=list(STORE_DAY_COLUMNS)),
         zones=zones,
@@ -122,15 +128,22 @@ def _zone_tables(model: FootprintModel) -> tuple[pd.DataFrame, pd.DataFrame]:
     def per_cell(values: np.ndarray) -> np.ndarray:
         return np.bincount(cell, weights=values, minlength=n_cells)
 
+    access = model.choice.cell_access(city.cell_xy)
+    nearest_km = np.where(np.isfinite(access.nearest_store_km), access.nearest_store_km, np.nan)
     sums = {
         "familiarity": per_cell(familiarity),
         "familiar": per_cell((familiarity >= 0.5).astype(np.float64)),
         "trust": per_cell(model.trust_of(np.arange(population.n), model.horizon_days - 1)),
         "aware": per_cell(model.aware.astype(np.float64)),
+        "brand_access": consumers * access.brand_share,
+        "rival_access": consumers * access.rival_share,
+        "nearest_store_km": consumers * nearest_km,
     }
     counts = {
         "consumers": consumers,
+        "test_drive_intents": model.cell_intents,
         "bookings_requested": model.cell_bookings,
+        "bookings_to_rivals": model.cell_bookings_to_rivals,
         "test_drives": model.cell_test_drives,
         "purchases": model.cell_purchases,
     }
@@ -159,9 +172,12 @@ def _results_frame(sums: dict, counts: dict, weight: float) -> pd.DataFrame:
             "share_familiar": np.where(consumers > 0, sums["familiar"] / safe, np.nan),
             "mean_trust": np.where(consumers > 0, sums["trust"] / safe, np.nan),
             "share_aware": np.where(consumers > 0, sums["aware"] / safe, np.nan),
+            "brand_access": np.where(consumers > 0, sums["brand_access"] / safe, np.nan),
+            "rival_access": np.where(consumers > 0, sums["rival_access"] / safe, np.nan),
+            "nearest_store_km": np.where(consumers > 0, sums["nearest_store_km"] / safe, np.nan),
         }
     )
-    for name in ("bookings_requested", "test_drives", "purchases"):
+    for name in ("test_drive_intents", "bookings_requested", "bookings_to_rivals", "test_drives", "purchases"):
         frame[name] = counts[name].astype(np.int64)
         frame[f"{name}_per_1000"] = np.where(consumers > 0, 1000.0 * counts[name] / safe, np.nan)
     return frame
@@ -261,7 +277,7 @@ def assemble_result(
     Adds the ``replication`` and ``seed`` columns, the ``_scaled`` twins of the counts and
     the metadata; build and dynamics times are summed over the replications.
     """
-    tables: dict[str, list[pd.DataFrame]] = {"daily": [], "stores": [], "zones": [], "cells": []}
+    tables: dict[str, list[pd.DataFrame]] = {"daily": [], "stores": [], "zones": [], "cells": [], "rivals": []}
     for replication, (replication_seed, outcome) in enumerate(zip(seeds, outcomes)):
         for name in tables:
             frame = getattr(outcome, name).copy()
@@ -275,6 +291,9 @@ def assemble_result(
     stores = pd.concat(tables["stores"], ignore_index=True)
     for column in STORE_COUNT_COLUMNS:
         stores[f"{column}_scaled"] = stores[column] * weight
+    rivals = pd.concat(tables["rivals"], ignore_index=True)
+    if "bookings" in rivals.columns:
+        rivals["bookings_scaled"] = rivals["bookings"] * weight
     all_timings = {
         "build_s": sum(o.timings["build_s"] for o in outcomes),
         "dynamics_s": sum(o.timings["dynamics_s"] for o in outcomes),
@@ -301,4 +320,5 @@ def assemble_result(
         cells=pd.concat(tables["cells"], ignore_index=True),
         plan=outcomes[-1].plan,
         metadata=metadata,
+        rivals=rivals,
     )

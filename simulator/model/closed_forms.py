@@ -132,9 +132,7 @@ def conversion_probability(trust: np.ndarray, conversion: float, slope: float) -
     return logistic(base + slope * (trust - 0.5))
 
 
-def huff_with_outside_option(
-    attraction: np.ndarray, outside_attraction: float
-) -> tuple[np.ndarray, np.ndarray]:
+def huff_with_outside_option(attraction: np.ndarray, outside_attraction: float) -> tuple[np.ndarray, np.ndarray]:
     """Choice among sites plus an outside option (no visit): the MCI/Huff model with a null alternative.
 
     ``P_ij = a_ij / (sum_k a_ik + a_0)`` and ``P_i0 = a_0 / (sum_k a_ik + a_0)``, where

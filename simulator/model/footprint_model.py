@@ -37,6 +37,7 @@ from typing import Any
 
 import mesa
 import numpy as np
+
 from simulator.city import City, load_city
 from simulator.config import Scenario, load_scenario
 from simulator.model.closed_forms import conversion_probability, online_conversion_probability

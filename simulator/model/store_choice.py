@@ -107,7 +107,9 @@ class StoreChoice:
     def probabilities(self, start_xy: np.ndarray, end_xy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Site and outside-option probabilities for travellers on the segments ``start -> end`` (metres)."""
         distance_km = point_segment_distance(self.site_xy, start_xy, end_xy) / 1000.0
-        attraction = site_attraction(self.site_attractiveness, distance_km, self.distance_exponent, self.min_distance_km)
+        attraction = site_attraction(
+            self.site_attractiveness, distance_km, self.distance_exponent, self.min_distance_km
+        )
         return huff_with_outside_option(attraction, self.outside)
 
     def choose(self, consumers: np.ndarray, uniforms: np.ndarray) -> Choices:
@@ -140,6 +142,4 @@ class StoreChoice:
             nearest = store_distance.min(axis=1)
         else:
             nearest = np.full(n_cells, np.inf)
-        return CellAccess(
-            site_probability[:, :n_brand].sum(axis=1), site_probability[:, n_brand:].sum(axis=1), nearest
-        )
+        return CellAccess(site_probability[:, :n_brand].sum(axis=1), site_probability[:, n_brand:].sum(axis=1), nearest)

@@ -22,8 +22,12 @@ from simulator.config import ResultsError
 SCHEMA_VERSION = 1
 """Version of the run-folder layout written into ``metadata.json``."""
 
-TABLE_NAMES = ("daily", "stores", "zones", "cells", "plan")
+TABLE_NAMES = ("daily", "stores", "zones", "cells", "plan", "rivals")
 """Tables of a run folder, each stored as ``<name>.parquet``."""
+
+OPTIONAL_TABLES = ("cells", "rivals")
+"""Tables that may be empty without columns (no cells kept; no rival showrooms); a run
+folder written before ``rivals`` existed reads it as empty."""
 
 METADATA_FILE = "metadata.json"
 GEOPACKAGE_FILE = "zones.gpkg"
@@ -95,9 +99,15 @@ REQUIRED_COLUMNS: dict[str, tuple[str, ...]] = {
         "share_familiar",
         "mean_trust",
         "share_aware",
+        "brand_access",
+        "rival_access",
+        "nearest_store_km",
+        "test_drive_intents",
         "bookings_requested",
+        "bookings_to_rivals",
         "test_drives",
         "purchases",
+        "bookings_to_rivals_per_1000",
         "bookings_requested_per_1000",
         "test_drives_per_1000",
         "purchases_per_1000",
@@ -113,12 +123,33 @@ REQUIRED_COLUMNS: dict[str, tuple[str, ...]] = {
         "share_familiar",
         "mean_trust",
         "share_aware",
+        "brand_access",
+        "rival_access",
+        "nearest_store_km",
+        "test_drive_intents",
         "bookings_requested",
+        "bookings_to_rivals",
         "test_drives",
         "purchases",
+        "bookings_to_rivals_per_1000",
         "bookings_requested_per_1000",
         "test_drives_per_1000",
         "purchases_per_1000",
+    ),
+    "rivals": (
+        "replication",
+        "seed",
+        "rival_id",
+        "brand",
+        "rival_name",
+        "lon",
+        "lat",
+        "open_day",
+        "close_day",
+        "attractiveness",
+        "zone_id",
+        "bookings",
+        "bookings_scaled",
     ),
     "plan": (
         "store_id",
@@ -181,6 +212,8 @@ class RunResult:
     daily, stores, zones, cells, plan : pandas.DataFrame
         The tables of the run folder, with the columns of :data:`REQUIRED_COLUMNS`
         (``docs/architecture.md``). ``cells`` may be empty.
+    rivals : pandas.DataFrame
+        Bookings won by each rival showroom, per replication (empty without rivals).
     metadata : dict
         JSON-serialisable run description: see :func:`build_metadata`.
     """
@@ -191,6 +224,7 @@ class RunResult:
     cells: pd.DataFrame
     plan: pd.DataFrame
     metadata: dict[str, Any]
+    rivals: pd.DataFrame = dataclasses.field(default_factory=pd.DataFrame)
 
     @property
     def n_replications(self) -> int:
@@ -320,7 +354,7 @@ def validate_run(result: RunResult) -> None:
         table = getattr(result, name)
         if not isinstance(table, pd.DataFrame):
             raise ResultsError(f"{name}: expected a pandas DataFrame, got {type(table).__name__}")
-        if name == "cells" and table.empty and len(table.columns) == 0:
+        if name in OPTIONAL_TABLES and table.empty and len(table.columns) == 0:
             continue
         missing = [c for c in REQUIRED_COLUMNS[name] if c not in table.columns]
         if missing:

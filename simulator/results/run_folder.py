@@ -2,7 +2,7 @@
 
 A run folder (see ``docs/architecture.md``, section "Results (run folder)") holds::
 
-    metadata.json   daily.parquet   stores.parquet   zones.parquet   cells.parquet
+    metadata.json   daily.parquet   stores.parquet   zones.parquet   cells.parquet   rivals.parquet
     plan.parquet    zones.gpkg      figures/*.png    report.html
 
 :func:`write_run_tables` writes the storage part (metadata, Parquet tables, GeoPackage),
@@ -114,6 +114,9 @@ def read_run(run_dir: str | os.PathLike[str]) -> RunResult:
     tables = {}
     for name in TABLE_NAMES:
         table_path = folder / f"{name}.parquet"
+        if not table_path.is_file() and name == "rivals":
+            tables[name] = pd.DataFrame()
+            continue
         if not table_path.is_file():
             raise ResultsError(f"{table_path}: missing")
         try:

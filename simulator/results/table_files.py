@@ -52,11 +52,12 @@ def write_geopackage(
     zone_frame: Any = None,
     cell_frame: Any = None,
 ) -> Path | None:
-    """Write ``zones.gpkg`` atomically: layers ``zones``, ``cells`` and ``stores`` in EPSG:4326.
+    """Write ``zones.gpkg`` atomically: layers ``zones``, ``cells``, ``stores`` and ``rivals`` in EPSG:4326.
 
     ``zones`` and ``cells`` are the given frames left-joined with the replication means
     of the ``zones`` / ``cells`` tables (:func:`replication_means`); ``stores`` are points
-    at the plan's ``lon`` / ``lat`` with the per-store totals of :func:`store_totals`.
+    at the plan's ``lon`` / ``lat`` with the per-store totals of :func:`store_totals`;
+    ``rivals`` are the rival showrooms with their mean bookings over the replications.
     Layers whose input is missing are skipped; nothing is written if all are.
 
     Returns
@@ -82,6 +83,20 @@ def write_geopackage(
         )
         layers["stores"] = gpd.GeoDataFrame(
             stores, geometry=gpd.points_from_xy(plan["lon"], plan["lat"]), crs=GEOPACKAGE_CRS
+        )
+    rivals = result.rivals
+    if len(rivals) and {"lon", "lat", "bookings_scaled"} <= set(rivals.columns):
+        per_showroom = (
+            rivals.groupby(["rival_id", "brand", "rival_name", "zone_id", "lon", "lat"], as_index=False, sort=False)[
+                ["bookings", "bookings_scaled"]
+            ]
+            .mean()
+            .rename(columns={"bookings": "mean_bookings", "bookings_scaled": "mean_bookings_scaled"})
+        )
+        layers["rivals"] = gpd.GeoDataFrame(
+            per_showroom,
+            geometry=gpd.points_from_xy(per_showroom["lon"], per_showroom["lat"]),
+            crs=GEOPACKAGE_CRS,
         )
     if not layers:
         return None
