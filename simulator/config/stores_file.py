@@ -211,12 +211,13 @@ def _merge_sites_file(
                 seen.setdefault(site["id"], f"{section}.{list_key}[{position}] in {source_name}")
     file_sites = []
     for row_label, site in validated:
-        site_id = site.id
+        dumped = site.model_dump()
+        site_id = str(dumped["id"])
         if site_id in seen:
             problems.append(f"{label}: {row_label}: id: duplicate {noun} id '{site_id}' (also {seen[site_id]})")
             continue
         seen[site_id] = f"{label} {row_label}"
-        file_sites.append(site.model_dump())
+        file_sites.append(dumped)
     if isinstance(inline, list):
         data = dict(data)
         data[section] = {**table, list_key: list(inline) + file_sites}

@@ -386,7 +386,7 @@ def consumer_day(
                 if counter_uniform(key, day, STREAM_MARKET, i) < enter_probability:
                     status[i] = IN_MARKET
                     state = IN_MARKET
-            elif state == IN_MARKET or state == PENT_UP:
+            elif state in (IN_MARKET, PENT_UP):
                 decides = False
                 if state == PENT_UP:
                     decides = counter_uniform(key, day, STREAM_DECISION, i) < pent_up_rate
@@ -424,7 +424,7 @@ def consumer_day(
                 kpi[KPI_REACH] += 1.0
             if recent_sightings[i, 2] >= recent_floor:
                 kpi[KPI_EFFECTIVE_FREQUENCY] += 1.0
-            if state == IN_MARKET or state == WAITING or state == PENT_UP:
+            if state in (IN_MARKET, WAITING, PENT_UP):
                 kpi[KPI_IN_MARKET] += 1.0
             kpi[KPI_SIGHTINGS] += sightings
             if reached:
