@@ -43,7 +43,7 @@ BASS_P, BASS_Q = 0.03, 0.38
 
 
 def bass_scenario(city_path, consumers, days, mixing="full"):
-    """Stores and levers off, everyone permanently in the market, purchases without test drives."""
+    """Stores and levers off, everyone permanently in the market, every decision an online purchase."""
     levers_off = {
         name: {"enabled": False}
         for name in (
@@ -66,6 +66,9 @@ def bass_scenario(city_path, consumers, days, mixing="full"):
             "in_market_rate_per_year": 1e9,
             "in_market_duration_days": 1e12,
             "test_drive_share": 0.0,
+            # Every online order is a purchase: P_td = 1 and the same odds online.
+            "conversion": 1.0,
+            "online_conversion_odds_ratio": 1.0,
         },
         levers={
             **levers_off,
@@ -191,8 +194,9 @@ def test_no_store_open_means_bookings_without_store(tiny_city_path, tiny_city):
 
 
 def test_store_choice_shares_equal_huff(tiny_city_path, tiny_city):
-    """Bookings from one home cell are spread over stores by the Huff formula."""
-    model = FootprintModel(tiny_scenario(tiny_city_path), city=tiny_city)
+    """With the outside option off and travel from home, bookings follow plain Huff (1963)."""
+    behaviour = {"outside_option": False, "travel_from": "home", "huff_lambda": 1.5}
+    model = FootprintModel(tiny_scenario(tiny_city_path, behaviour=behaviour), city=tiny_city)
     model.day = 25
     model._on_open_set_change()
     cell = int(np.argmax(np.bincount(model.population.home_cell)))
@@ -203,7 +207,7 @@ def test_store_choice_shares_equal_huff(tiny_city_path, tiny_city):
             agent.reset_day()
             agent.queue_consumers = agent.queue_consumers[:0]
             agent.queue_days = agent.queue_days[:0]
-        model._assign_bookings(consumers, day)
+        model._route_intents(consumers, day)
         counts += [agent.requested_today for agent in model.store_agents]
     distance_km = np.linalg.norm(model.stores.xy - tiny_city.cell_xy[cell], axis=1) / 1000
     expected = huff_probabilities(model.stores.attractiveness, distance_km[None, :], 1.5, min_distance=0.5)[0]

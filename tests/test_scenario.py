@@ -66,6 +66,11 @@ def test_tiny_valid_loads_with_given_values_and_defaults():
     assert scenario.base_dir == DATA.absolute()
 
 
+def levers_online_weight(scenario):
+    """The online testimonials' weight relative to a contact's word of mouth."""
+    return scenario.levers.testimonials.online_weight
+
+
 def test_defaults_match_references_md():
     """Defaults are the ones REFERENCES.md and the brief give (written out here on purpose)."""
     scenario = parse_scenario({}, "empty.toml")
@@ -81,7 +86,11 @@ def test_defaults_match_references_md():
     behaviour = scenario.behaviour
     assert behaviour.adstock_half_life_days == 28 and behaviour.hill_k == 3 and behaviour.hill_s == 2
     assert behaviour.wearout_weight == 0 and behaviour.sighting_weight_vehicle == 0.4
-    assert behaviour.huff_lambda == 1.5 and behaviour.test_drive_share == 0.8 and behaviour.conversion == 0.3
+    # Huff lambda 2: REFERENCES.md's value for malls, where the brand's stores are.
+    assert behaviour.huff_lambda == 2.0 and behaviour.test_drive_share == 0.8 and behaviour.conversion == 0.3
+    assert behaviour.outside_option and behaviour.outside_option_km == 10.0
+    assert behaviour.online_conversion_odds_ratio == 0.56 and behaviour.travel_from == "home_or_commute"
+    assert levers_online_weight(scenario) == pytest.approx(0.70 / 0.90, abs=0.005)  # Nielsen (2009)
     assert behaviour.in_market_rate_per_year == 0.04 and behaviour.in_market_duration_days == 90
     levers = scenario.levers
     assert levers.testimonials.referral_rate_per_year == 0.38

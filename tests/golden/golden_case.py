@@ -17,7 +17,19 @@ sys.path.insert(0, str(HERE.parent))
 
 GOLDEN_FILE = HERE / "tiny_run.json"
 DAILY_KPIS = ("share_aware", "mean_familiarity", "share_familiar", "reach_28d", "effective_frequency_28d", "mean_trust")
-TOTALS = ("sightings", "bookings_requested", "test_drives", "bookings_lost", "purchases", "purchases_direct")
+TOTALS = (
+    "sightings",
+    "media_contacts",
+    "test_drive_intents",
+    "bookings_requested",
+    "bookings_to_rivals",
+    "intents_no_visit",
+    "test_drives",
+    "bookings_lost",
+    "online_orders",
+    "purchases",
+    "purchases_direct",
+)
 
 
 def golden_scenario(city_path):
@@ -39,8 +51,12 @@ def golden_scenario(city_path):
             },
             "behaviour": {"booking_rate_per_day": 0.05},
             "levers": {
-                "founder_endorsement": {"events": [{"kind": "shock", "day": 40, "size": -1.0, "half_life_days": 14}]}
+                "founder_endorsement": {"events": [{"kind": "shock", "day": 40, "size": -1.0, "half_life_days": 14}]},
+                "media": {"events": [{"kind": "shock", "day": 0, "size": 0.2, "half_life_days": 5}]},
+                "testimonials": {"events": [{"kind": "shock", "day": 0, "size": 0.2, "half_life_days": 30}]},
             },
+            "rivals": {"showrooms": [{"id": "R1", "brand": "Rival", "station": "东门", "open_day": 10}]},
+            "launch": {"pent_up_share": 0.02, "pent_up_mean_days_to_act": 5},
             "horizon": {"days": 90},
         },
         "golden.toml",
