@@ -68,9 +68,7 @@ def single_consumer_days(
     tallies = dyn.ChunkTallies(kpis=np.zeros((1, dyn.N_KPIS)), store_sightings=np.zeros((1, n_stores), dtype=np.int64))
     per_store, stock, familiarity = [], [], []
     for day in range(days):
-        day_inputs = dyn.DayInputs(
-            day=day, key=np.uint64(key), trust_shift=0.0, full_mixing_wom=-1.0, media_reach=0.0
-        )
+        day_inputs = dyn.DayInputs(day=day, key=np.uint64(key), trust_shift=0.0, full_mixing_wom=-1.0, media_reach=0.0)
         dyn.consumer_day(day_inputs, exposure, parameters, consumers, tallies)
         per_store.append(tallies.store_sightings[0].copy())
         stock.append(float(consumers.stock[0]))

@@ -69,7 +69,6 @@ from simulator.model.rng import (
     STREAM_CONVERSION,
     STREAM_ONLINE_CONVERSION,
     STREAM_QUEUE_ORDER,
-    STREAM_STORE_CHOICE,
     counter_uniforms,
     run_generators,
 )
@@ -280,8 +279,9 @@ class FootprintModel(mesa.Model):
             status[intents] = IN_MARKET
             counts["bookings_no_store"] = len(intents)
             return counts
-        draws = counter_uniforms(int(self.kernel_key), day, STREAM_STORE_CHOICE, intents)
-        choices = self.choice.choose(intents, draws)
+        choices = self.choice.choose(
+            intents, lambda stream: counter_uniforms(int(self.kernel_key), day, stream, intents)
+        )
         no_visit = choices.no_visit
         status[intents[no_visit]] = IN_MARKET
         to_rival = choices.rival >= 0
