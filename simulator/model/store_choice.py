@@ -34,7 +34,6 @@ from simulator.model.access import outside_attraction, point_segment_distance, s
 from simulator.model.closed_forms import huff_with_outside_option
 from simulator.model.plan import PlacedRivals, PlacedStores
 
-
 DESTINATION_STREAM_BASE = 1 << 32
 """Streams of the destinations' uniforms: this base plus the CRC-32 of the first site's id."""
 OUTSIDE_STREAM = DESTINATION_STREAM_BASE - 1
