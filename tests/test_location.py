@@ -146,8 +146,14 @@ def test_the_launch_rush_fills_stores_then_settles():
     # Public: 75,723 locked orders in the first four weeks against about 15,000
     # deliveries a month in the rest of 2024 (136,854 in nine months): about 5 times.
     assert weekly.iloc[0] > 3.0 * later
-    # It settles: no store is at capacity in the last quarter of the year.
-    assert not (stores[stores["day"] >= 270]["utilisation"] >= 0.999).any()
+
+    # It settles: in the last quarter stores are rarely full and queues are short.
+    def share_at_capacity(frame: pd.DataFrame) -> float:
+        return float((frame["utilisation"] >= 0.999).mean())
+
+    last_quarter = stores[stores["day"] >= 270]
+    assert share_at_capacity(last_quarter) < share_at_capacity(launch_week) / 10
+    assert daily[daily["day"] >= 270]["queue_length"].max() < first_month["queue_length"].max() / 5
 
 
 @pytest.mark.parametrize("lever", LEVERS)
