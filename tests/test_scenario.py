@@ -89,7 +89,7 @@ def test_defaults_match_references_md():
     # Huff lambda 2: REFERENCES.md's value for malls, where the brand's stores are.
     assert behaviour.huff_lambda == 2.0 and behaviour.test_drive_share == 0.8 and behaviour.conversion == 0.3
     assert behaviour.outside_option and behaviour.outside_option_km == 10.0
-    assert behaviour.online_conversion_odds_ratio == 0.56 and behaviour.travel_from == "home_or_commute"
+    assert behaviour.online_conversion_odds_ratio == 0.3 and behaviour.travel_from == "home_or_commute"
     assert levers_online_weight(scenario) == pytest.approx(0.70 / 0.90, abs=0.005)  # Nielsen (2009)
     assert behaviour.in_market_rate_per_year == 0.04 and behaviour.in_market_duration_days == 90
     levers = scenario.levers

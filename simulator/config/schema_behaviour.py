@@ -140,7 +140,7 @@ class Behaviour(FrozenModel):
         ),
     )
     online_conversion_odds_ratio: Number = Field(
-        default=0.56,
+        default=0.3,
         ge=0,
         description=(
             "Odds of buying after an online order without a test drive, relative to the odds after "
