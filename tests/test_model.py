@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+
 import mesa
 import numba
 import numpy as np
@@ -10,7 +12,7 @@ import pytest
 from scipy import stats
 
 from simulator.config.scenario import parse_scenario
-from simulator.experiments.run import run
+from simulator.experiments.run import run, simulate_replication
 from simulator.model.closed_forms import bass_cumulative, huff_probabilities
 from simulator.model.footprint_model import FootprintModel
 
@@ -252,3 +254,21 @@ def test_a_plan_without_stores_runs(tiny_city_path, tiny_city, tmp_path):
     assert len(result.stores) == 0 and "utilisation" in result.stores.columns
     assert result.daily["sightings"].sum() == 0
     write_run(result, tmp_path / "empty", figures=False, report=False)
+
+
+def test_finished_runs_do_not_keep_their_models_alive(tiny_city_path, tiny_city):
+    """Mesa's class-level agent-id counters would hold every model (mesa#3179); runs release them."""
+
+    def live_models() -> int:
+        gc.collect()
+        return sum(isinstance(obj, FootprintModel) for obj in gc.get_objects())
+
+    before = live_models()
+    scenario = tiny_scenario(tiny_city_path, horizon={"days": 5})
+    for seed in (1, 2, 3):
+        simulate_replication(scenario, seed, tiny_city)
+    assert live_models() == before
+    kept = FootprintModel(scenario, city=tiny_city)
+    assert kept in mesa.Agent._ids
+    kept.release()
+    assert kept not in mesa.Agent._ids

@@ -95,11 +95,19 @@ def simulate_replication(
     started = time.perf_counter()
     model = FootprintModel(scenario, seed=seed, city=city, population=population)
     built = time.perf_counter()
-    while model.running:
-        model.step()
-        if progress is not None:
-            progress(model.day, model.horizon_days)
-    finished = time.perf_counter()
+    try:
+        while model.running:
+            model.step()
+            if progress is not None:
+                progress(model.day, model.horizon_days)
+        finished = time.perf_counter()
+        return _outcome(model, city, timings={"build_s": built - started, "dynamics_s": finished - built})
+    finally:
+        model.release()
+
+
+def _outcome(model: FootprintModel, city: City, timings: dict[str, float]) -> ReplicationOutcome:
+    """The tables of a finished model."""
     zones, cells = _zone_tables(model)
     rivals = model.rivals.to_frame(city)
     rivals["bookings"] = model.rival_bookings
@@ -111,7 +119,7 @@ def simulate_replication(
         cells=cells,
         plan=model.stores.to_frame(city),
         weight=float(model.population.weight),
-        timings={"build_s": built - started, "dynamics_s": finished - built},
+        timings=timings,
         diagnostics={"population": model.population.diagnostics, "exposure": model.exposure.diagnostics},
     )
 

@@ -360,3 +360,15 @@ class FootprintModel(mesa.Model):
         while self.running:
             self.step()
         return self
+
+    def release(self) -> None:
+        """Drop Mesa's class-level reference to this model so it can be garbage collected.
+
+        ``mesa.Agent._ids`` is a class-level ``defaultdict`` keyed by model (the per-model
+        agent-id counters) that is never cleared, so every model that created an agent stays
+        alive, with its population and exposure arrays (mesa#3179; fixed only in Mesa
+        releases that need Python >= 3.12). A sweep or comparison of many runs would grow
+        by one run's arrays per run. Call this once the run's tables have been read; the
+        model must not create agents afterwards.
+        """
+        mesa.Agent._ids.pop(self, None)
