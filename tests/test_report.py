@@ -14,13 +14,8 @@ from test_results import synthetic_frames, synthetic_result
 
 import simulator.reports.figures as figures_module
 from simulator.reports.figures import display_label, format_number
-from simulator.reports.market_figures import (
-    funnel_totals,
-    intent_funnel_figure,
-    rival_bookings,
-    save_market_figures,
-    zone_access,
-)
+from simulator.reports.market_data import funnel_totals, rival_bookings, zone_access
+from simulator.reports.market_figures import intent_funnel_figure, save_market_figures
 from simulator.reports.market_report import launch_sentence
 from simulator.reports.publish import write_run
 from simulator.reports.run_figures import familiarity_map, funnel_figure, save_figures, stores_figure

@@ -3,14 +3,14 @@
 Each function returns one ``<section>`` of ``report.html`` (or an empty string when the
 run's tables do not carry what it needs, as in run folders written before rivals, access
 and the intent funnel were recorded). Numbers come from
-:mod:`simulator.reports.market_figures`, figures from the PNG files of
+:mod:`simulator.reports.market_data`, figures from the PNG files of
 :func:`simulator.reports.market_figures.save_market_figures`.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Hashable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +18,7 @@ import pandas as pd
 
 from simulator.reports.figures import format_number
 from simulator.reports.html import escape_html, html_table, image_tag
-from simulator.reports.market_figures import (
+from simulator.reports.market_data import (
     LAUNCH_DAYS,
     count_unit,
     funnel_totals,
@@ -187,7 +187,7 @@ def access_section(result: RunResult, figures: Mapping[str, Path], zone_frame: A
     if access.empty:
         return ""
 
-    def value(row: Mapping[str, Any], column: str) -> float:
+    def value(row: Mapping[Hashable, Any], column: str) -> float:
         number = row.get(column, math.nan)
         return float(number) if number is not None and pd.notna(number) else math.nan
 
@@ -222,8 +222,8 @@ def access_section(result: RunResult, figures: Mapping[str, Path], zone_frame: A
             html_table(headers, rows, [False, True, True, True, True, True, True]),
             "</div>",
             '<p class="note">Nearest store: mean distance of the residents to the nearest open brand store at the end '
-            "of the horizon. Brand (rival) access: the mean probability that a resident's test-drive intent would "
-            "choose one of the brand's stores (a rival showroom) rather than another site or no visit. Bookings per "
+            "of the horizon. Brand (rival) access: the mean probability that a resident's test-drive intent, "
+            "travelling from home, goes to one of the brand's stores (to a rival showroom); the rest is no visit. Bookings per "
             "1,000 residents over the horizon, by home district; mean over replications.</p>",
             "</section>",
         ]
@@ -261,7 +261,7 @@ def _queue_sentence(daily: pd.DataFrame) -> str:
     text = f"The queue peaked at {format_number(queue[peak_index], 'people')} waiting on {when(peak_index)}"
     settled = [i for i in range(peak_index, len(queue)) if queue[i] <= 0.1 * queue[peak_index]]
     if settled:
-        text += f" and fell below a tenth of that by {when(settled[0])} (day {settled[0]} of the run)"
+        text += f" and fell below a tenth of that on {when(settled[0])}, {settled[0] - peak_index} days later"
     return text + "."
 
 
