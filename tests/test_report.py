@@ -13,6 +13,7 @@ from test_cli import tiny_scenario_file
 from test_results import synthetic_frames, synthetic_result
 
 import simulator.reports.figures as figures_module
+import simulator.reports.run_figures as run_figures_module
 from simulator.reports.figures import display_label, format_number
 from simulator.reports.market_data import funnel_totals, rival_bookings, zone_access
 from simulator.reports.market_figures import intent_funnel_figure, save_market_figures
@@ -46,11 +47,16 @@ def _png_size(path: Path) -> tuple[int, int]:
 
 
 @pytest.mark.parametrize("fixture_name", ["single", "several"])
-def test_save_figures_for_one_and_several_replications(fixture_name: str, request, tmp_path: Path) -> None:
+def test_save_figures_for_one_and_several_replications(
+    fixture_name: str, request, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     result = request.getfixturevalue(fixture_name)
     zones, cells = synthetic_frames()
+    if fixture_name == "single":  # the market figures of one replication are drawn by test_market_sections_*
+        monkeypatch.setattr(run_figures_module, "save_market_figures", lambda *_args, **_kwargs: {})
     written = save_figures(result, tmp_path, zone_gdf=zones, cell_gdf=cells)
-    assert set(written) == {"funnel", "stores", "familiarity_map", *MARKET_FIGURES}
+    market = MARKET_FIGURES if fixture_name == "several" else ()
+    assert set(written) == {"funnel", "stores", "familiarity_map", *market}
     for key, path in written.items():
         assert path == tmp_path / "figures" / f"{key}.png"
         width, height = _png_size(path)
@@ -58,9 +64,10 @@ def test_save_figures_for_one_and_several_replications(fixture_name: str, reques
     assert sorted(p.name for p in (tmp_path / "figures").iterdir()) == sorted(f"{key}.png" for key in written)
 
 
-def test_map_is_skipped_without_geometry(tmp_path: Path, single: RunResult) -> None:
+def test_map_is_skipped_without_geometry(tmp_path: Path, single: RunResult, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(run_figures_module, "save_market_figures", lambda *_args, **_kwargs: {})  # drawn elsewhere
     written = save_figures(single, tmp_path)
-    assert set(written) == {"funnel", "stores", *MARKET_FIGURES}
+    assert set(written) == {"funnel", "stores"}
     assert not (tmp_path / "figures" / "familiarity_map.png").exists()
 
 
@@ -273,15 +280,18 @@ attractiveness = 1.0
 
 @pytest.fixture(scope="module")
 def seeded_run(tiny_city_path, tmp_path_factory) -> tuple[RunResult, Path]:
-    """A small real run of the tiny city with one rival showroom, written as a run folder."""
+    """A small real run of the tiny city with one rival showroom: its tables, market figures and report."""
     import simulator
     from simulator.city import load_city, zone_frame
 
     folder = tmp_path_factory.mktemp("seeded")
     scenario = tiny_scenario_file(folder, tiny_city_path, extra=RIVAL_EXTRA)
     result = simulator.run(scenario, consumers=2_000, days=30)
-    city = load_city(tiny_city_path)
-    out = write_run(result, folder / "run", zone_frame=zone_frame(city))
+    zones = zone_frame(load_city(tiny_city_path))
+    out = write_run(result, folder / "run", zone_frame=zones, figures=False, report=False)
+    (out / "figures").mkdir()
+    figures = save_market_figures(result, out / "figures", zones)  # the run's other figures are tested above
+    write_report_html(result, figures, out / "report.html", zone_frame=zones)
     return result, out
 
 
@@ -293,9 +303,8 @@ def _section(document: str, title: str) -> str:
 def test_market_sections_carry_the_run_numbers(seeded_run: tuple[RunResult, Path]) -> None:
     result, out = seeded_run
     document = (out / "report.html").read_text(encoding="utf-8")
-    assert sorted(p.name for p in (out / "figures").iterdir()) == sorted(
-        f"{k}.png" for k in ("funnel", "stores", "familiarity_map", *MARKET_FIGURES)
-    )
+    assert sorted(p.name for p in (out / "figures").iterdir()) == sorted(f"{k}.png" for k in MARKET_FIGURES)
+    assert document.count("data:image/png;base64,") == len(MARKET_FIGURES)
     daily = result.daily
     intents = daily["test_drive_intents_scaled"].sum()
     assert intents > 0 and daily["bookings_to_rivals"].sum() > 0
