@@ -288,7 +288,8 @@ def access_figure(access: pd.DataFrame, *, unit_note: str = "per 1,000 residents
     axis.set_xlabel("mean distance of residents to the nearest brand store (km)", fontsize=9)
     axis.set_ylabel(f"test-drive bookings {unit_note}", fontsize=9)
     axis.set_ylim(bottom=0)
-    axis.set_xlim(left=0)
+    far = float(np.nanmax(distance)) if np.isfinite(distance).any() else 1.0
+    axis.set_xlim(0, far * 1.1)  # room for the labels of the farthest zones
     axis.grid(True, alpha=0.3)
     axis.legend(fontsize=8, loc="upper right", title="point area: population", title_fontsize=8, markerscale=0.5)
     axis.set_title("Test-drive bookings against distance to the nearest brand store (one point per zone)", fontsize=11)
