@@ -9,16 +9,22 @@ import numpy as np
 import pandas as pd
 import pytest
 from matplotlib.figure import Figure
+from test_cli import tiny_scenario_file
 from test_results import synthetic_frames, synthetic_result
 
 import simulator.reports.figures as figures_module
+import simulator.reports.run_figures as run_figures_module
 from simulator.reports.figures import display_label, format_number
+from simulator.reports.market_data import funnel_totals, rival_bookings, zone_access
+from simulator.reports.market_figures import intent_funnel_figure, save_market_figures
+from simulator.reports.market_report import launch_sentence
 from simulator.reports.publish import write_run
 from simulator.reports.run_figures import familiarity_map, funnel_figure, save_figures, stores_figure
 from simulator.reports.run_report import summary_rows, write_report_html
 from simulator.results import RunResult, read_run
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+MARKET_FIGURES = ("intent_funnel", "rival_share", "access", "launch_rush")
 
 
 @pytest.fixture(scope="module")
@@ -41,23 +47,25 @@ def _png_size(path: Path) -> tuple[int, int]:
 
 
 @pytest.mark.parametrize("fixture_name", ["single", "several"])
-def test_save_figures_for_one_and_several_replications(fixture_name: str, request, tmp_path: Path) -> None:
+def test_save_figures_for_one_and_several_replications(
+    fixture_name: str, request, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     result = request.getfixturevalue(fixture_name)
     zones, cells = synthetic_frames()
+    if fixture_name == "single":  # the market figures of one replication are drawn by test_market_sections_*
+        monkeypatch.setattr(run_figures_module, "save_market_figures", lambda *_args, **_kwargs: {})
     written = save_figures(result, tmp_path, zone_gdf=zones, cell_gdf=cells)
-    assert set(written) == {"funnel", "stores", "familiarity_map"}
+    market = MARKET_FIGURES if fixture_name == "several" else ()
+    assert set(written) == {"funnel", "stores", "familiarity_map", *market}
     for key, path in written.items():
         assert path == tmp_path / "figures" / f"{key}.png"
         width, height = _png_size(path)
         assert width > 600 and height > 300
-    assert sorted(p.name for p in (tmp_path / "figures").iterdir()) == [
-        "familiarity_map.png",
-        "funnel.png",
-        "stores.png",
-    ]
+    assert sorted(p.name for p in (tmp_path / "figures").iterdir()) == sorted(f"{key}.png" for key in written)
 
 
-def test_map_is_skipped_without_geometry(tmp_path: Path, single: RunResult) -> None:
+def test_map_is_skipped_without_geometry(tmp_path: Path, single: RunResult, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(run_figures_module, "save_market_figures", lambda *_args, **_kwargs: {})  # drawn elsewhere
     written = save_figures(single, tmp_path)
     assert set(written) == {"funnel", "stores"}
     assert not (tmp_path / "figures" / "familiarity_map.png").exists()
@@ -162,7 +170,7 @@ def test_report_html_is_self_contained(tmp_path: Path, several: RunResult) -> No
     out = write_run(several, tmp_path / "run", zone_frame=zones, cell_frame=cells)
     document = (out / "report.html").read_text(encoding="utf-8")
     assert document.startswith("<!DOCTYPE html>")
-    assert document.count("data:image/png;base64,") == 3
+    assert document.count("data:image/png;base64,") == 3 + len(MARKET_FIGURES)
     assert _external_references(document) == []
     assert "<script" not in document.lower() and "@import" not in document and "<link" not in document.lower()
     assert "&lt;test &amp; check&gt;" in document and "<test & check>" not in document  # escaped
@@ -250,3 +258,136 @@ def test_map_zooms_on_stores_that_cover_a_small_part_of_a_large_city() -> None:
     assert len(central.axes[0].child_axes) == 1
     spread = familiarity_map(zones, None, results, None, plan([5_000.0, 95_000.0]))
     assert len(spread.axes[0].child_axes) == 0
+
+
+# --------------------------------------------------------------------------- market sections
+
+RIVAL_EXTRA = """
+[behaviour]
+in_market_rate_per_year = 2.0
+booking_rate_per_day = 0.3
+trust_intercept = 0.0
+
+[[rivals.showrooms]]
+id = "R1"
+brand = "Rival"
+name = "Rival Centre"
+lon = 116.37
+lat = 39.92
+attractiveness = 1.0
+"""
+
+
+@pytest.fixture(scope="module")
+def seeded_run(tiny_city_path, tmp_path_factory) -> tuple[RunResult, Path]:
+    """A small real run of the tiny city with one rival showroom: its tables, market figures and report."""
+    import simulator
+    from simulator.city import load_city, zone_frame
+
+    folder = tmp_path_factory.mktemp("seeded")
+    scenario = tiny_scenario_file(folder, tiny_city_path, extra=RIVAL_EXTRA)
+    result = simulator.run(scenario, consumers=2_000, days=30)
+    zones = zone_frame(load_city(tiny_city_path))
+    out = write_run(result, folder / "run", zone_frame=zones, figures=False, report=False)
+    (out / "figures").mkdir()
+    figures = save_market_figures(result, out / "figures", zones)  # the run's other figures are tested above
+    write_report_html(result, figures, out / "report.html", zone_frame=zones)
+    return result, out
+
+
+def _section(document: str, title: str) -> str:
+    start = document.index(f"<h2>{title}</h2>")
+    return document[start : document.index("</section>", start)]
+
+
+def test_market_sections_carry_the_run_numbers(seeded_run: tuple[RunResult, Path]) -> None:
+    result, out = seeded_run
+    document = (out / "report.html").read_text(encoding="utf-8")
+    assert sorted(p.name for p in (out / "figures").iterdir()) == sorted(f"{k}.png" for k in MARKET_FIGURES)
+    assert document.count("data:image/png;base64,") == len(MARKET_FIGURES)
+    daily = result.daily
+    intents = daily["test_drive_intents_scaled"].sum()
+    assert intents > 0 and daily["bookings_to_rivals"].sum() > 0
+    funnel = _section(document, "Where test-drive intent goes")
+    assert f"Of {intents:,.0f} test-drive intents" in funnel
+    for column in ("bookings_requested", "bookings_to_rivals", "online_orders", "purchases_direct"):
+        assert f">{daily[f'{column}_scaled'].sum():,.0f}<" in funnel
+    rivals = _section(document, "Rival share")
+    assert "Rival Centre" in rivals and "own brand" in rivals
+    assert f">{result.rivals['bookings_scaled'].sum():,.0f}<" in rivals
+    access = _section(document, "Access by district")
+    nearest_first = result.zones.sort_values("nearest_store_km")["zone_id"].map({"Z01": "West", "Z02": "East"})
+    assert access.index(nearest_first.iloc[0]) < access.index(nearest_first.iloc[1])  # sorted by distance
+    launch = _section(document, "The launch rush")
+    weeks = daily.groupby(daily["day"] // 7)["bookings_requested_scaled"].sum()
+    assert f"In the launch week {weeks.iloc[0]:,.0f} test-drive bookings" in launch
+    assert f"against {weeks.iloc[1:4].mean():,.0f} in the mean later week (weeks 2 to 4)" in launch
+
+
+def test_market_numbers_match_the_tables(several: RunResult) -> None:
+    totals = funnel_totals(several.daily)
+    expected = several.daily.groupby("replication")["test_drive_intents_scaled"].sum().mean()
+    assert totals["test_drive_intents"] == pytest.approx(expected)
+    parts = ("bookings_requested", "bookings_to_rivals", "intents_no_visit", "bookings_no_store")
+    assert sum(totals[p] for p in parts) == pytest.approx(expected)
+    figure = intent_funnel_figure(several.daily)
+    widths = [patch.get_width() for patch in figure.axes[0].patches[:4]]
+    np.testing.assert_allclose(widths, [totals[p] for p in parts])
+    brands, showrooms = rival_bookings(several)
+    assert brands["brand"].iloc[0] == "own brand" and set(brands["brand"][1:]) == {"Tesla", "NIO"}
+    tesla = several.rivals[several.rivals["brand"] == "Tesla"].groupby("replication")["bookings_scaled"].sum().mean()
+    assert brands.set_index("brand").loc["Tesla", "bookings"] == pytest.approx(tesla)
+    assert brands["share"].sum() == pytest.approx(1.0)
+    assert len(showrooms) == 3 + 3 and showrooms["bookings"].is_monotonic_decreasing
+    zones, _cells = synthetic_frames()
+    access = zone_access(several, zones)
+    assert access["nearest_store_km"].is_monotonic_increasing and access["label"].iloc[0] == "Dongcheng"
+
+
+def test_market_sections_without_rivals(tmp_path: Path) -> None:
+    result = synthetic_result(n_replications=1, n_days=20, with_rivals=False)
+    written = save_market_figures(result, tmp_path)
+    assert set(written) == {"intent_funnel", "access", "launch_rush"}
+    assert not (tmp_path / "rival_share.png").exists()
+    document = write_report_html(result, written, tmp_path / "report.html").read_text(encoding="utf-8")
+    rivals = _section(document, "Rival share")
+    assert "no rival showrooms" in rivals and "<img" not in rivals and "<table" not in rivals
+    assert "Where test-drive intent goes" in document
+
+
+def test_older_runs_without_market_columns_still_render(tmp_path: Path) -> None:
+    result = synthetic_result(n_replications=1, n_days=20, with_rivals=False)
+    new_counts = ("test_drive_intents", "bookings_to_rivals", "intents_no_visit", "online_orders", "media_contacts")
+    old_daily = result.daily.drop(columns=[*new_counts, *(f"{c}_scaled" for c in new_counts)])
+    area_columns = ["brand_access", "rival_access", "nearest_store_km", "test_drive_intents", "bookings_to_rivals"]
+    area_columns += ["test_drive_intents_per_1000", "bookings_to_rivals_per_1000"]
+    old = RunResult(
+        daily=old_daily,
+        stores=result.stores,
+        zones=result.zones.drop(columns=area_columns),
+        cells=result.cells.drop(columns=area_columns),
+        plan=result.plan,
+        metadata=result.metadata,
+    )
+    written = save_market_figures(old, tmp_path)
+    assert set(written) == {"launch_rush"}
+    document = write_report_html(old, written, tmp_path / "report.html").read_text(encoding="utf-8")
+    for title in ("Where test-drive intent goes", "Rival share", "Access by district"):
+        assert f"<h2>{title}</h2>" not in document
+    assert "<h2>The launch rush</h2>" in document and "<h2>Stores</h2>" in document
+
+
+def test_launch_sentence_compares_the_first_week_with_later_weeks() -> None:
+    days = np.arange(21)
+    daily = pd.DataFrame({"replication": 0, "day": days, "bookings_requested_scaled": np.where(days < 7, 30.0, 10.0)})
+    sentence = launch_sentence(daily)
+    assert sentence.startswith("In the launch week 210 test-drive bookings")
+    assert "against 70 in the mean later week (weeks 2 to 3), 3.0 times the mean later week." in sentence
+    assert launch_sentence(daily[daily["day"] < 10]) == ""  # one complete week only
+
+
+def test_map_marks_rival_showrooms(several: RunResult) -> None:
+    zones, _cells = synthetic_frames()
+    figure = familiarity_map(zones, None, several.zones, None, several.plan, rivals=several.rivals)
+    legend = [t.get_text() for t in figure.axes[0].get_legend().get_texts()]
+    assert "rival showroom (3)" in legend and "mall store (1)" in legend

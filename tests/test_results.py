@@ -75,8 +75,62 @@ def synthetic_frames() -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
     return gpd.GeoDataFrame(zone_rows, crs=CRS), gpd.GeoDataFrame(cell_rows, crs=CRS)
 
 
-def synthetic_result(n_replications: int = 2, n_days: int = 30, seed: int = 7) -> RunResult:
-    """A hand-made run: n_replications x n_days x 3 stores x 4 zones, following the table contract."""
+RIVALS = (
+    ("R1", "Tesla", "Tesla Guomao", 446_000.0, 4_426_000.0, "Z1"),
+    ("R2", "Tesla", "Tesla Haidian", 449_000.0, 4_435_000.0, "Z3"),
+    ("R3", "NIO", "NIO House 蔚来", 455_000.0, 4_433_000.0, "Z4"),
+)
+"""Rival showrooms of the synthetic run: id, brand, name, x, y (EPSG:32650), zone."""
+
+
+def synthetic_rivals(replication_seeds: list[int], weight: float, rng: np.random.Generator) -> pd.DataFrame:
+    """The ``rivals`` table of the synthetic run: each rival's bookings per replication."""
+    to_lonlat = Transformer.from_crs(CRS, "EPSG:4326", always_xy=True)
+    rows = []
+    for replication, replication_seed in enumerate(replication_seeds):
+        for rival_id, brand, name, x, y, zone_id in RIVALS:
+            lon, lat = to_lonlat.transform(x, y)
+            bookings = int(rng.integers(5, 40))
+            rows.append(
+                {
+                    "replication": replication,
+                    "seed": replication_seed,
+                    "rival_id": rival_id,
+                    "brand": brand,
+                    "rival_name": name,
+                    "lon": lon,
+                    "lat": lat,
+                    "open_day": 0,
+                    "close_day": -1,
+                    "attractiveness": 0.2,
+                    "zone_id": zone_id,
+                    "bookings": bookings,
+                    "bookings_scaled": bookings * weight,
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def _area_counts(rng: np.random.Generator, consumers: int, weight: float, distance_km: float) -> dict[str, float]:
+    """Access and test-drive counts of one zone or cell (bookings fall with the distance)."""
+    booked = int(rng.poisson(40 / (1 + distance_km / 5)))
+    to_rivals = int(rng.poisson(10))
+    counts: dict[str, float] = {
+        "brand_access": 0.7 / (1 + distance_km / 10),
+        "rival_access": 0.2,
+        "nearest_store_km": distance_km,
+        "test_drive_intents": booked + to_rivals + int(rng.poisson(5)),
+        "bookings_to_rivals": to_rivals,
+    }
+    for name in ("test_drive_intents", "bookings_to_rivals"):
+        counts[f"{name}_per_1000"] = 1000 * counts[name] / (consumers * weight)
+    return counts
+
+
+def synthetic_result(
+    n_replications: int = 2, n_days: int = 30, seed: int = 7, *, with_rivals: bool = True
+) -> RunResult:
+    """A hand-made run: n_replications x n_days x 3 stores x 4 zones (and 3 rivals), following the table contract."""
     rng = np.random.default_rng(seed)
     consumers, weight = 2_000, 500.0
     replication_seeds = [1000 + r for r in range(n_replications)]
@@ -107,17 +161,25 @@ def synthetic_result(n_replications: int = 2, n_days: int = 30, seed: int = 7) -
         cumulative = 0
         for day in range(n_days):
             growth = 1 - math.exp(-(day + 1) / 12)
+            online_orders = int(rng.poisson(1 + 2 * growth))
             counts = {
                 "in_market": int(40 + rng.integers(0, 5)),
                 "sightings": int(rng.poisson(800 * growth)),
+                "media_contacts": int(rng.poisson(300)),
                 "bookings_requested": int(rng.poisson(2 + 6 * growth)),
+                "bookings_to_rivals": int(rng.poisson(2)),
+                "intents_no_visit": int(rng.poisson(1)),
                 "test_drives": int(rng.poisson(1 + 4 * growth)),
                 "bookings_lost": int(rng.poisson(0.5 * growth)),
                 "bookings_no_store": int(rng.poisson(0.2)),
                 "queue_length": int(rng.poisson(1)),
-                "purchases": int(rng.poisson(0.3 + growth)),
-                "purchases_direct": 0,
+                "online_orders": online_orders,
+                "purchases_direct": int(rng.binomial(online_orders, 0.2)),
             }
+            counts["test_drive_intents"] = sum(
+                counts[k] for k in ("bookings_requested", "bookings_to_rivals", "intents_no_visit", "bookings_no_store")
+            )
+            counts["purchases"] = int(rng.poisson(0.3 + growth)) + counts["purchases_direct"]
             cumulative += counts["purchases"]
             counts["cumulative_purchases"] = cumulative
             row = {
@@ -178,6 +240,7 @@ def synthetic_result(n_replications: int = 2, n_days: int = 30, seed: int = 7) -
                     "bookings_requested_per_1000": 1000 * booked / (zone_consumers * weight),
                     "test_drives_per_1000": 1000 * driven / (zone_consumers * weight),
                     "purchases_per_1000": 1000 * bought / (zone_consumers * weight),
+                    **_area_counts(rng, zone_consumers, weight, 2.0 + 6.0 * zone_index),
                 }
             )
         for cell in cells_gdf.itertuples(index=False):
@@ -203,6 +266,7 @@ def synthetic_result(n_replications: int = 2, n_days: int = 30, seed: int = 7) -
                     "bookings_requested_per_1000": 3000 / (cell_consumers * weight),
                     "test_drives_per_1000": 2000 / (cell_consumers * weight),
                     "purchases_per_1000": 1000 / (cell_consumers * weight),
+                    **_area_counts(rng, cell_consumers, weight, float(rng.uniform(0.5, 20.0))),
                 }
             )
     metadata = build_metadata(
@@ -236,6 +300,7 @@ def synthetic_result(n_replications: int = 2, n_days: int = 30, seed: int = 7) -
         cells=pd.DataFrame(cell_rows),
         plan=plan,
         metadata=metadata,
+        rivals=synthetic_rivals(replication_seeds, weight, rng) if with_rivals else pd.DataFrame(),
     )
 
 
@@ -356,7 +421,7 @@ def test_geopackage_layers_and_crs(tmp_path: Path, result: RunResult) -> None:
     out = write_run(result, tmp_path / "run", zone_frame=zones, cell_frame=cells, figures=False, report=False)
     gpkg = out / "zones.gpkg"
     layers = {name for name, _geometry in pyogrio.list_layers(gpkg)}
-    assert layers == {"zones", "cells", "stores"}
+    assert layers == {"zones", "cells", "stores", "rivals"}
     for layer in layers:
         assert pyogrio.read_info(gpkg, layer=layer)["crs"] == "EPSG:4326"
     zone_layer = pyogrio.read_dataframe(gpkg, layer="zones")
@@ -374,6 +439,9 @@ def test_geopackage_layers_and_crs(tmp_path: Path, result: RunResult) -> None:
     np.testing.assert_allclose(store_layer.geometry.x, result.plan["lon"])
     totals = result.stores.groupby(["replication", "store_id"])["test_drives"].sum().groupby("store_id").mean()
     np.testing.assert_allclose(store_layer.set_index("store_id")["test_drives"].loc[totals.index], totals)
+    rival_layer = pyogrio.read_dataframe(gpkg, layer="rivals").set_index("rival_id")
+    mean_bookings = result.rivals.groupby("rival_id")["bookings_scaled"].mean()
+    np.testing.assert_allclose(rival_layer["mean_bookings_scaled"].loc[mean_bookings.index], mean_bookings)
 
 
 def test_refuses_to_overwrite_non_empty_folder(tmp_path: Path, result: RunResult) -> None:

@@ -5,7 +5,8 @@ Maps are drawn in a metric CRS with north up (:func:`metric_frames`, :func:`stor
 (:func:`draw_scale_bar`) and a north arrow (:func:`draw_north_arrow`).
 :func:`corner_cover` tells how much of the city each corner of a map covers, so that
 legends and insets go where they hide least; :func:`draw_stores` draws stores as markers
-by format, and :func:`zoom_on_stores` adds an inset magnifying the stores when they
+by format, :func:`draw_rivals` the rival showrooms (:func:`rival_points`) as grey crosses,
+and :func:`zoom_on_stores` adds an inset magnifying the stores when they
 gather in a small part of a large city.
 """
 
@@ -205,6 +206,47 @@ def draw_stores(axis: Any, stores: pd.DataFrame, *, size: float = 55, star_size:
     return handles
 
 
+RIVAL_MARKER = ("X", "#7f7f7f")
+"""Marker and colour of rival showrooms on maps."""
+
+
+def rival_points(rivals: pd.DataFrame, crs: Any) -> pd.DataFrame:
+    """One row per rival showroom (the ``rivals`` table deduplicated by ``rival_id``) with ``map_x`` / ``map_y``.
+
+    Empty when there are no rivals or they have no ``lon`` / ``lat``.
+    """
+    if rivals.empty or not {"rival_id", "lon", "lat"} <= set(rivals.columns):
+        return pd.DataFrame(columns=["rival_id", "map_x", "map_y"])
+    showrooms = rivals.drop_duplicates("rival_id").dropna(subset=["lon", "lat"]).reset_index(drop=True)
+    return store_points(showrooms, crs)
+
+
+def draw_rivals(axis: Any, rivals: pd.DataFrame, *, size: float = 45) -> list[Line2D]:
+    """Draw rival showrooms (with ``map_x`` / ``map_y``, :func:`rival_points`) as grey crosses.
+
+    Returns one legend handle (``rival showroom (n)``), or none without rivals.
+    """
+    if rivals.empty:
+        return []
+    marker, colour = RIVAL_MARKER
+    axis.scatter(
+        rivals["map_x"], rivals["map_y"], marker=marker, s=size, c=colour, edgecolors="white", linewidths=0.6, zorder=7
+    )
+    label = f"rival showroom ({len(rivals)})"
+    return [
+        Line2D(
+            [],
+            [],
+            marker=marker,
+            linestyle="",
+            markerfacecolor=colour,
+            markeredgecolor="white",
+            markersize=8,
+            label=label,
+        )
+    ]
+
+
 def _zoom_view(stores: pd.DataFrame, bounds: Bounds) -> tuple[Bounds, float] | None:
     """Square view around the stores plus :data:`ZOOM_MARGIN_M` and its side, or None when too large."""
     xmin, ymin, xmax, ymax = bounds
@@ -226,13 +268,15 @@ def zoom_on_stores(
     norm: Normalize,
     bounds: Bounds,
     column: str = "mean_familiarity",
+    rivals: pd.DataFrame | None = None,
 ) -> None:
     """An inset that magnifies the area around the stores, in the emptiest corner of the map.
 
     Drawn only when the stores (plus a margin) cover a small part of the city, as in Beijing,
     where eight central stores would otherwise sit in a few millimetres of a large map.
     ``areas`` are the map's choropleth areas with ``column`` (NaN: no data), ``zones`` the
-    district outlines, ``stores`` the output of :func:`store_points`.
+    district outlines, ``stores`` the output of :func:`store_points`, ``rivals`` (optional)
+    that of :func:`rival_points`.
     """
     if len(stores) == 0:
         return
@@ -253,6 +297,8 @@ def zoom_on_stores(
         visible[~visible_data].plot(ax=inset, color=NO_DATA_COLOUR, linewidth=0.0)
     zones.boundary.plot(ax=inset, color="#333333", linewidth=0.7)
     draw_stores(inset, stores, size=45, star_size=110)
+    if rivals is not None:
+        draw_rivals(inset, rivals, size=35)
     _set_view(inset, view)
     inset.set_facecolor("white")
     for spine in inset.spines.values():

@@ -36,7 +36,16 @@ from simulator.reports.figures import (
     thousands_formatter,
     time_axis,
 )
-from simulator.reports.maps import draw_stores, frame_map, metric_frames, store_points, zoom_on_stores
+from simulator.reports.maps import (
+    draw_rivals,
+    draw_stores,
+    frame_map,
+    metric_frames,
+    rival_points,
+    store_points,
+    zoom_on_stores,
+)
+from simulator.reports.market_figures import save_market_figures
 from simulator.results import FIGURES_DIR, RunResult, replication_means, store_totals
 
 MAP_COLOURMAP = "viridis"
@@ -349,13 +358,14 @@ def familiarity_map(
     *,
     vmax: float | None = None,
     title: str | None = None,
+    rivals: pd.DataFrame | None = None,
 ) -> Figure:
-    """Choropleth of mean familiarity at the end of the horizon, with the stores.
+    """Choropleth of mean familiarity at the end of the horizon, with the stores and rivals.
 
     Cells are coloured when ``cell_gdf`` and ``cell_results`` are given, else zones;
     areas without consumers are grey. Zone outlines and labels (English name when there
     is one and the fonts cannot draw Chinese; else the zone id), stores as markers by
-    format, a colour bar, a scale bar in km and a north arrow (north is up: the map is
+    format, rival showrooms (when ``rivals`` has rows) as grey crosses, a colour bar, a scale bar in km and a north arrow (north is up: the map is
     drawn in a projected CRS).
 
     Parameters
@@ -372,6 +382,8 @@ def familiarity_map(
         Top of the colour scale (default: the data maximum rounded up to 0.05).
     title : str, optional
         Map title.
+    rivals : pandas.DataFrame, optional
+        The ``rivals`` table (``rival_id``, ``lon``, ``lat``); drawn when not empty.
 
     Returns
     -------
@@ -400,6 +412,8 @@ def familiarity_map(
 
     stores = store_points(plan, zones.crs)
     handles: list[Any] = draw_stores(axis, stores)
+    showrooms = rival_points(rivals if rivals is not None else pd.DataFrame(), zones.crs)
+    handles += draw_rivals(axis, showrooms)
     if (~has_data).any():
         handles.append(Patch(facecolor=NO_DATA_COLOUR, edgecolor="none", label="no consumers"))
     if handles:
@@ -412,7 +426,7 @@ def familiarity_map(
     bounds = frame_map(axis, (xmin, ymin, xmax, ymax))
     level = "cell" if use_cells else "zone"
     axis.set_title(title or f"Mean familiarity by {level} at the end of the horizon", fontsize=11)
-    zoom_on_stores(axis, areas, zones, stores, colourmap, norm, bounds)
+    zoom_on_stores(axis, areas, zones, stores, colourmap, norm, bounds, rivals=showrooms)
     return figure
 
 
@@ -439,7 +453,9 @@ def save_figures(
     Returns
     -------
     dict of str to pathlib.Path
-        ``{"funnel": ..., "stores": ..., "familiarity_map": ...}`` (map only with geometry).
+        ``{"funnel": ..., "stores": ..., "familiarity_map": ...}`` (map only with geometry),
+        plus the market figures the run's tables allow (:func:`save_market_figures`:
+        ``intent_funnel``, ``rival_share``, ``access``, ``launch_rush``).
     """
     folder = Path(out_dir) / FIGURES_DIR
     folder.mkdir(parents=True, exist_ok=True)
@@ -449,6 +465,7 @@ def save_figures(
         stores_figure(result.stores, result.plan, consumer_weight=result.consumer_weight), folder / "stores.png"
     )
     if zone_gdf is not None:
-        figure = familiarity_map(zone_gdf, cell_gdf, result.zones, result.cells, result.plan)
+        figure = familiarity_map(zone_gdf, cell_gdf, result.zones, result.cells, result.plan, rivals=result.rivals)
         written["familiarity_map"] = save_png(figure, folder / "familiarity_map.png")
+    written.update(save_market_figures(result, folder, zone_gdf))
     return written

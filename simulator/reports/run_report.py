@@ -22,6 +22,7 @@ from simulator.reports.figures import (
     format_number,
 )
 from simulator.reports.html import escape_html, html_table, image_tag, key_value_table, write_html_document
+from simulator.reports.market_report import access_section, market_sections
 from simulator.results import RunResult, replication_means, store_totals
 
 # --------------------------------------------------------------------------- terminal summary
@@ -247,7 +248,9 @@ def write_report_html(
 
     Contents: title, scenario name and description; the run (hash, seed, replications,
     consumers and weight, city, horizon); the key results (:meth:`RunResult.summary`);
-    the figures embedded as base64 PNG; a per-store table; a per-zone table; the
+    the funnel over time; where test-drive intent goes, the launch rush and rival share
+    (:mod:`simulator.reports.market_report`, when the run records them); a per-store
+    table; a per-zone table; access by district; the figures embedded as base64 PNG; the
     canonical scenario in a collapsible block; package versions and timings. CSS is
     inline, there are no scripts, external fonts or links, and all text is escaped.
 
@@ -255,8 +258,9 @@ def write_report_html(
     ----------
     result : RunResult
     figures : mapping of str to path
-        PNG files by key (``funnel``, ``stores``, ``familiarity_map``), as returned by
-        :func:`save_figures`; missing keys are skipped.
+        PNG files by key (``funnel``, ``stores``, ``familiarity_map``, ``intent_funnel``,
+        ``rival_share``, ``access``, ``launch_rush``), as returned by :func:`save_figures`;
+        missing keys are skipped.
     out_path : path-like
         Target HTML file.
     zone_frame : geopandas.GeoDataFrame or pandas.DataFrame, optional
@@ -281,8 +285,10 @@ def write_report_html(
         "<section><h2>Funnel over time</h2>",
         _figure_block(figure_paths, "funnel"),
         "</section>",
+        *market_sections(result, figure_paths),
         _stores_section(result, figure_paths),
         _zones_section(result, figure_paths, zone_frame),
+        access_section(result, figure_paths, zone_frame),
         _reproducibility_sections(result.metadata),
     ]
     return write_html_document(f"{name} – footprint simulator report", sections, out_path)
