@@ -384,6 +384,10 @@ def test_launch_sentence_compares_the_first_week_with_later_weeks() -> None:
     assert sentence.startswith("In the launch week 210 test-drive bookings")
     assert "against 70 in the mean later week (weeks 2 to 3), 3.0 times the mean later week." in sentence
     assert launch_sentence(daily[daily["day"] < 10]) == ""  # one complete week only
+    # A run longer than the launch month compares with the weeks after it (here 5 and 6).
+    days = np.arange(42)
+    daily = pd.DataFrame({"replication": 0, "day": days, "bookings_requested_scaled": np.where(days < 28, 30.0, 5.0)})
+    assert "against 35 in the mean later week (weeks 5 to 6), 6.0 times" in launch_sentence(daily)
 
 
 def test_map_marks_rival_showrooms(several: RunResult) -> None:

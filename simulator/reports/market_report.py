@@ -230,16 +230,23 @@ def access_section(result: RunResult, figures: Mapping[str, Path], zone_frame: A
     )
 
 
+LAUNCH_MONTH_WEEKS = 4
+"""Weeks of the launch month, left out of the later weekly mean when the run is long enough."""
+
+
 def launch_sentence(daily: pd.DataFrame) -> str:
     """One sentence comparing the launch week's bookings with the mean later week (empty when impossible)."""
     weeks = weekly_bookings(daily)
     if len(weeks) < 2:
         return ""
-    launch, later = float(weeks.iloc[0]), float(weeks.iloc[1:].mean())
+    # After the launch month when the run is long enough for it, else after the launch week.
+    first_later = LAUNCH_MONTH_WEEKS if len(weeks) > LAUNCH_MONTH_WEEKS + 1 else 1
+    launch, later = float(weeks.iloc[0]), float(weeks.iloc[first_later:].mean())
     ratio = f", {launch / later:,.1f} times the mean later week" if later > 0 else ""
     return (
         f"In the launch week {format_number(launch, 'people')} test-drive bookings were requested at the brand's "
-        f"stores against {format_number(later, 'people')} in the mean later week (weeks 2 to {len(weeks)}){ratio}."
+        f"stores against {format_number(later, 'people')} in the mean later week "
+        f"(weeks {first_later + 1} to {len(weeks)}){ratio}."
     )
 
 
