@@ -194,7 +194,7 @@ class Consumer(mesa.Agent):
         self.recent = deque()  # (day, sightings) of the last 28 days
 
     def step(self) -> None:
-        model, rng, day = self.model, self.model.rng, self.model.day
+        model, rng = self.model, self.model.rng
         increment = 0.0
         reached = model.media_reach > 0 and rng.random() < model.media_reach
         if reached:
@@ -266,7 +266,8 @@ class Consumer(mesa.Agent):
         start, end = self.home_xy, (self.work_xy if model.from_commute else self.home_xy)
         pulls = [
             max(
-                site.attractiveness * max(segment_distance(site.xy, start, end) / 1000.0, model.huff_min_km) ** -model.huff_lambda
+                site.attractiveness
+                * max(segment_distance(site.xy, start, end) / 1000.0, model.huff_min_km) ** -model.huff_lambda
                 for site in destination
             )
             for destination in model.destinations

@@ -89,6 +89,7 @@ def equivalence_scenario(city_path):
                 "outside_option": True,
                 "outside_option_km": 2.5,
                 "travel_from": "home_or_commute",
+                "conversion_trust_slope": 4.0,  # a conversion that ignores trust is visible
             },
             "levers": {
                 "testimonials": {"weight": 1.5, "referral_rate_per_year": 3.0, "online_scale": 5000.0},
@@ -220,7 +221,9 @@ def test_per_store_and_rival_totals_agree(replications):
     columns = [c for c in production.columns if "." in c]
     assert len(columns) == len(STORES) * len(PER_STORE) + len(RIVALS)
     table = compare(production[columns], reference[columns])
-    assert (table["p"] > P_MIN).all(), f"store and rival KPIs that differ:\n{table[table['p'] <= P_MIN]}\n\nall:\n{table}"
+    assert (table["p"] > P_MIN).all(), (
+        f"store and rival KPIs that differ:\n{table[table['p'] <= P_MIN]}\n\nall:\n{table}"
+    )
 
 
 @pytest.mark.slow
@@ -230,8 +233,9 @@ def test_reference_is_built_from_the_production_inputs(replications):
     reference = reference_from(model, np.random.Generator(np.random.PCG64(0)))
     assert len(reference.agents_by_type[type(reference.consumers[0])]) == CONSUMERS
     assert len(reference.stores) == len(STORES) and len(reference.rivals) == len(RIVALS)
-    commuters = [c.work_xy != c.home_xy for c in reference.consumers]
-    np.testing.assert_array_equal(commuters, model.population.work_cell >= 0)
+    home, work = model.population.home_cell, model.population.work_cell
+    expected_work = model.city.cell_xy[np.where(work >= 0, work, home)]
+    np.testing.assert_array_equal([c.work_xy for c in reference.consumers], expected_work)
     i = int(np.argmax(np.diff(model.population.contact_indptr)))
     consumer = reference.consumers[i]
     indptr, indices = model.population.contact_indptr, model.population.contact_indices
