@@ -8,7 +8,7 @@ by one day in a single fused, compiled pass (numba, parallel over fixed-size chu
    inverse CDF from one counter-based uniform; when ``n_i > 0`` each sighting is assigned
    to a store with probability ``rate_ij / R_i`` and adds that entry's weight ``w_ij``;
 2. exposure stock (adstock) ``E_i <- delta E_i + sum_j w_ij n_ij (+ w_M)`` and an optional wear-out
-   stock ``W_i <- delta_w W_i + sum_j w_ij n_ij``;
+   stock ``W_i <- delta_w W_i + sum_j w_ij n_ij (+ w_M)`` (a media contact wears out like a sighting);
 3. familiarity (Hill) ``F_i = x^s / (x^s + K^s)`` with ``x = max(E_i - w_T W_i, 0)``;
 4. word of mouth ``WOM_i = (1 / k_i) sum_{j in contacts(i)} S_j``: the mean testimonial
    strength of i's contacts (or of everyone, with full mixing), where a source's strength
