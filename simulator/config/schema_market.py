@@ -98,9 +98,12 @@ class Launch(FrozenModel):
         le=1,
         description=(
             "Share of residents in market for the brand on day 0 (pre-launch interest). Each decides "
-            "with daily probability 1 / pent_up_mean_days_to_act, whatever their trust."
+            "with daily probability 1 - exp(-1 / pent_up_mean_days_to_act) (a hazard of one per mean "
+            "time to act), whatever their trust."
         ),
     )
     pent_up_mean_days_to_act: Number = Field(
-        default=10.0, gt=0, description="Mean days a pent-up consumer takes to act on the launch, days."
+        default=10.0,
+        gt=0,
+        description="Mean time a pent-up consumer takes to act on the launch (the inverse of the daily hazard), days.",
     )
