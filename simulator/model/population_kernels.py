@@ -1,0 +1,246 @@
+"""Compiled loops of population synthesis (numba, one thread, so results never depend on threads).
+
+Each kernel replaces a numpy expression that built full-size temporaries (one float64 or
+int64 per consumer or per contact) with one pass that writes only its int32 output:
+
+* :func:`search_rows` and :func:`cells_in_blocks`: the inverse-CDF draws of the gravity
+  model (the same comparisons as ``np.searchsorted`` on the flattened rows);
+* :func:`distinct_pairs`: the distinct (home cell, work cell) pairs of the commuters with
+  their counts, without a sort (commuters come grouped by home cell);
+* :func:`weighted_mode_shares`, :func:`mode_cumulative` and :func:`choose_modes`: the mode
+  logit on those pairs;
+* :func:`fill_contacts` and :func:`transpose_contacts`: the small-world contacts and their
+  transpose (a counting sort).
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+N_MODES = 4
+
+
+@numba.njit(cache=True)
+def search_rows(flat: np.ndarray, width: int, rows: np.ndarray, uniforms: np.ndarray, out: np.ndarray) -> None:
+    """Inverse-CDF draw in row ``rows[i]`` of CDF rows laid end to end, into ``out``.
+
+    ``flat[r * width + j] = cdf[r, j] + r``; the draw is the first ``j`` with
+    ``flat[r * width + j] > r + u_i`` (``np.searchsorted(..., side="right")`` restricted to
+    the row, which finds the same position), capped at ``width - 1``.
+    """
+    for i in range(len(rows)):
+        row = rows[i]
+        key = row + uniforms[i]
+        first = row * width
+        low, high = first, first + width
+        while low < high:
+            middle = (low + high) >> 1
+            if flat[middle] <= key:
+                low = middle + 1
+            else:
+                high = middle
+        out[i] = min(low - first, width - 1)
+
+
+@numba.njit(cache=True)
+def cells_in_blocks(
+    cumulative: np.ndarray,
+    before: np.ndarray,
+    totals: np.ndarray,
+    starts: np.ndarray,
+    ends: np.ndarray,
+    cells_by_block: np.ndarray,
+    work_block: np.ndarray,
+    uniforms: np.ndarray,
+    out: np.ndarray,
+) -> None:
+    """A cell in each chosen block with probability proportional to its jobs, into ``out``.
+
+    Target ``before[b] + u_i totals[b]`` on the running sum of jobs over the cells sorted by
+    block; the first position above it inside the block's range ``[starts[b], ends[b])``,
+    capped at its last cell.
+    """
+    for i in range(len(work_block)):
+        block = work_block[i]
+        target = before[block] + uniforms[i] * totals[block]
+        low, high = starts[block], ends[block]
+        while low < high:
+            middle = (low + high) >> 1
+            if cumulative[middle] <= target:
+                low = middle + 1
+            else:
+                high = middle
+        out[i] = cells_by_block[min(low, ends[block] - 1)]
+
+
+@numba.njit(cache=True)
+def distinct_pairs(home: np.ndarray, work: np.ndarray, n_cells: int):
+    """Distinct (home, work) pairs, the pair of each commuter and the commuters per pair.
+
+    One pass with a slot per work cell, reset at each change of home cell: no sort. When
+    commuters are grouped by home cell (as synthesis orders them) every pair appears once;
+    otherwise a pair may appear more than once, which weighted sums do not mind.
+
+    Returns
+    -------
+    pair_of : numpy.ndarray of int32, shape (m,)
+    pair_home, pair_work : numpy.ndarray of int32, shape (pairs,)
+    pair_count : numpy.ndarray of int64, shape (pairs,)
+    """
+    m = len(home)
+    slot = np.full(n_cells, -1, dtype=np.int32)
+    touched = np.empty(n_cells, dtype=np.int32)
+    pair_of = np.empty(m, dtype=np.int32)
+    n_pairs = 0
+    n_touched = 0
+    current = -1
+    for i in range(m):
+        if home[i] != current:
+            for t in range(n_touched):
+                slot[touched[t]] = -1
+            n_touched = 0
+            current = home[i]
+        pair = slot[work[i]]
+        if pair < 0:
+            pair = n_pairs
+            slot[work[i]] = pair
+            touched[n_touched] = work[i]
+            n_touched += 1
+            n_pairs += 1
+        pair_of[i] = pair
+    pair_home = np.empty(n_pairs, dtype=np.int32)
+    pair_work = np.empty(n_pairs, dtype=np.int32)
+    pair_count = np.zeros(n_pairs, dtype=np.int64)
+    for i in range(m):
+        pair = pair_of[i]
+        pair_home[pair] = home[i]
+        pair_work[pair] = work[i]
+        pair_count[pair] += 1
+    return pair_of, pair_home, pair_work, pair_count
+
+
+@numba.njit(cache=True)
+def relative_exp_utilities(utility: np.ndarray) -> np.ndarray:
+    """``exp(V_pm - max_m V_pm)`` for each row (0 for an unavailable mode, ``V = -inf``)."""
+    out = np.zeros_like(utility)
+    for p in range(utility.shape[0]):
+        top = -np.inf
+        for m in range(utility.shape[1]):
+            top = max(top, utility[p, m])
+        for m in range(utility.shape[1]):
+            if utility[p, m] > -np.inf:
+                out[p, m] = np.exp(utility[p, m] - top)
+    return out
+
+
+@numba.njit(cache=True)
+def weighted_mode_shares(relative_exp: np.ndarray, weights: np.ndarray, factors: np.ndarray) -> np.ndarray:
+    """Logit shares ``sum_p w_p P_pm / sum_p w_p`` with ``P_pm ∝ relative_exp[p, m] factors[m]``.
+
+    ``factors = exp(c)`` (the alternative-specific constants), so no exp is taken per row.
+    """
+    width = relative_exp.shape[1]
+    totals = np.zeros(width)
+    weight_sum = 0.0
+    term = np.empty(width)
+    for p in range(relative_exp.shape[0]):
+        denominator = 0.0
+        for m in range(width):
+            term[m] = relative_exp[p, m] * factors[m]
+            denominator += term[m]
+        scale = weights[p] / denominator
+        for m in range(width):
+            totals[m] += term[m] * scale
+        weight_sum += weights[p]
+    return totals / max(weight_sum, 1e-300)
+
+
+@numba.njit(cache=True)
+def mode_cumulative(utility: np.ndarray, constants: np.ndarray) -> np.ndarray:
+    """Cumulative logit probabilities per row: softmax of ``utility + constants``, then running sums."""
+    rows, width = utility.shape
+    out = np.empty((rows, width))
+    logits = np.empty(width)
+    for p in range(rows):
+        top = -np.inf
+        for m in range(width):
+            logits[m] = utility[p, m] + constants[m]
+            top = max(top, logits[m])
+        total = 0.0
+        for m in range(width):
+            logits[m] = np.exp(logits[m] - top)
+            total += logits[m]
+        running = 0.0
+        for m in range(width):
+            running += logits[m] / total
+            out[p, m] = running
+    return out
+
+
+@numba.njit(cache=True)
+def choose_modes(
+    cumulative: np.ndarray, pair_of: np.ndarray, uniforms: np.ndarray, codes: np.ndarray, out: np.ndarray
+) -> None:
+    """Mode of each commuter: the number of cumulative probabilities of its pair below ``u_i``, capped at 3."""
+    width = cumulative.shape[1]
+    for i in range(len(pair_of)):
+        pair = pair_of[i]
+        choice = 0
+        for m in range(width):
+            if uniforms[i] > cumulative[pair, m]:
+                choice += 1
+        out[i] = codes[min(choice, width - 1)]
+
+
+@numba.njit(cache=True)
+def fill_contacts(
+    first: int, n: int, k: int, window: int, random_share: float, uniforms: np.ndarray, out: np.ndarray
+) -> None:
+    """Contacts of consumers ``first, first + 1, ...`` (``k`` each), one uniform per contact.
+
+    With ``u < s`` (``s = random_share``) the contact is consumer ``floor(u / s * n)``;
+    otherwise ``j = floor((u - s) / (1 - s) * 2 window)`` gives the offset
+    ``(j // 2 + 1)``, negative for odd ``j``, reflected at both ends. A self-contact moves
+    to the next consumer.
+    """
+    for e in range(len(uniforms)):
+        me = first + e // k
+        u = uniforms[e]
+        if u < random_share:
+            contact = min(int(u / random_share * n), n - 1)
+        else:
+            j = min(int((u - random_share) / (1.0 - random_share) * (2 * window)), 2 * window - 1)
+            offset = j // 2 + 1
+            contact = me - offset if j % 2 == 1 else me + offset
+            if contact < 0:
+                contact = -contact
+            if contact >= n:
+                contact = 2 * (n - 1) - contact
+            contact = min(max(contact, 0), n - 1)
+        if contact == me:
+            contact = (contact + 1) % n
+        out[e] = contact
+
+
+@numba.njit(cache=True)
+def transpose_contacts(n: int, indptr: np.ndarray, indices: np.ndarray):
+    """Transpose of a CSR graph by a counting sort: the followers of each consumer.
+
+    Returns ``(follower_indptr, follower_indices)``: the consumers that list ``j`` among
+    their contacts are ``follower_indices[follower_indptr[j]:follower_indptr[j + 1]]``, in
+    increasing order (the sort is stable). ``follower_indptr`` is int64, the indices int32.
+    """
+    follower_indptr = np.zeros(n + 1, dtype=np.int64)
+    for e in range(len(indices)):
+        follower_indptr[indices[e] + 1] += 1
+    for j in range(n):
+        follower_indptr[j + 1] += follower_indptr[j]
+    position = follower_indptr[:-1].copy()
+    follower_indices = np.empty(len(indices), dtype=np.int32)
+    for owner in range(n):
+        for e in range(indptr[owner], indptr[owner + 1]):
+            target = indices[e]
+            follower_indices[position[target]] = owner
+            position[target] += 1
+    return follower_indptr, follower_indices
