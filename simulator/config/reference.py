@@ -75,8 +75,7 @@ def describe(scenario: Scenario) -> str:
     return "\n".join(
         [
             f"Scenario '{scenario.name}' on city '{scenario.city.bundle}' (hash {short_hash(scenario)})",
-            f"Population: {consumers}, {population.commuter_share:.0%} commuters, "
-            f"{population.mixing} word of mouth",
+            f"Population: {consumers}, {population.commuter_share:.0%} commuters, {population.mixing} word of mouth",
             f"Plan '{scenario.plan.name}': {stores} store{'s' if stores != 1 else ''}"
             + (f" ({formats})" if formats else ""),
             f"Horizon: {horizon.days} days from {horizon.start_date.isoformat()} to "

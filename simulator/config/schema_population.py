@@ -39,9 +39,7 @@ def _to_consumer_count(value: Any) -> Any:
     return int(value)
 
 
-ConsumerCount = Annotated[
-    Annotated[int, Field(ge=MIN_CONSUMERS)] | Literal["all"], BeforeValidator(_to_consumer_count)
-]
+ConsumerCount = Annotated[Annotated[int, Field(ge=MIN_CONSUMERS)] | Literal["all"], BeforeValidator(_to_consumer_count)]
 """An integer >= ``MIN_CONSUMERS`` or the literal ``"all"`` (resolved against the city when it is known)."""
 
 

@@ -35,6 +35,7 @@ from simulator.model.population_kernels import (
     choose_modes,
     distinct_pairs,
     fill_contacts,
+    gravity_row_means,
     mode_cumulative,
     relative_exp_utilities,
     search_rows,
@@ -309,8 +310,7 @@ def _gravity_workplaces(city, home_cells: np.ndarray, mean_commute_km: float, rn
     share = origin_weight[origins] / max(origin_weight.sum(), 1.0)
 
     def expected_km(beta: float) -> float:
-        probabilities = _gravity_probabilities(log_jobs, distance_km, beta)
-        return float(share @ (probabilities * distance_km).sum(axis=1))
+        return float(share @ gravity_row_means(log_jobs, distance_km, beta))
 
     note = "calibrated"
     low_beta, high_beta = 0.05, 5000.0

@@ -19,6 +19,33 @@ import numba
 import numpy as np
 
 N_MODES = 4
+SHARE_CHUNK = 1 << 16  # rows per partial sum of the mode shares
+
+
+@numba.njit(cache=True)
+def gravity_row_means(log_jobs: np.ndarray, distance_km: np.ndarray, beta: float) -> np.ndarray:
+    """Mean distance of each origin row under ``P(d | o) ∝ J_d exp(-D_od / beta)``.
+
+    ``sum_d P(d|o) D_od = sum_d e_od D_od / sum_d e_od`` with ``e_od = exp(l_od - max_d l_od)``,
+    ``l_od = log J_d - D_od / beta``: one pass per row, no origins x destinations temporaries.
+    """
+    rows, width = distance_km.shape
+    out = np.empty(rows)
+    decay = 1.0 / beta
+    logits = np.empty(width)
+    for o in range(rows):
+        top = -np.inf
+        for d in range(width):
+            logits[d] = log_jobs[d] - distance_km[o, d] * decay
+            top = max(top, logits[d])
+        total = 0.0
+        weighted = 0.0
+        for d in range(width):
+            e = np.exp(logits[d] - top)
+            total += e
+            weighted += e * distance_km[o, d]
+        out[o] = weighted / total
+    return out
 
 
 @numba.njit(cache=True)
@@ -139,21 +166,27 @@ def weighted_mode_shares(relative_exp: np.ndarray, weights: np.ndarray, factors:
     """Logit shares ``sum_p w_p P_pm / sum_p w_p`` with ``P_pm ∝ relative_exp[p, m] factors[m]``.
 
     ``factors = exp(c)`` (the alternative-specific constants), so no exp is taken per row.
+    Partial sums over chunks of ``SHARE_CHUNK`` rows, added in chunk order (less rounding
+    error than one running sum over millions of rows).
     """
-    width = relative_exp.shape[1]
-    totals = np.zeros(width)
-    weight_sum = 0.0
-    term = np.empty(width)
-    for p in range(relative_exp.shape[0]):
-        denominator = 0.0
-        for m in range(width):
-            term[m] = relative_exp[p, m] * factors[m]
-            denominator += term[m]
-        scale = weights[p] / denominator
-        for m in range(width):
-            totals[m] += term[m] * scale
-        weight_sum += weights[p]
-    return totals / max(weight_sum, 1e-300)
+    rows, width = relative_exp.shape
+    chunks = (rows + SHARE_CHUNK - 1) // SHARE_CHUNK
+    partial = np.zeros((chunks, width + 1))
+    for chunk in range(chunks):
+        term = np.empty(width)
+        for p in range(chunk * SHARE_CHUNK, min(rows, (chunk + 1) * SHARE_CHUNK)):
+            denominator = 0.0
+            for m in range(width):
+                term[m] = relative_exp[p, m] * factors[m]
+                denominator += term[m]
+            scale = weights[p] / denominator
+            for m in range(width):
+                partial[chunk, m] += term[m] * scale
+            partial[chunk, width] += weights[p]
+    totals = np.zeros(width + 1)
+    for chunk in range(chunks):
+        totals += partial[chunk]
+    return totals[:width] / max(totals[width], 1e-300)
 
 
 @numba.njit(cache=True)
