@@ -446,8 +446,8 @@ def _choose_modes(
         if np.allclose(shares[available], target[available], atol=1e-5):
             break
         constants[available] += np.log(target[available] / np.maximum(shares[available], 1e-12))
-    del relative_exp
-    cumulative = mode_cumulative(utility, constants)
+    cumulative = mode_cumulative(relative_exp, np.exp(constants))
+    del relative_exp, utility
     codes = np.array([MODE_SUBWAY, MODE_BUS, MODE_CAR, MODE_ACTIVE], dtype=np.int8)
     mode = np.empty(len(pair_of), dtype=np.int8)
     for first in range(0, len(pair_of), DRAW_BLOCK):

@@ -163,50 +163,52 @@ def relative_exp_utilities(utility: np.ndarray) -> np.ndarray:
 
 @numba.njit(cache=True)
 def weighted_mode_shares(relative_exp: np.ndarray, weights: np.ndarray, factors: np.ndarray) -> np.ndarray:
-    """Logit shares ``sum_p w_p P_pm / sum_p w_p`` with ``P_pm ∝ relative_exp[p, m] factors[m]``.
+    """Logit shares ``sum_p w_p P_pm / sum_p w_p`` with ``P_pm ∝ relative_exp[p, m] factors[m]`` (4 modes).
 
     ``factors = exp(c)`` (the alternative-specific constants), so no exp is taken per row.
     Partial sums over chunks of ``SHARE_CHUNK`` rows, added in chunk order (less rounding
     error than one running sum over millions of rows).
     """
-    rows, width = relative_exp.shape
+    rows = relative_exp.shape[0]
     chunks = (rows + SHARE_CHUNK - 1) // SHARE_CHUNK
-    partial = np.zeros((chunks, width + 1))
+    partial = np.zeros((chunks, N_MODES + 1))
+    f0, f1, f2, f3 = factors[0], factors[1], factors[2], factors[3]
     for chunk in range(chunks):
-        term = np.empty(width)
+        s0 = s1 = s2 = s3 = weight_sum = 0.0
         for p in range(chunk * SHARE_CHUNK, min(rows, (chunk + 1) * SHARE_CHUNK)):
-            denominator = 0.0
-            for m in range(width):
-                term[m] = relative_exp[p, m] * factors[m]
-                denominator += term[m]
-            scale = weights[p] / denominator
-            for m in range(width):
-                partial[chunk, m] += term[m] * scale
-            partial[chunk, width] += weights[p]
-    totals = np.zeros(width + 1)
+            t0 = relative_exp[p, 0] * f0
+            t1 = relative_exp[p, 1] * f1
+            t2 = relative_exp[p, 2] * f2
+            t3 = relative_exp[p, 3] * f3
+            scale = weights[p] / (t0 + t1 + t2 + t3)
+            s0 += t0 * scale
+            s1 += t1 * scale
+            s2 += t2 * scale
+            s3 += t3 * scale
+            weight_sum += weights[p]
+        partial[chunk, 0] = s0
+        partial[chunk, 1] = s1
+        partial[chunk, 2] = s2
+        partial[chunk, 3] = s3
+        partial[chunk, 4] = weight_sum
+    totals = np.zeros(N_MODES + 1)
     for chunk in range(chunks):
         totals += partial[chunk]
-    return totals[:width] / max(totals[width], 1e-300)
+    return totals[:N_MODES] / max(totals[N_MODES], 1e-300)
 
 
 @numba.njit(cache=True)
-def mode_cumulative(utility: np.ndarray, constants: np.ndarray) -> np.ndarray:
-    """Cumulative logit probabilities per row: softmax of ``utility + constants``, then running sums."""
-    rows, width = utility.shape
+def mode_cumulative(relative_exp: np.ndarray, factors: np.ndarray) -> np.ndarray:
+    """Cumulative logit probabilities per row, ``P_pm ∝ relative_exp[p, m] factors[m]``, as running sums."""
+    rows, width = relative_exp.shape
     out = np.empty((rows, width))
-    logits = np.empty(width)
     for p in range(rows):
-        top = -np.inf
-        for m in range(width):
-            logits[m] = utility[p, m] + constants[m]
-            top = max(top, logits[m])
         total = 0.0
         for m in range(width):
-            logits[m] = np.exp(logits[m] - top)
-            total += logits[m]
+            total += relative_exp[p, m] * factors[m]
         running = 0.0
         for m in range(width):
-            running += logits[m] / total
+            running += relative_exp[p, m] * factors[m] / total
             out[p, m] = running
     return out
 
@@ -237,23 +239,25 @@ def fill_contacts(
     ``(j // 2 + 1)``, negative for odd ``j``, reflected at both ends. A self-contact moves
     to the next consumer.
     """
-    for e in range(len(uniforms)):
-        me = first + e // k
-        u = uniforms[e]
-        if u < random_share:
-            contact = min(int(u / random_share * n), n - 1)
-        else:
-            j = min(int((u - random_share) / (1.0 - random_share) * (2 * window)), 2 * window - 1)
-            offset = j // 2 + 1
-            contact = me - offset if j % 2 == 1 else me + offset
-            if contact < 0:
-                contact = -contact
-            if contact >= n:
-                contact = 2 * (n - 1) - contact
-            contact = min(max(contact, 0), n - 1)
-        if contact == me:
-            contact = (contact + 1) % n
-        out[e] = contact
+    count = len(uniforms) // k
+    for i in range(count):
+        me = first + i
+        for c in range(k):
+            u = uniforms[i * k + c]
+            if u < random_share:
+                contact = min(int(u / random_share * n), n - 1)
+            else:
+                j = min(int((u - random_share) / (1.0 - random_share) * (2 * window)), 2 * window - 1)
+                offset = j // 2 + 1
+                contact = me - offset if j % 2 == 1 else me + offset
+                if contact < 0:
+                    contact = -contact
+                if contact >= n:
+                    contact = 2 * (n - 1) - contact
+                contact = min(max(contact, 0), n - 1)
+            if contact == me:
+                contact = (contact + 1) % n
+            out[i * k + c] = contact
 
 
 @numba.njit(cache=True)
