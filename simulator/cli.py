@@ -78,7 +78,13 @@ def print_rows(title: str, rows: list[tuple[str, str]]) -> None:
     console.print(table)
 
 
-ConsumersOption = Annotated[int | None, typer.Option("--consumers", help="Simulated consumers (population.consumers).")]
+ConsumersOption = Annotated[
+    str | None,
+    typer.Option(
+        "--consumers",
+        help='Simulated consumers (population.consumers): a number (at least 100), or "all" for one per resident.',
+    ),
+]
 DaysOption = Annotated[int | None, typer.Option("--days", help="Days to simulate (horizon.days).")]
 SeedOption = Annotated[int | None, typer.Option("--seed", help="Root seed.")]
 SetOption = Annotated[
@@ -113,7 +119,7 @@ def run(
     """Run a scenario and write a run folder (tables, GeoPackage, figures, report.html)."""
     from simulator.city import cell_frame, load_city, zone_frame
     from simulator.config import parse_set_options, short_hash
-    from simulator.experiments import RunOptions, prepare_scenario
+    from simulator.experiments import RunOptions, prepare_scenario, resolve_consumers
     from simulator.experiments.run import run as run_scenario
     from simulator.reports.publish import write_run
     from simulator.reports.run_report import summary_rows
@@ -125,6 +131,7 @@ def run(
         overrides["run.workers"] = jobs
     prepared = prepare_scenario(path, RunOptions(consumers, days, seed, replications, overrides))
     city = load_city(prepared.resolved_bundle)
+    prepared = resolve_consumers(prepared, city.population_total)
     target = out if out is not None else default_run_dir(DEFAULT_RESULTS, prepared.name, short_hash(prepared))
     check_folder_free(target, overwrite=overwrite, what="run folder", hint="use --overwrite or another --out")
     total_days = prepared.horizon.days * prepared.replications

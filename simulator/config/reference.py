@@ -8,6 +8,7 @@ one scenario.
 
 import json
 import math
+import types
 import typing
 from datetime import date
 from pathlib import Path
@@ -63,14 +64,18 @@ def describe(scenario: Scenario) -> str:
         by_format[store.format] = by_format.get(store.format, 0) + 1
     formats = ", ".join(f"{count} {store_format}" for store_format, count in sorted(by_format.items()))
     population = scenario.population
+    consumers = (
+        "every resident (one consumer each)"
+        if isinstance(population.consumers, str)
+        else f"{population.consumers:,} consumers"
+    )
     horizon = scenario.horizon
     last_day = horizon.start_date.toordinal() + horizon.days - 1
     stores = len(scenario.plan.stores)
     return "\n".join(
         [
             f"Scenario '{scenario.name}' on city '{scenario.city.bundle}' (hash {short_hash(scenario)})",
-            f"Population: {population.consumers:,} consumers, {population.commuter_share:.0%} commuters, "
-            f"{population.mixing} word of mouth",
+            f"Population: {consumers}, {population.commuter_share:.0%} commuters, {population.mixing} word of mouth",
             f"Plan '{scenario.plan.name}': {stores} store{'s' if stores != 1 else ''}"
             + (f" ({formats})" if formats else ""),
             f"Horizon: {horizon.days} days from {horizon.start_date.isoformat()} to "
@@ -87,6 +92,8 @@ def _type_text(annotation: Any) -> str:
     inner, is_list, _optional = unwrap_annotation(annotation)
     if is_model(inner):
         text = "table"
+    elif typing.get_origin(inner) in (typing.Union, types.UnionType):
+        text = " or ".join(_type_text(argument) for argument in typing.get_args(inner))
     elif typing.get_origin(inner) is Literal:
         text = " or ".join(f'"{choice}"' for choice in typing.get_args(inner))
     else:

@@ -4,17 +4,43 @@
 the model's :class:`simulator.model.population.Population`.
 """
 
-from typing import ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import ConfigDict, Field, model_validator
+from pydantic import BeforeValidator, ConfigDict, Field, model_validator
 
-from simulator.config.schema_base import FrozenModel
-from simulator.config.values import Integer, Number
+from simulator.config.schema_base import FrozenModel, SchemaExtra
+from simulator.config.values import Integer, Number, kind_of, show_value
 
 __all__ = [
+    "ALL_RESIDENTS",
+    "MIN_CONSUMERS",
+    "ConsumerCount",
     "ModeShares",
     "PopulationSettings",
 ]
+
+ALL_RESIDENTS = "all"
+"""``population.consumers = "all"``: one simulated consumer per resident of the city."""
+MIN_CONSUMERS = 100
+
+
+def _to_consumer_count(value: Any) -> Any:
+    """``"all"`` (any case, surrounding spaces ignored) or an integer of at least ``MIN_CONSUMERS``."""
+    if isinstance(value, str):
+        if value.strip().lower() == ALL_RESIDENTS:
+            return ALL_RESIDENTS
+        raise ValueError(f'must be an integer >= {MIN_CONSUMERS} or "{ALL_RESIDENTS}", got {show_value(value)}')
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f'must be an integer or "{ALL_RESIDENTS}", got {kind_of(value)} ({show_value(value)})')
+    if isinstance(value, float) and not value.is_integer():
+        raise ValueError(f"must be an integer, got {show_value(value)}")
+    if value < MIN_CONSUMERS:
+        raise ValueError(f'must be >= {MIN_CONSUMERS} or "{ALL_RESIDENTS}", got {show_value(value)}')
+    return int(value)
+
+
+ConsumerCount = Annotated[Annotated[int, Field(ge=MIN_CONSUMERS)] | Literal["all"], BeforeValidator(_to_consumer_count)]
+"""An integer >= ``MIN_CONSUMERS`` or the literal ``"all"`` (resolved against the city when it is known)."""
 
 
 class ModeShares(FrozenModel):
@@ -41,12 +67,14 @@ class PopulationSettings(FrozenModel):
     # The JSON Schema names the section as users know it (and as it was before the rename).
     model_config = ConfigDict(title="Population")
 
-    consumers: Integer = Field(
+    consumers: ConsumerCount = Field(
         default=20000,
-        ge=100,
         description=(
-            "Number of simulated consumers; each stands for population / consumers people (the consumer weight)."
+            "Number of simulated consumers; each stands for population / consumers people (the consumer weight). "
+            '`"all"`: one consumer per resident (weight 1), i.e. the city\'s population total rounded to the '
+            "nearest integer."
         ),
+        json_schema_extra=SchemaExtra(constraint=f'>= {MIN_CONSUMERS} or "{ALL_RESIDENTS}"'),
     )
     commuter_share: Number = Field(
         default=0.6, ge=0, le=1, description="Share of consumers who commute to a workplace."

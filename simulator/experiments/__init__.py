@@ -27,7 +27,7 @@ from simulator.experiments.compare import (
     write_comparison_tables,
 )
 from simulator.experiments.executors import ExecutorSpec, default_workers
-from simulator.experiments.options import RunOptions, prepare_scenario
+from simulator.experiments.options import RunOptions, prepare_scenario, resolve_consumers
 from simulator.experiments.run import ReplicationOutcome
 from simulator.experiments.sweep import (
     KPI_LABELS,
@@ -56,6 +56,7 @@ __all__ = [
     "load_comparison",
     "load_sweep",
     "prepare_scenario",
+    "resolve_consumers",
     "run_sweep",
     "run_sweep_file",
     "sweep_from_file",

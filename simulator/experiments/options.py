@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from simulator.config import Scenario, apply_overrides, load_scenario
+from simulator.model.population import consumer_count
 
 
 @dataclass(frozen=True)
@@ -23,12 +24,13 @@ class RunOptions:
     ----------
     consumers, days, seed, replications : int, optional
         Shorthands for the keys ``population.consumers``, ``horizon.days``, ``seed`` and
-        ``replications``.
+        ``replications``; ``consumers`` may also be ``"all"`` (one per resident) or the
+        command line's text (``"5000"``), parsed as a ``--set`` value is.
     overrides : mapping
         Further changes by dotted key path (``{"behaviour.hill_k": 4}``), applied first.
     """
 
-    consumers: int | None = None
+    consumers: int | str | None = None
     days: int | None = None
     seed: int | None = None
     replications: int | None = None
@@ -68,3 +70,29 @@ def prepare_scenario(scenario: Scenario | str | Path, options: RunOptions | None
     if changes:
         scenario = apply_overrides(scenario, changes)
     return scenario
+
+
+def resolve_consumers(scenario: Scenario, population_total: float) -> Scenario:
+    """The scenario with ``population.consumers = "all"`` replaced by the city's residents.
+
+    Once the city is known, ``"all"`` becomes :func:`simulator.model.population.consumer_count`
+    (the population total, rounded to the nearest integer), so that metadata, reports and
+    summaries show the number simulated; an integer setting is returned unchanged.
+
+    Parameters
+    ----------
+    scenario : Scenario
+        A validated scenario.
+    population_total : float
+        Residents of the scenario's city (``City.population_total``).
+
+    Returns
+    -------
+    Scenario
+        The same scenario object when nothing needs resolving, else a copy.
+    """
+    consumers = scenario.population.consumers
+    if not isinstance(consumers, str):
+        return scenario
+    population = scenario.population.model_copy(update={"consumers": consumer_count(consumers, population_total)})
+    return scenario.model_copy(update={"population": population})

@@ -18,8 +18,9 @@ import pandas as pd
 from simulator.city import City, load_city
 from simulator.config import FootprintError, Scenario
 from simulator.experiments.executors import ExecutorSpec, execute
-from simulator.experiments.options import RunOptions, prepare_scenario
+from simulator.experiments.options import RunOptions, prepare_scenario, resolve_consumers
 from simulator.model import STORE_DAY_COLUMNS, FootprintModel, Population, replication_seeds
+from simulator.model.population import consumer_count
 from simulator.results import DAILY_COUNT_COLUMNS, RunResult, build_metadata
 
 ProgressCallback = Callable[[int, int], None]
@@ -197,7 +198,7 @@ STORE_COUNT_COLUMNS = ("sightings", "bookings_requested", "test_drives", "bookin
 def run(
     scenario: Scenario | str | Path,
     *,
-    consumers: int | None = None,
+    consumers: int | str | None = None,
     days: int | None = None,
     seed: int | None = None,
     replications: int | None = None,
@@ -213,7 +214,8 @@ def run(
     scenario : Scenario or path
         The scenario, or the path of a scenario file.
     consumers, days, seed, replications : int, optional
-        Overrides of ``population.consumers``, ``horizon.days``, ``seed``, ``replications``.
+        Overrides of ``population.consumers`` (an integer, or ``"all"``: one per resident),
+        ``horizon.days``, ``seed``, ``replications``.
     overrides : mapping, optional
         Further overrides by dotted key path (``{"behaviour.hill_k": 4}``); see :class:`RunOptions`.
     city : City, optional
@@ -230,6 +232,7 @@ def run(
     options = RunOptions(consumers, days, seed, replications, dict(overrides or {}))
     scenario = prepare_scenario(scenario, options)
     city = city if city is not None else load_city(scenario.resolved_bundle)
+    scenario = resolve_consumers(scenario, city.population_total)
     city_loaded = time.perf_counter()
     seeds = replication_seeds(scenario.seed, scenario.replications)
     horizon = scenario.horizon.days
@@ -311,7 +314,7 @@ def assemble_result(
         scenario,
         seed=scenario.seed,
         replication_seeds=list(seeds),
-        consumers=scenario.population.consumers,
+        consumers=consumer_count(scenario.population.consumers, city.population_total),
         consumer_weight=weight,
         population_total=float(city.population_total),
         city=city.name,

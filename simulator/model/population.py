@@ -30,6 +30,19 @@ import numpy as np
 from scipy.optimize import brentq
 from scipy.spatial import cKDTree
 
+from simulator.model.population_kernels import (
+    cells_in_blocks,
+    choose_modes,
+    distinct_pairs,
+    fill_contacts,
+    gravity_row_means,
+    mode_cumulative,
+    relative_exp_utilities,
+    search_rows,
+    transpose_contacts,
+    weighted_mode_shares,
+)
+
 MODE_NONE = 0
 MODE_SUBWAY = 1
 MODE_BUS = 2
@@ -41,6 +54,7 @@ GRAVITY_BLOCKS_TARGET = 2500  # about this many blocks for the gravity model
 SAME_BLOCK_DISTANCE_FACTOR = 0.52  # mean distance between two points of a square / side
 CONTACT_WINDOW_MIN = 50
 MODE_LOGIT_ITERATIONS = 200
+DRAW_BLOCK = 1 << 20  # random numbers drawn at a time (the stream does not depend on it)
 
 # Mode utilities (per km): what makes each mode likelier for a given trip.
 ACTIVE_PER_KM = -0.9
@@ -110,6 +124,18 @@ def morton_order(xy: np.ndarray, bits: int = 16) -> np.ndarray:
     return np.argsort(code, kind="stable")
 
 
+def consumer_count(consumers: int | str, population_total: float) -> int:
+    """Number of simulated consumers for a ``population.consumers`` setting.
+
+    ``"all"`` means one consumer per resident: the city's population total rounded to the
+    nearest integer (``round``, halves to even), so that the consumer weight is 1 (up to
+    that rounding). An integer is returned as it is.
+    """
+    if isinstance(consumers, str):
+        return int(round(float(population_total)))
+    return int(consumers)
+
+
 def synthesize_population(city, settings, rng: np.random.Generator) -> Population:
     """Build the synthetic population of a city.
 
@@ -118,60 +144,65 @@ def synthesize_population(city, settings, rng: np.random.Generator) -> Populatio
     city : simulator.city.bundle.City
         The city arrays (metric CRS).
     settings : simulator.config.scenario.PopulationSettings
-        Number of consumers, commuter share, mean commute, mode shares, contacts.
+        Number of consumers (``"all"``: one per resident, see :func:`consumer_count`),
+        commuter share, mean commute, mode shares, contacts.
     rng : numpy.random.Generator
         The run's population generator.
 
     Returns
     -------
     Population
+
+    Notes
+    -----
+    Random numbers are drawn in blocks of ``DRAW_BLOCK`` (the same stream as one large draw),
+    so no float64 array the size of the population is kept; the draws come in this order:
+    homes, commuters, workplaces, modes, heterogeneity, contacts.
     """
-    n = int(settings.consumers)
+    n = consumer_count(settings.consumers, city.population_total)
     cell_xy = np.asarray(city.cell_xy, dtype=np.float64)
     cell_population = np.asarray(city.cell_population, dtype=np.float64)
-    order = morton_order(cell_xy)
+    order = morton_order(cell_xy).astype(np.int32)
     counts_in_order = rng.multinomial(n, cell_population[order] / cell_population.sum())
-    home_cell = np.repeat(order, counts_in_order).astype(np.int32)
+    home_cell = np.repeat(order, counts_in_order)
 
-    commuter = rng.random(n) < settings.commuter_share
+    commuter = _uniform_below(rng, n, settings.commuter_share)
+    commuter_home = home_cell[commuter]
+    gravity = _gravity_workplaces(city, commuter_home, settings.mean_commute_km, rng)
     work_cell = np.full(n, -1, dtype=np.int32)
-    gravity = _gravity_workplaces(city, home_cell[commuter], settings.mean_commute_km, rng)
     work_cell[commuter] = gravity["work_cell"]
 
     station_of_cell = _nearest_station_of_cells(city)
-    home_station = station_of_cell[0][home_cell]
-    work_station = np.full(n, -1, dtype=np.int32)
-    work_station[commuter] = station_of_cell[0][work_cell[commuter]]
-    mode = np.zeros(n, dtype=np.int8)
-    commute_km = np.linalg.norm(cell_xy[home_cell[commuter]] - cell_xy[work_cell[commuter]], axis=1) / 1000.0
-    mode_result = _choose_modes(
-        commute_km=commute_km,
-        home_access_km=station_of_cell[1][home_cell[commuter]],
-        work_access_km=station_of_cell[1][work_cell[commuter]],
-        targets=settings.mode_shares,
-        has_transit=len(city.station_xy) > 0,
-        rng=rng,
+    mode_result = _commuter_modes(
+        city, commuter_home, gravity["work_cell"], station_of_cell[1], settings.mode_shares, rng
     )
+    del commuter_home
+    mode = np.zeros(n, dtype=np.int8)
     mode[commuter] = mode_result["mode"]
-    not_subway = mode != MODE_SUBWAY
-    home_station = np.where(not_subway, -1, home_station).astype(np.int32)
-    work_station = np.where(not_subway, -1, work_station).astype(np.int32)
+    subway = mode == MODE_SUBWAY
+    home_station = np.where(subway, station_of_cell[0][home_cell], -1).astype(np.int32)
+    work_station = np.where(subway, station_of_cell[0][np.maximum(work_cell, 0)], -1).astype(np.int32)
 
-    standard_normal = rng.standard_normal(n).astype(np.float32)
+    standard_normal = np.empty(n, dtype=np.float32)
+    for first in range(0, n, DRAW_BLOCK):
+        standard_normal[first : first + DRAW_BLOCK] = rng.standard_normal(min(DRAW_BLOCK, n - first))
     contact_indptr, contact_indices = small_world_contacts(
         n, settings.contacts_per_consumer, settings.random_contact_share, rng
     )
+    commuters = int(np.count_nonzero(commuter))
+    mode_counts = np.bincount(mode, minlength=len(MODE_NAMES))
     diagnostics = {
         "mean_commute_km_target": float(settings.mean_commute_km),
         "mean_commute_km_expected": gravity["expected_km"],
-        "mean_commute_km_sampled": float(commute_km.mean()) if commute_km.size else 0.0,
+        "mean_commute_km_sampled": mode_result["mean_commute_km"],
         "gravity_beta_km": gravity["beta_km"],
         "gravity_note": gravity["note"],
-        "commuter_share": float(commuter.mean()) if n else 0.0,
+        "commuter_share": commuters / n if n else 0.0,
         "mode_shares": {
-            MODE_NAMES[m]: float((mode[commuter] == m).mean()) if commuter.any() else 0.0
+            MODE_NAMES[m]: float(mode_counts[m] / commuters) if commuters else 0.0
             for m in (MODE_SUBWAY, MODE_BUS, MODE_CAR, MODE_ACTIVE)
         },
+        "mode_pairs": mode_result["pairs"],
     }
     return Population(
         n=n,
@@ -186,6 +217,40 @@ def synthesize_population(city, settings, rng: np.random.Generator) -> Populatio
         contact_indices=contact_indices,
         diagnostics=diagnostics,
     )
+
+
+def _uniform_below(rng: np.random.Generator, n: int, probability: float) -> np.ndarray:
+    """``rng.random(n) < probability`` drawn block by block (the same draws, no float64 array of n)."""
+    out = np.empty(n, dtype=bool)
+    for first in range(0, n, DRAW_BLOCK):
+        np.less(rng.random(min(DRAW_BLOCK, n - first)), probability, out=out[first : first + DRAW_BLOCK])
+    return out
+
+
+def _commuter_modes(
+    city, home: np.ndarray, work: np.ndarray, access_km: np.ndarray, targets, rng: np.random.Generator
+) -> dict:
+    """Modes of the commuters, from the logit on their distinct (home cell, work cell) pairs.
+
+    Returns the modes (int8, one per commuter), the sampled mean commute (km) and the
+    number of distinct pairs.
+    """
+    pair_of, pair_home, pair_work, pair_count = distinct_pairs(home, work, len(city.cell_xy))
+    cell_xy = np.asarray(city.cell_xy, dtype=np.float64)
+    commute_km = np.linalg.norm(cell_xy[pair_home] - cell_xy[pair_work], axis=1) / 1000.0
+    result = _choose_modes(
+        commute_km=commute_km,
+        home_access_km=access_km[pair_home],
+        work_access_km=access_km[pair_work],
+        targets=targets,
+        has_transit=len(city.station_xy) > 0,
+        rng=rng,
+        weights=pair_count,
+        pair_of=pair_of,
+    )
+    total = int(pair_count.sum())
+    mean_km = float(pair_count @ commute_km / total) if total else 0.0
+    return {"mode": result["mode"], "mean_commute_km": mean_km, "pairs": len(pair_count)}
 
 
 def _nearest_station_of_cells(city) -> tuple[np.ndarray, np.ndarray]:
@@ -232,7 +297,8 @@ def _gravity_workplaces(city, home_cells: np.ndarray, mean_commute_km: float, rn
         np.column_stack([np.bincount(block, weights=xy[:, k] * weights_for_centre, minlength=n_blocks) for k in (0, 1)])
         / np.bincount(block, weights=weights_for_centre, minlength=n_blocks)[:, None]
     )
-    origin_weight = np.bincount(block[home_cells], minlength=n_blocks).astype(np.float64)
+    commuters_in_cell = np.bincount(home_cells, minlength=len(block))
+    origin_weight = np.bincount(block, weights=commuters_in_cell, minlength=n_blocks)
     origins = np.flatnonzero(origin_weight > 0)
     destinations = np.flatnonzero(block_jobs > 0)
     distance_km = (
@@ -244,8 +310,7 @@ def _gravity_workplaces(city, home_cells: np.ndarray, mean_commute_km: float, rn
     share = origin_weight[origins] / max(origin_weight.sum(), 1.0)
 
     def expected_km(beta: float) -> float:
-        probabilities = _gravity_probabilities(log_jobs, distance_km, beta)
-        return float(share @ (probabilities * distance_km).sum(axis=1))
+        return float(share @ gravity_row_means(log_jobs, distance_km, beta))
 
     note = "calibrated"
     low_beta, high_beta = 0.05, 5000.0
@@ -266,9 +331,9 @@ def _gravity_workplaces(city, home_cells: np.ndarray, mean_commute_km: float, rn
 
     origin_row = np.full(n_blocks, -1, dtype=np.int64)
     origin_row[origins] = np.arange(len(origins))
-    rows = origin_row[block[home_cells]]
-    chosen = _draw_from_rows(np.cumsum(probabilities, axis=1), rows, rng)
-    work_block = destinations[chosen]
+    row_of_cell = origin_row[block]
+    work_block = _draw_from_rows(np.cumsum(probabilities, axis=1), row_of_cell, home_cells, rng)
+    np.take(destinations.astype(np.int32), work_block, out=work_block)
     return {
         "work_cell": _job_cells_in_blocks(block, jobs, work_block, rng),
         "beta_km": float(beta),
@@ -289,7 +354,7 @@ def _gravity_probabilities(log_jobs: np.ndarray, distance_km: np.ndarray, beta: 
 def _job_cells_in_blocks(
     block: np.ndarray, jobs: np.ndarray, work_block: np.ndarray, rng: np.random.Generator
 ) -> np.ndarray:
-    """A cell inside each chosen block, with probability proportional to its jobs."""
+    """A cell inside each chosen block, with probability proportional to its jobs (int32)."""
     n_blocks = int(block.max()) + 1
     cells_by_block = np.argsort(block, kind="stable")
     sorted_blocks = block[cells_by_block]
@@ -298,24 +363,33 @@ def _job_cells_in_blocks(
     cumulative = np.cumsum(sorted_jobs)
     before = np.where(starts > 0, cumulative[np.maximum(starts - 1, 0)], 0.0)
     totals = np.bincount(sorted_blocks, weights=sorted_jobs, minlength=n_blocks)
-    targets = before[work_block] + rng.random(len(work_block)) * totals[work_block]
-    position = np.searchsorted(cumulative, targets, side="right")
     ends = np.r_[starts[1:], len(sorted_blocks)]
-    position = np.clip(position, starts[work_block], ends[work_block] - 1)
-    return cells_by_block[position].astype(np.int32)
+    cells = cells_by_block.astype(np.int32)
+    out = np.empty(len(work_block), dtype=np.int32)
+    for first in range(0, len(work_block), DRAW_BLOCK):
+        part = slice(first, first + DRAW_BLOCK)
+        uniforms = rng.random(len(work_block[part]))
+        cells_in_blocks(cumulative, before, totals, starts, ends, cells, work_block[part], uniforms, out[part])
+    return out
 
 
-def _draw_from_rows(cumulative_rows: np.ndarray, rows: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """One draw per entry of ``rows`` from the discrete distributions with the given CDF rows.
+def _draw_from_rows(
+    cumulative_rows: np.ndarray, row_of_cell: np.ndarray, cells: np.ndarray, rng: np.random.Generator
+) -> np.ndarray:
+    """One draw per entry of ``cells`` from the CDF row ``row_of_cell[cell]`` (int32 column indices).
 
-    Vectorised inverse CDF: rows are laid end to end (row r's CDF shifted by r), so one
-    ``searchsorted`` serves every draw.
+    Inverse CDF with rows laid end to end (row r's CDF shifted by r), as one
+    ``searchsorted`` over the flattened rows would find it, in a compiled loop.
     """
     n_rows, width = cumulative_rows.shape
     cdf = cumulative_rows / cumulative_rows[:, -1:]
     flat = (cdf + np.arange(n_rows)[:, None]).ravel()
-    position = np.searchsorted(flat, rows + rng.random(len(rows)), side="right")
-    return np.minimum(position - rows * width, width - 1)
+    out = np.empty(len(cells), dtype=np.int32)
+    for first in range(0, len(cells), DRAW_BLOCK):
+        part = slice(first, first + DRAW_BLOCK)
+        rows = row_of_cell[cells[part]]
+        search_rows(flat, width, rows, rng.random(len(rows)), out[part])
+    return out
 
 
 def _choose_modes(
@@ -325,21 +399,37 @@ def _choose_modes(
     targets,
     has_transit: bool,
     rng: np.random.Generator,
+    weights: np.ndarray | None = None,
+    pair_of: np.ndarray | None = None,
 ) -> dict:
     """Commute modes from a multinomial logit calibrated to the target shares.
 
     ``V_subway = c_s + b_a (a_home + a_work)``, ``V_bus = c_b + b_b d``,
     ``V_car = c_c + b_c d``, ``V_active = c_a + b_w d`` (d commute km, a access km).
     Without transit the subway is unavailable and the other targets are rescaled.
+
+    The rows are trips: one per commuter (``weights`` and ``pair_of`` not given), or one per
+    distinct (home cell, work cell) pair with ``weights`` its commuters and ``pair_of`` the
+    pair of each commuter. The shares are the weighted means ``S_m = sum_p w_p P_pm /
+    sum_p w_p``, so both give the same constants; the constants are iterated,
+    ``c_m += log(target_m / S_m)``, until every share is within 1e-5 of its target.
+
+    Returns
+    -------
+    dict
+        ``mode``: int8 code per commuter; ``constants``: the calibrated ``c`` (subway, bus,
+        car, active); ``iterations``.
     """
-    n = len(commute_km)
+    rows = len(commute_km)
+    weights = np.ones(rows) if weights is None else np.asarray(weights, dtype=np.float64)
+    pair_of = np.arange(rows, dtype=np.int32) if pair_of is None else pair_of
     target = np.array([targets.subway, targets.bus, targets.car, targets.active], dtype=np.float64)
     if not has_transit:
         target[0] = 0.0
     target = target / target.sum()
     utility = np.column_stack(
         [
-            SUBWAY_ACCESS_PER_KM * (home_access_km + work_access_km) if has_transit else np.full(n, -np.inf),
+            SUBWAY_ACCESS_PER_KM * (home_access_km + work_access_km) if has_transit else np.full(rows, -np.inf),
             BUS_PER_KM * commute_km,
             CAR_PER_KM * commute_km,
             ACTIVE_PER_KM * commute_km,
@@ -348,21 +438,22 @@ def _choose_modes(
     available = target > 0
     utility[:, ~available] = -np.inf
     constants = np.zeros(4)
-    probabilities = np.zeros((n, 4))
-    for _ in range(MODE_LOGIT_ITERATIONS if n else 0):
-        logits = utility + constants
-        logits -= logits.max(axis=1, keepdims=True)
-        probabilities = np.exp(logits)
-        probabilities /= probabilities.sum(axis=1, keepdims=True)
-        shares = probabilities.mean(axis=0)
+    relative_exp = relative_exp_utilities(utility) if rows else utility
+    iterations = 0
+    while rows and iterations < MODE_LOGIT_ITERATIONS:
+        iterations += 1
+        shares = weighted_mode_shares(relative_exp, weights, np.exp(constants))
         if np.allclose(shares[available], target[available], atol=1e-5):
             break
         constants[available] += np.log(target[available] / np.maximum(shares[available], 1e-12))
-    cumulative = np.cumsum(probabilities, axis=1)
-    draws = rng.random(n)
-    choice = np.minimum((draws[:, None] > cumulative).sum(axis=1), 3)
+    cumulative = mode_cumulative(relative_exp, np.exp(constants))
+    del relative_exp, utility
     codes = np.array([MODE_SUBWAY, MODE_BUS, MODE_CAR, MODE_ACTIVE], dtype=np.int8)
-    return {"mode": codes[choice]}
+    mode = np.empty(len(pair_of), dtype=np.int8)
+    for first in range(0, len(pair_of), DRAW_BLOCK):
+        part = slice(first, first + DRAW_BLOCK)
+        choose_modes(cumulative, pair_of[part], rng.random(len(pair_of[part])), codes, mode[part])
+    return {"mode": mode, "constants": constants, "iterations": iterations}
 
 
 def small_world_contacts(
@@ -373,7 +464,9 @@ def small_world_contacts(
     Each consumer gets ``k`` contacts; each is, with probability ``random_share``, a
     uniformly random consumer, otherwise a neighbour at offset ``±1..window`` in the home
     ordering (reflected at the ends), ``window = max(50, 2k)``. Self-contacts are moved to
-    the next consumer.
+    the next consumer. One uniform ``u`` per contact decides both (see
+    :func:`simulator.model.population_kernels.fill_contacts`); they are drawn in blocks,
+    the same stream as one draw of ``n k``.
 
     Returns
     -------
@@ -384,14 +477,26 @@ def small_world_contacts(
     if n < 2 or k == 0:
         return np.zeros(n + 1, dtype=np.int64), np.zeros(0, dtype=np.int32)
     window = max(CONTACT_WINDOW_MIN, 2 * k)
-    me = np.repeat(np.arange(n, dtype=np.int64), k)
-    offset = rng.integers(1, window + 1, size=n * k) * np.where(rng.random(n * k) < 0.5, -1, 1)
-    local = me + offset
-    local = np.where(local < 0, -local, local)
-    local = np.where(local >= n, 2 * (n - 1) - local, local)
-    local = np.clip(local, 0, n - 1)
-    anyone = rng.integers(0, n, size=n * k)
-    contact = np.where(rng.random(n * k) < random_share, anyone, local)
-    contact = np.where(contact == me, (contact + 1) % n, contact)
+    indices = np.empty(n * k, dtype=np.int32)
+    block = max(1, DRAW_BLOCK // k) * k
+    for first in range(0, n * k, block):
+        uniforms = rng.random(min(block, n * k - first))
+        fill_contacts(first // k, n, k, window, float(random_share), uniforms, indices[first : first + len(uniforms)])
     indptr = np.arange(0, n * k + 1, k, dtype=np.int64)
-    return indptr, contact.astype(np.int32)
+    return indptr, indices
+
+
+def contact_followers(n: int, contact_indptr: np.ndarray, contact_indices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The transpose of the contact graph, by a counting sort: who has ``j`` among their contacts.
+
+    Returns
+    -------
+    follower_indptr : numpy.ndarray of int64, shape (n + 1,)
+        ``follower_indptr[j + 1] - follower_indptr[j]`` is the in-degree of ``j``.
+    follower_indices : numpy.ndarray of int32
+        The followers of each consumer in increasing order (what a stable argsort of the
+        contact indices gives), in O(n k) time and without an int64 copy of the edges.
+    """
+    return transpose_contacts(
+        int(n), np.asarray(contact_indptr, dtype=np.int64), np.asarray(contact_indices, dtype=np.int32)
+    )

@@ -7,6 +7,7 @@ comparison's tables.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -22,6 +23,7 @@ from simulator.experiments.compare.statistics import CONFIDENCE_LEVEL
 from simulator.experiments.compare.tables import aggregate, comparison_metadata
 from simulator.experiments.compare.tasks import NO_STORES, PlanTask, build_tasks, run_plan_task
 from simulator.experiments.executors import ExecutorSpec, execute
+from simulator.experiments.options import resolve_consumers
 from simulator.experiments.run import ReplicationOutcome, assemble_result
 from simulator.model import place_stores
 from simulator.results import RunResult
@@ -33,7 +35,7 @@ ProgressCallback = Callable[[int, int], None]
 def compare(
     comparison: ComparisonSpec | Sequence[str | os.PathLike[str]] | str | os.PathLike[str],
     *,
-    consumers: int | None = None,
+    consumers: int | str | None = None,
     days: int | None = None,
     seed: int | None = None,
     replications: int | None = None,
@@ -86,6 +88,7 @@ def compare(
     bundle = bundle_key(spec.baseline.scenario)
     if city is None:
         city = load_city(bundle)
+    spec = _with_consumers_resolved(spec, city.population_total)
     for plan in spec.plans:
         place_stores(plan.scenario, city, source_name=plan.source)
     seeds = spec.seeds
@@ -106,6 +109,14 @@ def compare(
     }
     result.metadata = comparison_metadata(spec, runs, city, marginal, executor, timings, command, confidence)
     return result
+
+
+def _with_consumers_resolved(spec: ComparisonSpec, population_total: float) -> ComparisonSpec:
+    """The spec with every plan's ``population.consumers = "all"`` replaced by the city's residents."""
+    plans = tuple(
+        dataclasses.replace(plan, scenario=resolve_consumers(plan.scenario, population_total)) for plan in spec.plans
+    )
+    return dataclasses.replace(spec, plans=plans)
 
 
 def _run_tasks(

@@ -234,7 +234,7 @@ def check_agreement(plans: Sequence[PlanSpec]) -> None:
 def load_comparison(
     files: Sequence[str | os.PathLike[str]] | str | os.PathLike[str],
     *,
-    consumers: int | None = None,
+    consumers: int | str | None = None,
     days: int | None = None,
     seed: int | None = None,
     replications: int | None = None,

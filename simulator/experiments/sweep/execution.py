@@ -10,15 +10,16 @@ import contextlib
 import importlib.metadata
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from simulator.config import ScenarioError
+from simulator.experiments.cache import bundle_key, cached_city
 from simulator.experiments.executors import ExecutorSpec, execute
-from simulator.experiments.options import RunOptions
+from simulator.experiments.options import RunOptions, resolve_consumers
 from simulator.experiments.sweep.design import Design, RunTask, build_design, plan_tasks
 from simulator.experiments.sweep.evaluation import ScenarioEvaluator, evaluator_name
 from simulator.experiments.sweep.folder import (
@@ -171,6 +172,9 @@ def run_sweep(
         A simulator sweep without base scenario.
     """
     started = time.perf_counter()
+    if sweep.base is not None and isinstance(sweep.base.population.consumers, str):
+        city = cached_city(bundle_key(sweep.base))
+        sweep = replace(sweep, base=resolve_consumers(sweep.base, city.population_total))
     evaluate = evaluate if evaluate is not None else _scenario_evaluator(sweep)
     design = build_design(sweep)
     tasks = plan_tasks(sweep, design)

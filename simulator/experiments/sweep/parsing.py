@@ -400,7 +400,7 @@ def _kpi_hint(kpi: str) -> str:
 def load_sweep(
     path: str | Path,
     *,
-    consumers: int | None = None,
+    consumers: int | str | None = None,
     days: int | None = None,
     seed: int | None = None,
     overrides: Mapping[str, Any] | None = None,
