@@ -469,3 +469,14 @@ def test_map_draws_grid_cells_as_an_image_at_their_place(several: RunResult) -> 
     xmin, ymin, xmax, ymax = cells.total_bounds
     np.testing.assert_allclose(images[0].get_extent(), [xmin, xmax, ymin, ymax])
     assert len(axis.collections) < 10  # no patch collection per cell
+
+
+def test_report_html_shows_the_run_warnings_near_the_top(tmp_path: Path, single: RunResult) -> None:
+    import dataclasses
+
+    warning = "one simulated consumer stands for 55 people, more than the smallest daily test-drive capacity (20)"
+    warned = dataclasses.replace(single, metadata={**single.metadata, "warnings": [warning]})
+    html = write_report_html(warned, {}, tmp_path / "report.html").read_text(encoding="utf-8")
+    assert 'class="warning"' in html and html.index(warning) < html.index("<h2>Run</h2>")
+    plain = write_report_html(single, {}, tmp_path / "plain.html").read_text(encoding="utf-8")
+    assert 'class="warning"' not in plain
