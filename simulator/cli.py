@@ -148,24 +148,14 @@ def run(
     folder = write_run(result, target, zone_frame=zone_frame(city), cell_frame=cell_frame(city), overwrite=overwrite)
     if not quiet:
         print_rows(f"{prepared.name}: summary", summary_rows(result))
-    warning = capacity_granularity_warning(result.metadata, city.population_total)
-    if warning:
-        error_console.print(f"[yellow]warning:[/] {warning}", highlight=False)
+    print_warnings(result.metadata)
     console.print(f"run folder: {folder}")
 
 
-def capacity_granularity_warning(metadata: dict, population_total: float) -> str | None:
-    """A warning when one simulated consumer stands for more people than a store serves a day."""
-    capacities = [s["capacity_per_day"] for s in metadata["scenario"]["plan"]["stores"] if s["capacity_per_day"] > 0]
-    weight = metadata["consumer_weight"]
-    if not capacities or weight <= min(capacities):
-        return None
-    needed = int(-(-population_total // min(capacities)))
-    return (
-        f"one simulated consumer stands for {weight:,.0f} people, more than the smallest daily test-drive "
-        f"capacity ({min(capacities)}): queues and lost bookings are lumpy; use --consumers {needed:,} or more "
-        "to study capacity"
-    )
+def print_warnings(metadata: dict) -> None:
+    """Print the warnings of a run, comparison or sweep (``metadata["warnings"]``) on the terminal."""
+    for warning in metadata.get("warnings") or []:
+        error_console.print(f"[yellow]warning:[/] {warning}", highlight=False)
 
 
 @app.command()
@@ -292,6 +282,7 @@ def sweep(
         print_rows(f"{sweep_file.stem}: summary ({spec.describe()})", result.summary_rows(labels))
         for note in result.notes:
             error_console.print(f"note: {note}", highlight=False)
+    print_warnings(result.metadata)
     console.print(f"sweep folder: {result.folder}")
     if not result.ok:
         error_console.print(
@@ -368,6 +359,7 @@ def compare(
         console.print(table)
         if spec.replications < 2:
             error_console.print("note: one replication gives no confidence intervals; use --replications 5 or more")
+    print_warnings(result.metadata)
     console.print(f"comparison folder: {folder}", soft_wrap=True, highlight=False)
 
 

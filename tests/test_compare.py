@@ -428,6 +428,7 @@ def test_comparison_folder_holds_tables_maps_report_and_runs(tmp_path, extra_sto
     assert metadata["replication_seeds"] == result.spec.seeds
     assert [p["run_folder"] for p in metadata["plans"]] == ["runs/two-stores", "runs/three-stores"]
     assert all(len(p["scenario_hash"]) == 64 and p["scenario"]["plan"]["stores"] for p in metadata["plans"])
+    assert metadata["warnings"] == result.metadata["warnings"]
     runs = pd.read_parquet(folder / "runs.parquet")
     assert len(runs) == 2 * 8 and {"plan", "replication", "seed", "bookings_requested_scaled"} <= set(runs.columns)
     plans = pd.read_parquet(folder / "plans.parquet")
@@ -572,3 +573,24 @@ def test_cli_refused_comparisons_exit_1_with_one_line(tmp_path, tiny_city_path, 
     assert_one_line_error(result, *fragments)
     assert not out.exists()
     assert not list(tmp_path.glob(".out.partial-*"))
+
+
+def test_comparison_report_shows_the_plans_warnings(tmp_path, extra_store_comparison):
+    import dataclasses
+
+    from simulator.reports.compare_html import write_comparison_html
+
+    warning = "one simulated consumer stands for 55 people, more than the smallest daily test-drive capacity (20)"
+    warned = dataclasses.replace(
+        extra_store_comparison, metadata={**extra_store_comparison.metadata, "warnings": [warning]}
+    )
+    html = write_comparison_html(warned, {}, tmp_path / "report.html").read_text(encoding="utf-8")
+    assert 'class="warning"' in html and html.index(warning) < html.index("<h2>Comparison</h2>")
+    # Without the key (a folder written before), the plans' runs' warnings are shown.
+    runs = {
+        name: dataclasses.replace(run, metadata={**run.metadata, "warnings": [warning]})
+        for name, run in extra_store_comparison.runs.items()
+    }
+    metadata = {k: v for k, v in extra_store_comparison.metadata.items() if k != "warnings"}
+    older = dataclasses.replace(extra_store_comparison, metadata=metadata, runs=runs)
+    assert warning in write_comparison_html(older, {}, tmp_path / "older.html").read_text(encoding="utf-8")

@@ -395,3 +395,88 @@ def test_map_marks_rival_showrooms(several: RunResult) -> None:
     figure = familiarity_map(zones, None, several.zones, None, several.plan, rivals=several.rivals)
     legend = [t.get_text() for t in figure.axes[0].get_legend().get_texts()]
     assert "rival showroom (3)" in legend and "mall store (1)" in legend
+
+
+# --------------------------------------------------------------------------- cell raster
+
+
+def _grid_cells(side: float = 1_000.0, x0: float = 440_500.0, y0: float = 4_410_250.0) -> tuple[np.ndarray, np.ndarray]:
+    """A 3 x 4 grid with two squares missing, square (row 1, column 3) cut in two pieces; values 10 * row + column."""
+    import shapely
+
+    geoms, values = [], []
+    for row in range(3):
+        for column in range(4):
+            if (row, column) in {(0, 0), (2, 1)}:
+                continue
+            left, bottom = x0 + column * side, y0 + row * side
+            if (row, column) == (1, 3):
+                geoms += [
+                    shapely.box(left, bottom, left + 0.4 * side, bottom + side),
+                    shapely.box(left + 0.4 * side, bottom, left + side, bottom + side),
+                ]
+                values += [100.0, np.nan]
+                continue
+            geoms.append(shapely.box(left, bottom, left + side, bottom + side))
+            values.append(10.0 * row + column if (row, column) != (2, 3) else np.nan)
+    return np.array(geoms, dtype=object), np.array(values)
+
+
+def test_cell_raster_puts_each_value_at_its_grid_position() -> None:
+    from simulator.reports.cell_raster import cell_raster
+
+    geoms, values = _grid_cells()
+    raster = cell_raster(geoms[::-1], values[::-1])  # order of the cells does not matter
+    assert raster is not None
+    assert raster.extent == pytest.approx((440_500.0, 444_500.0, 4_410_250.0, 4_413_250.0))
+    assert raster.values.shape == (3, 4)  # row 0 is the southernmost
+    for row in range(3):
+        for column in range(4):
+            value = raster.values[row, column]
+            if (row, column) in {(0, 0), (2, 1), (1, 3)}:  # no square there, or cut in pieces
+                assert np.isnan(value) and not raster.has_cell[row, column]
+            elif (row, column) == (2, 3):  # a square without value
+                assert np.isnan(value) and raster.has_cell[row, column]
+            else:
+                assert value == 10 * row + column and raster.has_cell[row, column]
+    assert len(raster.pieces) == 2
+    assert sorted(np.nan_to_num(raster.piece_values, nan=-1.0)) == [-1.0, 100.0]
+
+
+def test_cell_raster_gives_up_on_cells_that_are_not_a_grid() -> None:
+    import shapely
+
+    from simulator.reports.cell_raster import cell_raster
+
+    geoms, values = _grid_cells()
+    rotated = np.array([shapely.affinity.rotate(g, 20, origin=(442_000.0, 4_411_000.0)) for g in geoms], dtype=object)
+    assert cell_raster(rotated, values) is None
+    shifted = geoms.copy()
+    shifted[0] = shapely.affinity.translate(shifted[0], 300.0, 0.0)  # a square off the grid
+    assert cell_raster(shifted, values) is None
+    uneven = np.array([shapely.box(0, 0, 1_000, 1_000), shapely.box(1_000, 0, 4_000, 2_000)], dtype=object)
+    assert cell_raster(uneven, np.array([1.0, 2.0])) is None
+
+
+def test_map_draws_grid_cells_as_an_image_at_their_place(several: RunResult) -> None:
+    from matplotlib.image import AxesImage
+
+    zones, cells = synthetic_frames()
+    figure = familiarity_map(zones, cells, several.zones, several.cells, several.plan)
+    axis = figure.axes[0]
+    images = [a for a in axis.get_children() if isinstance(a, AxesImage)]
+    assert len(images) == 1
+    xmin, ymin, xmax, ymax = cells.total_bounds
+    np.testing.assert_allclose(images[0].get_extent(), [xmin, xmax, ymin, ymax])
+    assert len(axis.collections) < 10  # no patch collection per cell
+
+
+def test_report_html_shows_the_run_warnings_near_the_top(tmp_path: Path, single: RunResult) -> None:
+    import dataclasses
+
+    warning = "one simulated consumer stands for 55 people, more than the smallest daily test-drive capacity (20)"
+    warned = dataclasses.replace(single, metadata={**single.metadata, "warnings": [warning]})
+    html = write_report_html(warned, {}, tmp_path / "report.html").read_text(encoding="utf-8")
+    assert 'class="warning"' in html and html.index(warning) < html.index("<h2>Run</h2>")
+    plain = write_report_html(single, {}, tmp_path / "plain.html").read_text(encoding="utf-8")
+    assert 'class="warning"' not in plain

@@ -619,3 +619,40 @@ def test_store_totals_and_replication_means(result: RunResult) -> None:
     assert means.loc["Z2", "replications"] == 2
     assert means.loc["Z2", "consumers"] == 400
     assert "replication" not in means.columns and "seed" not in means.columns
+
+
+def _metadata_with_capacities(capacities: list[int], weight: float) -> dict:
+    scenario = {
+        "name": "s",
+        "plan": {"stores": [{"id": f"S{i}", "capacity_per_day": c} for i, c in enumerate(capacities)]},
+    }
+    return build_metadata(
+        None,
+        scenario_canonical=json.dumps(scenario),
+        scenario_hash="0" * 64,
+        seed=1,
+        replication_seeds=[1],
+        consumers=1_000,
+        consumer_weight=weight,
+        population_total=1_000 * weight,
+        city="tiny",
+        horizon_days=10,
+        start_date=None,
+    )
+
+
+def test_metadata_warns_when_a_consumer_stands_for_more_people_than_a_store_serves() -> None:
+    warnings = _metadata_with_capacities([60, 20, 0], weight=55.0)["warnings"]
+    assert len(warnings) == 1
+    assert "55 people" in warnings[0] and "capacity (20)" in warnings[0]
+    assert "--consumers 2750" in warnings[0] and "--consumers all" in warnings[0]  # ceil(55,000 / 20)
+    assert _metadata_with_capacities([60, 20], weight=20.0)["warnings"] == []
+    assert _metadata_with_capacities([60, 80], weight=55.0)["warnings"] == []
+    assert _metadata_with_capacities([0], weight=55.0)["warnings"] == []  # closed stores only: no capacity
+
+
+def test_merge_warnings_names_the_runs_only_when_not_all_carry_a_warning() -> None:
+    from simulator.results import merge_warnings
+
+    assert merge_warnings({"A": ["w1", "w2"], "B": ["w1"]}) == ["w1", "A: w2"]
+    assert merge_warnings({"A": [], "B": []}) == []

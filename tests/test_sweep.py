@@ -586,3 +586,16 @@ def test_example_sweeps_load_and_stay_modest(path):
 def test_every_design_has_an_example():
     kinds = {load_sweep(p).spec.design.kind for p in (PROJECT / "scenarios").glob("*sweep*.toml")}
     assert kinds == {"grid", "lhs", "sobol", "morris"}
+
+
+def test_sweep_metadata_and_report_carry_the_capacity_warning(tiny_folder, tiny_city):
+    """A consumer stands for 191 people, a store serves 5 a day: the warning is in metadata.json and the report."""
+    sweep_file = write_sweep(tiny_folder, TINY_GRID.format(replications=1, capacities=[1], hill_k=[2.0]))
+    result = run_sweep(load_sweep(sweep_file), tiny_folder / "warned")
+    weight = tiny_city.population_total / 2000
+    assert weight > 1
+    warnings = json.loads((tiny_folder / "warned" / "metadata.json").read_text())["warnings"]
+    assert len(warnings) == 1 and "capacity (5)" in warnings[0] and warnings[0].startswith("base scenario (points")
+    assert warnings == result.metadata["warnings"]
+    html = (tiny_folder / "warned" / "report.html").read_text(encoding="utf-8")
+    assert 'class="warning"' in html and "--consumers all" in html

@@ -23,7 +23,15 @@ from simulator.reports.compare_text import difference_rows, format_difference, s
 from simulator.reports.figures import (
     format_number,
 )
-from simulator.reports.html import escape_html, html_table, image_tag, key_value_table, write_html_document
+from simulator.reports.html import (
+    escape_html,
+    html_table,
+    image_tag,
+    key_value_table,
+    warnings_block,
+    write_html_document,
+)
+from simulator.results import merge_warnings
 
 _CAPTIONS = {
     "differences": (
@@ -328,6 +336,7 @@ def write_comparison_html(
         f"<header><h1>Plan comparison: {escape_html(spec.name)}</h1>",
         f'<p class="description">{escape_html(spec.description)}</p>' if spec.description else "",
         "</header>",
+        warnings_block(_comparison_warnings(result)),
         "<section><h2>Comparison</h2>",
         key_value_table(_comparison_pairs(result)),
         "</section>",
@@ -361,6 +370,13 @@ def write_comparison_html(
         sections += _marginal_section(result.marginal, result.plan_names, figure_paths)
     sections += _reproducibility_section(result.metadata)
     return write_html_document(f"{spec.name} – plan comparison", sections, out_path)
+
+
+def _comparison_warnings(result: ComparisonResult) -> list[str]:
+    """The comparison's warnings (``metadata.json``), else those of its plans' runs."""
+    if "warnings" in result.metadata:
+        return list(result.metadata["warnings"] or [])
+    return merge_warnings({name: run.metadata.get("warnings") or [] for name, run in result.runs.items()})
 
 
 def _headline_section(result: ComparisonResult, figure_paths: Mapping[str, Path]) -> list[str]:

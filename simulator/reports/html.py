@@ -35,6 +35,7 @@ details { margin: 0.8em 0; }
 summary { cursor: pointer; font-weight: 600; }
 pre { background: #f6f8fa; padding: 1em; overflow-x: auto; font-size: 0.82em; }
 .note { font-size: 0.85em; color: #55606e; }
+.warning { background: #fff4d6; border-left: 4px solid #d08c00; padding: 0.5em 0.9em; margin: 0.8em 0; }
 .scroll { max-height: 32em; overflow-y: auto; }
 """
 """Inline style sheet of every report page."""
@@ -64,6 +65,14 @@ def html_table(
     )
     class_attribute = f' class="{escape_html(css_class)}"' if css_class else ""
     return f"<table{class_attribute}><thead><tr>{head}</tr></thead><tbody>\n{body}\n</tbody></table>"
+
+
+def warnings_block(warnings: Sequence[str]) -> str:
+    """The warnings of a run (``metadata["warnings"]``) as a highlighted box, or ``""`` without any."""
+    if not warnings:
+        return ""
+    items = "".join(f"<li>{escape_html(w)}</li>" for w in warnings)
+    return f'<div class="warning"><strong>Warning</strong><ul>{items}</ul></div>'
 
 
 def key_value_table(pairs: Sequence[tuple[str, Any]]) -> str:

@@ -2,7 +2,8 @@
 
 Maps are drawn in a metric CRS with north up (:func:`metric_frames`, :func:`store_points`).
 :func:`frame_map` frames one: padding, equal aspect, no ticks, a scale bar in km
-(:func:`draw_scale_bar`) and a north arrow (:func:`draw_north_arrow`).
+(:func:`draw_scale_bar`) and a north arrow (:func:`draw_north_arrow`);
+:func:`draw_outlines` draws district outlines as one line collection.
 :func:`corner_cover` tells how much of the city each corner of a map covers, so that
 legends and insets go where they hide least; :func:`draw_stores` draws stores as markers
 by format, :func:`draw_rivals` the rival showrooms (:func:`rival_points`) as grey crosses,
@@ -12,12 +13,14 @@ gather in a small part of a large city.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Literal
 
+import numpy as np
 import pandas as pd
 import shapely
 from matplotlib import patheffects
+from matplotlib.collections import LineCollection
 from matplotlib.colors import Colormap, Normalize
 from matplotlib.lines import Line2D
 from matplotlib.patches import Rectangle
@@ -139,6 +142,18 @@ def _set_view(axis: Any, bounds: Bounds) -> None:
     axis.set_yticks([])
     axis.set_xlabel("")
     axis.set_ylabel("")
+
+
+def draw_outlines(axis: Any, geoms: Any, *, colour: str = "#333333", linewidth: float = 0.7, zorder: float = 2) -> None:
+    """Draw the boundaries of polygons (e.g. district outlines) as one line collection.
+
+    Unlike ``GeoSeries.boundary.plot`` this does not redraw the whole figure (geopandas
+    calls ``draw_idle`` after plotting, which renders every artist drawn so far).
+    """
+    lines = shapely.get_parts(shapely.boundary(np.asarray(geoms, dtype=object)))
+    lines = shapely.get_parts(lines)  # MultiLineString boundaries of polygons with holes
+    segments = [shapely.get_coordinates(line) for line in lines if not line.is_empty]
+    axis.add_collection(LineCollection(segments, colors=colour, linewidths=linewidth, zorder=zorder), autolim=False)
 
 
 def corner_cover(area: Any, bounds: Bounds, share: float, corners: Sequence[Corner] = CORNERS) -> dict[Corner, float]:
@@ -269,6 +284,7 @@ def zoom_on_stores(
     bounds: Bounds,
     column: str = "mean_familiarity",
     rivals: pd.DataFrame | None = None,
+    draw_areas: Callable[[Any], None] | None = None,
 ) -> None:
     """An inset that magnifies the area around the stores, in the emptiest corner of the map.
 
@@ -276,7 +292,8 @@ def zoom_on_stores(
     where eight central stores would otherwise sit in a few millimetres of a large map.
     ``areas`` are the map's choropleth areas with ``column`` (NaN: no data), ``zones`` the
     district outlines, ``stores`` the output of :func:`store_points`, ``rivals`` (optional)
-    that of :func:`rival_points`.
+    that of :func:`rival_points`. ``draw_areas`` (optional) draws the areas on the inset's
+    axis instead of the polygons of ``areas`` (e.g. the map's cell raster).
     """
     if len(stores) == 0:
         return
@@ -289,13 +306,16 @@ def zoom_on_stores(
     x0 = 0.0 if "left" in corner else 1.0 - ZOOM_SIZE
     y0 = 1.0 - ZOOM_SIZE if "upper" in corner else 0.0
     inset = axis.inset_axes([x0, y0, ZOOM_SIZE, ZOOM_SIZE])
-    visible = areas[areas.intersects(shapely.box(*view))]
-    visible_data = visible[column].notna()
-    if visible_data.any():
-        visible[visible_data].plot(ax=inset, column=column, cmap=colourmap, norm=norm, linewidth=0.0)
-    if (~visible_data).any():
-        visible[~visible_data].plot(ax=inset, color=NO_DATA_COLOUR, linewidth=0.0)
-    zones.boundary.plot(ax=inset, color="#333333", linewidth=0.7)
+    if draw_areas is not None:
+        draw_areas(inset)
+    else:
+        visible = areas[areas.intersects(shapely.box(*view))]
+        visible_data = visible[column].notna()
+        if visible_data.any():
+            visible[visible_data].plot(ax=inset, column=column, cmap=colourmap, norm=norm, linewidth=0.0)
+        if (~visible_data).any():
+            visible[~visible_data].plot(ax=inset, color=NO_DATA_COLOUR, linewidth=0.0)
+    draw_outlines(inset, zones.geometry.to_numpy())
     draw_stores(inset, stores, size=45, star_size=110)
     if rivals is not None:
         draw_rivals(inset, rivals, size=35)

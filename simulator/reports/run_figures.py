@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -19,10 +19,11 @@ import pandas as pd
 from matplotlib import colormaps, patheffects, ticker
 from matplotlib import dates as mdates
 from matplotlib.cm import ScalarMappable
-from matplotlib.colors import Normalize
+from matplotlib.colors import Colormap, Normalize
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
+from simulator.reports.cell_raster import CellPainter, cell_raster
 from simulator.reports.figures import (
     FORMAT_STYLES,
     LINE_COLOUR,
@@ -37,6 +38,7 @@ from simulator.reports.figures import (
     time_axis,
 )
 from simulator.reports.maps import (
+    draw_outlines,
     draw_rivals,
     draw_stores,
     frame_map,
@@ -321,6 +323,30 @@ def _familiarity_areas(
     return areas.merge(means[[key, "mean_familiarity"]], on=key, how="left"), use_cells
 
 
+def _area_painter(areas: Any, use_cells: bool, colourmap: Colormap, norm: Normalize) -> Callable[[Any], None]:
+    """A function drawing the areas' ``mean_familiarity`` on a map axis (the map and its zoom inset).
+
+    Cells on a regular grid are drawn as one raster image of the whole squares plus the pieces
+    cut at borders as one path collection (:mod:`simulator.reports.cell_raster`); zones, and
+    cells that are not a regular grid, as polygons.
+    Areas without a value (no consumers) are grey in both.
+    """
+    raster = cell_raster(areas.geometry.to_numpy(), areas["mean_familiarity"].to_numpy(float)) if use_cells else None
+    if raster is not None:
+        return CellPainter(raster, colourmap, norm, NO_DATA_COLOUR)
+    has_data = areas["mean_familiarity"].notna()
+
+    def draw_polygons(axis: Any) -> None:
+        if has_data.any():
+            areas[has_data].plot(
+                ax=axis, column="mean_familiarity", cmap=colourmap, norm=norm, linewidth=0.0, edgecolor="none"
+            )
+        if (~has_data).any():
+            areas[~has_data].plot(ax=axis, color=NO_DATA_COLOUR, linewidth=0.0)
+
+    return draw_polygons
+
+
 def _colour_scale_top(values: pd.Series, vmax: float | None) -> float:
     """Top of the colour scale: ``vmax``, else the data maximum rounded up to 0.05 (0.05 to 1)."""
     if vmax is not None:
@@ -363,7 +389,11 @@ def familiarity_map(
     """Choropleth of mean familiarity at the end of the horizon, with the stores and rivals.
 
     Cells are coloured when ``cell_gdf`` and ``cell_results`` are given, else zones;
-    areas without consumers are grey. Zone outlines and labels (English name when there
+    areas without consumers are grey. Cells on a regular axis-aligned grid in the map's
+    CRS (as the shipped bundle's 1 km cells) are drawn as one raster image on that grid,
+    the pieces of squares cut by the city's edge or a district border keeping their shape
+    (:mod:`simulator.reports.cell_raster`); other cells (irregular polygons, a rotated
+    grid) and zones are drawn as polygons. Zone outlines and labels (English name when there
     is one and the fonts cannot draw Chinese; else the zone id), stores as markers by
     format, rival showrooms (when ``rivals`` has rows) as grey crosses, a colour bar, a scale bar in km and a north arrow (north is up: the map is
     drawn in a projected CRS).
@@ -400,13 +430,9 @@ def familiarity_map(
     figure = new_figure(width, min(max(width * aspect * 0.85 + 1.0, 5.0), 14.0))
     axis = figure.subplots()
     has_data = areas["mean_familiarity"].notna()
-    if has_data.any():
-        areas[has_data].plot(
-            ax=axis, column="mean_familiarity", cmap=colourmap, norm=norm, linewidth=0.0, edgecolor="none"
-        )
-    if (~has_data).any():
-        areas[~has_data].plot(ax=axis, color=NO_DATA_COLOUR, linewidth=0.0)
-    zones.boundary.plot(ax=axis, color="#333333", linewidth=0.7)
+    draw_areas = _area_painter(areas, use_cells, colourmap, norm)
+    draw_areas(axis)
+    draw_outlines(axis, zones.geometry.to_numpy())
     if len(zones) <= MAX_ZONE_LABELS:
         _draw_zone_labels(axis, zones)
 
@@ -426,7 +452,7 @@ def familiarity_map(
     bounds = frame_map(axis, (xmin, ymin, xmax, ymax))
     level = "cell" if use_cells else "zone"
     axis.set_title(title or f"Mean familiarity by {level} at the end of the horizon", fontsize=11)
-    zoom_on_stores(axis, areas, zones, stores, colourmap, norm, bounds, rivals=showrooms)
+    zoom_on_stores(axis, areas, zones, stores, colourmap, norm, bounds, rivals=showrooms, draw_areas=draw_areas)
     return figure
 
 

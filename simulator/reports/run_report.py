@@ -21,7 +21,14 @@ import pandas as pd
 from simulator.reports.figures import (
     format_number,
 )
-from simulator.reports.html import escape_html, html_table, image_tag, key_value_table, write_html_document
+from simulator.reports.html import (
+    escape_html,
+    html_table,
+    image_tag,
+    key_value_table,
+    warnings_block,
+    write_html_document,
+)
 from simulator.reports.market_report import access_section, market_sections
 from simulator.results import RunResult, replication_means, store_totals
 
@@ -278,6 +285,7 @@ def write_report_html(
         f"<header><h1>Retail footprint simulation: {escape_html(name)}</h1>",
         f'<p class="description">{escape_html(description)}</p>' if description else "",
         "</header>",
+        warnings_block(result.metadata.get("warnings") or []),
         "<section><h2>Run</h2>",
         key_value_table(_run_pairs(result)),
         "</section>",

@@ -24,7 +24,14 @@ from simulator.experiments import ExecutorSpec
 from simulator.experiments.sweep import KPI_LABELS, REPORT_FILE, Evaluation, ProgressCallback, Sweep, SweepResult
 from simulator.experiments.sweep import run_sweep as run_experiment_sweep
 from simulator.reports.figures import format_number
-from simulator.reports.html import escape_html, html_table, image_tag, key_value_table, write_html_document
+from simulator.reports.html import (
+    escape_html,
+    html_table,
+    image_tag,
+    key_value_table,
+    warnings_block,
+    write_html_document,
+)
 from simulator.reports.sweep_figures import (
     KpiLabels,
     format_value,
@@ -172,6 +179,7 @@ def write_sweep_report(
         f"<header><h1>Parameter sweep: {escape_html(name)}</h1>",
         f'<p class="description">{escape_html(manifest.get("description"))}</p>' if manifest.get("description") else "",
         "</header>",
+        warnings_block(metadata.get("warnings") or []),
         "<section><h2>Sweep</h2>",
         key_value_table(_sweep_pairs(manifest, metadata, summary, len(failed))),
         "</section>",

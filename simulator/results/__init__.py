@@ -28,7 +28,7 @@ from simulator.results.contract import (
     RunResult,
     validate_run,
 )
-from simulator.results.metadata import build_metadata, package_versions, to_jsonable, utc_now_iso, write_json
+from simulator.results.metadata import build_metadata, capacity_granularity_warning, merge_warnings, package_versions, to_jsonable, utc_now_iso, write_json
 from simulator.results.run_folder import default_run_dir, read_run, write_run_tables
 from simulator.results.table_files import gpkg_safe, write_geopackage, write_parquet
 
@@ -48,9 +48,11 @@ __all__ = [
     "atomic_path",
     "atomic_write_text",
     "build_metadata",
+    "capacity_granularity_warning",
     "check_folder_free",
     "default_run_dir",
     "gpkg_safe",
+    "merge_warnings",
     "package_versions",
     "read_run",
     "replication_means",

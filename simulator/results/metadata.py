@@ -1,7 +1,8 @@
 """``metadata.json``: what a run records about itself, and plain-JSON writing.
 
 :func:`build_metadata` assembles the run description (canonical scenario and its hash,
-seeds, consumers and weight, city, horizon, package versions, timings, command);
+seeds, consumers and weight, city, horizon, package versions, timings, command, warnings
+such as :func:`capacity_granularity_warning`);
 :func:`to_jsonable` turns numpy, pandas, date, path and pydantic values into plain JSON
 types, and :func:`write_json` writes them atomically.
 """
@@ -66,6 +67,60 @@ def utc_now_iso() -> str:
     return dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()
 
 
+def capacity_granularity_warning(
+    scenario: Mapping[str, Any], consumer_weight: float, population_total: float
+) -> str | None:
+    """A warning when one simulated consumer stands for more people than the smallest store serves a day.
+
+    With weight ``w`` (people per simulated consumer) above the smallest daily
+    test-drive capacity ``c_min`` of the plan's open stores, a single booking fills more
+    than a day's capacity: queues and lost bookings come in lumps. The warning names the
+    consumers needed for ``w <= c_min``, ``ceil(population_total / c_min)``, and
+    ``--consumers all`` (one agent per resident, ``w = 1``).
+
+    Parameters
+    ----------
+    scenario : mapping
+        The canonical scenario (``metadata["scenario"]``) with ``plan.stores[*].capacity_per_day``.
+    consumer_weight : float
+        People per simulated consumer.
+    population_total : float
+        Residents of the city.
+
+    Returns
+    -------
+    str or None
+        The warning, or None when ``w <= c_min`` or no store has a capacity.
+    """
+    stores = (scenario.get("plan") or {}).get("stores") or []
+    capacities = [float(s["capacity_per_day"]) for s in stores if (s.get("capacity_per_day") or 0) > 0]
+    if not capacities or consumer_weight <= min(capacities):
+        return None
+    smallest = min(capacities)
+    needed = math.ceil(population_total / smallest)
+    return (
+        f"one simulated consumer stands for {consumer_weight:,.0f} people, more than the smallest daily test-drive "
+        f"capacity ({smallest:,.0f}): queues and lost bookings are lumpy. To study capacity, simulate "
+        f"{needed:,} consumers or more (--consumers {needed}), or every resident (--consumers all)"
+    )
+
+
+def merge_warnings(by_run: Mapping[str, Sequence[str]]) -> list[str]:
+    """The warnings of several runs (e.g. a comparison's plans), each once.
+
+    A warning every run carries is given as it is; one only some runs carry is
+    prefixed with their names (``"plan A, plan B: ..."``). Order: first appearance.
+    """
+    carriers: dict[str, list[str]] = {}
+    for name, warnings in by_run.items():
+        for warning in warnings:
+            carriers.setdefault(warning, []).append(name)
+    return [
+        warning if len(names) == len(by_run) else f"{', '.join(names)}: {warning}"
+        for warning, names in carriers.items()
+    ]
+
+
 def build_metadata(
     scenario: Any = None,
     *,
@@ -123,7 +178,8 @@ def build_metadata(
         ``scenario_name``, ``scenario_description``, ``seed``, ``replication_seeds``,
         ``consumers``, ``consumer_weight``, ``population_total``, ``city``,
         ``horizon_days``, ``start_date``, ``package_versions``, ``timings``,
-        ``created_utc``, ``command``, plus ``extra``.
+        ``created_utc``, ``command``, ``warnings`` (list of str: what a reader of the
+        results must know, e.g. :func:`capacity_granularity_warning`), plus ``extra``.
     """
     if scenario is not None:
         scenario_canonical = canonical_json(scenario)
@@ -149,6 +205,9 @@ def build_metadata(
         "timings": {str(k): float(v) for k, v in (timings or {}).items()},
         "created_utc": utc_now_iso(),
         "command": command,
+        "warnings": [
+            w for w in [capacity_granularity_warning(scenario_dict, consumer_weight, population_total)] if w is not None
+        ],
     }
     if extra:
         metadata.update(extra)

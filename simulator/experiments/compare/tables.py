@@ -40,6 +40,7 @@ from simulator.experiments.run import ReplicationOutcome
 from simulator.results import (
     SCHEMA_VERSION,
     RunResult,
+    merge_warnings,
     package_versions,
     replication_means,
     store_totals,
@@ -328,6 +329,7 @@ def comparison_metadata(
             "start_date": baseline.horizon.start_date,
             "package_versions": package_versions(),
             "timings": dict(timings),
+            "warnings": merge_warnings({name: run.metadata.get("warnings") or [] for name, run in runs.items()}),
             "created_utc": utc_now_iso(),
             "command": command,
         }

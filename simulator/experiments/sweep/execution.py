@@ -42,7 +42,7 @@ from simulator.experiments.sweep.spec import (
     SUMMARY_FILE,
     SWEEP_SCHEMA_VERSION,
 )
-from simulator.results import package_versions, utc_now_iso, write_json, write_parquet
+from simulator.results import capacity_granularity_warning, package_versions, utc_now_iso, write_json, write_parquet
 
 ProgressCallback = Callable[[int, int], None]
 """Called as ``progress(runs_done, runs_total)``; runs found finished at a restart count as done."""
@@ -264,7 +264,24 @@ def _sweep_metadata(
         "created_utc": utc_now_iso(),
         "notes": result.notes,
         "timings": {"run_seconds_this_time": run_seconds},
+        "warnings": _sweep_warnings(sweep, manifest),
     }
+
+
+def _sweep_warnings(sweep: Sweep, manifest: Mapping[str, Any]) -> list[str]:
+    """The base scenario's capacity granularity warning (:func:`simulator.results.capacity_granularity_warning`).
+
+    Points that set the consumers or a capacity differ from the base; the warning says so.
+    """
+    if sweep.base is None or not isinstance(sweep.base.population.consumers, int):
+        return []
+    population_total = float(cached_city(bundle_key(sweep.base)).population_total)
+    weight = population_total / max(sweep.base.population.consumers, 1)
+    warning = capacity_granularity_warning(manifest.get("base_scenario") or {}, weight, population_total)
+    if warning is None:
+        return []
+    varied = any("consumers" in p.key or "capacity" in p.key for p in sweep.parameters)
+    return [f"base scenario{' (points that set consumers or capacities differ)' if varied else ''}: {warning}"]
 
 
 def _extra_versions() -> dict[str, str]:
