@@ -34,7 +34,6 @@ def single_consumer_days(
     rate = np.asarray(rates, dtype=np.float32)
     weight = np.asarray(weights, dtype=np.float32)
     store_open = np.ones(n_stores, dtype=np.uint8)
-    totals, zero = dyn.open_row_totals(indptr, indices, rate, store_open)
     consumers = dyn.ConsumerArrays(
         consumer_class=np.zeros(1, np.int32),
         heterogeneity=np.zeros(1, np.float32),
@@ -47,7 +46,7 @@ def single_consumer_days(
         event=np.zeros(1, np.uint8),
         sightings_record=np.zeros(0, np.int32),
     )
-    exposure = dyn.DayExposure(indptr, indices, rate, weight, totals, zero, store_open)
+    exposure = dyn.day_exposure(indptr, indices, rate, weight, store_open, consumers.consumer_class)
     parameters = dyn.KernelParameters(
         stock_retention=cf.decay_from_half_life(half_life),
         wear_retention=cf.decay_from_half_life(wear_half_life),
@@ -65,7 +64,7 @@ def single_consumer_days(
         media_weight=0.0,
         pent_up_rate=0.0,
     )
-    tallies = dyn.ChunkTallies(kpis=np.zeros((1, dyn.N_KPIS)), store_sightings=np.zeros((1, n_stores), dtype=np.int64))
+    tallies = dyn.chunk_tallies(1, n_stores)
     per_store, stock, familiarity = [], [], []
     for day in range(days):
         day_inputs = dyn.DayInputs(day=day, key=np.uint64(key), trust_shift=0.0, full_mixing_wom=-1.0, media_reach=0.0)

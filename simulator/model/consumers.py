@@ -16,21 +16,19 @@ import numpy as np
 from simulator.config import Scenario
 from simulator.model.closed_forms import decay_from_half_life, hill, logistic
 from simulator.model.dynamics import (
-    CHUNK_SIZE,
     IN_MARKET,
-    N_KPIS,
     NEVER,
     OUT_OF_MARKET,
     PENT_UP,
-    ChunkTallies,
     ConsumerArrays,
     DayExposure,
     DayInputs,
     KernelParameters,
     add_testimonials,
+    chunk_tallies,
     consumer_day,
+    day_exposure,
     followers_of,
-    open_row_totals,
 )
 from simulator.model.exposure import Exposure
 from simulator.model.population import Population
@@ -70,6 +68,10 @@ def kernel_parameters(scenario: Scenario) -> KernelParameters:
 class Consumers:
     """The consumers of one run: their arrays, the kernel's inputs and word of mouth.
 
+    ``kernel`` is the compiled daily kernel, :func:`simulator.model.dynamics.consumer_day`;
+    a test may set it to another function of the same signature (the daily oracle of
+    ``tests/daily_kernel.py``).
+
     Parameters
     ----------
     scenario : Scenario
@@ -86,6 +88,8 @@ class Consumers:
         Keep each consumer's number of sightings of the last simulated day in
         ``arrays.sightings_record``.
     """
+
+    kernel = staticmethod(consumer_day)
 
     def __init__(
         self,
@@ -131,11 +135,7 @@ class Consumers:
             event=np.zeros(n, dtype=np.uint8),
             sightings_record=np.zeros(n if record_sightings else 0, dtype=np.int32),
         )
-        n_chunks = max(1, -(-n // CHUNK_SIZE))
-        self.tallies = ChunkTallies(
-            kpis=np.zeros((n_chunks, N_KPIS)),
-            store_sightings=np.zeros((n_chunks, max(n_stores, 1)), dtype=np.int64),
-        )
+        self.tallies = chunk_tallies(n, n_stores)
         self.store_open = np.zeros(max(n_stores, 1), dtype=np.uint8)
         self.day_exposure: dict[bool, DayExposure] = {}
 
@@ -162,15 +162,8 @@ class Consumers:
             (False, exposure.rate_weekday, exposure.weight_weekday),
             (True, exposure.rate_weekend, exposure.weight_weekend),
         ):
-            totals, zero_probability = open_row_totals(exposure.indptr, exposure.indices, rate, self.store_open)
-            self.day_exposure[weekend] = DayExposure(
-                indptr=exposure.indptr,
-                indices=exposure.indices,
-                rate=rate,
-                weight=weight,
-                row_total=totals,
-                row_zero_probability=zero_probability,
-                store_open=self.store_open,
+            self.day_exposure[weekend] = day_exposure(
+                exposure.indptr, exposure.indices, rate, weight, self.store_open, exposure.consumer_class
             )
 
     def advance(self, day: int, weekend: bool) -> tuple[np.ndarray, np.ndarray]:
@@ -195,7 +188,7 @@ class Consumers:
         if self.population.n < PARALLEL_MIN_CONSUMERS:
             numba.set_num_threads(1)
         try:
-            consumer_day(today, self.day_exposure[weekend], self.parameters, self.arrays, self.tallies)
+            self.kernel(today, self.day_exposure[weekend], self.parameters, self.arrays, self.tallies)
         finally:
             numba.set_num_threads(threads)
         self.wom_full *= self.parameters.source_retention

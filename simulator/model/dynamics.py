@@ -1,7 +1,7 @@
 """Array kernels of the daily dynamics and the structures they take.
 
 Consumers are columns of arrays. One call of :func:`consumer_day` advances every consumer
-by one day in a single fused, compiled pass (numba, parallel over fixed-size chunks):
+by one day (numba, parallel over fixed-size chunks):
 
 1. media: with probability ``m(t)`` (the day's reach) consumer i is reached and adds
    ``w_M`` to the day's exposure increment; sightings ``n_i ~ Poisson(R_i)`` with ``R_i = sum_j rate_ij`` over open stores, drawn by
@@ -37,6 +37,19 @@ opens or closes), :class:`KernelParameters` (the run's behaviour parameters),
 :class:`DayInputs` (the day's scalars) and :class:`ChunkTallies` (the day's sums). The
 closed forms these equations reduce to are in :mod:`simulator.model.closed_forms`.
 
+**What a day costs.** Most consumer-days have nothing to draw (no sighting on 97.7 % of
+them in the Beijing launch). Per chunk, the kernel first draws the media contacts,
+sightings and market entries of their *candidates* only (thinned Bernoulli draws,
+:mod:`simulator.model.events`: each consumer-day still has one exactly uniform ``u`` per
+event, the same in every plan, so common random numbers stay exact and a store added to
+a plan never lowers anyone's sightings); then one pass over the chunk updates every
+consumer's stocks, familiarity and trust (the logistic read from a table, not ``exp``),
+draws the decisions of the few in the market, and forms the KPI sums, which stay exact
+sums over all consumers. Reach and effective frequency are counted per chunk in a window
+of the last 28 days (:class:`ChunkTallies`), changed only by sightings. The daily kernel
+this replaced, one uniform per consumer, day and event, is kept in ``tests/daily_kernel.py``
+as the oracle the tests compare this one with in distribution.
+
 All draws come from :func:`simulator.model.rng.counter_uniform`, so the result of a day does not
 depend on the number of threads. Sums are formed per chunk of ``CHUNK_SIZE`` consumers and
 added in chunk order, so they are bit-identical on any machine with the same chunking.
@@ -51,19 +64,32 @@ import numba
 import numpy as np
 from numba import prange
 
+from simulator.model.events import (
+    ENTRY_CAP,
+    FLAG_ENTRY_CANDIDATE,
+    FLAG_MARKET_CHANGED,
+    SIGHTING_CAP,
+    chunk_sightings,
+    hot_consumers,
+    market_entries,
+    media_contacts,
+    open_row_cumulative,
+    table_logistic,
+)
 from simulator.model.rng import (
     STREAM_CHANNEL,
     STREAM_DECISION,
     STREAM_MARKET,
-    STREAM_MEDIA,
-    STREAM_SIGHTINGS,
-    STREAM_SPLIT_BASE,
     counter_uniform,
 )
 
 CHUNK_SIZE = 8192
 NEVER = -32768  # "no sighting yet" in the recent-sightings memory (int16)
 RECENT_WINDOW_DAYS = 28
+
+FAST_MATH = {"contract", "reassoc", "nsz", "arcp"}
+"""LLVM's fast-math flags of the kernel (fused multiply-adds, sums in any order; no
+assumption about NaN or infinity). Still deterministic for a given chunking."""
 
 # Status codes of a consumer.
 OUT_OF_MARKET = 0
@@ -141,7 +167,7 @@ class ConsumerArrays(NamedTuple):
 class DayExposure(NamedTuple):
     """The classes x stores exposure matrix of one kind of day (weekday or weekend), in CSR form.
 
-    Built again only when a store opens or closes (see :func:`open_row_totals`).
+    Built again only when a store opens or closes, by :func:`day_exposure`.
 
     Attributes
     ----------
@@ -154,6 +180,13 @@ class DayExposure(NamedTuple):
         ``R = sum_{j open} rate_j`` per class and ``exp(-R)``.
     store_open : numpy.ndarray of uint8, shape (stores,)
         1 for an open store.
+    cumulative : numpy.ndarray of float64
+        Running sum of the open stores' rates along each row (a closed store adds 0): the
+        store of a sighting is picked by searching it.
+    hot_indptr, hot_indices, hot_zero_probability : numpy.ndarray of int64, int32 and float32
+        Per chunk of ``CHUNK_SIZE`` consumers, the consumers whose ``exp(-R)`` is below
+        ``1 - SIGHTING_CAP``, and that ``exp(-R)``: the only consumers drawn on days they
+        are not sighting candidates (see :mod:`simulator.model.events`).
     """
 
     indptr: np.ndarray
@@ -163,6 +196,10 @@ class DayExposure(NamedTuple):
     row_total: np.ndarray
     row_zero_probability: np.ndarray
     store_open: np.ndarray
+    cumulative: np.ndarray
+    hot_indptr: np.ndarray
+    hot_indices: np.ndarray
+    hot_zero_probability: np.ndarray
 
 
 class DayInputs(NamedTuple):
@@ -224,31 +261,101 @@ class ChunkTallies(NamedTuple):
         The day's KPI sums (columns ``KPI_*``).
     store_sightings : numpy.ndarray of int64, shape (chunks, stores)
         The day's sightings of each store.
+    recent_days : numpy.ndarray of int64, shape (chunks, 2, RECENT_WINDOW_DAYS)
+        Kept across days: ``[b, 0, d % W]`` counts chunk b's consumers whose latest
+        sighting was on day d of the last ``W = RECENT_WINDOW_DAYS`` days, ``[b, 1, d % W]``
+        those whose third latest was. Their sums are the reach and effective-frequency
+        counts, updated only when a consumer has a sighting. Start at zero (nobody has seen
+        a store) and run the kernel on every day in order.
     """
 
     kpis: np.ndarray
     store_sightings: np.ndarray
+    recent_days: np.ndarray
+
+
+def chunk_tallies(n: int, n_stores: int) -> ChunkTallies:
+    """Zeroed :class:`ChunkTallies` for ``n`` consumers and ``n_stores`` stores."""
+    n_chunks = max(1, -(-n // CHUNK_SIZE))
+    return ChunkTallies(
+        kpis=np.zeros((n_chunks, N_KPIS)),
+        store_sightings=np.zeros((n_chunks, max(n_stores, 1)), dtype=np.int64),
+        recent_days=np.zeros((n_chunks, 2, RECENT_WINDOW_DAYS), dtype=np.int64),
+    )
 
 
 @numba.njit(parallel=True, cache=True)
 def open_row_totals(
     indptr: np.ndarray, indices: np.ndarray, rate: np.ndarray, store_open: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Per-consumer total sighting rate over open stores, and ``exp(-total)``.
+    """Per-class total sighting rate over open stores, and ``exp(-total)``.
 
-    ``R_i = sum_{j open} rate_ij``; recomputed only when a store opens or closes.
+    ``R = sum_{j open} rate_j``; recomputed only when a store opens or closes.
     """
-    n = indptr.shape[0] - 1
-    totals = np.zeros(n, dtype=np.float32)
-    zero_probability = np.ones(n, dtype=np.float32)
-    for i in prange(n):
-        total = 0.0
-        for entry in range(indptr[i], indptr[i + 1]):
-            if store_open[indices[entry]]:
-                total += rate[entry]
-        totals[i] = total
-        zero_probability[i] = math.exp(-total)
+    _cumulative, totals, zero_probability = open_row_cumulative(indptr, indices, rate, store_open)
     return totals, zero_probability
+
+
+def day_exposure(
+    indptr: np.ndarray,
+    indices: np.ndarray,
+    rate: np.ndarray,
+    weight: np.ndarray,
+    store_open: np.ndarray,
+    consumer_class: np.ndarray,
+) -> DayExposure:
+    """The :class:`DayExposure` of the open stores, for consumers of the given classes."""
+    cumulative, totals, zero_probability = open_row_cumulative(indptr, indices, rate, store_open)
+    hot_indptr, hot_indices = hot_consumers(consumer_class, zero_probability, 1.0 - SIGHTING_CAP, CHUNK_SIZE)
+    hot_zero_probability = zero_probability[consumer_class[hot_indices]]
+    return DayExposure(
+        indptr=indptr,
+        indices=indices,
+        rate=rate,
+        weight=weight,
+        row_total=totals,
+        row_zero_probability=zero_probability,
+        store_open=store_open,
+        cumulative=cumulative,
+        hot_indptr=hot_indptr,
+        hot_indices=hot_indices,
+        hot_zero_probability=hot_zero_probability,
+    )
+
+
+@numba.njit(cache=True)
+def _market_day(
+    i: int, state: int, entry_candidate: bool, trust: float, heard: float, key: np.uint64, day: int, p: KernelParameters
+) -> tuple[int, int]:
+    """Consumer i's market spell and decision today: the new status and the day's event.
+
+    Out of the market: enters with probability ``h`` (``u < h``, thinned with
+    ``ENTRY_CAP``). In the market: leaves with probability ``1 / duration``, else decides
+    with probability ``1 - exp(-(r T + q WOM))``; pent up: decides with ``pent_up_rate``.
+    A decision is a test-drive intent with probability ``test_drive_share``.
+    """
+    if state == OUT_OF_MARKET:
+        if entry_candidate:
+            u = ENTRY_CAP * counter_uniform(key, day, STREAM_MARKET, i)
+        elif p.enter_probability > ENTRY_CAP:
+            u = ENTRY_CAP + (1.0 - ENTRY_CAP) * counter_uniform(key, day, STREAM_MARKET, i)
+        else:
+            return state, EVENT_NONE
+        return (IN_MARKET if u < p.enter_probability else state), EVENT_NONE
+    if state == PENT_UP:
+        decides = counter_uniform(key, day, STREAM_DECISION, i) < p.pent_up_rate
+    elif state == IN_MARKET:
+        if counter_uniform(key, day, STREAM_MARKET, i) < p.exit_probability:
+            return OUT_OF_MARKET, EVENT_NONE
+        hazard = p.booking_rate * trust + p.referral_rate * heard
+        decides = counter_uniform(key, day, STREAM_DECISION, i) < -math.expm1(-hazard)
+    else:
+        return state, EVENT_NONE
+    if not decides:
+        return state, EVENT_NONE
+    if counter_uniform(key, day, STREAM_CHANNEL, i) < p.test_drive_share:
+        return WAITING, EVENT_TEST_DRIVE_INTENT
+    return WAITING, EVENT_ONLINE_ORDER
 
 
 @numba.njit(parallel=True, cache=True)
@@ -264,175 +371,139 @@ def consumer_day(
     Consumer i reads row ``consumers.consumer_class[i]`` of ``exposure``. The state arrays
     of ``consumers`` are updated in place, ``consumers.event`` and
     ``consumers.sightings_record`` receive the day's outputs and ``tallies`` the day's sums
-    per chunk.
+    per chunk. Chunks of ``CHUNK_SIZE`` consumers run in parallel (:func:`_advance_chunk`).
     """
-    # Every field is read into a local before the parallel loop: numba drops writes to an
-    # array reached through a namedtuple inside prange (numba issues #7135 and #10338).
+    for chunk in prange(tallies.kpis.shape[0]):
+        _advance_chunk(chunk, day_inputs, exposure, parameters, consumers, tallies)
+
+
+@numba.njit(cache=True, fastmath=FAST_MATH)
+def _advance_chunk(
+    chunk: int,
+    day_inputs: DayInputs,
+    exposure: DayExposure,
+    parameters: KernelParameters,
+    consumers: ConsumerArrays,
+    tallies: ChunkTallies,
+) -> None:
+    """One chunk's day: draw its events by walking their candidates, then one pass over its consumers.
+
+    The media contacts, sightings and market-entry candidates are drawn first
+    (:mod:`simulator.model.events`); the pass then updates every consumer's stocks,
+    familiarity and trust, draws for the few in the market, and forms the KPI sums.
+    """
     day = day_inputs.day
     key = day_inputs.key
     full_mixing_wom = day_inputs.full_mixing_wom
     trust_shift = day_inputs.trust_shift
-    media_reach = day_inputs.media_reach
-    exposure_indptr = exposure.indptr
-    exposure_indices = exposure.indices
-    exposure_rate = exposure.rate
-    exposure_weight = exposure.weight
-    row_total = exposure.row_total
-    row_zero_probability = exposure.row_zero_probability
-    store_open = exposure.store_open
     stock_retention = parameters.stock_retention
     wear_retention = parameters.wear_retention
     wear_weight = parameters.wear_weight
     hill_s = parameters.hill_s
     familiarity_weight = parameters.familiarity_weight
     wom_weight = parameters.wom_weight
-    enter_probability = parameters.enter_probability
-    exit_probability = parameters.exit_probability
-    booking_rate = parameters.booking_rate
-    referral_rate = parameters.referral_rate
-    test_drive_share = parameters.test_drive_share
     source_retention = parameters.source_retention
     media_weight = parameters.media_weight
-    pent_up_rate = parameters.pent_up_rate
-    consumer_class = consumers.consumer_class
+    dense_entry = parameters.enter_probability > ENTRY_CAP
     heterogeneity = consumers.heterogeneity
     stock = consumers.stock
     wear = consumers.wear
     wom = consumers.wom
     status = consumers.status
     aware = consumers.aware
-    recent_sightings = consumers.recent_sightings
     event = consumers.event
     sightings_record = consumers.sightings_record
-    chunk_kpis = tallies.kpis
-    chunk_store_sightings = tallies.store_sightings
+    record = sightings_record.shape[0] > 0
+    k_inverse = 1.0 / parameters.hill_k
 
     n = stock.shape[0]
-    n_chunks = chunk_kpis.shape[0]
-    recent_floor = day - (RECENT_WINDOW_DAYS - 1)
-    k_inverse = 1.0 / parameters.hill_k
-    for chunk in prange(n_chunks):
-        start = chunk * CHUNK_SIZE
-        stop = min(start + CHUNK_SIZE, n)
-        kpi = chunk_kpis[chunk]
-        kpi[:] = 0.0
-        store_counts = chunk_store_sightings[chunk]
-        store_counts[:] = 0
-        for i in range(start, stop):
-            # 1. Media contact, then sightings by inverse CDF of Poisson(R_i).
-            row = consumer_class[i]
-            lam = row_total[row]
-            sightings = 0
-            increment = 0.0
-            reached = False
-            if media_reach > 0.0 and counter_uniform(key, day, STREAM_MEDIA, i) < media_reach:
-                reached = True
-                increment += media_weight
-            if lam > 0.0:
-                u = counter_uniform(key, day, STREAM_SIGHTINGS, i)
-                probability = float(row_zero_probability[row])
-                cumulative = probability
-                while u > cumulative and sightings < 10_000:
-                    sightings += 1
-                    probability *= lam / sightings
-                    cumulative += probability
-                    if probability < 1e-300:
-                        break
-                for k in range(sightings):
-                    target = counter_uniform(key, day, STREAM_SPLIT_BASE + k, i) * lam
-                    running = 0.0
-                    chosen = -1
-                    chosen_weight = 0.0
-                    for entry in range(exposure_indptr[row], exposure_indptr[row + 1]):
-                        store = exposure_indices[entry]
-                        if store_open[store]:
-                            running += exposure_rate[entry]
-                            chosen = store
-                            chosen_weight = exposure_weight[entry]
-                            if running >= target:
-                                break
-                    store_counts[chosen] += 1
-                    increment += chosen_weight
-            # 2. Adstock and wear-out.
-            e = stock_retention * stock[i] + increment
-            stock[i] = e
-            effective = e
-            if wear_weight > 0.0:
-                w = wear_retention * wear[i] + increment
-                wear[i] = w
-                effective = max(e - wear_weight * w, 0.0)
-            # 3. Familiarity (Hill).
-            familiarity = 0.0
-            if effective > 0.0:
-                ratio = effective * k_inverse
-                if hill_s == 2.0:
-                    powered = ratio * ratio
-                else:
-                    powered = ratio**hill_s
-                familiarity = powered / (1.0 + powered)
-            # 4. Word of mouth (kept up to date incrementally; it decays with its sources).
-            if full_mixing_wom >= 0.0:
-                heard = full_mixing_wom
-            else:
-                heard = wom[i]
-                wom[i] = source_retention * heard
-            # 5. Trust.
-            logit = trust_shift + familiarity_weight * familiarity + wom_weight * heard + heterogeneity[i]
-            t = 1.0 / (1.0 + math.exp(-logit))
-            # 6.-7. Market spells and decisions.
-            today = EVENT_NONE
-            state = status[i]
-            if state == OUT_OF_MARKET:
-                if counter_uniform(key, day, STREAM_MARKET, i) < enter_probability:
-                    status[i] = IN_MARKET
-                    state = IN_MARKET
-            elif state in (IN_MARKET, PENT_UP):
-                decides = False
-                if state == PENT_UP:
-                    decides = counter_uniform(key, day, STREAM_DECISION, i) < pent_up_rate
-                elif counter_uniform(key, day, STREAM_MARKET, i) < exit_probability:
-                    status[i] = OUT_OF_MARKET
-                    state = OUT_OF_MARKET
-                else:
-                    hazard = booking_rate * t + referral_rate * heard
-                    decides = counter_uniform(key, day, STREAM_DECISION, i) < 1.0 - math.exp(-hazard)
-                if decides:
-                    if counter_uniform(key, day, STREAM_CHANNEL, i) < test_drive_share:
-                        today = EVENT_TEST_DRIVE_INTENT
-                    else:
-                        today = EVENT_ONLINE_ORDER
-                    status[i] = WAITING
-                    state = WAITING
-            event[i] = today
-            if sightings_record.shape[0] > 0:
-                sightings_record[i] = sightings
-            # Recent sightings: the days of the three most recent ones.
-            if sightings > 0:
-                for _ in range(min(sightings, 3)):
-                    recent_sightings[i, 2] = recent_sightings[i, 1]
-                    recent_sightings[i, 1] = recent_sightings[i, 0]
-                    recent_sightings[i, 0] = day
-            if sightings > 0 or reached or heard > 0.0 or state == ADOPTED or today != EVENT_NONE:
-                aware[i] = 1
-            # KPI sums.
-            kpi[KPI_AWARE] += aware[i]
-            kpi[KPI_FAMILIARITY] += familiarity
-            if familiarity >= 0.5:
-                kpi[KPI_FAMILIAR] += 1.0
-            kpi[KPI_TRUST] += t
-            if recent_sightings[i, 0] >= recent_floor:
-                kpi[KPI_REACH] += 1.0
-            if recent_sightings[i, 2] >= recent_floor:
-                kpi[KPI_EFFECTIVE_FREQUENCY] += 1.0
-            if state in (IN_MARKET, WAITING, PENT_UP):
-                kpi[KPI_IN_MARKET] += 1.0
-            kpi[KPI_SIGHTINGS] += sightings
-            if reached:
-                kpi[KPI_MEDIA_CONTACTS] += 1.0
-            if today == EVENT_TEST_DRIVE_INTENT:
-                kpi[KPI_TEST_DRIVE_INTENTS] += 1.0
-            elif today == EVENT_ONLINE_ORDER:
-                kpi[KPI_ONLINE_ORDERS] += 1.0
+    start = chunk * CHUNK_SIZE
+    size = max(min(start + CHUNK_SIZE, n) - start, 0)
+    store_counts = tallies.store_sightings[chunk]
+    store_counts[:] = 0
+    recent_days = tallies.recent_days[chunk]
+    recent_days[:, day % RECENT_WINDOW_DAYS] = 0  # day - W has left the window
+    flags = np.zeros(size, dtype=np.uint8)
+    counts = np.zeros(size, dtype=np.int32)
+    increment = np.zeros(size, dtype=np.float64)
+    media = media_contacts(key, day, chunk, start, day_inputs.media_reach, media_weight, flags, increment, aware)
+    exposure_arrays = (
+        exposure.indptr,
+        exposure.indices,
+        exposure.weight,
+        exposure.row_total,
+        exposure.row_zero_probability,
+        exposure.cumulative,
+        exposure.hot_indptr,
+        exposure.hot_indices,
+        exposure.hot_zero_probability,
+    )
+    sightings = chunk_sightings(
+        key, day, chunk, start, exposure_arrays, consumers.consumer_class, consumers.recent_sightings, aware,
+        recent_days, store_counts, flags, counts, increment,
+    )  # fmt: skip
+    if dense_entry:
+        market_entries(key, day, chunk, start, parameters.enter_probability, flags, status, True)
+    sum_aware = sum_familiarity = sum_familiar = sum_trust = sum_in_market = 0.0
+    intents = orders = 0
+    for k in range(size):
+        i = start + k
+        # Adstock and wear-out.
+        x = increment[k]
+        e = stock_retention * stock[i] + x
+        stock[i] = e
+        effective = e
+        if wear_weight > 0.0:
+            w = wear_retention * wear[i] + x
+            wear[i] = w
+            effective = max(e - wear_weight * w, 0.0)
+        # Familiarity (Hill).
+        ratio = effective * k_inverse
+        powered = ratio * ratio if hill_s == 2.0 else ratio**hill_s
+        familiarity = powered / (1.0 + powered) if effective > 0.0 else 0.0
+        # Word of mouth (kept up to date incrementally; it decays with its sources).
+        if full_mixing_wom >= 0.0:
+            heard = full_mixing_wom
+        else:
+            heard = wom[i]
+            wom[i] = source_retention * heard
+        t = table_logistic(trust_shift + familiarity_weight * familiarity + wom_weight * heard + heterogeneity[i])
+        # Market spells and decisions, only for the consumers with something to draw.
+        state = status[i]
+        today = EVENT_NONE
+        if state in (IN_MARKET, PENT_UP) or (dense_entry and state == OUT_OF_MARKET):
+            entry_candidate = flags[k] & FLAG_ENTRY_CANDIDATE != 0
+            new_state, today = _market_day(i, state, entry_candidate, t, heard, key, day, parameters)
+            if new_state != state:
+                status[i] = new_state
+                state = new_state
+                flags[k] |= FLAG_MARKET_CHANGED
+            intents += today == EVENT_TEST_DRIVE_INTENT
+            orders += today == EVENT_ONLINE_ORDER
+        event[i] = today
+        if record:
+            sightings_record[i] = counts[k]
+        if heard > 0.0 or state == ADOPTED or today != EVENT_NONE:
+            aware[i] = 1
+        sum_aware += aware[i]
+        sum_familiarity += familiarity
+        sum_familiar += 1.0 if familiarity >= 0.5 else 0.0
+        sum_trust += t
+        sum_in_market += 1.0 if state in (IN_MARKET, WAITING, PENT_UP) else 0.0
+    if not dense_entry:  # after the pass: who enters today decides from tomorrow
+        sum_in_market += market_entries(key, day, chunk, start, parameters.enter_probability, flags, status, False)
+    kpi = tallies.kpis[chunk]
+    kpi[KPI_AWARE] = sum_aware
+    kpi[KPI_FAMILIARITY] = sum_familiarity
+    kpi[KPI_FAMILIAR] = sum_familiar
+    kpi[KPI_TRUST] = sum_trust
+    kpi[KPI_REACH] = recent_days[0].sum()
+    kpi[KPI_EFFECTIVE_FREQUENCY] = recent_days[1].sum()
+    kpi[KPI_IN_MARKET] = sum_in_market
+    kpi[KPI_SIGHTINGS] = sightings
+    kpi[KPI_TEST_DRIVE_INTENTS] = intents
+    kpi[KPI_ONLINE_ORDERS] = orders
+    kpi[KPI_MEDIA_CONTACTS] = media
 
 
 def add_testimonials(

@@ -42,6 +42,9 @@ STREAM_QUEUE_ORDER = 8
 STREAM_MEDIA = 9
 STREAM_PENT_UP = 10
 STREAM_ONLINE_CONVERSION = 11
+STREAM_MEDIA_GAP = 12  # gaps between media-contact candidates (simulator.model.events)
+STREAM_SIGHTING_GAP = 13  # gaps between sighting candidates
+STREAM_ENTRY_GAP = 14  # gaps between market-entry candidates
 STREAM_SPLIT_BASE = 16  # sighting k of a consumer on one day uses stream 16 + k
 
 
