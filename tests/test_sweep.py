@@ -197,6 +197,7 @@ high = 100
 # --------------------------------------------------------------------------- executors
 
 
+@pytest.mark.slow
 def test_processes_and_dask_cluster_give_identical_results(tiny_folder):
     """8 runs on the tiny city: local processes and a local Dask cluster agree exactly."""
     sweep_file = write_sweep(tiny_folder, TINY_GRID.format(replications=2, capacities=[4, 9], hill_k=[2.0, 4.0]))
@@ -257,6 +258,7 @@ def test_resume_runs_only_what_is_missing(tmp_path):
     pd.testing.assert_frame_equal(first.summary, read_summary(tmp_path / "s"))
 
 
+@pytest.mark.slow
 def test_resume_after_sigkill_gives_the_uninterrupted_summary(tiny_folder):
     sweep_file = write_sweep(
         tiny_folder, TINY_GRID.format(replications=1, capacities=[2, 4, 8, 16], hill_k=[1.5, 3.0, 4.5, 6.0])
@@ -367,6 +369,7 @@ values = ["M1", "NO-SUCH-MALL"]
 # --------------------------------------------------------------------------- sensitivity
 
 
+@pytest.mark.slow
 def test_sobol_indices_of_ishigami_match_the_analytic_values(tmp_path):
     """Ishigami through design, execution, run files, summary and SALib (N = 1024 base samples)."""
     sweep = generic_sweep(
