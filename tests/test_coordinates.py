@@ -394,3 +394,22 @@ def test_validate_bad_crs_is_one_line_exit_1(tmp_path, tiny_city_path):
     )
     result = runner.invoke(app, ["validate", str(scenario)])
     assert_one_line_error(result, "bad.toml: plan.stores[0].crs: unknown coordinate system 'wgs 84'")
+
+
+def test_comparison_plan_stores_file_crs(tmp_path, tiny_city, tiny_city_path):
+    from simulator.experiments.compare import load_comparison
+
+    gcj = [float(v) for v in wgs84_to_gcj02(116.37, 39.905)]
+    (tmp_path / "candidates.csv").write_text(f"id,lon,lat\nc,{gcj[0]!r},{gcj[1]!r}\n", encoding="utf-8")
+    (tmp_path / "base.toml").write_text(
+        f'[city]\nbundle = "{tiny_city_path.as_posix()}"\n[[plan.stores]]\nid = "A"\nmall = "M1"\n', encoding="utf-8"
+    )
+    (tmp_path / "compare.toml").write_text(
+        'base = "base.toml"\n[[plans]]\nname = "base"\nuse_base_plan = true\n'
+        '[[plans]]\nname = "candidate"\nuse_base_plan = true\nstores_file = "candidates.csv"\nstores_file_crs = "gcj02"\n',
+        encoding="utf-8",
+    )
+    spec = load_comparison(tmp_path / "compare.toml")
+    candidate = spec.plans[1].scenario
+    assert [(s.id, s.crs) for s in candidate.plan.stores] == [("A", "wgs84"), ("c", "gcj02")]
+    assert np.allclose(place_stores(candidate, tiny_city).lonlat[1], (116.37, 39.905), atol=1e-8)

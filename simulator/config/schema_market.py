@@ -33,9 +33,7 @@ class RivalShowroom(FrozenModel):
     )
     mall: Text | None = Field(default=None, min_length=1, description="Position: a mall id or name of the bundle.")
     station: Text | None = Field(default=None, min_length=1, description="Position: a subway station name or id.")
-    crs: Text = Field(
-        default=WGS84, min_length=1, description=CRS_DESCRIPTION, json_schema_extra=SchemaExtra(constraint=CRS_CHOICES)
-    )
+    crs: Text = Field(default=WGS84, description=CRS_DESCRIPTION, json_schema_extra=SchemaExtra(constraint=CRS_CHOICES))
     lon: Number | None = Field(
         default=None,
         description="Position: longitude in `crs`, degrees, or x for a projected `crs`.",
@@ -98,7 +96,6 @@ class Rivals(FrozenModel):
     )
     file_crs: Text | None = Field(
         default=None,
-        min_length=1,
         description=(
             "Coordinate system of the positions in `file` whose row gives no `crs` (same values "
             "as a showroom's `crs`); a GeoJSON's declared `crs` member applies to its geometries."

@@ -123,9 +123,7 @@ class Store(FrozenModel):
     station: Text | None = Field(
         default=None, min_length=1, description="Position: a subway station name or id (the store is next to it)."
     )
-    crs: Text = Field(
-        default=WGS84, min_length=1, description=CRS_DESCRIPTION, json_schema_extra=SchemaExtra(constraint=CRS_CHOICES)
-    )
+    crs: Text = Field(default=WGS84, description=CRS_DESCRIPTION, json_schema_extra=SchemaExtra(constraint=CRS_CHOICES))
     lon: Number | None = Field(
         default=None,
         description="Position: longitude in `crs`, degrees, or x for a projected `crs` (give with `lat`).",
@@ -244,7 +242,6 @@ class Plan(FrozenModel):
     )
     stores_file_crs: Text | None = Field(
         default=None,
-        min_length=1,
         description=(
             "Coordinate system of the positions in `stores_file` whose row gives no `crs` "
             "(same values as a store's `crs`). A GeoJSON's declared `crs` member applies to its "
