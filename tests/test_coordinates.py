@@ -333,8 +333,8 @@ def test_gcj02_looking_coordinates_are_flagged_only_when_reading_them_so_finds_t
     near = []
     for k in range(20):  # correct WGS84 positions inside the mall's extent, in every direction
         angle, radius = rng.uniform(0, 2 * np.pi), rng.uniform(0, 150.0)
-        near.append({"id": f"n{k}", "name": "Central Plaza pop-up", "lon": mall[0] + radius * np.cos(angle) / 85_000,
-                     "lat": mall[1] + radius * np.sin(angle) / 111_000})  # fmt: skip
+        lon, lat = mall[0] + radius * np.cos(angle) / 85_000, mall[1] + radius * np.sin(angle) / 111_000
+        near.append({"id": f"n{k}", "name": "Central Plaza pop-up", "lon": lon, "lat": lat})
     stores = [
         {"id": "g", "name": "中心广场店", "lon": gcj[0], "lat": gcj[1]},
         {"id": "b", "name": "Central Plaza", "lon": bd[0], "lat": bd[1]},
@@ -413,3 +413,29 @@ def test_comparison_plan_stores_file_crs(tmp_path, tiny_city, tiny_city_path):
     candidate = spec.plans[1].scenario
     assert [(s.id, s.crs) for s in candidate.plan.stores] == [("A", "wgs84"), ("c", "gcj02")]
     assert np.allclose(place_stores(candidate, tiny_city).lonlat[1], (116.37, 39.905), atol=1e-8)
+
+
+@pytest.mark.slow
+def test_chinese_map_check_on_every_beijing_mall():
+    """GCJ-02 and BD-09 copies of every mall are flagged; WGS84 points within 150 m of it are not."""
+    from simulator.city import load_city
+    from simulator.model.site_checks import chinese_map_warnings
+
+    city = load_city("beijing")
+    lon, lat = lonlat_of(city, city.mall_xy).T
+    rng = np.random.default_rng(11)
+    angle, radius = rng.uniform(0, 2 * np.pi, lon.size), rng.uniform(0, 150.0, lon.size)
+    near_lon = lon + radius * np.cos(angle) / (111_320 * np.cos(np.radians(lat)))
+    near_lat = lat + radius * np.sin(angle) / 110_950
+    readings = {"gcj02": wgs84_to_gcj02(lon, lat), "bd09": wgs84_to_bd09(lon, lat), "wgs84": (near_lon, near_lat)}
+    for system, (site_lon, site_lat) in readings.items():
+        rows = [
+            {"id": f"s{m}", "name": str(city.mall_names_en[m]), "lon": float(site_lon[m]), "lat": float(site_lat[m])}
+            for m in range(lon.size)
+        ]
+        stores = parse_scenario({"plan": {"stores": rows}}).plan.stores
+        warnings = chinese_map_warnings(stores, [s.name for s in stores], city, "plan.stores", "store")
+        if system == "wgs84":
+            assert warnings == []
+        else:
+            assert len(warnings) == lon.size and all(f'set crs = "{system}"' in w for w in warnings)
