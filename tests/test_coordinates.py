@@ -273,6 +273,10 @@ def test_bad_file_crs_and_declared_crs(tmp_path):
     assert error_of(parse_scenario, data, "s.toml", base_dir=tmp_path) == (
         "s.geojson: crs: the file declares EPSG:3857 for its geometries, but its crs is set to gcj02"
     )
+    document["features"][0]["geometry"]["coordinates"] = [1e9, 4851421.0]  # would wrap to longitude -16.8
+    (tmp_path / "s.geojson").write_text(json.dumps(document), encoding="utf-8")
+    message = error_of(parse_scenario, {"plan": {"stores_file": "s.geojson"}}, "s.toml", base_dir=tmp_path)
+    assert message.startswith("s.geojson: features[0]: lon: (1e+09, 4.85142e+06) in EPSG:3857 is not a valid position")
     document["crs"] = {"type": "name", "properties": {"name": "urn:ogc:def:crs:FOO::1"}}
     (tmp_path / "s.geojson").write_text(json.dumps(document), encoding="utf-8")
     message = error_of(parse_scenario, {"plan": {"stores_file": "s.geojson"}}, "s.toml", base_dir=tmp_path)

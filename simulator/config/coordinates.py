@@ -10,7 +10,6 @@ positions of the sites (stores or rival showrooms) that are placed by ``lon``/``
 from __future__ import annotations
 
 import functools
-import math
 import re
 from collections.abc import Sequence
 from typing import Any
@@ -23,6 +22,7 @@ __all__ = [
     "CRS_CHOICES",
     "CRS_DESCRIPTION",
     "WGS84",
+    "convertible",
     "crs_is_geographic",
     "normalise_crs",
     "sites_lonlat",
@@ -114,11 +114,31 @@ def to_wgs84(lon: Any, lat: Any, crs: str) -> tuple[np.ndarray, np.ndarray]:
     return np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
 
 
+def convertible(lon: Any, lat: Any, crs: str) -> np.ndarray:
+    """Boolean mask of the positions in ``crs`` that convert to a WGS84 longitude and latitude.
+
+    The WGS84 point must be finite and within [-180, 180] x [-90, 90]; for a projected
+    crs it must also convert back to the position (to 1e-6 of its size): a projection
+    may wrap a position far outside its domain onto a valid point (web Mercator x = 1e9
+    "is" longitude -16.8).
+    """
+    lon_array = np.asarray(lon, dtype=np.float64)
+    lat_array = np.asarray(lat, dtype=np.float64)
+    with np.errstate(invalid="ignore"):
+        converted_lon, converted_lat = to_wgs84(lon_array, lat_array, crs)
+        valid = (np.abs(converted_lon) <= 180.0) & (np.abs(converted_lat) <= 90.0)
+        if not crs_is_geographic(crs) and valid.any():
+            back_x, back_y = _transformer(crs, inverse=True).transform(converted_lon, converted_lat, errcheck=False)
+            error = np.hypot(np.asarray(back_x) - lon_array, np.asarray(back_y) - lat_array)
+            valid &= error <= 1e-6 * np.maximum(1.0, np.hypot(lon_array, lat_array))
+    return np.asarray(valid)
+
+
 def wgs84_problem(lon: float, lat: float, crs: str) -> tuple[str, str] | None:
     """What is wrong with one position in ``crs``, as ``(key, problem)``, or None when it converts to WGS84.
 
     Degrees (of ``wgs84``, ``gcj02``, ``bd09`` or a geographic EPSG code) must lie in
-    [-180, 180] x [-90, 90]; a projected position must convert to such a point.
+    [-180, 180] x [-90, 90]; any position must pass :func:`convertible`.
     """
     if crs_is_geographic(crs):
         if not -180.0 <= lon <= 180.0:
@@ -127,19 +147,7 @@ def wgs84_problem(lon: float, lat: float, crs: str) -> tuple[str, str] | None:
             return "lat", f"must be >= -90 and <= 90 (degrees in {crs}), got {lat:g}"
         if crs in _NAMED:
             return None
-    converted_lon, converted_lat = (float(v) for v in to_wgs84(lon, lat, crs))
-    valid = (
-        math.isfinite(converted_lon)
-        and math.isfinite(converted_lat)
-        and -180.0 <= converted_lon <= 180.0
-        and -90.0 <= converted_lat <= 90.0
-    )
-    if valid and not crs_is_geographic(crs):
-        # A projection may wrap a position far off its domain onto a valid point: only a
-        # position that comes back from WGS84 where it was is one.
-        back_x, back_y = (float(v) for v in _transformer(crs, inverse=True).transform(converted_lon, converted_lat))
-        valid = math.hypot(back_x - lon, back_y - lat) <= 1e-6 * max(1.0, math.hypot(lon, lat))
-    if valid:
+    if bool(convertible(lon, lat, crs)):
         return None
     return "lon", f"({lon:g}, {lat:g}) in {crs} is not a valid position (it converts to no WGS84 longitude/latitude)"
 

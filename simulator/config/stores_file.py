@@ -21,10 +21,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
-import numpy as np
 from pydantic import ValidationError
 
-from simulator.config.coordinates import WGS84, normalise_crs, to_wgs84
+from simulator.config.coordinates import WGS84, convertible, normalise_crs, to_wgs84
 from simulator.config.problems import problem_lines, unknown_key_message
 from simulator.config.schema_base import FrozenModel, unwrap_annotation
 from simulator.config.schema_market import RivalShowroom
@@ -218,7 +217,8 @@ def _geojson_store_rows(
 def _reproject(stores: list[dict[str, Any]], crs: str) -> None:
     """Reproject the ``lon``/``lat`` of geometry-located rows from ``crs`` to WGS84 in place (marked ``crs = wgs84``).
 
-    Coordinates that are not numbers stay as they are, for the site model to report.
+    Coordinates that are not numbers, or that do not convert (:func:`convertible`), stay
+    as they are, marked with ``crs``, for the site model to report.
     """
     numeric = [
         store
@@ -227,10 +227,12 @@ def _reproject(stores: list[dict[str, Any]], crs: str) -> None:
     ]
     if not numeric:
         return
-    lon, lat = to_wgs84([store["lon"] for store in numeric], [store["lat"] for store in numeric], crs)
-    for store, x, y in zip(numeric, lon, lat):
-        if np.isfinite(x) and np.isfinite(y):
-            store["lon"], store["lat"], store["crs"] = float(x), float(y), WGS84
+    x = [store["lon"] for store in numeric]
+    y = [store["lat"] for store in numeric]
+    lon, lat = to_wgs84(x, y, crs)
+    for store, ok, converted_lon, converted_lat in zip(numeric, convertible(x, y, crs), lon, lat):
+        if ok:
+            store["lon"], store["lat"], store["crs"] = float(converted_lon), float(converted_lat), WGS84
         else:
             store["crs"] = crs
 
