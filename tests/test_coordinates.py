@@ -443,3 +443,15 @@ def test_chinese_map_check_on_every_beijing_mall():
             assert warnings == []
         else:
             assert len(warnings) == lon.size and all(f'set crs = "{system}"' in w for w in warnings)
+
+
+def test_rivals_file_crs(tmp_path, tiny_city, tiny_city_path):
+    bd = [float(v) for v in wgs84_to_bd09(116.37, 39.905)]
+    (tmp_path / "rivals.csv").write_text(f"id,brand,lon,lat\nr,R,{bd[0]!r},{bd[1]!r}\n", encoding="utf-8")
+    data = tiny_scenario(tiny_city_path, [], rivals={"file": "rivals.csv", "file_crs": "bd09"})
+    scenario = parse_scenario(data, "s.toml", base_dir=tmp_path)
+    assert scenario.rivals.showrooms[0].crs == "bd09"
+    assert np.allclose(place_rivals(scenario, tiny_city).lonlat[0], (116.37, 39.905), atol=1e-8)
+    assert no_effect_warnings(parse_scenario({"rivals": {"file_crs": "bd09"}})) == [
+        "rivals.file_crs: has no effect without rivals.file"
+    ]
