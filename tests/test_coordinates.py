@@ -246,6 +246,7 @@ def test_canonical_form_keeps_what_was_written_and_parses_back(tiny_city_path):
         ({"crs": "utm"}, "s.toml: plan.stores[0].crs: unknown coordinate system 'utm'"),
         ({"crs": "EPSG:999999"}, "s.toml: plan.stores[0].crs: unknown EPSG code"),
         ({"crs": 3857}, "s.toml: plan.stores[0].crs: must be a string"),
+        ({"crs": "EPSG:4978"}, "s.toml: plan.stores[0].crs: EPSG:4978 is a Geocentric CRS: use a 2D geographic"),
         ({"crs": "gcj02", "lon": 190.0}, "s.toml: plan.stores[0].lon: must be <= 180, got 190"),
         ({"crs": "EPSG:3857", "lon": 1e9}, "s.toml: plan.stores[0].lon: (1e+09, 39.9) in EPSG:3857 is not a valid"),
     ],

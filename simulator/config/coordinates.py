@@ -33,6 +33,8 @@ __all__ = [
 WGS84 = "wgs84"
 _NAMED = ("wgs84", "gcj02", "bd09")
 _EPSG = re.compile(r"epsg:(\d{1,6})", re.IGNORECASE)
+#: The kinds of EPSG coordinate systems a position may be given in (pyproj's ``CRS.type_name``).
+_HORIZONTAL = ("Geographic 2D CRS", "Projected CRS")
 _ALIASES = {"wgs-84": "wgs84", "gcj-02": "gcj02", "bd-09": "bd09", "epsg:4326": "wgs84"}
 
 CRS_CHOICES = "`wgs84`, `gcj02`, `bd09` or `EPSG:<code>`"
@@ -64,27 +66,29 @@ def normalise_crs(value: str) -> str:
     code = f"EPSG:{int(match.group(1))}"
     if code == "EPSG:4326":
         return WGS84
-    if _crs_kind(code) is None:
+    kind = _crs_kind(code)
+    if kind is None:
         raise ValueError(f"unknown EPSG code {value!r} (pyproj does not know it)")
+    if kind not in _HORIZONTAL:
+        raise ValueError(f"{code} is a {kind}: use a 2D geographic (degrees) or projected coordinate system")
     return code
 
 
 @functools.lru_cache(maxsize=64)
 def _crs_kind(code: str) -> str | None:
-    """``"geographic"``, ``"projected"`` (or another kind pyproj reports), or None for an unknown code."""
+    """pyproj's kind of a CRS (``"Geographic 2D CRS"``, ``"Projected CRS"``, ...), or None for an unknown code."""
     from pyproj import CRS
     from pyproj.exceptions import CRSError
 
     try:
-        crs = CRS.from_user_input(code)
+        return str(CRS.from_user_input(code).type_name)
     except CRSError:
         return None
-    return "geographic" if crs.is_geographic else "projected"
 
 
 def crs_is_geographic(crs: str) -> bool:
     """True when ``lon``/``lat`` in ``crs`` (a normalised value) are degrees."""
-    return crs in _NAMED or _crs_kind(crs) == "geographic"
+    return crs in _NAMED or _crs_kind(crs) == "Geographic 2D CRS"
 
 
 @functools.lru_cache(maxsize=64)
