@@ -169,13 +169,17 @@ def validate(
     from simulator.city import load_city
     from simulator.config import describe, parse_set_options
     from simulator.experiments import RunOptions, prepare_scenario
-    from simulator.model import place_stores
+    from simulator.model import place_stores, scenario_warnings
+    from simulator.model.plan import place_rivals
 
     prepared = prepare_scenario(scenario, RunOptions(overrides=parse_set_options(set_ or [])))
-    if with_city:
-        place_stores(prepared, load_city(prepared.resolved_bundle), source_name=scenario.name)
+    city = load_city(prepared.resolved_bundle) if with_city else None
+    if city is not None:
+        place_stores(prepared, city, source_name=scenario.name)
+        place_rivals(prepared, city, source_name=scenario.name)
     console.print(f"{scenario}: valid")
     console.print(describe(prepared), highlight=False)
+    print_warnings({"warnings": scenario_warnings(prepared, city)})
 
 
 @app.command()

@@ -92,6 +92,8 @@ def plain_value(value: Any) -> Any:
 _NOT_OVERRIDABLE: dict[tuple[str | int, ...], str] = {
     ("plan", "stores_file"): "cannot be overridden (the stores file is read when the scenario is loaded)",
     ("rivals", "file"): "cannot be overridden (the rivals file is read when the scenario is loaded)",
+    ("plan", "stores_file_crs"): "cannot be overridden (the stores file is read when the scenario is loaded)",
+    ("rivals", "file_crs"): "cannot be overridden (the rivals file is read when the scenario is loaded)",
 }
 
 

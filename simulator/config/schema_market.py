@@ -5,11 +5,12 @@ test-drive intent that picks one is a booking lost to the brand. The launch sect
 the pent-up demand waiting for the launch day.
 """
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
+from simulator.config.coordinates import CRS_CHOICES, CRS_DESCRIPTION, WGS84
 from simulator.config.problems import LocatedError
 from simulator.config.schema_base import FrozenModel, SchemaExtra
-from simulator.config.schema_plan import check_site
+from simulator.config.schema_plan import LAT_CONSTRAINT, LON_CONSTRAINT, check_coordinate, check_crs, check_site
 from simulator.config.values import Integer, Number, Text
 
 __all__ = [
@@ -32,8 +33,17 @@ class RivalShowroom(FrozenModel):
     )
     mall: Text | None = Field(default=None, min_length=1, description="Position: a mall id or name of the bundle.")
     station: Text | None = Field(default=None, min_length=1, description="Position: a subway station name or id.")
-    lon: Number | None = Field(default=None, ge=-180, le=180, description="Position: longitude, WGS84 degrees.")
-    lat: Number | None = Field(default=None, ge=-90, le=90, description="Position: latitude, WGS84 degrees.")
+    crs: Text = Field(default=WGS84, description=CRS_DESCRIPTION, json_schema_extra=SchemaExtra(constraint=CRS_CHOICES))
+    lon: Number | None = Field(
+        default=None,
+        description="Position: longitude in `crs`, degrees, or x for a projected `crs`.",
+        json_schema_extra=SchemaExtra(constraint=LON_CONSTRAINT),
+    )
+    lat: Number | None = Field(
+        default=None,
+        description="Position: latitude in `crs`, degrees, or y for a projected `crs`.",
+        json_schema_extra=SchemaExtra(constraint=LAT_CONSTRAINT),
+    )
     attractiveness: Number = Field(
         default=0.2,
         gt=0,
@@ -48,6 +58,16 @@ class RivalShowroom(FrozenModel):
         description="First day the showroom is closed again; not set = never closes.",
         json_schema_extra=SchemaExtra(constraint="> open_day"),
     )
+
+    @field_validator("crs")
+    @classmethod
+    def _crs(cls, value: str) -> str:
+        return check_crs(value)
+
+    @field_validator("lon", "lat")
+    @classmethod
+    def _coordinate(cls, value: float | None, info: ValidationInfo) -> float | None:
+        return check_coordinate(value, info)
 
     @model_validator(mode="after")
     def _position_and_days(self) -> "RivalShowroom":
@@ -74,6 +94,19 @@ class Rivals(FrozenModel):
             "(or properties) named like the showroom keys."
         ),
     )
+    file_crs: Text | None = Field(
+        default=None,
+        description=(
+            "Coordinate system of the positions in `file` whose row gives no `crs` (same values "
+            "as a showroom's `crs`); a GeoJSON's declared `crs` member applies to its geometries."
+        ),
+        json_schema_extra=SchemaExtra(default_text="not set (`wgs84`)", constraint=CRS_CHOICES),
+    )
+
+    @field_validator("file_crs")
+    @classmethod
+    def _file_crs(cls, value: str | None) -> str | None:
+        return None if value is None else check_crs(value)
 
     @field_validator("showrooms")
     @classmethod

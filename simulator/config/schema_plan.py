@@ -10,17 +10,32 @@ from typing import Any, Literal, Protocol
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
+from simulator.config.coordinates import (
+    CRS_CHOICES,
+    CRS_DESCRIPTION,
+    WGS84,
+    crs_is_geographic,
+    normalise_crs,
+    wgs84_problem,
+)
 from simulator.config.formats import FORMAT_DEFAULTS, STORE_FORMAT_KEYS, StoreFormat
 from simulator.config.problems import LocatedError
 from simulator.config.schema_base import RESOLVED_BY_VALIDATOR, FrozenModel, SchemaExtra
-from simulator.config.values import Integer, Number, Text
+from simulator.config.values import Integer, Number, Text, show_number
 
 __all__ = [
+    "LAT_CONSTRAINT",
+    "LON_CONSTRAINT",
     "PlacedSite",
     "Plan",
     "Store",
+    "check_coordinate",
+    "check_crs",
     "check_site",
 ]
+
+LON_CONSTRAINT = ">= -180, <= 180 in degrees; any number for a projected `crs`"
+LAT_CONSTRAINT = ">= -90, <= 90 in degrees; any number for a projected `crs`"
 
 
 class PlacedSite(Protocol):
@@ -31,14 +46,38 @@ class PlacedSite(Protocol):
     station: str | None
     lon: float | None
     lat: float | None
+    crs: str
     open_day: int
     close_day: int | None
+
+
+def check_crs(value: str) -> str:
+    """The ``crs`` of a site, spelled the one way the schema stores it (see :func:`normalise_crs`)."""
+    return normalise_crs(value)
+
+
+def check_coordinate(value: float | None, info: ValidationInfo) -> float | None:
+    """A site's ``lon`` or ``lat``: in degrees (a geographic ``crs``) within ±180 or ±90; any number otherwise.
+
+    Declared after ``crs`` in the site models, so the (valid) crs is in ``info.data``;
+    with an invalid crs the coordinate is not checked (the crs is reported).
+    """
+    crs = info.data.get("crs")
+    if value is None or crs is None or not crs_is_geographic(crs):
+        return value
+    bound = 180.0 if info.field_name == "lon" else 90.0
+    if value > bound:
+        raise ValueError(f"must be <= {show_number(bound)}, got {show_number(value)}")
+    if value < -bound:
+        raise ValueError(f"must be >= {show_number(-bound)}, got {show_number(value)}")
+    return value
 
 
 def check_site(site: PlacedSite, noun: str) -> None:
     """Raise unless the site gives exactly one position and ``close_day > open_day``.
 
-    The position is `mall`, `station`, or `lon` and `lat` together.
+    The position is `mall`, `station`, or `lon` and `lat` together; `lon`/`lat` in the
+    site's `crs` must convert to a WGS84 longitude and latitude.
     """
     if (site.lon is None) != (site.lat is None):
         missing, present = ("lat", "lon") if site.lat is None else ("lon", "lat")
@@ -55,6 +94,10 @@ def check_site(site: PlacedSite, noun: str) -> None:
     if len(given) != 1:
         what = "no position" if not given else f"{len(given)} positions ({', '.join(given)})"
         raise ValueError(f"{noun} '{site.id}' has {what}: give exactly one of mall, station, or lon and lat")
+    if site.lon is not None and site.lat is not None:
+        problem = wgs84_problem(site.lon, site.lat, site.crs)
+        if problem is not None:
+            raise LocatedError((problem[0],), problem[1])
     if site.close_day is not None and site.close_day <= site.open_day:
         raise LocatedError(("close_day",), f"must be > open_day ({site.open_day}), got {site.close_day}")
 
@@ -80,11 +123,16 @@ class Store(FrozenModel):
     station: Text | None = Field(
         default=None, min_length=1, description="Position: a subway station name or id (the store is next to it)."
     )
+    crs: Text = Field(default=WGS84, description=CRS_DESCRIPTION, json_schema_extra=SchemaExtra(constraint=CRS_CHOICES))
     lon: Number | None = Field(
-        default=None, ge=-180, le=180, description="Position: longitude, WGS84 degrees (give with `lat`)."
+        default=None,
+        description="Position: longitude in `crs`, degrees, or x for a projected `crs` (give with `lat`).",
+        json_schema_extra=SchemaExtra(constraint=LON_CONSTRAINT),
     )
     lat: Number | None = Field(
-        default=None, ge=-90, le=90, description="Position: latitude, WGS84 degrees (give with `lon`)."
+        default=None,
+        description="Position: latitude in `crs`, degrees, or y for a projected `crs` (give with `lon`).",
+        json_schema_extra=SchemaExtra(constraint=LAT_CONSTRAINT),
     )
     format: StoreFormat = Field(
         default=RESOLVED_BY_VALIDATOR,
@@ -132,6 +180,16 @@ class Store(FrozenModel):
                 if data.get(key) is None:
                     data[key] = getattr(defaults, key)
         return data
+
+    @field_validator("crs")
+    @classmethod
+    def _crs(cls, value: str) -> str:
+        return check_crs(value)
+
+    @field_validator("lon", "lat")
+    @classmethod
+    def _coordinate(cls, value: float | None, info: ValidationInfo) -> float | None:
+        return check_coordinate(value, info)
 
     @field_validator("capacity_per_day")
     @classmethod
@@ -182,6 +240,20 @@ class Plan(FrozenModel):
             "the header being row 1) or the GeoJSON feature."
         ),
     )
+    stores_file_crs: Text | None = Field(
+        default=None,
+        description=(
+            "Coordinate system of the positions in `stores_file` whose row gives no `crs` "
+            "(same values as a store's `crs`). A GeoJSON's declared `crs` member applies to its "
+            "geometries, which are reprojected to WGS84 when read."
+        ),
+        json_schema_extra=SchemaExtra(default_text="not set (`wgs84`)", constraint=CRS_CHOICES),
+    )
+
+    @field_validator("stores_file_crs")
+    @classmethod
+    def _file_crs(cls, value: str | None) -> str | None:
+        return None if value is None else check_crs(value)
 
     @field_validator("stores")
     @classmethod

@@ -5,11 +5,17 @@
 GeoJSON feature of each problem; :func:`merge_stores_file` appends the stores of a
 scenario's ``plan.stores_file`` to its inline stores, :func:`merge_rivals_file` the
 showrooms of ``rivals.file`` to the inline ones.
+
+Coordinates: a row's ``crs`` column (or property) says its system; rows without one take
+the file's (``plan.stores_file_crs``, ``rivals.file_crs``), else WGS84. A GeoJSON's
+declared ``crs`` member (e.g. ``urn:ogc:def:crs:EPSG::3857``, as GDAL writes it) applies to
+its Point geometries, which are reprojected to WGS84 longitude and latitude when read.
 """
 
 import csv
 import io
 import json
+import re
 import typing
 from collections.abc import Mapping
 from pathlib import Path
@@ -17,6 +23,7 @@ from typing import Any, Literal, TypeVar
 
 from pydantic import ValidationError
 
+from simulator.config.coordinates import WGS84, convertible, normalise_crs, to_wgs84
 from simulator.config.problems import problem_lines, unknown_key_message
 from simulator.config.schema_base import FrozenModel, unwrap_annotation
 from simulator.config.schema_market import RivalShowroom
@@ -44,9 +51,13 @@ def _text_columns(model: type[FrozenModel]) -> frozenset[str]:
 
 
 def read_store_rows(
-    path: Path, label: str, model: type[FrozenModel] = Store
+    path: Path, label: str, model: type[FrozenModel] = Store, crs: str | None = None
 ) -> tuple[list[tuple[str, dict[str, Any]]], list[str]]:
-    """Read a CSV or GeoJSON site file into (row label, raw site dict) pairs and problems."""
+    """Read a CSV or GeoJSON site file into (row label, raw site dict) pairs and problems.
+
+    ``crs`` (normalised) is the file's coordinate system: rows with ``lon``/``lat`` and no
+    ``crs`` of their own take it.
+    """
     suffix = path.suffix.lower()
     if suffix not in (".csv", ".geojson", ".json"):
         return [], [f"{label}: unsupported stores file type '{path.suffix}' (use .csv or .geojson)"]
@@ -61,8 +72,14 @@ def read_store_rows(
     except UnicodeDecodeError as exception:
         return [], [f"{label}: {not_utf8_message(raw, exception)}"]
     if suffix == ".csv":
-        return _csv_store_rows(text, label, model)
-    return _geojson_store_rows(text, label)
+        rows, problems = _csv_store_rows(text, label, model)
+    else:
+        rows, problems = _geojson_store_rows(text, label, crs)
+    if crs is not None:
+        for _row_label, row in rows:
+            if "crs" not in row and ("lon" in row or "lat" in row):
+                row["crs"] = crs
+    return rows, problems
 
 
 def _csv_store_rows(
@@ -107,7 +124,37 @@ def _csv_store_rows(
         return [], [f"{label}: invalid CSV: {exception}"]
 
 
-def _geojson_store_rows(text: str, label: str) -> tuple[list[tuple[str, dict[str, Any]]], list[str]]:
+_DECLARED_EPSG = re.compile(r"(?:urn:ogc:def:crs:)?epsg:(?:[0-9.]*:)?(\d+)", re.IGNORECASE)
+_DECLARED_CRS84 = re.compile(r"(?:urn:ogc:def:crs:ogc:(?:1\.3:)?)?crs:?84", re.IGNORECASE)
+
+
+def _declared_crs(document: Mapping[str, Any], label: str) -> tuple[str | None, str | None]:
+    """A GeoJSON's declared ``crs`` member as a normalised crs (None: not declared), or a problem."""
+    member = document.get("crs")
+    if member is None:
+        return None, None
+    properties = member.get("properties") if isinstance(member, dict) else None
+    kind = member.get("type") if isinstance(member, dict) else None
+    if kind == "EPSG" and isinstance(properties, dict) and isinstance(properties.get("code"), int):
+        name = f"EPSG:{properties['code']}"
+    elif kind == "name" and isinstance(properties, dict) and isinstance(properties.get("name"), str):
+        name = properties["name"].strip()
+    else:
+        return None, f'{label}: crs: must be {{"type": "name", "properties": {{"name": "EPSG:<code>"}}}}'
+    if _DECLARED_CRS84.fullmatch(name):
+        return WGS84, None
+    match = _DECLARED_EPSG.fullmatch(name)
+    if match is None:
+        return None, f"{label}: crs: unsupported declared coordinate system {show_value(name)} (use an EPSG code)"
+    try:
+        return normalise_crs(f"EPSG:{match.group(1)}"), None
+    except ValueError as exception:
+        return None, f"{label}: crs: {exception}"
+
+
+def _geojson_store_rows(
+    text: str, label: str, file_crs: str | None
+) -> tuple[list[tuple[str, dict[str, Any]]], list[str]]:
     try:
         document = json.loads(text)
     except (json.JSONDecodeError, RecursionError) as exception:
@@ -119,10 +166,16 @@ def _geojson_store_rows(text: str, label: str) -> tuple[list[tuple[str, dict[str
         return [], [f"{label}: invalid GeoJSON{where}: {getattr(exception, 'msg', 'nested too deeply')}"]
     if not isinstance(document, dict) or document.get("type") != "FeatureCollection":
         return [], [f"{label}: must be a GeoJSON FeatureCollection"]
+    declared, problem = _declared_crs(document, label)
+    if problem is not None:
+        return [], [problem]
+    if declared not in (None, WGS84) and file_crs not in (None, WGS84, declared):
+        return [], [f"{label}: crs: the file declares {declared} for its geometries, but its crs is set to {file_crs}"]
     features = document.get("features")
     if not isinstance(features, list):
         return [], [f"{label}: features: must be a list"]
     rows, problems = [], []
+    located: list[dict[str, Any]] = []
     for position, feature in enumerate(features):
         row_label = f"features[{position}]"
         if not isinstance(feature, dict):
@@ -147,26 +200,60 @@ def _geojson_store_rows(text: str, label: str) -> tuple[list[tuple[str, dict[str
                 problems.append(f"{label}: {row_label}: lon/lat given both as properties and as the Point geometry")
                 continue
             store["lon"], store["lat"] = coordinates[0], coordinates[1]
+            if declared not in (None, WGS84):
+                if "crs" in store:
+                    problems.append(
+                        f"{label}: {row_label}.properties.crs: the file declares {declared} for its geometries; "
+                        "remove the crs property"
+                    )
+                    continue
+                located.append(store)
         rows.append((row_label, store))
+    if declared not in (None, WGS84):
+        _reproject(located, declared)
     return rows, problems
+
+
+def _reproject(stores: list[dict[str, Any]], crs: str) -> None:
+    """Reproject the ``lon``/``lat`` of geometry-located rows from ``crs`` to WGS84 in place (marked ``crs = wgs84``).
+
+    Coordinates that are not numbers, or that do not convert (:func:`convertible`), stay
+    as they are, marked with ``crs``, for the site model to report.
+    """
+    numeric = [
+        store
+        for store in stores
+        if all(isinstance(store[key], (int, float)) and not isinstance(store[key], bool) for key in ("lon", "lat"))
+    ]
+    if not numeric:
+        return
+    x = [store["lon"] for store in numeric]
+    y = [store["lat"] for store in numeric]
+    lon, lat = to_wgs84(x, y, crs)
+    for store, ok, converted_lon, converted_lat in zip(numeric, convertible(x, y, crs), lon, lat):
+        if ok:
+            store["lon"], store["lat"], store["crs"] = float(converted_lon), float(converted_lat), WGS84
+        else:
+            store["crs"] = crs
 
 
 SiteModel = TypeVar("SiteModel", bound=FrozenModel)
 
 
 def read_sites_file(
-    sites_file: str, base_dir: Path | None, model: type[SiteModel]
+    sites_file: str, base_dir: Path | None, model: type[SiteModel], crs: str | None = None
 ) -> tuple[list[tuple[str, SiteModel]], list[str]]:
     """Read and validate the sites (stores or rival showrooms) of a CSV or GeoJSON file.
 
     A relative path is resolved against ``base_dir`` (the scenario or comparison file's
-    folder). Returns ``(row label, site)`` pairs and one-line problems naming the file,
-    the row and the column.
+    folder); ``crs`` (normalised) is the coordinate system of rows that give none.
+    Returns ``(row label, site)`` pairs and one-line problems naming the file, the row
+    and the column.
     """
     path = Path(sites_file).expanduser()
     if not path.is_absolute():
         path = (base_dir if base_dir is not None else Path.cwd()) / path
-    rows, problems = read_store_rows(path, sites_file, model)
+    rows, problems = read_store_rows(path, sites_file, model, crs)
     sites = []
     for row_label, row in rows:
         try:
@@ -178,9 +265,11 @@ def read_sites_file(
     return sites, problems
 
 
-def read_stores_file(stores_file: str, base_dir: Path | None) -> tuple[list[tuple[str, Store]], list[str]]:
+def read_stores_file(
+    stores_file: str, base_dir: Path | None, crs: str | None = None
+) -> tuple[list[tuple[str, Store]], list[str]]:
     """Read and validate the stores of a CSV or GeoJSON stores file (see :func:`read_sites_file`)."""
-    return read_sites_file(stores_file, base_dir, Store)
+    return read_sites_file(stores_file, base_dir, Store, crs)
 
 
 def _merge_sites_file(
@@ -188,20 +277,32 @@ def _merge_sites_file(
     source_name: str,
     base_dir: Path | None,
     section: str,
-    keys: tuple[str, str],
+    keys: tuple[str, str, str],
     model: type[FrozenModel],
     noun: str,
 ) -> tuple[dict[str, Any], list[str]]:
-    """Read ``<section>.<file key>`` and append its validated sites to ``<section>.<list key>``."""
-    list_key, file_key = keys
+    """Read ``<section>.<file key>`` and append its validated sites to ``<section>.<list key>``.
+
+    The file's rows without a ``crs`` take ``<section>.<crs key>``; when that is not a
+    valid coordinate system the file is not read (the schema reports the key).
+    """
+    list_key, file_key, crs_key = keys
     table = data.get(section)
     if not isinstance(table, Mapping):
         return data, []
     sites_file = table.get(file_key)
     if not isinstance(sites_file, str) or not sites_file.strip():
         return data, []
+    file_crs = table.get(crs_key)
+    if file_crs is not None:
+        try:
+            file_crs = normalise_crs(file_crs) if isinstance(file_crs, str) else None
+        except ValueError:
+            file_crs = None
+        if file_crs is None:
+            return data, []
     label = sites_file
-    validated, problems = read_sites_file(sites_file, base_dir, model)
+    validated, problems = read_sites_file(sites_file, base_dir, model, file_crs)
 
     inline = table.get(list_key, [])
     seen: dict[str, str] = {}
@@ -228,11 +329,13 @@ def merge_stores_file(
     data: dict[str, Any], source_name: str, base_dir: Path | None
 ) -> tuple[dict[str, Any], list[str]]:
     """Read ``plan.stores_file`` and append its validated stores to ``plan.stores``."""
-    return _merge_sites_file(data, source_name, base_dir, "plan", ("stores", "stores_file"), Store, "store")
+    keys = ("stores", "stores_file", "stores_file_crs")
+    return _merge_sites_file(data, source_name, base_dir, "plan", keys, Store, "store")
 
 
 def merge_rivals_file(
     data: dict[str, Any], source_name: str, base_dir: Path | None
 ) -> tuple[dict[str, Any], list[str]]:
     """Read ``rivals.file`` and append its validated showrooms to ``rivals.showrooms``."""
-    return _merge_sites_file(data, source_name, base_dir, "rivals", ("showrooms", "file"), RivalShowroom, "showroom")
+    keys = ("showrooms", "file", "file_crs")
+    return _merge_sites_file(data, source_name, base_dir, "rivals", keys, RivalShowroom, "showroom")

@@ -19,7 +19,7 @@ from simulator.city import City, load_city
 from simulator.config import FootprintError, Scenario
 from simulator.experiments.executors import ExecutorSpec, execute
 from simulator.experiments.options import RunOptions, prepare_scenario, resolve_consumers
-from simulator.model import STORE_DAY_COLUMNS, FootprintModel, Population, replication_seeds
+from simulator.model import STORE_DAY_COLUMNS, FootprintModel, Population, replication_seeds, scenario_warnings
 from simulator.model.population import consumer_count
 from simulator.results import DAILY_COUNT_COLUMNS, RunResult, build_metadata
 
@@ -323,6 +323,7 @@ def assemble_result(
         timings=all_timings,
         command=command,
         extra={"diagnostics": [o.diagnostics for o in outcomes], **(extra or {})},
+        warnings=scenario_warnings(scenario, city),
     )
     return RunResult(
         daily=daily,

@@ -11,6 +11,7 @@ from simulator.model.footprint_model import FootprintModel
 from simulator.model.plan import place_stores
 from simulator.model.population import Population, synthesize_population
 from simulator.model.rng import replication_seeds, run_generators
+from simulator.model.site_checks import scenario_warnings
 from simulator.model.store_agent import STORE_DAY_COLUMNS
 
 __all__ = [
@@ -20,5 +21,6 @@ __all__ = [
     "place_stores",
     "replication_seeds",
     "run_generators",
+    "scenario_warnings",
     "synthesize_population",
 ]

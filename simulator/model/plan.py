@@ -9,6 +9,7 @@ import pandas as pd
 from pyproj import Transformer
 
 from simulator.config import PlanError
+from simulator.config.coordinates import WGS84, sites_lonlat
 
 FORMATS = ("mall", "street", "flagship", "popup", "delivery_centre")
 NEVER_CLOSES = np.iinfo(np.int32).max
@@ -99,7 +100,8 @@ def site_positions(sites, city, where: str, section: str) -> tuple[np.ndarray, n
     """Positions of sites (stores or rival showrooms) in the city's metric CRS, and their mall.
 
     A site given by ``mall`` sits at the mall (and is inside it), by ``station`` at the
-    station, by ``lon``/``lat`` at that point. A site outside the city, or naming an
+    station, by ``lon``/``lat`` at that point (converted from the site's ``crs`` to WGS84
+    by :func:`simulator.config.coordinates.sites_lonlat`). A site outside the city, or naming an
     unknown mall or station, raises :class:`PlanError` naming ``<where>: <section>[i] (id)``.
 
     Returns
@@ -111,6 +113,11 @@ def site_positions(sites, city, where: str, section: str) -> tuple[np.ndarray, n
     to_metric = Transformer.from_crs("EPSG:4326", city.crs, always_xy=True)
     xy = np.zeros((len(sites), 2))
     mall = np.full(len(sites), -1, dtype=np.int32)
+    lonlat = sites_lonlat(sites)
+    located = ~np.isnan(lonlat[:, 0])
+    if located.any():
+        x, y = to_metric.transform(lonlat[located, 0], lonlat[located, 1])
+        xy[located] = np.column_stack([x, y])
     for position, site in enumerate(sites):
         key = f"{where}: {section}[{position}] ({site.id})"
         if site.mall is not None:
@@ -126,16 +133,16 @@ def site_positions(sites, city, where: str, section: str) -> tuple[np.ndarray, n
             except PlanError as error:
                 raise PlanError(f"{key}: station: {error}") from None
             xy[position] = city.station_xy[s]
-        else:
-            xy[position] = to_metric.transform(site.lon, site.lat)
     if len(sites):
         inside = city.contains(xy)
         if not inside.all():
             bad = int(np.flatnonzero(~inside)[0])
             site = sites[bad]
+            given = f"({site.lon}, {site.lat})"
+            if site.crs != WGS84:
+                given += f" in {site.crs}, WGS84 ({lonlat[bad, 0]:.6f}, {lonlat[bad, 1]:.6f}),"
             raise PlanError(
-                f"{where}: {section}[{bad}] ({site.id}): position "
-                f"({site.lon}, {site.lat}) is outside the city '{city.name}'"
+                f"{where}: {section}[{bad}] ({site.id}): position {given} is outside the city '{city.name}'"
             )
     return xy, mall
 

@@ -137,6 +137,7 @@ def build_metadata(
     scenario_canonical: str | None = None,
     scenario_hash: str | None = None,
     extra: Mapping[str, Any] | None = None,
+    warnings: Sequence[str] = (),
 ) -> dict[str, Any]:
     """Assemble the ``metadata.json`` dictionary of a run.
 
@@ -170,6 +171,9 @@ def build_metadata(
         Used when ``scenario`` is not given.
     extra : mapping, optional
         More keys to store (must be JSON-serialisable).
+    warnings : sequence of str, optional
+        Warnings about the scenario (settings without effect, suspicious coordinates),
+        put before the capacity granularity warning.
 
     Returns
     -------
@@ -206,7 +210,8 @@ def build_metadata(
         "created_utc": utc_now_iso(),
         "command": command,
         "warnings": [
-            w for w in [capacity_granularity_warning(scenario_dict, consumer_weight, population_total)] if w is not None
+            *warnings,
+            *[w for w in [capacity_granularity_warning(scenario_dict, consumer_weight, population_total)] if w is not None],
         ],
     }
     if extra:

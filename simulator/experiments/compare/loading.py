@@ -55,7 +55,7 @@ def _deep_merge(base: Any, changes: Any) -> Any:
 def _file_stores(entry: ComparisonPlan, folder: Path) -> tuple[list[tuple[str, dict[str, Any]]], list[str]]:
     """Validated stores of a plan's ``stores_file`` as (origin label, store dict) pairs."""
     assert entry.stores_file is not None
-    validated, problems = read_stores_file(entry.stores_file, folder)
+    validated, problems = read_stores_file(entry.stores_file, folder, entry.stores_file_crs)
     return [(f"{entry.stores_file} {row_label}", store.model_dump()) for row_label, store in validated], problems
 
 

@@ -26,6 +26,7 @@ from simulator.config import (
     Text,
     scenario_hash,
 )
+from simulator.config.coordinates import normalise_crs
 from simulator.model import replication_seeds
 
 AGREEMENT_EXEMPT_KEYS = ("name", "description", "plan", "levers", "replications", "run")
@@ -47,10 +48,19 @@ class ComparisonPlan(FrozenModel):
         min_length=1,
         description="CSV or GeoJSON file of further stores, relative to the comparison file; after the inline ones.",
     )
+    stores_file_crs: Text | None = Field(
+        default=None,
+        description="Coordinate system of the `stores_file` rows that give no `crs` (like `plan.stores_file_crs`).",
+    )
     levers: dict[str, Any] | None = Field(
         default=None,
         description="Lever settings merged into the base scenario's `levers` (tables are merged key by key).",
     )
+
+    @field_validator("stores_file_crs")
+    @classmethod
+    def _file_crs(cls, value: str | None) -> str | None:
+        return None if value is None else normalise_crs(value)
 
     @model_validator(mode="after")
     def _has_stores(self) -> ComparisonPlan:

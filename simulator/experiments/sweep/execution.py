@@ -42,6 +42,7 @@ from simulator.experiments.sweep.spec import (
     SUMMARY_FILE,
     SWEEP_SCHEMA_VERSION,
 )
+from simulator.model import scenario_warnings
 from simulator.results import capacity_granularity_warning, package_versions, utc_now_iso, write_json, write_parquet
 
 ProgressCallback = Callable[[int, int], None]
@@ -269,19 +270,28 @@ def _sweep_metadata(
 
 
 def _sweep_warnings(sweep: Sweep, manifest: Mapping[str, Any]) -> list[str]:
-    """The base scenario's capacity granularity warning (:func:`simulator.results.capacity_granularity_warning`).
+    """The base scenario's warnings: settings without effect, suspicious coordinates, capacity granularity.
 
-    Points that set the consumers or a capacity differ from the base; the warning says so.
+    See :func:`simulator.model.scenario_warnings` and
+    :func:`simulator.results.capacity_granularity_warning`. Points that set the consumers
+    or a capacity differ from the base; the capacity warning says so.
     """
-    if sweep.base is None or not isinstance(sweep.base.population.consumers, int):
+    if sweep.base is None:
         return []
-    population_total = float(cached_city(bundle_key(sweep.base)).population_total)
+    city = cached_city(bundle_key(sweep.base))
+    warnings = [f"base scenario: {warning}" for warning in scenario_warnings(sweep.base, city)]
+    if not isinstance(sweep.base.population.consumers, int):
+        return warnings
+    population_total = float(city.population_total)
     weight = population_total / max(sweep.base.population.consumers, 1)
     warning = capacity_granularity_warning(manifest.get("base_scenario") or {}, weight, population_total)
     if warning is None:
-        return []
+        return warnings
     varied = any("consumers" in p.key or "capacity" in p.key for p in sweep.parameters)
-    return [f"base scenario{' (points that set consumers or capacities differ)' if varied else ''}: {warning}"]
+    return [
+        *warnings,
+        f"base scenario{' (points that set consumers or capacities differ)' if varied else ''}: {warning}",
+    ]
 
 
 def _extra_versions() -> dict[str, str]:
