@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +17,7 @@ import pandas as pd
 
 from simulator.city import City, load_city
 from simulator.config import FootprintError, Scenario
+from simulator.experiments.cache import PreparedRun
 from simulator.experiments.executors import ExecutorSpec, execute
 from simulator.experiments.options import RunOptions, prepare_scenario, resolve_consumers
 from simulator.model import STORE_DAY_COLUMNS, FootprintModel, Population, replication_seeds
@@ -55,6 +56,9 @@ class ReplicationOutcome:
     timings: dict[str, float]
     diagnostics: dict[str, Any]
     rivals: pd.DataFrame = dataclasses.field(default_factory=pd.DataFrame)
+    mean_store_utilisation: float = float("nan")
+    """Mean over the stores with capacity of their utilisation on open days
+    (:meth:`simulator.model.FootprintModel.store_utilisation`); NaN without such a store."""
 
     def daily_only(self) -> ReplicationOutcome:
         """This outcome with the daily table only (what a run kept only for its KPIs needs)."""
@@ -84,17 +88,46 @@ class ReplicationOutcome:
         return {str(name): float(per_run[name].iloc[0]) for name in per_run.columns}
 
 
+ALL_TABLES = frozenset({"daily", "stores", "zones", "cells", "rivals", "plan"})
+"""The tables of a :class:`ReplicationOutcome`; :func:`simulate_replication` can build fewer."""
+
+
 def simulate_replication(
     scenario: Scenario,
     seed: int,
     city: City,
     *,
     population: Population | None = None,
+    prepared: PreparedRun | None = None,
+    tables: Collection[str] = ALL_TABLES,
     progress: ProgressCallback | None = None,
 ) -> ReplicationOutcome:
-    """Run one replication to the horizon and return its tables (without replication columns)."""
+    """Run one replication to the horizon and return its tables (without replication columns).
+
+    Parameters
+    ----------
+    population : Population, optional
+        The replication's population, already synthesised.
+    prepared : PreparedRun, optional
+        Population, stores, rivals and exposure already built for this scenario and seed
+        (:func:`simulator.experiments.cache.prepared_run`); the model only reads them.
+    tables : collection of str
+        The tables to build (of :data:`ALL_TABLES`); the others are left empty. ``daily``
+        is always built.
+    progress : callable, optional
+        ``progress(days_done, days_total)``.
+    """
     started = time.perf_counter()
-    model = FootprintModel(scenario, seed=seed, city=city, population=population)
+    unknown = set(tables) - ALL_TABLES
+    if unknown:
+        raise ValueError(f"unknown tables {sorted(unknown)}; expected some of {sorted(ALL_TABLES)}")
+    prebuilt: dict[str, Any] = {}
+    if prepared is not None:
+        population = prepared.population
+        prebuilt = {"stores": prepared.stores, "rivals": prepared.rivals, "exposure": prepared.exposure}
+    model = FootprintModel(scenario, seed=seed, city=city, population=population, collect_data=False, **prebuilt)
+    if "stores" not in tables:
+        model.store_days = "none"
     built = time.perf_counter()
     try:
         while model.running:
@@ -102,27 +135,39 @@ def simulate_replication(
             if progress is not None:
                 progress(model.day, model.horizon_days)
         finished = time.perf_counter()
-        return _outcome(model, city, timings={"build_s": built - started, "dynamics_s": finished - built})
+        timings = {"build_s": built - started, "dynamics_s": finished - built}
+        return _outcome(model, city, timings, frozenset(tables))
     finally:
         model.release()
 
 
-def _outcome(model: FootprintModel, city: City, timings: dict[str, float]) -> ReplicationOutcome:
-    """The tables of a finished model."""
-    zones, cells = _zone_tables(model)
-    rivals = model.rivals.to_frame(city)
-    rivals["bookings"] = model.rival_bookings
+def _outcome(
+    model: FootprintModel, city: City, timings: dict[str, float], tables: frozenset[str] = ALL_TABLES
+) -> ReplicationOutcome:
+    """The tables of a finished model (those not in ``tables`` empty)."""
+    empty = pd.DataFrame()
+    zones, cells = _zone_tables(model) if tables & {"zones", "cells"} else (empty, empty)
+    rivals = empty
+    if "rivals" in tables:
+        rivals = model.rivals.to_frame(city)
+        rivals["bookings"] = model.rival_bookings
     return ReplicationOutcome(
         rivals=rivals,
         daily=pd.DataFrame(model.daily_rows),
-        stores=pd.DataFrame(model.store_rows, columns=list(STORE_DAY_COLUMNS)),
-        zones=zones,
-        cells=cells,
-        plan=model.stores.to_frame(city),
+        stores=pd.DataFrame(model.store_rows, columns=list(STORE_DAY_COLUMNS)) if "stores" in tables else empty,
+        zones=zones if "zones" in tables else empty,
+        cells=cells if "cells" in tables else empty,
+        plan=model.stores.to_frame(city) if "plan" in tables else empty,
         weight=float(model.population.weight),
+        mean_store_utilisation=_mean_utilisation(model.store_utilisation()),
         timings=timings,
         diagnostics={"population": model.population.diagnostics, "exposure": model.exposure.diagnostics},
     )
+
+
+def _mean_utilisation(per_store: np.ndarray) -> float:
+    with_capacity = per_store[~np.isnan(per_store)]
+    return float(with_capacity.mean()) if len(with_capacity) else float("nan")
 
 
 def _zone_tables(model: FootprintModel) -> tuple[pd.DataFrame, pd.DataFrame]:

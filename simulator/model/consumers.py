@@ -155,16 +155,40 @@ class Consumers:
         return status
 
     def open_stores(self, open_mask: np.ndarray) -> None:
-        """Set the open stores; rebuild the weekday and weekend exposure of the open stores."""
+        """Set the open stores; rebuild the weekday and weekend exposure of the open stores.
+
+        A shared (read-only) exposure keeps the structures of each set of open stores
+        it has seen (:meth:`Exposure.memo`), so the runs that share it build them once.
+        """
         exposure = self.exposure
         self.store_open[: len(open_mask)] = open_mask
-        for weekend, rate, weight in (
-            (False, exposure.rate_weekday, exposure.weight_weekday),
-            (True, exposure.rate_weekend, exposure.weight_weekend),
-        ):
-            self.day_exposure[weekend] = day_exposure(
-                exposure.indptr, exposure.indices, rate, weight, self.store_open, exposure.consumer_class
-            )
+        shared = not exposure.rate_weekday.flags.writeable
+        key = ("day_exposure", self.store_open.tobytes())
+        built = exposure.memo.get(key) if shared else None
+        if built is None:
+            store_open = self.store_open.copy() if shared else self.store_open
+            threads = numba.get_num_threads()
+            if self.population.n < PARALLEL_MIN_CONSUMERS:
+                numba.set_num_threads(1)
+            try:
+                built = {
+                    weekend: day_exposure(
+                        exposure.indptr, exposure.indices, rate, weight, store_open, exposure.consumer_class
+                    )
+                    for weekend, rate, weight in (
+                        (False, exposure.rate_weekday, exposure.weight_weekday),
+                        (True, exposure.rate_weekend, exposure.weight_weekend),
+                    )
+                }
+            finally:
+                numba.set_num_threads(threads)
+            if shared:
+                for structure in built.values():
+                    for array in structure:
+                        if isinstance(array, np.ndarray):
+                            array.flags.writeable = False
+                exposure.remember(key, built)
+        self.day_exposure = dict(built)
 
     def advance(self, day: int, weekend: bool) -> tuple[np.ndarray, np.ndarray]:
         """Run the kernel for one day.
