@@ -333,21 +333,15 @@ def assemble_result(
     Adds the ``replication`` and ``seed`` columns, the ``_scaled`` twins of the counts and
     the metadata; build and dynamics times are summed over the replications.
     """
-    tables: dict[str, list[pd.DataFrame]] = {"daily": [], "stores": [], "zones": [], "cells": [], "rivals": []}
-    for replication, (replication_seed, outcome) in enumerate(zip(seeds, outcomes)):
-        for name in tables:
-            frame = getattr(outcome, name).copy()
-            frame.insert(0, "seed", replication_seed)
-            frame.insert(0, "replication", replication)
-            tables[name].append(frame)
+    tables = {name: _stacked(name, seeds, outcomes) for name in ("daily", "stores", "zones", "cells", "rivals")}
     weight = float(outcomes[-1].weight)
-    daily = pd.concat(tables["daily"], ignore_index=True)
+    daily = tables["daily"]
     for column in DAILY_COUNT_COLUMNS:
         daily[f"{column}_scaled"] = daily[column] * weight
-    stores = pd.concat(tables["stores"], ignore_index=True)
+    stores = tables["stores"]
     for column in STORE_COUNT_COLUMNS:
         stores[f"{column}_scaled"] = stores[column] * weight
-    rivals = pd.concat(tables["rivals"], ignore_index=True)
+    rivals = tables["rivals"]
     if "bookings" in rivals.columns:
         rivals["bookings_scaled"] = rivals["bookings"] * weight
     all_timings = {
@@ -372,9 +366,22 @@ def assemble_result(
     return RunResult(
         daily=daily,
         stores=stores,
-        zones=pd.concat(tables["zones"], ignore_index=True),
-        cells=pd.concat(tables["cells"], ignore_index=True),
+        zones=tables["zones"],
+        cells=tables["cells"],
         plan=outcomes[-1].plan,
         metadata=metadata,
         rivals=rivals,
     )
+
+
+def _stacked(name: str, seeds: Sequence[int], outcomes: Sequence[ReplicationOutcome]) -> pd.DataFrame:
+    """The outcomes' ``name`` tables one below the other, led by ``replication`` and ``seed`` columns.
+
+    Concatenated first and labelled after, so that no per-replication copy is made.
+    """
+    frames = [getattr(outcome, name) for outcome in outcomes]
+    stacked = pd.concat(frames, ignore_index=True)
+    lengths = [len(frame) for frame in frames]
+    stacked.insert(0, "seed", np.repeat(np.asarray(list(seeds)[: len(frames)], dtype=np.int64), lengths))
+    stacked.insert(0, "replication", np.repeat(np.arange(len(frames), dtype=np.int64), lengths))
+    return stacked
