@@ -8,7 +8,7 @@ sweep that change only behaviour, levers or a store's days and capacity share it
 ======================  =========================================================  ======================
 built                   depends only on                                            key
 ======================  =========================================================  ======================
-population              city, ``population`` settings, the replication's seed      :func:`population_key`
+population, followers   city, ``population`` settings, the replication's seed      :func:`population_key`
 stores and rivals       city, ``plan.stores`` and ``rivals``                       :func:`plan_key`
 exposure rates          the population, the stores' positions, formats and         :func:`exposure_key`
                         visibility, the sighting probabilities and weights
@@ -45,6 +45,7 @@ from simulator.model import (
     PlacedStores,
     Population,
     build_exposure,
+    followers_of,
     place_rivals,
     place_stores,
     run_generators,
@@ -155,10 +156,13 @@ class PreparedRun:
     stores: PlacedStores
     rivals: PlacedRivals
     exposure: Exposure
+    followers: tuple[np.ndarray, np.ndarray, np.ndarray]
+    """The population's contact graph transposed, for word of mouth (:func:`simulator.model.followers_of`)."""
 
 
 _CITIES: BoundedCache[City] = BoundedCache(CITIES_KEPT)
 _POPULATIONS: BoundedCache[Population] = BoundedCache(POPULATIONS_KEPT, CACHE_BYTES)
+_FOLLOWERS: BoundedCache[tuple[np.ndarray, np.ndarray, np.ndarray]] = BoundedCache(POPULATIONS_KEPT, CACHE_BYTES)
 _PLANS: BoundedCache[tuple[PlacedStores, PlacedRivals]] = BoundedCache(PLANS_KEPT)
 _EXPOSURES: BoundedCache[Exposure] = BoundedCache(EXPOSURES_KEPT, CACHE_BYTES)
 
@@ -250,7 +254,11 @@ def prepared_run(bundle: str | Path, city: City, scenario: Scenario, seed: int) 
         return read_only(build_exposure(city, population, stores, scenario.behaviour, scenario.population))
 
     exposure = _EXPOSURES.get(exposure_key(bundle, scenario, seed), build)
-    return PreparedRun(population, stores, rivals, exposure)
+    followers = _FOLLOWERS.get(
+        population_key(bundle, scenario, seed),
+        lambda: read_only(followers_of(population.n, population.contact_indptr, population.contact_indices)),
+    )
+    return PreparedRun(population, stores, rivals, exposure, followers)
 
 
 def cache_builds() -> dict[str, int]:
@@ -260,7 +268,7 @@ def cache_builds() -> dict[str, int]:
 
 def clear_caches() -> None:
     """Drop every kept population, plan and exposure (not the cities)."""
-    for cache in (_POPULATIONS, _PLANS, _EXPOSURES):
+    for cache in (_POPULATIONS, _FOLLOWERS, _PLANS, _EXPOSURES):
         cache.clear()
 
 

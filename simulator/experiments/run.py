@@ -124,7 +124,12 @@ def simulate_replication(
     prebuilt: dict[str, Any] = {}
     if prepared is not None:
         population = prepared.population
-        prebuilt = {"stores": prepared.stores, "rivals": prepared.rivals, "exposure": prepared.exposure}
+        prebuilt = {
+            "stores": prepared.stores,
+            "rivals": prepared.rivals,
+            "exposure": prepared.exposure,
+            "followers": prepared.followers,
+        }
     model = FootprintModel(scenario, seed=seed, city=city, population=population, collect_data=False, **prebuilt)
     if "stores" not in tables:
         model.store_days = "none"

@@ -7,6 +7,7 @@ Works on arrays only: geometry arrives as a ``City``. May import: ``simulator.ci
 
 from __future__ import annotations
 
+from simulator.model.dynamics import followers_of
 from simulator.model.exposure import Exposure, build_exposure
 from simulator.model.footprint_model import FootprintModel
 from simulator.model.plan import PlacedRivals, PlacedStores, place_rivals, place_stores
@@ -22,6 +23,7 @@ __all__ = [
     "PlacedStores",
     "Population",
     "build_exposure",
+    "followers_of",
     "place_rivals",
     "place_stores",
     "replication_seeds",

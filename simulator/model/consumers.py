@@ -87,6 +87,9 @@ class Consumers:
     record_sightings : bool
         Keep each consumer's number of sightings of the last simulated day in
         ``arrays.sightings_record``.
+    followers : tuple of numpy.ndarray, optional
+        :func:`simulator.model.dynamics.followers_of` of the population, already built
+        (it depends on the population only; only read).
     """
 
     kernel = staticmethod(consumer_day)
@@ -99,6 +102,7 @@ class Consumers:
         kernel_key: int,
         n_stores: int,
         record_sightings: bool = False,
+        followers: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
     ) -> None:
         self.population = population
         self.exposure = exposure
@@ -120,8 +124,10 @@ class Consumers:
         self.full_mixing = scenario.population.mixing == "full"
         self.wom_full = 0.0
         n = population.n
-        self.follower_indptr, self.follower_indices, self.inverse_degree = followers_of(
-            n, population.contact_indptr, population.contact_indices
+        self.follower_indptr, self.follower_indices, self.inverse_degree = (
+            followers
+            if followers is not None
+            else followers_of(n, population.contact_indptr, population.contact_indices)
         )
         self.arrays = ConsumerArrays(
             consumer_class=exposure.consumer_class,
@@ -209,12 +215,14 @@ class Consumers:
             media_reach=float(self.media_reach[day]),
         )
         threads = numba.get_num_threads()
-        if self.population.n < PARALLEL_MIN_CONSUMERS:
+        single = threads > 1 and self.population.n < PARALLEL_MIN_CONSUMERS
+        if single:
             numba.set_num_threads(1)
         try:
             self.kernel(today, self.day_exposure[weekend], self.parameters, self.arrays, self.tallies)
         finally:
-            numba.set_num_threads(threads)
+            if single:
+                numba.set_num_threads(threads)
         self.wom_full *= self.parameters.source_retention
         self.source_stock *= self.parameters.source_retention
         return self.tallies.kpis.sum(axis=0), self.tallies.store_sightings.sum(axis=0)

@@ -111,6 +111,9 @@ class FootprintModel(mesa.Model):
         scenario's sighting settings (:mod:`simulator.experiments.cache` keys them by
         exactly what they depend on). The model only reads these structures, so several
         models may share them (read-only arrays included).
+    followers : tuple of numpy.ndarray, optional
+        The population's contact graph transposed (:func:`simulator.model.dynamics.followers_of`),
+        already built.
     collect_data : bool
         Collect :data:`REPORTED_KPIS` with Mesa's ``DataCollector`` every step (for Mesa's
         tools; the run tables come from ``daily_rows`` and do not need it).
@@ -127,6 +130,7 @@ class FootprintModel(mesa.Model):
         stores: PlacedStores | None = None,
         rivals: PlacedRivals | None = None,
         exposure: Exposure | None = None,
+        followers: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
         collect_data: bool = True,
     ) -> None:
         if not isinstance(scenario, Scenario):
@@ -152,7 +156,7 @@ class FootprintModel(mesa.Model):
         )
         _check_prebuilt(self.population, self.stores, self.exposure)
         self.consumers = Consumers(
-            scenario, self.population, self.exposure, kernel_key, len(self.stores), record_sightings
+            scenario, self.population, self.exposure, kernel_key, len(self.stores), record_sightings, followers
         )
         self.horizon_days = int(scenario.horizon.days)
         self.start_date: dt.date = scenario.horizon.start_date

@@ -6,7 +6,6 @@ import functools
 import importlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -17,7 +16,7 @@ from simulator.experiments.cache import PreparedRun, bundle_key, cached_city, pr
 from simulator.experiments.run import simulate_replication
 from simulator.experiments.sweep.design import RunTask
 from simulator.experiments.sweep.spec import DEFAULT_KPIS, UTILISATION_KPI
-from simulator.results import DAILY_COUNT_COLUMNS, RunResult
+from simulator.results import DAILY_COUNT_COLUMNS, SUMMARY_KPIS
 
 
 def scenario_kpis(
@@ -48,22 +47,46 @@ def scenario_kpis(
 def daily_kpis(daily: pd.DataFrame, weight: float, kpis: Sequence[str]) -> dict[str, float]:
     """The end-of-horizon KPIs ``kpis`` of one replication's daily table, from their columns only.
 
-    The same values as :meth:`simulator.results.RunResult.replication_kpis` (a ``_scaled``
-    count is the count times ``weight``, summed over the days), computed on a frame of
-    the columns these KPIs need rather than on the whole table with every scaled twin.
+    The values of :meth:`simulator.results.RunResult.replication_kpis` (totals over the
+    horizon for counts, a ``_scaled`` count being the count times ``weight`` each day;
+    last-day values for shares and means), computed on the few columns these KPIs need
+    rather than on the whole table with every scaled twin. Totals of scaled counts use
+    the compensated sum of pandas' grouped sum (:func:`compensated_sum`), so the values
+    are the same to the last bit (``tests/test_reuse.py`` and ``tests/test_sweep.py``
+    check it against ``footprint run``).
     """
-    columns: dict[str, Any] = {"replication": np.zeros(len(daily), dtype=np.int64), "day": daily["day"].to_numpy()}
+    how = {kpi: rule for kpi, _label, _unit, rule in SUMMARY_KPIS}
+    values: dict[str, float] = {}
     for kpi in kpis:
         base = kpi.removesuffix("_scaled")
-        if kpi != base and base in DAILY_COUNT_COLUMNS:
-            columns[kpi] = daily[base].to_numpy() * weight
+        scaled = kpi != base and base in DAILY_COUNT_COLUMNS
+        column = daily[base if scaled else kpi].to_numpy()
+        if scaled:
+            column = column * weight
+        if how[kpi] != "total":
+            values[kpi] = float(column[-1])
+        elif column.dtype.kind in "iu":
+            values[kpi] = float(column.sum())
         else:
-            columns[kpi] = daily[kpi].to_numpy()
-    empty = pd.DataFrame()
-    per_run = RunResult(
-        daily=pd.DataFrame(columns), stores=empty, zones=empty, cells=empty, plan=empty, metadata={}
-    ).replication_kpis()
-    return {str(name): float(per_run[name].iloc[0]) for name in per_run.columns}
+            values[kpi] = compensated_sum(column)
+    return values
+
+
+def compensated_sum(values: np.ndarray) -> float:
+    """Kahan's compensated sum in order, as pandas sums a group of floats.
+
+    ``y = x - c; t = s + y; c = (t - s) - y; s = t`` (a NaN compensation, after an
+    infinite value, is reset to 0).
+    """
+    total = compensation = 0.0
+    for value in values.tolist():
+        y = value - compensation
+        t = total + y
+        compensation = t - total - y
+        if compensation != compensation:
+            compensation = 0.0
+        total = t
+    return total
 
 
 @dataclass(frozen=True)
