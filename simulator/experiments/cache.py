@@ -54,12 +54,15 @@ from simulator.model import (
 
 CITIES_KEPT = 4
 """Cities a process keeps at most (the least recently used is dropped first)."""
-POPULATIONS_KEPT = 4
-"""Populations a process keeps at most (a sweep's replications, a comparison's one)."""
+POPULATIONS_KEPT = 2
+"""Populations a process keeps at most. Comparisons and sweeps run their tasks replication by
+replication, so one population serves a run of tasks; the second spares a rebuild when a
+worker of several processes gets the tasks of two replications interleaved."""
 PLANS_KEPT = 16
 """Placed plans (stores and rivals) a process keeps at most (small: a few arrays per store)."""
-EXPOSURES_KEPT = 8
-"""Exposure structures a process keeps at most (one per plan and population)."""
+EXPOSURES_KEPT = 4
+"""Exposure structures a process keeps at most (one per plan and population; those of a
+population no longer kept are dropped with it)."""
 CACHE_BYTES = 1 << 30
 """Byte budget of the populations' and of the exposures' arrays, each: beyond it the least
 recently used entries are dropped (the newest is always kept)."""
@@ -115,6 +118,10 @@ class BoundedCache(Generic[Value]):
             self.max_bytes is not None and len(self._entries) > 1 and self.nbytes > self.max_bytes
         ):
             self._entries.popitem(last=False)
+
+    def kept_keys(self) -> list[Hashable]:
+        """The kept keys, least recently used first."""
+        return list(self._entries)
 
     def pop(self, key: Hashable) -> None:
         """Drop ``key`` if it is kept."""
@@ -248,6 +255,7 @@ def prepared_run(bundle: str | Path, city: City, scenario: Scenario, seed: int) 
     over capacities places the stores again but reuses their exposure).
     """
     population = cached_population(bundle, city, scenario, seed)
+    _drop_orphans()
     stores, rivals = cached_plan(bundle, city, scenario)
 
     def build() -> Exposure:
@@ -259,6 +267,17 @@ def prepared_run(bundle: str | Path, city: City, scenario: Scenario, seed: int) 
         lambda: read_only(followers_of(population.n, population.contact_indptr, population.contact_indices)),
     )
     return PreparedRun(population, stores, rivals, exposure, followers)
+
+
+def _drop_orphans() -> None:
+    """Drop the exposures and followers of populations no longer kept (they cannot be asked for again
+    without building the population, and with it them, again)."""
+    for key in _EXPOSURES.kept_keys():
+        if key[0] not in _POPULATIONS:
+            _EXPOSURES.pop(key)
+    for key in _FOLLOWERS.kept_keys():
+        if key not in _POPULATIONS:
+            _FOLLOWERS.pop(key)
 
 
 def cache_builds() -> dict[str, int]:

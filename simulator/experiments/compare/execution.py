@@ -176,7 +176,7 @@ def _assemble_runs(
         runs[plan.name] = assemble_result(
             plan.scenario,
             list(seeds),
-            [outcomes[position] for position in positions],
+            [outcomes[position].unpacked() for position in positions],
             city,
             command=command,
             extra={"comparison": spec.name, "plan": plan.name},

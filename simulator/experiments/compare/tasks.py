@@ -44,13 +44,15 @@ def run_plan_task(task: PlanTask) -> ReplicationOutcome:
     The replication's population, the plan's stores and their exposure come from the
     process's caches (:func:`simulator.experiments.cache.prepared_run`): every plan of a
     replication shares the population, and plans that differ only in levers or in their
-    stores' days and capacities share the exposure too.
+    stores' days and capacities share the exposure too. The per-store and cell tables
+    come back compressed (:meth:`ReplicationOutcome.packed_tables`): the comparison holds
+    every run's outcome until it assembles the plans.
     """
     scenario = parse_canonical_json(task.scenario_json, "comparison task")
     city = cached_city(task.bundle)
     prepared = prepared_run(task.bundle, city, scenario, task.seed)
     if task.full_tables:
-        return simulate_replication(scenario, task.seed, city, prepared=prepared)
+        return simulate_replication(scenario, task.seed, city, prepared=prepared).packed_tables()
     outcome = simulate_replication(scenario, task.seed, city, prepared=prepared, tables={"daily"})
     return outcome.daily_only()
 

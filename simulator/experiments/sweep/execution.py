@@ -184,7 +184,9 @@ def run_sweep(
     runs = folder / RUNS_DIR
     clean_temporaries(runs)
     finished = finished_runs(runs)
-    pending = [task for task in tasks if task.run_id not in finished]
+    # Replication by replication: every point of a replication shares its population (and,
+    # when only behaviour or levers change, its exposure) from the worker's caches.
+    pending = sorted((task for task in tasks if task.run_id not in finished), key=lambda t: (t.replication, t.point))
     reused = len(tasks) - len(pending)
     run_seconds = _execute(evaluate, pending, runs, sweep.kpis, spec, progress, reused, len(tasks))
     summary = assemble_summary(sweep, tasks, runs)
