@@ -273,7 +273,7 @@ def _drop_orphans() -> None:
     """Drop the exposures and followers of populations no longer kept (they cannot be asked for again
     without building the population, and with it them, again)."""
     for key in _EXPOSURES.kept_keys():
-        if key[0] not in _POPULATIONS:
+        if isinstance(key, tuple) and key[0] not in _POPULATIONS:
             _EXPOSURES.pop(key)
     for key in _FOLLOWERS.kept_keys():
         if key not in _POPULATIONS:

@@ -82,7 +82,7 @@ class ReplicationOutcome:
         keeps values and dtypes). :meth:`unpacked` gives the tables back.
         """
         packed = dict(self.packed)
-        frames: dict[str, pd.DataFrame] = {}
+        frames: dict[str, Any] = {}
         for name in names:
             if name not in packed:
                 packed[name] = _to_parquet_bytes(getattr(self, name))
@@ -93,7 +93,7 @@ class ReplicationOutcome:
         """This outcome with its packed tables as data frames again."""
         if not self.packed:
             return self
-        frames = {name: _from_parquet_bytes(data) for name, data in self.packed.items()}
+        frames: dict[str, Any] = {name: _from_parquet_bytes(data) for name, data in self.packed.items()}
         return dataclasses.replace(self, packed={}, **frames)
 
     def scaled_daily(self) -> pd.DataFrame:

@@ -232,22 +232,18 @@ class FootprintModel(mesa.Model):
             online = np.flatnonzero(event == EVENT_ONLINE_ORDER)
             intents = np.flatnonzero(event == EVENT_TEST_DRIVE_INTENT)
         routed = self._route_intents(intents, day)
-        self.capacity_draws = counter_uniforms(int(self.kernel_key), day, STREAM_CAPACITY, self.store_indices)
-        self.agents.do("serve")
-
-        held = [a.served_today for a in self.store_agents]
-        self.store_test_drives[day] = [len(h) for h in held]
-        served = np.concatenate(held) if held else intents[:0]
-        lost = np.concatenate([a.lost_today for a in self.store_agents]) if self.store_agents else intents[:0]
+        served, lost = self._serve(day, intents[:0])
         bought = self._convert(served, day)
         online_bought = self._convert_online(online, day)
         self.consumers.arrays.status[lost] = IN_MARKET
 
         home_cell = self.population.home_cell
-        np.add.at(self.cell_intents, home_cell[intents], 1)
-        np.add.at(self.cell_test_drives, home_cell[served], 1)
-        np.add.at(self.cell_purchases, home_cell[online[online_bought]], 1)
-        np.add.at(self.cell_purchases, home_cell[served[bought]], 1)
+        if len(intents) or len(served):
+            np.add.at(self.cell_intents, home_cell[intents], 1)
+            np.add.at(self.cell_test_drives, home_cell[served], 1)
+            np.add.at(self.cell_purchases, home_cell[served[bought]], 1)
+        if len(online):
+            np.add.at(self.cell_purchases, home_cell[online[online_bought]], 1)
 
         purchases = int(bought.sum()) + int(online_bought.sum())
         self.cumulative_purchases += purchases
@@ -271,6 +267,21 @@ class FootprintModel(mesa.Model):
         self.running = self.day < self.horizon_days
         if self.datacollector is not None:
             self.datacollector.collect(self)
+
+    def _serve(self, day: int, nobody: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Every store serves its queue (Mesa's ``serve`` on each agent): the day's test drives and lost bookings.
+
+        When no queue holds anyone, no store has anything to serve or lose, and the agents
+        are not called (their day stays empty, as ``serve`` would leave it).
+        """
+        agents = self.store_agents
+        if not any(len(agent.queue_consumers) for agent in agents):
+            return nobody, nobody
+        self.capacity_draws = counter_uniforms(int(self.kernel_key), day, STREAM_CAPACITY, self.store_indices)
+        self.agents.do("serve")
+        held = [agent.served_today for agent in agents]
+        self.store_test_drives[day] = [len(h) for h in held]
+        return np.concatenate(held), np.concatenate([agent.lost_today for agent in agents])
 
     def _run_kernel(self, day: int, weekend: bool) -> tuple[np.ndarray, np.ndarray]:
         """The consumers' day: KPI sums and sightings per store (see :meth:`Consumers.advance`)."""
