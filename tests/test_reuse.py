@@ -75,6 +75,11 @@ def tiny(city_path, **sections):
     return parse_scenario(scenario_data(city_path, **sections), "reuse.toml")
 
 
+def builds_since(before: dict[str, int]) -> dict[str, int]:
+    """Populations, plans and exposures built by this process since ``before`` (the counters only grow)."""
+    return {name: count - before[name] for name, count in cache_builds().items()}
+
+
 def assert_same_tables(a, b) -> None:
     for name in TABLES:
         pd.testing.assert_frame_equal(getattr(a, name), getattr(b, name), check_exact=True, obj=name)
@@ -83,10 +88,11 @@ def assert_same_tables(a, b) -> None:
 def test_cached_and_uncached_runs_give_identical_tables(tiny_city_path, tiny_city):
     scenario = tiny(tiny_city_path)
     bundle = str(tiny_city_path)
+    before = cache_builds()
     uncached = simulate_replication(scenario, 42, tiny_city)
     first = simulate_replication(scenario, 42, tiny_city, prepared=prepared_run(bundle, tiny_city, scenario, 42))
     again = simulate_replication(scenario, 42, tiny_city, prepared=prepared_run(bundle, tiny_city, scenario, 42))
-    assert cache_builds() == {"populations": 1, "plans": 1, "exposures": 1}
+    assert builds_since(before) == {"populations": 1, "plans": 1, "exposures": 1}
     assert_same_tables(uncached, first)
     assert_same_tables(uncached, again)
     assert uncached.mean_store_utilisation == again.mean_store_utilisation
@@ -95,7 +101,7 @@ def test_cached_and_uncached_runs_give_identical_tables(tiny_city_path, tiny_cit
     # A run with other levers and behaviour on the same exposure: as if built from scratch.
     changed = apply_overrides(scenario, {"behaviour.hill_k": 2.0, "levers.founder_endorsement.offset": 0.4})
     shared = prepared_run(bundle, tiny_city, changed, 42)
-    assert cache_builds()["exposures"] == 1
+    assert builds_since(before)["exposures"] == 1
     assert_same_tables(
         simulate_replication(changed, 42, tiny_city), simulate_replication(changed, 42, tiny_city, prepared=shared)
     )
@@ -252,9 +258,9 @@ def test_comparison_with_caches_equals_runs_built_from_scratch(tiny_city_path, t
         sources=("base.toml", "e.toml"),
         mode="scenario_files",
     )
-    builds_before = cache_builds()
+    before = cache_builds()
     result = compare(spec, city=tiny_city)
-    builds = {k: v - builds_before[k] for k, v in cache_builds().items()}
+    builds = builds_since(before)
     assert builds == {"populations": 2, "plans": 1, "exposures": 2}  # per replication, not per run
     assert len(cache._POPULATIONS) == 0  # dropped when the comparison ends
     for plan in spec.plans:
@@ -277,11 +283,12 @@ def test_sweep_with_caches_equals_uncached_runs(tiny_city_path, tiny_city, tmp_p
         "design": {"kind": "grid"},
     }
     sweep = parse_sweep(data, "reuse_sweep.toml", base=base)
-    builds_before = cache_builds()
+    before = cache_builds()
     result = run_sweep(sweep, tmp_path / "sweep")
-    builds = {k: v - builds_before[k] for k, v in cache_builds().items()}
+    builds = builds_since(before)
     assert result.ok and result.runs_total == 8
     assert builds["populations"] == 2 and builds["exposures"] == 2  # one per seed: capacity leaves exposure alone
+    assert len(cache._POPULATIONS) == len(cache._EXPOSURES) == 0  # dropped when the sweep ends
     seeds = replication_seeds(sweep.root_seed, 2)
     for row in result.summary.to_dict("records"):
         scenario = apply_overrides(
