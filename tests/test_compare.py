@@ -530,7 +530,10 @@ def test_cli_compare_writes_a_comparison_folder(tmp_path, tiny_city_path):
     assert result.exit_code == 0, result.output
     assert "plus C" in result.output and "(baseline)" in result.output
     assert f"comparison folder: {out}" in result.output
-    assert (out / "report.html").is_file() and (out / "runs" / "plus-c" / "report.html").is_file()
+    assert (out / "report.html").is_file() and (out / "runs" / "plus-c" / "daily.parquet").is_file()
+    # Inner runs write tables only: no figures, report or GeoPackage per plan.
+    inner = {path.name for path in (out / "runs" / "plus-c").iterdir()}
+    assert not inner & {"report.html", "figures", "zones.gpkg"}, inner
     metadata = json.loads((out / "metadata.json").read_text(encoding="utf-8"))
     assert metadata["replications"] == 2 and metadata["command"].startswith("footprint")
     assert all(

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +17,7 @@ import pandas as pd
 
 from simulator.city import City, load_city
 from simulator.config import FootprintError, Scenario
+from simulator.experiments.cache import PreparedRun
 from simulator.experiments.executors import ExecutorSpec, execute
 from simulator.experiments.options import RunOptions, prepare_scenario, resolve_consumers
 from simulator.model import STORE_DAY_COLUMNS, FootprintModel, Population, replication_seeds, scenario_warnings
@@ -25,6 +26,10 @@ from simulator.results import DAILY_COUNT_COLUMNS, RunResult, build_metadata
 
 ProgressCallback = Callable[[int, int], None]
 """Called as ``progress(days_done, days_total)`` after every simulated day."""
+
+
+PACKED_TABLES = ("stores", "cells")
+"""The tables :meth:`ReplicationOutcome.packed_tables` compresses by default (the large ones)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -55,13 +60,41 @@ class ReplicationOutcome:
     timings: dict[str, float]
     diagnostics: dict[str, Any]
     rivals: pd.DataFrame = dataclasses.field(default_factory=pd.DataFrame)
+    mean_store_utilisation: float = float("nan")
+    """Mean over the stores with capacity of their utilisation on open days
+    (:meth:`simulator.model.FootprintModel.store_utilisation`); NaN without such a store."""
+
+    packed: dict[str, bytes] = dataclasses.field(default_factory=dict)
+    """Tables held as compressed Parquet bytes by :meth:`packed_tables` (their frames are empty)."""
 
     def daily_only(self) -> ReplicationOutcome:
         """This outcome with the daily table only (what a run kept only for its KPIs needs)."""
         empty = pd.DataFrame()
         return dataclasses.replace(
-            self, stores=empty, zones=empty, cells=empty, plan=empty, rivals=empty, diagnostics={}
+            self, stores=empty, zones=empty, cells=empty, plan=empty, rivals=empty, diagnostics={}, packed={}
         )
+
+    def packed_tables(self, names: Collection[str] = PACKED_TABLES) -> ReplicationOutcome:
+        """This outcome with the tables ``names`` held as zstd-compressed Parquet bytes.
+
+        What a comparison keeps of each finished run until it assembles the plan's result:
+        the cell table, the largest, takes about a quarter of its memory so (exact: Parquet
+        keeps values and dtypes). :meth:`unpacked` gives the tables back.
+        """
+        packed = dict(self.packed)
+        frames: dict[str, Any] = {}
+        for name in names:
+            if name not in packed:
+                packed[name] = _to_parquet_bytes(getattr(self, name))
+                frames[name] = pd.DataFrame()
+        return dataclasses.replace(self, packed=packed, **frames)
+
+    def unpacked(self) -> ReplicationOutcome:
+        """This outcome with its packed tables as data frames again."""
+        if not self.packed:
+            return self
+        frames: dict[str, Any] = {name: _from_parquet_bytes(data) for name, data in self.packed.items()}
+        return dataclasses.replace(self, packed={}, **frames)
 
     def scaled_daily(self) -> pd.DataFrame:
         """The daily table with the ``_scaled`` twins of the counts (counts times :attr:`weight`)."""
@@ -84,17 +117,67 @@ class ReplicationOutcome:
         return {str(name): float(per_run[name].iloc[0]) for name in per_run.columns}
 
 
+def _to_parquet_bytes(frame: pd.DataFrame) -> bytes:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    sink = pa.BufferOutputStream()
+    pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), sink, compression="zstd")
+    return bytes(sink.getvalue())
+
+
+def _from_parquet_bytes(data: bytes) -> pd.DataFrame:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    return pq.read_table(pa.BufferReader(data)).to_pandas()
+
+
+ALL_TABLES = frozenset({"daily", "stores", "zones", "cells", "rivals", "plan"})
+"""The tables of a :class:`ReplicationOutcome`; :func:`simulate_replication` can build fewer."""
+
+
 def simulate_replication(
     scenario: Scenario,
     seed: int,
     city: City,
     *,
     population: Population | None = None,
+    prepared: PreparedRun | None = None,
+    tables: Collection[str] = ALL_TABLES,
     progress: ProgressCallback | None = None,
 ) -> ReplicationOutcome:
-    """Run one replication to the horizon and return its tables (without replication columns)."""
+    """Run one replication to the horizon and return its tables (without replication columns).
+
+    Parameters
+    ----------
+    population : Population, optional
+        The replication's population, already synthesised.
+    prepared : PreparedRun, optional
+        Population, stores, rivals and exposure already built for this scenario and seed
+        (:func:`simulator.experiments.cache.prepared_run`); the model only reads them.
+    tables : collection of str
+        The tables to build (of :data:`ALL_TABLES`); the others are left empty. ``daily``
+        is always built.
+    progress : callable, optional
+        ``progress(days_done, days_total)``.
+    """
     started = time.perf_counter()
-    model = FootprintModel(scenario, seed=seed, city=city, population=population)
+    unknown = set(tables) - ALL_TABLES
+    if unknown:
+        raise ValueError(f"unknown tables {sorted(unknown)}; expected some of {sorted(ALL_TABLES)}")
+    prebuilt: dict[str, Any] = {}
+    if prepared is not None:
+        population = prepared.population
+        prebuilt = {
+            "stores": prepared.stores,
+            "rivals": prepared.rivals,
+            "exposure": prepared.exposure,
+            "followers": prepared.followers,
+        }
+    model = FootprintModel(scenario, seed=seed, city=city, population=population, collect_data=False, **prebuilt)
+    if "stores" not in tables:
+        model.store_days = "none"
     built = time.perf_counter()
     try:
         while model.running:
@@ -102,27 +185,39 @@ def simulate_replication(
             if progress is not None:
                 progress(model.day, model.horizon_days)
         finished = time.perf_counter()
-        return _outcome(model, city, timings={"build_s": built - started, "dynamics_s": finished - built})
+        timings = {"build_s": built - started, "dynamics_s": finished - built}
+        return _outcome(model, city, timings, frozenset(tables))
     finally:
         model.release()
 
 
-def _outcome(model: FootprintModel, city: City, timings: dict[str, float]) -> ReplicationOutcome:
-    """The tables of a finished model."""
-    zones, cells = _zone_tables(model)
-    rivals = model.rivals.to_frame(city)
-    rivals["bookings"] = model.rival_bookings
+def _outcome(
+    model: FootprintModel, city: City, timings: dict[str, float], tables: frozenset[str] = ALL_TABLES
+) -> ReplicationOutcome:
+    """The tables of a finished model (those not in ``tables`` empty)."""
+    empty = pd.DataFrame()
+    zones, cells = _zone_tables(model) if tables & {"zones", "cells"} else (empty, empty)
+    rivals = empty
+    if "rivals" in tables:
+        rivals = model.rivals.to_frame(city)
+        rivals["bookings"] = model.rival_bookings
     return ReplicationOutcome(
         rivals=rivals,
         daily=pd.DataFrame(model.daily_rows),
-        stores=pd.DataFrame(model.store_rows, columns=list(STORE_DAY_COLUMNS)),
-        zones=zones,
-        cells=cells,
-        plan=model.stores.to_frame(city),
+        stores=pd.DataFrame(model.store_rows, columns=list(STORE_DAY_COLUMNS)) if "stores" in tables else empty,
+        zones=zones if "zones" in tables else empty,
+        cells=cells if "cells" in tables else empty,
+        plan=model.stores.to_frame(city) if "plan" in tables else empty,
         weight=float(model.population.weight),
+        mean_store_utilisation=_mean_utilisation(model.store_utilisation()),
         timings=timings,
         diagnostics={"population": model.population.diagnostics, "exposure": model.exposure.diagnostics},
     )
+
+
+def _mean_utilisation(per_store: np.ndarray) -> float:
+    with_capacity = per_store[~np.isnan(per_store)]
+    return float(with_capacity.mean()) if len(with_capacity) else float("nan")
 
 
 def _zone_tables(model: FootprintModel) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -288,21 +383,15 @@ def assemble_result(
     Adds the ``replication`` and ``seed`` columns, the ``_scaled`` twins of the counts and
     the metadata; build and dynamics times are summed over the replications.
     """
-    tables: dict[str, list[pd.DataFrame]] = {"daily": [], "stores": [], "zones": [], "cells": [], "rivals": []}
-    for replication, (replication_seed, outcome) in enumerate(zip(seeds, outcomes)):
-        for name in tables:
-            frame = getattr(outcome, name).copy()
-            frame.insert(0, "seed", replication_seed)
-            frame.insert(0, "replication", replication)
-            tables[name].append(frame)
+    tables = {name: _stacked(name, seeds, outcomes) for name in ("daily", "stores", "zones", "cells", "rivals")}
     weight = float(outcomes[-1].weight)
-    daily = pd.concat(tables["daily"], ignore_index=True)
+    daily = tables["daily"]
     for column in DAILY_COUNT_COLUMNS:
         daily[f"{column}_scaled"] = daily[column] * weight
-    stores = pd.concat(tables["stores"], ignore_index=True)
+    stores = tables["stores"]
     for column in STORE_COUNT_COLUMNS:
         stores[f"{column}_scaled"] = stores[column] * weight
-    rivals = pd.concat(tables["rivals"], ignore_index=True)
+    rivals = tables["rivals"]
     if "bookings" in rivals.columns:
         rivals["bookings_scaled"] = rivals["bookings"] * weight
     all_timings = {
@@ -328,9 +417,22 @@ def assemble_result(
     return RunResult(
         daily=daily,
         stores=stores,
-        zones=pd.concat(tables["zones"], ignore_index=True),
-        cells=pd.concat(tables["cells"], ignore_index=True),
+        zones=tables["zones"],
+        cells=tables["cells"],
         plan=outcomes[-1].plan,
         metadata=metadata,
         rivals=rivals,
     )
+
+
+def _stacked(name: str, seeds: Sequence[int], outcomes: Sequence[ReplicationOutcome]) -> pd.DataFrame:
+    """The outcomes' ``name`` tables one below the other, led by ``replication`` and ``seed`` columns.
+
+    Concatenated first and labelled after, so that no per-replication copy is made.
+    """
+    frames = [getattr(outcome, name) for outcome in outcomes]
+    stacked = pd.concat(frames, ignore_index=True)
+    lengths = [len(frame) for frame in frames]
+    stacked.insert(0, "seed", np.repeat(np.asarray(list(seeds)[: len(frames)], dtype=np.int64), lengths))
+    stacked.insert(0, "replication", np.repeat(np.arange(len(frames), dtype=np.int64), lengths))
+    return stacked

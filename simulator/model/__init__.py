@@ -7,8 +7,10 @@ Works on arrays only: geometry arrives as a ``City``. May import: ``simulator.ci
 
 from __future__ import annotations
 
+from simulator.model.dynamics import followers_of
+from simulator.model.exposure import Exposure, build_exposure
 from simulator.model.footprint_model import FootprintModel
-from simulator.model.plan import place_stores
+from simulator.model.plan import PlacedRivals, PlacedStores, place_rivals, place_stores
 from simulator.model.population import Population, synthesize_population
 from simulator.model.rng import replication_seeds, run_generators
 from simulator.model.site_checks import scenario_warnings
@@ -16,8 +18,14 @@ from simulator.model.store_agent import STORE_DAY_COLUMNS
 
 __all__ = [
     "STORE_DAY_COLUMNS",
+    "Exposure",
     "FootprintModel",
+    "PlacedRivals",
+    "PlacedStores",
     "Population",
+    "build_exposure",
+    "followers_of",
+    "place_rivals",
     "place_stores",
     "replication_seeds",
     "run_generators",

@@ -87,6 +87,9 @@ class Consumers:
     record_sightings : bool
         Keep each consumer's number of sightings of the last simulated day in
         ``arrays.sightings_record``.
+    followers : tuple of numpy.ndarray, optional
+        :func:`simulator.model.dynamics.followers_of` of the population, already built
+        (it depends on the population only; only read).
     """
 
     kernel = staticmethod(consumer_day)
@@ -99,6 +102,7 @@ class Consumers:
         kernel_key: int,
         n_stores: int,
         record_sightings: bool = False,
+        followers: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
     ) -> None:
         self.population = population
         self.exposure = exposure
@@ -120,8 +124,10 @@ class Consumers:
         self.full_mixing = scenario.population.mixing == "full"
         self.wom_full = 0.0
         n = population.n
-        self.follower_indptr, self.follower_indices, self.inverse_degree = followers_of(
-            n, population.contact_indptr, population.contact_indices
+        self.follower_indptr, self.follower_indices, self.inverse_degree = (
+            followers
+            if followers is not None
+            else followers_of(n, population.contact_indptr, population.contact_indices)
         )
         self.arrays = ConsumerArrays(
             consumer_class=exposure.consumer_class,
@@ -155,16 +161,40 @@ class Consumers:
         return status
 
     def open_stores(self, open_mask: np.ndarray) -> None:
-        """Set the open stores; rebuild the weekday and weekend exposure of the open stores."""
+        """Set the open stores; rebuild the weekday and weekend exposure of the open stores.
+
+        A shared (read-only) exposure keeps the structures of each set of open stores
+        it has seen (:meth:`Exposure.memo`), so the runs that share it build them once.
+        """
         exposure = self.exposure
         self.store_open[: len(open_mask)] = open_mask
-        for weekend, rate, weight in (
-            (False, exposure.rate_weekday, exposure.weight_weekday),
-            (True, exposure.rate_weekend, exposure.weight_weekend),
-        ):
-            self.day_exposure[weekend] = day_exposure(
-                exposure.indptr, exposure.indices, rate, weight, self.store_open, exposure.consumer_class
-            )
+        shared = not exposure.rate_weekday.flags.writeable
+        key = ("day_exposure", self.store_open.tobytes())
+        built = exposure.memo.get(key) if shared else None
+        if built is None:
+            store_open = self.store_open.copy() if shared else self.store_open
+            threads = numba.get_num_threads()
+            if self.population.n < PARALLEL_MIN_CONSUMERS:
+                numba.set_num_threads(1)
+            try:
+                built = {
+                    weekend: day_exposure(
+                        exposure.indptr, exposure.indices, rate, weight, store_open, exposure.consumer_class
+                    )
+                    for weekend, rate, weight in (
+                        (False, exposure.rate_weekday, exposure.weight_weekday),
+                        (True, exposure.rate_weekend, exposure.weight_weekend),
+                    )
+                }
+            finally:
+                numba.set_num_threads(threads)
+            if shared:
+                for structure in built.values():
+                    for array in structure:
+                        if isinstance(array, np.ndarray):
+                            array.flags.writeable = False
+                exposure.remember(key, built)
+        self.day_exposure = dict(built)
 
     def advance(self, day: int, weekend: bool) -> tuple[np.ndarray, np.ndarray]:
         """Run the kernel for one day.
@@ -185,12 +215,14 @@ class Consumers:
             media_reach=float(self.media_reach[day]),
         )
         threads = numba.get_num_threads()
-        if self.population.n < PARALLEL_MIN_CONSUMERS:
+        single = threads > 1 and self.population.n < PARALLEL_MIN_CONSUMERS
+        if single:
             numba.set_num_threads(1)
         try:
             self.kernel(today, self.day_exposure[weekend], self.parameters, self.arrays, self.tallies)
         finally:
-            numba.set_num_threads(threads)
+            if single:
+                numba.set_num_threads(threads)
         self.wom_full *= self.parameters.source_retention
         self.source_stock *= self.parameters.source_retention
         return self.tallies.kpis.sum(axis=0), self.tallies.store_sightings.sum(axis=0)

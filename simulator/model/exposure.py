@@ -47,6 +47,8 @@ TRIPS_PER_COMMUTE_DAY = 2.0
 WEEKDAYS_PER_WEEK = 5.0
 WEEKEND_DAYS_PER_WEEK = 2.0
 MALL_MIN_DISTANCE_KM = 0.5
+MEMO_KEPT = 8
+"""Derived structures an :class:`Exposure` keeps at most (one per set of open stores seen)."""
 
 
 @dataclass(frozen=True)
@@ -76,10 +78,19 @@ class Exposure:
     weight_weekend: np.ndarray
     n_stores: int
     diagnostics: dict = field(default_factory=dict)
+    memo: dict = field(default_factory=dict, compare=False, repr=False)
+    """Structures derived from these rates alone (e.g. the kernel's per-day CSR of each set
+    of open stores), kept by :meth:`remember` for runs that share this exposure."""
 
     @property
     def n_classes(self) -> int:
         return len(self.indptr) - 1
+
+    def remember(self, key: object, value: object) -> None:
+        """Keep ``value`` in :attr:`memo` under ``key``; the oldest of more than ``MEMO_KEPT`` go."""
+        self.memo[key] = value
+        while len(self.memo) > MEMO_KEPT:
+            del self.memo[next(iter(self.memo))]
 
     def class_matrix(self, weekend: bool) -> csr_matrix:
         """Classes x stores rate matrix (scipy CSR) for a weekday or a weekend day."""

@@ -62,7 +62,7 @@ from simulator.model.dynamics import (
     OUT_OF_MARKET,
 )
 from simulator.model.exposure import Exposure, build_exposure
-from simulator.model.plan import place_rivals, place_stores
+from simulator.model.plan import PlacedRivals, PlacedStores, place_rivals, place_stores
 from simulator.model.population import Population, synthesize_population
 from simulator.model.rng import (
     STREAM_CAPACITY,
@@ -100,10 +100,23 @@ class FootprintModel(mesa.Model):
     city : City, optional
         An already loaded city (default: load ``scenario.city``).
     population : Population, optional
-        An already synthesised population for this seed (comparisons share it).
+        An already synthesised population for this seed (comparisons and sweeps share it).
     record_sightings : bool
         Keep each consumer's number of sightings of the last simulated day in
         ``sightings_today`` (for tests and diagnostics; costs memory traffic).
+    stores, rivals : PlacedStores, PlacedRivals, optional
+        The scenario's stores and rival showrooms as already placed on ``city``.
+    exposure : Exposure, optional
+        The sighting rates of ``population`` and ``stores`` as already built for this
+        scenario's sighting settings (:mod:`simulator.experiments.cache` keys them by
+        exactly what they depend on). The model only reads these structures, so several
+        models may share them (read-only arrays included).
+    followers : tuple of numpy.ndarray, optional
+        The population's contact graph transposed (:func:`simulator.model.dynamics.followers_of`),
+        already built.
+    collect_data : bool
+        Collect :data:`REPORTED_KPIS` with Mesa's ``DataCollector`` every step (for Mesa's
+        tools; the run tables come from ``daily_rows`` and do not need it).
     """
 
     def __init__(
@@ -113,6 +126,12 @@ class FootprintModel(mesa.Model):
         city: City | None = None,
         population: Population | None = None,
         record_sightings: bool = False,
+        *,
+        stores: PlacedStores | None = None,
+        rivals: PlacedRivals | None = None,
+        exposure: Exposure | None = None,
+        followers: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
+        collect_data: bool = True,
     ) -> None:
         if not isinstance(scenario, Scenario):
             scenario = load_scenario(scenario)
@@ -123,18 +142,21 @@ class FootprintModel(mesa.Model):
         self.run_seed = seed
         self.kernel_key = np.uint64(kernel_key)
         self.city = city if city is not None else load_city(scenario.resolved_bundle)
-        self.stores = place_stores(scenario, self.city)
-        self.rivals = place_rivals(scenario, self.city)
+        self.stores = stores if stores is not None else place_stores(scenario, self.city)
+        self.rivals = rivals if rivals is not None else place_rivals(scenario, self.city)
         self.population = (
             population
             if population is not None
             else synthesize_population(self.city, scenario.population, population_rng)
         )
-        self.exposure: Exposure = build_exposure(
-            self.city, self.population, self.stores, scenario.behaviour, scenario.population
+        self.exposure: Exposure = (
+            exposure
+            if exposure is not None
+            else build_exposure(self.city, self.population, self.stores, scenario.behaviour, scenario.population)
         )
+        _check_prebuilt(self.population, self.stores, self.exposure)
         self.consumers = Consumers(
-            scenario, self.population, self.exposure, kernel_key, len(self.stores), record_sightings
+            scenario, self.population, self.exposure, kernel_key, len(self.stores), record_sightings, followers
         )
         self.horizon_days = int(scenario.horizon.days)
         self.start_date: dt.date = scenario.horizon.start_date
@@ -161,11 +183,20 @@ class FootprintModel(mesa.Model):
         self.running = self.horizon_days > 0
         self.daily_rows: list[dict[str, Any]] = []
         self.store_rows: list[dict[str, Any]] = []
-        self.datacollector = mesa.DataCollector(
-            model_reporters={
-                name: (lambda m, name=name: m.daily_rows[-1][name] if m.daily_rows else 0.0) for name in REPORTED_KPIS
-            }
-        )
+        self.store_days = "all" if scenario.run.keep_store_days else "last"
+        """Which days get per-store rows: ``"all"``, ``"last"`` (``run.keep_store_days = false``)
+        or ``"none"`` (a caller that needs no per-store table, e.g. a sweep run without
+        utilisation KPI)."""
+        self.store_test_drives = np.zeros((self.horizon_days, len(self.stores)), dtype=np.int32)
+        """Test drives held by each store on each day (day x store)."""
+        self.datacollector: mesa.DataCollector | None = None
+        if collect_data:
+            self.datacollector = mesa.DataCollector(
+                model_reporters={
+                    name: (lambda m, name=name: m.daily_rows[-1][name] if m.daily_rows else 0.0)
+                    for name in REPORTED_KPIS
+                }
+            )
 
     @property
     def aware(self) -> np.ndarray:
@@ -201,20 +232,18 @@ class FootprintModel(mesa.Model):
             online = np.flatnonzero(event == EVENT_ONLINE_ORDER)
             intents = np.flatnonzero(event == EVENT_TEST_DRIVE_INTENT)
         routed = self._route_intents(intents, day)
-        self.capacity_draws = counter_uniforms(int(self.kernel_key), day, STREAM_CAPACITY, self.store_indices)
-        self.agents.do("serve")
-
-        served = np.concatenate([a.served_today for a in self.store_agents]) if self.store_agents else intents[:0]
-        lost = np.concatenate([a.lost_today for a in self.store_agents]) if self.store_agents else intents[:0]
+        served, lost = self._serve(day, intents[:0])
         bought = self._convert(served, day)
         online_bought = self._convert_online(online, day)
         self.consumers.arrays.status[lost] = IN_MARKET
 
         home_cell = self.population.home_cell
-        np.add.at(self.cell_intents, home_cell[intents], 1)
-        np.add.at(self.cell_test_drives, home_cell[served], 1)
-        np.add.at(self.cell_purchases, home_cell[online[online_bought]], 1)
-        np.add.at(self.cell_purchases, home_cell[served[bought]], 1)
+        if len(intents) or len(served):
+            np.add.at(self.cell_intents, home_cell[intents], 1)
+            np.add.at(self.cell_test_drives, home_cell[served], 1)
+            np.add.at(self.cell_purchases, home_cell[served[bought]], 1)
+        if len(online):
+            np.add.at(self.cell_purchases, home_cell[online[online_bought]], 1)
 
         purchases = int(bought.sum()) + int(online_bought.sum())
         self.cumulative_purchases += purchases
@@ -232,11 +261,27 @@ class FootprintModel(mesa.Model):
             }
         )
         self.daily_rows.append(row)
-        if self.scenario.run.keep_store_days or day == self.horizon_days - 1:
+        if self.store_days == "all" or (self.store_days == "last" and day == self.horizon_days - 1):
             self._record_stores(day, store_sightings, served, bought)
         self.day += 1
         self.running = self.day < self.horizon_days
-        self.datacollector.collect(self)
+        if self.datacollector is not None:
+            self.datacollector.collect(self)
+
+    def _serve(self, day: int, nobody: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Every store serves its queue (Mesa's ``serve`` on each agent): the day's test drives and lost bookings.
+
+        When no queue holds anyone, no store has anything to serve or lose, and the agents
+        are not called (their day stays empty, as ``serve`` would leave it).
+        """
+        agents = self.store_agents
+        if not any(len(agent.queue_consumers) for agent in agents):
+            return nobody, nobody
+        self.capacity_draws = counter_uniforms(int(self.kernel_key), day, STREAM_CAPACITY, self.store_indices)
+        self.agents.do("serve")
+        held = [agent.served_today for agent in agents]
+        self.store_test_drives[day] = [len(h) for h in held]
+        return np.concatenate(held), np.concatenate([agent.lost_today for agent in agents])
 
     def _run_kernel(self, day: int, weekend: bool) -> tuple[np.ndarray, np.ndarray]:
         """The consumers' day: KPI sums and sightings per store (see :meth:`Consumers.advance`)."""
@@ -355,6 +400,23 @@ class FootprintModel(mesa.Model):
         """Familiarity of consumers now (Hill of the net exposure stock)."""
         return self.consumers.familiarity(consumers)
 
+    def store_utilisation(self) -> np.ndarray:
+        """Each store's mean utilisation over its open days so far (0 if never open, NaN without capacity).
+
+        ``u_j = mean over open days t of h_jt w / c_j``: test drives held ``h`` in people
+        (consumer weight ``w``) over the daily capacity ``c`` (the ``utilisation`` column
+        of the per-store rows, averaged over the store's open days, as
+        :func:`simulator.results.store_totals` does).
+        """
+        days = np.arange(self.day)[:, None]
+        open_days = (self.stores.open_day[None, :] <= days) & (days < self.stores.close_day[None, :])
+        capacity = self.stores.capacity.astype(np.float64)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            utilisation = self.store_test_drives[: self.day] * float(self.population.weight) / capacity[None, :]
+            count = open_days.sum(axis=0)
+            mean = np.where(count > 0, np.where(open_days, utilisation, 0.0).sum(axis=0) / count, 0.0)
+        return np.where(capacity > 0, mean, np.nan)
+
     def run(self) -> FootprintModel:
         """Step until the horizon."""
         while self.running:
@@ -372,3 +434,12 @@ class FootprintModel(mesa.Model):
         model must not create agents afterwards.
         """
         mesa.Agent._ids.pop(self, None)
+
+
+def _check_prebuilt(population: Population, stores: PlacedStores, exposure: Exposure) -> None:
+    """Refuse an exposure built for another population or plan (a caller's mistake, not bad input)."""
+    if len(exposure.consumer_class) != population.n or exposure.n_stores != len(stores):
+        raise ValueError(
+            f"exposure of {len(exposure.consumer_class)} consumers x {exposure.n_stores} stores does not fit "
+            f"the population of {population.n} consumers and the plan of {len(stores)} stores"
+        )

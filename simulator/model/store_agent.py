@@ -38,6 +38,10 @@ STORE_DAY_COLUMNS = (
 """Columns of the per-store daily rows (``stores.parquet`` without replication and seed)."""
 
 
+NOBODY = np.zeros(0, dtype=np.int64)
+NOBODY.flags.writeable = False
+
+
 class StoreAgent(mesa.Agent):
     """A store: position, format, opening days, test-drive capacity and its queue.
 
@@ -66,8 +70,8 @@ class StoreAgent(mesa.Agent):
     def reset_day(self) -> None:
         """Clear the day's counters."""
         self.requested_today = 0
-        self.served_today = np.zeros(0, dtype=np.int64)
-        self.lost_today = np.zeros(0, dtype=np.int64)
+        self.served_today = NOBODY
+        self.lost_today = NOBODY
 
     def is_open(self, day: int) -> bool:
         return self.open_day <= day < self.close_day

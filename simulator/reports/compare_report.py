@@ -35,7 +35,7 @@ def write_comparison(
     out_dir: str | os.PathLike[str],
     *,
     overwrite: bool = False,
-    run_reports: bool = True,
+    run_reports: bool = False,
 ) -> Path:
     """Write the comparison folder, atomically.
 
@@ -45,7 +45,8 @@ def write_comparison(
     ``stores.parquet``, ``daily.parquet``, ``zones.parquet`` (and ``marginal.parquet``,
     ``marginal_runs.parquet`` with ``--marginal``); ``zones.gpkg`` (layers ``zones``,
     long by plan, and ``stores``); ``figures/*.png``; ``report.html``; and the runs of
-    each plan as ordinary run folders under ``runs/<plan-slug>/``.
+    each plan as run folders of tables only under ``runs/<plan-slug>/`` (metadata and
+    Parquet tables; the comparison's report and ``zones.gpkg`` cover every plan).
 
     Parameters
     ----------
@@ -54,7 +55,8 @@ def write_comparison(
     overwrite : bool
         Replace an existing non-empty folder (only after the new one is complete).
     run_reports : bool
-        Write the figures and ``report.html`` of every run folder too (slower).
+        Write the figures, ``report.html`` and ``zones.gpkg`` of every run folder too
+        (slower; by default the run folders hold tables only).
 
     Returns
     -------
@@ -84,6 +86,7 @@ def write_comparison(
                 cell_frame=cells_gdf,
                 figures=run_reports,
                 report=run_reports,
+                geopackage=run_reports,
             )
     return target
 

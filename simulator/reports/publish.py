@@ -26,6 +26,7 @@ def write_run(
     figures: bool = True,
     report: bool = True,
     overwrite: bool = False,
+    geopackage: bool = True,
 ) -> Path:
     """Write a complete run folder, atomically.
 
@@ -50,6 +51,8 @@ def write_run(
         Write ``report.html`` (with the figures embedded when ``figures`` is true).
     overwrite : bool
         Replace an existing non-empty ``out_dir``.
+    geopackage : bool
+        Write ``zones.gpkg``.
 
     Returns
     -------
@@ -65,7 +68,7 @@ def write_run(
     validate_run(result)
     target = Path(out_dir)
     with atomic_folder(target, overwrite=overwrite, what="run folder") as partial:
-        write_run_tables(result, partial, zone_frame=zone_frame, cell_frame=cell_frame)
+        write_run_tables(result, partial, zone_frame=zone_frame, cell_frame=cell_frame, geopackage=geopackage)
         figure_paths: dict[str, Path] = {}
         if figures:
             figure_paths = save_figures(result, partial, zone_gdf=zone_frame, cell_gdf=cell_frame)

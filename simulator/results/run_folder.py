@@ -48,7 +48,12 @@ def _normalise_dates(daily: pd.DataFrame) -> pd.DataFrame:
 
 
 def write_run_tables(
-    result: RunResult, folder: str | os.PathLike[str], *, zone_frame: Any = None, cell_frame: Any = None
+    result: RunResult,
+    folder: str | os.PathLike[str],
+    *,
+    zone_frame: Any = None,
+    cell_frame: Any = None,
+    geopackage: bool = True,
 ) -> None:
     """Write a run's metadata, Parquet tables and GeoPackage into an existing folder.
 
@@ -64,6 +69,9 @@ def write_run_tables(
     zone_frame, cell_frame : geopandas.GeoDataFrame, optional
         Zone and cell geometries with ``zone_id`` / ``cell_id`` columns (any CRS). They
         give the ``zones`` / ``cells`` layers of ``zones.gpkg``.
+    geopackage : bool
+        Write ``zones.gpkg`` (the run folders inside a comparison leave it out: the
+        comparison's own ``zones.gpkg`` holds every plan).
 
     Raises
     ------
@@ -79,7 +87,8 @@ def write_run_tables(
     tables["daily"] = _normalise_dates(tables["daily"])
     for name, table in tables.items():
         write_parquet(table, folder / f"{name}.parquet")
-    write_geopackage(result, folder / GEOPACKAGE_FILE, zone_frame=zone_frame, cell_frame=cell_frame)
+    if geopackage:
+        write_geopackage(result, folder / GEOPACKAGE_FILE, zone_frame=zone_frame, cell_frame=cell_frame)
 
 
 def read_run(run_dir: str | os.PathLike[str]) -> RunResult:

@@ -156,24 +156,32 @@ def _assemble_runs(
     spec: ComparisonSpec,
     seeds: Sequence[int],
     tasks: Sequence[PlanTask],
-    outcomes: Mapping[int, ReplicationOutcome],
+    outcomes: dict[int, ReplicationOutcome],
     city: City,
     command: str | None,
 ) -> dict[str, RunResult]:
-    """One RunResult per plan from its replications (as :func:`simulator.experiments.run.run` builds it)."""
-    by_plan: dict[int, dict[int, ReplicationOutcome]] = {}
+    """One RunResult per plan from its replications (as :func:`simulator.experiments.run.run` builds it).
+
+    Once a plan's result is assembled, its outcomes in ``outcomes`` are replaced by their
+    daily tables (all the aggregation needs), so that the per-store, zone and cell tables
+    of the runs are held once, in the results, and not twice.
+    """
+    by_plan: dict[int, dict[int, int]] = {}
     for position, task in enumerate(tasks):
         if task.variant == "":
-            by_plan.setdefault(task.plan_index, {})[task.replication] = outcomes[position]
+            by_plan.setdefault(task.plan_index, {})[task.replication] = position
     runs: dict[str, RunResult] = {}
     for index, plan in enumerate(spec.plans):
+        positions = [by_plan[index][replication] for replication in range(len(seeds))]
         runs[plan.name] = assemble_result(
             plan.scenario,
             list(seeds),
-            [by_plan[index][replication] for replication in range(len(seeds))],
+            [outcomes[position].unpacked() for position in positions],
             city,
             command=command,
             extra={"comparison": spec.name, "plan": plan.name},
         )
         runs[plan.name].metadata["seed"] = spec.seed
+        for position in positions:
+            outcomes[position] = outcomes[position].daily_only()
     return runs

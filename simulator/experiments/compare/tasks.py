@@ -16,7 +16,7 @@ from simulator.config import (
     parse_canonical_json,
     plain_value,
 )
-from simulator.experiments.cache import cached_city, cached_population
+from simulator.experiments.cache import cached_city, prepared_run
 from simulator.experiments.compare.spec import ComparisonSpec
 from simulator.experiments.run import ReplicationOutcome, simulate_replication
 
@@ -39,12 +39,22 @@ NO_STORES = "*no stores*"
 
 
 def run_plan_task(task: PlanTask) -> ReplicationOutcome:
-    """Run one plan (or variant) for one replication seed; return its tables (a variant: the daily one)."""
+    """Run one plan (or variant) for one replication seed; return its tables (a variant: the daily one).
+
+    The replication's population, the plan's stores and their exposure come from the
+    process's caches (:func:`simulator.experiments.cache.prepared_run`): every plan of a
+    replication shares the population, and plans that differ only in levers or in their
+    stores' days and capacities share the exposure too. The per-store and cell tables
+    come back compressed (:meth:`ReplicationOutcome.packed_tables`): the comparison holds
+    every run's outcome until it assembles the plans.
+    """
     scenario = parse_canonical_json(task.scenario_json, "comparison task")
     city = cached_city(task.bundle)
-    population = cached_population(task.bundle, city, scenario, task.seed)
-    outcome = simulate_replication(scenario, task.seed, city, population=population)
-    return outcome if task.full_tables else outcome.daily_only()
+    prepared = prepared_run(task.bundle, city, scenario, task.seed)
+    if task.full_tables:
+        return simulate_replication(scenario, task.seed, city, prepared=prepared).packed_tables()
+    outcome = simulate_replication(scenario, task.seed, city, prepared=prepared, tables={"daily"})
+    return outcome.daily_only()
 
 
 def _variant_scenario(scenario: Scenario, keep: Sequence[int], suffix: str) -> Scenario:

@@ -17,7 +17,7 @@ from typing import Any
 import pandas as pd
 
 from simulator.config import ScenarioError
-from simulator.experiments.cache import bundle_key, cached_city
+from simulator.experiments.cache import bundle_key, cached_city, clear_caches
 from simulator.experiments.executors import ExecutorSpec, execute
 from simulator.experiments.options import RunOptions, resolve_consumers
 from simulator.experiments.sweep.design import Design, RunTask, build_design, plan_tasks
@@ -185,9 +185,14 @@ def run_sweep(
     runs = folder / RUNS_DIR
     clean_temporaries(runs)
     finished = finished_runs(runs)
-    pending = [task for task in tasks if task.run_id not in finished]
+    # Replication by replication: every point of a replication shares its population (and,
+    # when only behaviour or levers change, its exposure) from the worker's caches.
+    pending = sorted((task for task in tasks if task.run_id not in finished), key=lambda t: (t.replication, t.point))
     reused = len(tasks) - len(pending)
-    run_seconds = _execute(evaluate, pending, runs, sweep.kpis, spec, progress, reused, len(tasks))
+    try:
+        run_seconds = _execute(evaluate, pending, runs, sweep.kpis, spec, progress, reused, len(tasks))
+    finally:
+        clear_caches()  # what runs in this process kept (a worker process ends with its caches)
     summary = assemble_summary(sweep, tasks, runs)
     write_parquet(summary, folder / SUMMARY_FILE)
     sensitivity, notes = analyse_sensitivity(sweep, design, summary)

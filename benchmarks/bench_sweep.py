@@ -1,0 +1,105 @@
+"""Time per sweep run after the first on one worker.
+
+A sweep that varies behaviour or levers reuses, run after run, the replication's
+population and the plan's exposure (:mod:`simulator.experiments.cache`); what is left per
+run is the model's set-up, its days and the KPIs. Target: at most 30 ms per run at 5,000
+consumers x 60 days.
+
+    python benchmarks/bench_sweep.py [--consumers 5000] [--days 60] [--points 30] [--repeats 3]
+    python benchmarks/bench_sweep.py --profile      # cProfile of the timed runs, by own time
+
+The sweep is the Beijing launch with a grid over ``behaviour.hill_k`` and
+``behaviour.adstock_half_life_days`` (``--points`` runs, one replication), run with
+:func:`simulator.experiments.sweep.run_sweep` in this process on one thread (what one
+worker of ``--jobs`` does). The first run (city, numba's compiled code, population,
+exposure) is timed apart; then the median over ``--repeats`` sweeps of the other runs'
+wall and CPU time per run, each sweep into a fresh folder. The load average is printed:
+on the shared 2-core machine, wall time under load is several times the CPU time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import os
+import pstats
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+PROJECT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(PROJECT))
+
+TARGET_MS = 30.0
+
+
+def sweep_data(consumers: int, days: int, points: int) -> dict:
+    hill = [2.0 + 0.25 * k for k in range(max(1, points // 5))]
+    half_life = [14, 21, 28, 42, 56]
+    return {
+        "name": "bench_sweep",
+        "scenario": "beijing_launch.toml",
+        "replications": 1,
+        "kpis": ["test_drives_scaled", "purchases_scaled", "share_familiar", "mean_store_utilisation"],
+        "overrides": {"population.consumers": consumers, "horizon.days": days},
+        "parameters": [
+            {"key": "behaviour.hill_k", "values": hill},
+            {"key": "behaviour.adstock_half_life_days", "values": half_life},
+        ],
+        "design": {"kind": "grid"},
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--consumers", type=int, default=5000)
+    parser.add_argument("--days", type=int, default=60)
+    parser.add_argument("--points", type=int, default=30)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--profile", action="store_true", help="print a cProfile of the timed runs")
+    args = parser.parse_args()
+
+    import numba
+
+    numba.set_num_threads(1)
+    from simulator.experiments.sweep import parse_sweep, run_sweep
+
+    print(f"load average at start: {os.getloadavg()}")
+    sweep = parse_sweep(
+        sweep_data(args.consumers, args.days, args.points), "bench_sweep.toml", base_dir=PROJECT / "scenarios"
+    )
+    first = dict(sweep_data(args.consumers, args.days, args.points), name="bench_first")
+    first["parameters"] = [{"key": "behaviour.hill_k", "values": [1.5]}]
+    first_sweep = parse_sweep(first, "bench_first.toml", base_dir=PROJECT / "scenarios")
+    walls, cpus = [], []
+    profile = cProfile.Profile() if args.profile else None
+    with tempfile.TemporaryDirectory() as temporary:
+        started = time.perf_counter()
+        run_sweep(first_sweep, Path(temporary) / "first")
+        first_seconds = time.perf_counter() - started
+        for repeat in range(args.repeats):
+            wall, cpu = time.perf_counter(), time.process_time()
+            if profile is not None:
+                profile.enable()
+            result = run_sweep(sweep, Path(temporary) / f"timed-{repeat}")
+            if profile is not None:
+                profile.disable()
+            runs = result.runs_executed
+            walls.append(1000.0 * (time.perf_counter() - wall) / runs)
+            cpus.append(1000.0 * (time.process_time() - cpu) / runs)
+    wall_ms, cpu_ms = statistics.median(walls), statistics.median(cpus)
+    print(f"{args.consumers:,} consumers x {args.days} days, {runs} runs per sweep, {args.repeats} sweeps")
+    print(f"first run (city, compiled code, population, exposure): {first_seconds:.2f} s")
+    print(f"per run after the first: wall {wall_ms:.1f} ms (runs {', '.join(f'{w:.1f}' for w in walls)}),")
+    print(f"                         CPU  {cpu_ms:.1f} ms (runs {', '.join(f'{c:.1f}' for c in cpus)})")
+    verdict = "PASS" if wall_ms <= TARGET_MS else "MISS"
+    print(f"target <= {TARGET_MS:.0f} ms per run (wall): {verdict}")
+    print(f"load average at end: {os.getloadavg()}")
+    if profile is not None:
+        pstats.Stats(profile).sort_stats("tottime").print_stats(40)
+
+
+if __name__ == "__main__":
+    main()
