@@ -42,6 +42,7 @@ __all__ = [
     "check_free_space",
     "check_writable",
     "folder_lock",
+    "free_bytes",
     "reserve_folder",
     "swap_into_place",
 ]
@@ -125,9 +126,9 @@ def write_failure_reason(error: BaseException, folder: Path) -> str | None:
     text = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
     if getattr(error, "errno", None) == errno.ENOSPC or "space left" in text or "disk is full" in text:
         return "no space left on the device"
-    with contextlib.suppress(OSError):
-        if shutil.disk_usage(_nearest_existing(folder)).free < 2**20:
-            return "no space left on the device"
+    free = free_bytes(folder)
+    if free is not None and free < 2**20:
+        return "no space left on the device"
     if isinstance(error, OSError) and error.strerror:
         return error.strerror[0].lower() + error.strerror[1:]
     return text[:200]
@@ -210,15 +211,20 @@ def check_free_space(path: str | os.PathLike[str], needed_bytes: float, *, what:
         The disk of ``path`` has less than ``needed_bytes`` free; the message states both.
     """
     target = Path(path)
-    try:
-        free = shutil.disk_usage(_nearest_existing(target)).free
-    except OSError:
-        return  # no figure to compare with: the write itself will say
-    if free < needed_bytes:
+    free = free_bytes(target)
+    if free is not None and free < needed_bytes:
         raise ResultsError(
             f"{target}: the {what} needs about {_megabytes(needed_bytes)} but only {_megabytes(free)} "
             "is free on that disk (free some space or choose another --out)"
         )
+
+
+def free_bytes(path: str | os.PathLike[str]) -> int | None:
+    """Bytes free on the disk that holds ``path`` (or would hold it); None when unknown."""
+    try:
+        return shutil.disk_usage(_nearest_existing(Path(path))).free
+    except OSError:
+        return None
 
 
 def _megabytes(count: float) -> str:

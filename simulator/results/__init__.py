@@ -47,7 +47,7 @@ from simulator.results.metadata import (
     utc_now_iso,
     write_json,
 )
-from simulator.results.run_folder import default_run_dir, read_run, write_run_tables
+from simulator.results.run_folder import default_run_dir, estimate_run_folder_bytes, read_run, write_run_tables
 from simulator.results.table_files import gpkg_safe, write_geopackage, write_parquet
 
 __all__ = [
@@ -71,6 +71,7 @@ __all__ = [
     "check_free_space",
     "check_writable",
     "default_run_dir",
+    "estimate_run_folder_bytes",
     "folder_lock",
     "gpkg_safe",
     "merge_warnings",
