@@ -11,17 +11,15 @@ scheduler (started with ``dask scheduler`` and ``dask worker``); ``kind="dask-lo
 starts a ``LocalCluster`` bound to loopback for the duration of the call.
 
 Local worker processes die with the command: each sets a parent-death signal (Linux
-``prctl(PR_SET_PDEATHSIG, SIGKILL)``) and ignores Ctrl-C (the command stops them), so a
-command killed even by SIGKILL leaves no worker behind. More workers than the machine's
+``prctl(PR_SET_PDEATHSIG, SIGKILL)``, :func:`simulator.config.processes.start_worker`) and
+ignores Ctrl-C (the command stops them), so a command killed even by SIGKILL leaves no
+worker behind. More workers than the machine's
 cores are capped at the cores (:func:`capped_workers`), with a warning.
 """
 
 from __future__ import annotations
 
-import ctypes
 import os
-import signal
-import sys
 import time
 import traceback
 from collections.abc import Callable, Iterator, Sequence
@@ -31,10 +29,10 @@ from multiprocessing import get_context
 from typing import Any
 
 from simulator.config import FootprintError
+from simulator.config.processes import start_worker
 
 LOOPBACK = "127.0.0.1"
 CONNECT_TIMEOUT = "10s"  # how long to wait for a Dask scheduler before giving up
-PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
 
 
 @dataclass(frozen=True)
@@ -159,7 +157,7 @@ def _execute_processes(function: Callable, tasks: Sequence[Any], workers: int) -
     context = get_context("spawn")
     count = max(1, min(workers, len(tasks), default_workers()))
     with ProcessPoolExecutor(
-        max_workers=count, mp_context=context, initializer=_start_worker, initargs=(os.getpid(),)
+        max_workers=count, mp_context=context, initializer=start_worker, initargs=(os.getpid(),)
     ) as pool:
         pending = {pool.submit(_call, function, i, task, True) for i, task in enumerate(tasks)}
         try:
@@ -173,20 +171,6 @@ def _execute_processes(function: Callable, tasks: Sequence[Any], workers: int) -
             if pending:  # stopped early (Ctrl-C, an error): do not wait for the runs in progress
                 for process in list((getattr(pool, "_processes", None) or {}).values()):
                     process.terminate()
-
-
-def _start_worker(parent_pid: int) -> None:
-    """Initializer of a local worker process: die with the parent, and leave Ctrl-C to it.
-
-    On Linux the kernel sends the worker SIGKILL when its parent dies
-    (``prctl(PR_SET_PDEATHSIG)``); a parent already gone when the worker starts ends it at once.
-    """
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    if sys.platform.startswith("linux"):
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
-    if os.getppid() != parent_pid:
-        os._exit(1)
 
 
 def _execute_dask(function: Callable, tasks: Sequence[Any], spec: ExecutorSpec) -> Iterator[Outcome]:
