@@ -112,6 +112,30 @@ def test_a_disk_full_while_writing_leaves_nothing(tmp_path, tiny_city_path, monk
     assert not list(tmp_path.glob(".run.lock"))
 
 
+def add(task) -> dict[str, float]:
+    """The KPI of a generic sweep: a + b."""
+    return {"y": task.values["a"] + task.values["b"]}
+
+
+def test_a_disk_full_while_drawing_a_sweep_report_keeps_the_runs(tmp_path, monkeypatch):
+    import tomllib
+
+    from simulator.experiments.sweep import parse_sweep
+    from simulator.reports.sweep_report import run_sweep
+
+    grid = 'kpis = ["y"]\n[[parameters]]\nkey = "a"\nvalues = [0, 1]\n[[parameters]]\nkey = "b"\nvalues = [0, 1]\n'
+    sweep = parse_sweep(tomllib.loads(grid), "generic.toml")
+
+    def full(self, *args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr("matplotlib.figure.Figure.savefig", full)
+    with pytest.raises(ResultsError, match=r"no space left on the device \(the runs are saved: the same command"):
+        run_sweep(sweep, tmp_path / "s", evaluate=add)
+    assert (tmp_path / "s" / "summary.parquet").is_file() and not (tmp_path / "s" / "report.html").exists()
+    assert not list((tmp_path / "s").rglob("*.tmp")) and not (tmp_path / ".s.lock").exists()
+
+
 def test_write_errors_of_one_file_are_one_line(tmp_path, monkeypatch):
     from simulator.config.atomic import atomic_write_text
 
@@ -161,7 +185,12 @@ def test_a_folder_being_written_by_another_process_is_refused(tmp_path, tiny_cit
     )
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
-        for command in (["run", str(scenario)], ["compare", str(scenario), str(other)]):
+        sweep = tmp_path / "sweep.toml"
+        sweep.write_text(
+            'scenario = "tiny.toml"\nkpis = ["mean_trust"]\n[[parameters]]\nkey = "behaviour.hill_k"\nvalues = [2.0, 3.0]\n',
+            encoding="utf-8",
+        )
+        for command in (["run", str(scenario)], ["compare", str(scenario), str(other)], ["sweep", str(sweep)]):
             result = runner.invoke(app, [*command, "--out", str(out), "-q"])
             assert_one_line_error(result, str(out), f"another footprint command (process {holder.pid})")
         os.kill(holder.pid, signal.SIGKILL)  # the kernel drops its lock: the folder can be claimed again
