@@ -152,19 +152,20 @@ def test_write_errors_of_one_file_are_one_line(tmp_path, monkeypatch):
 # --------------------------------------------------------------------------- never replaced, never racing
 
 
-def test_a_run_claims_its_folder_and_cleans_what_dead_writers_left(tmp_path, tiny_city_path):
-    scenario = scenario_file(tmp_path, tiny_city_path)
+def test_the_next_writer_removes_what_dead_writers_left(tmp_path):
     out = tmp_path / "run"
     stale = tmp_path / f".run.partial-{dead_pid()}-0123456789ab"
     (stale / "figures").mkdir(parents=True)
+    old_format = tmp_path / ".run.partial-0123456789ab"  # written before partial folders named their process
+    old_format.mkdir()
     alive = tmp_path / f".run.partial-{os.getppid()}-0123456789ab"  # a live process's work is left alone
     alive.mkdir()
-    result = runner.invoke(app, ["run", str(scenario), "--out", str(out), "-q"])
-    assert result.exit_code == 0, result.output
-    assert (out / "metadata.json").is_file() and not stale.exists() and alive.is_dir()
-    assert not (tmp_path / ".run.lock").exists()
-    again = runner.invoke(app, ["run", str(scenario), "--out", str(out), "-q"])
-    assert_one_line_error(again, str(out), "--overwrite")
+    with atomic_folder(out, what="run folder") as partial:
+        (partial / "metadata.json").write_text("{}", encoding="utf-8")
+    assert (out / "metadata.json").is_file() and alive.is_dir()
+    assert not stale.exists() and not old_format.exists() and not (tmp_path / ".run.lock").exists()
+    with pytest.raises(ResultsError, match="already exists and is not empty"), atomic_folder(out, what="run folder"):
+        pass
 
 
 def test_a_folder_being_written_by_another_process_is_refused(tmp_path, tiny_city_path):
