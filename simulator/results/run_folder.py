@@ -141,7 +141,9 @@ def default_run_dir(
     """A fresh run folder path ``<results_root>/<scenario_name>-<YYYYmmdd-HHMMSS>-<hash8>``.
 
     The scenario name is reduced to letters, digits, ``.``, ``_`` and ``-``; local time
-    is used. If the folder exists, ``-2``, ``-3``, ... is appended. Nothing is created.
+    is used. If the folder exists (or another command holds its lock, see
+    :func:`simulator.config.atomic.folder_lock`), ``-2``, ``-3``, ... is appended. Nothing
+    is created.
 
     Parameters
     ----------
@@ -159,7 +161,7 @@ def default_run_dir(
     base = f"{_slug(scenario_name)}-{stamp}-{short_hash[:8]}"
     candidate = root / base
     counter = 2
-    while candidate.exists():
+    while candidate.exists() or (root / f".{candidate.name}.lock").exists():
         candidate = root / f"{base}-{counter}"
         counter += 1
     return candidate
