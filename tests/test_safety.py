@@ -79,7 +79,7 @@ def test_out_pointing_at_a_file_is_one_line_before_any_work(tmp_path, tiny_city_
     assert target.read_text(encoding="utf-8") == "keep me" and not leftovers(tmp_path)
 
 
-@pytest.mark.parametrize("out", ["/proc/footprint-run", "/sys/footprint-run", "{file}/below"])
+@pytest.mark.parametrize("out", ["/proc/footprint-run", "/sys/footprint-run", "{file}/below", "x" * 250])
 def test_out_in_a_place_that_cannot_be_written(tmp_path, tiny_city_path, out):
     scenario = scenario_file(tmp_path, tiny_city_path)
     (tmp_path / "file").write_text("", encoding="utf-8")

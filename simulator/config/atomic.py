@@ -174,6 +174,20 @@ def _nearest_existing(path: Path) -> Path:
     return path
 
 
+def _check_name_length(target: Path) -> None:
+    """Refuse a folder name (or a parent's) too long for the disk, hidden partial name included."""
+    name_max = 255
+    with contextlib.suppress(OSError, ValueError):
+        name_max = os.pathconf("/" if target.is_absolute() else ".", "PC_NAME_MAX")
+    partial = f".{target.name}.partial-{os.getpid()}-{secrets.token_hex(6)}"
+    longest = max([len(os.fsencode(partial))] + [len(os.fsencode(part)) for part in target.parts])
+    if longest > name_max:
+        raise ResultsError(
+            f"{target}: a name is too long for this disk ({longest} bytes with the hidden partial folder's "
+            f"suffix, at most {name_max}); choose a shorter --out"
+        )
+
+
 def check_writable(path: str | os.PathLike[str], *, what: str = "folder") -> None:
     """Check, before any work, that the folder ``path`` can be created (or written) here.
 
@@ -187,6 +201,7 @@ def check_writable(path: str | os.PathLike[str], *, what: str = "folder") -> Non
         ``path`` or an ancestor is a file, or the location cannot be written.
     """
     target = Path(path)
+    _check_name_length(target)
     if target.exists() and not target.is_dir():
         raise ResultsError(f"{target}: is a file, not a {what} (choose another --out)")
     base = _nearest_existing(target)
@@ -248,6 +263,7 @@ def check_folder_free(
         path, ``what`` it is and the ``hint``.
     """
     target = Path(path)
+    _check_name_length(target)
     if target.exists() and not target.is_dir():
         raise ResultsError(f"{target}: is a file, not a {what} (choose another --out)")
     if target.is_dir() and not overwrite and not folder_is_empty(target):
