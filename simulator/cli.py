@@ -2,10 +2,15 @@
 
 Every command calls one library function. Domain errors (``FootprintError``) print one
 line, ``error: <message>``, on standard error and exit with code 1; never a traceback.
+
+Exit codes: 0 success; 1 bad input or a failure (one line on standard error); 2 a usage
+error of the command line (click's); 3 some runs of a sweep failed (the others are saved);
+130 interrupted.
 """
 
 from __future__ import annotations
 
+import errno
 import functools
 import json
 import sys
@@ -22,6 +27,11 @@ from simulator.config import FootprintError, default_scenario_path
 
 DEFAULT_SCENARIO = default_scenario_path()
 DEFAULT_RESULTS = Path("results")
+
+EXIT_OK = 0
+EXIT_FAILURE = 1  # bad input, or a failure: one line on standard error
+EXIT_SOME_RUNS_FAILED = 3  # a sweep finished, but some of its runs failed (2 is click's usage error)
+EXIT_INTERRUPTED = 130
 
 app = typer.Typer(
     name="footprint",
@@ -45,13 +55,30 @@ def domain_errors(command: Callable) -> Callable:
         try:
             return command(*args, **kwargs)
         except FootprintError as error:
-            error_console.print(f"[bold red]error:[/] {error}", highlight=False, markup=True, soft_wrap=True)
-            raise typer.Exit(code=1) from None
+            print_error(str(error))
+        except MemoryError:
+            print_error("not enough memory for this run (use fewer --consumers, or fewer --jobs)")
+        except OSError as error:  # the machine refused (disk full, permissions) outside the library's checks
+            where = f"{error.filename}: " if error.filename else ""
+            reason = "no space left on the device" if error.errno == errno.ENOSPC else (error.strerror or str(error))
+            print_error(f"{where}{reason}")
         except KeyboardInterrupt:
             error_console.print("interrupted: nothing was written for the unfinished work")
-            raise typer.Exit(code=130) from None
+            raise typer.Exit(code=EXIT_INTERRUPTED) from None
 
     return wrapper
+
+
+def print_error(message: str) -> None:
+    """Print ``error: <message>`` (one line) on standard error and exit with code 1."""
+    error_console.print(f"[bold red]error:[/] {message}", highlight=False, markup=True, soft_wrap=True)
+    raise typer.Exit(code=EXIT_FAILURE)
+
+
+def print_warning(message: str | None) -> None:
+    """Print ``warning: <message>`` on standard error (nothing for None)."""
+    if message:
+        error_console.print(f"[yellow]warning:[/] {message}", highlight=False, soft_wrap=True)
 
 
 def progress_bar(quiet: bool, description: str) -> Progress:
@@ -110,42 +137,57 @@ def run(
         int | None, typer.Option("--jobs", "-j", help="Local worker processes for the replications (run.workers).")
     ] = None,
     out: Annotated[
-        Path | None, typer.Option("--out", help="Run folder to write (default: results/<name>-<time>-<hash>).")
+        Path | None,
+        typer.Option(
+            "--out",
+            help="Run folder to write (default: results/<name>-<time>-<hash>); never replaced without --overwrite.",
+        ),
     ] = None,
     set_: SetOption = None,
     quiet: QuietOption = False,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing run folder.")] = False,
 ) -> None:
-    """Run a scenario and write a run folder (tables, GeoPackage, figures, report.html)."""
+    """Run a scenario and write a run folder (tables, GeoPackage, figures, report.html).
+
+    Exit code: 0 on success, 1 for bad input or a failure (one line on standard error).
+    """
     from simulator.city import cell_frame, load_city, zone_frame
     from simulator.config import parse_set_options, short_hash
     from simulator.experiments import RunOptions, prepare_scenario, resolve_consumers
+    from simulator.experiments.executors import capped_workers
+    from simulator.experiments.resources import check_run_resources
     from simulator.experiments.run import run as run_scenario
     from simulator.reports.publish import write_run
     from simulator.reports.run_report import summary_rows
-    from simulator.results import check_folder_free, default_run_dir
+    from simulator.results import default_run_dir, reserve_folder
 
     path = scenario if scenario is not None else DEFAULT_SCENARIO
     overrides: dict[str, Any] = dict(parse_set_options(set_ or []))
     if jobs is not None:
         overrides["run.workers"] = jobs
     prepared = prepare_scenario(path, RunOptions(consumers, days, seed, replications, overrides))
+    workers, capped = capped_workers(
+        min(prepared.run.workers, prepared.replications), "--jobs" if jobs is not None else "run.workers"
+    )
     city = load_city(prepared.resolved_bundle)
     prepared = resolve_consumers(prepared, city.population_total)
     target = out if out is not None else default_run_dir(DEFAULT_RESULTS, prepared.name, short_hash(prepared))
-    check_folder_free(target, overwrite=overwrite, what="run folder", hint="use --overwrite or another --out")
-    total_days = prepared.horizon.days * prepared.replications
-    with progress_bar(quiet, f"{prepared.name}: simulating") as bar:
-        task = bar.add_task(f"{prepared.name}: days", total=total_days)
-        result = run_scenario(
-            prepared,
-            city=city,
-            progress=lambda done, total: bar.update(task, completed=done),
-            command=" ".join(["footprint", *sys.argv[1:]]),
+    with reserve_folder(target, overwrite=overwrite, what="run folder", hint="use --overwrite or another --out"):
+        check_run_resources(prepared, city, target, processes=workers)
+        print_warning(capped)
+        with progress_bar(quiet, f"{prepared.name}: simulating") as bar:
+            task = bar.add_task(f"{prepared.name}: days", total=prepared.horizon.days * prepared.replications)
+            result = run_scenario(
+                prepared,
+                city=city,
+                progress=lambda done, total: bar.update(task, completed=done),
+                command=" ".join(["footprint", *sys.argv[1:]]),
+            )
+        if not quiet:
+            error_console.print("writing tables, GeoPackage, figures and report ...")
+        folder = write_run(
+            result, target, zone_frame=zone_frame(city), cell_frame=cell_frame(city), overwrite=overwrite
         )
-    if not quiet:
-        error_console.print("writing tables, GeoPackage, figures and report ...")
-    folder = write_run(result, target, zone_frame=zone_frame(city), cell_frame=cell_frame(city), overwrite=overwrite)
     if not quiet:
         print_rows(f"{prepared.name}: summary", summary_rows(result))
     print_warnings(result.metadata)
@@ -155,7 +197,7 @@ def run(
 def print_warnings(metadata: dict) -> None:
     """Print the warnings of a run, comparison or sweep (``metadata["warnings"]``) on the terminal."""
     for warning in metadata.get("warnings") or []:
-        error_console.print(f"[yellow]warning:[/] {warning}", highlight=False)
+        print_warning(str(warning))
 
 
 @app.command()
@@ -168,7 +210,8 @@ def validate(
     """Check a scenario file without running it."""
     from simulator.city import load_city
     from simulator.config import describe, parse_set_options
-    from simulator.experiments import RunOptions, prepare_scenario
+    from simulator.experiments import RunOptions, prepare_scenario, resolve_consumers
+    from simulator.experiments.resources import check_memory
     from simulator.model import place_stores, scenario_warnings
     from simulator.model.plan import place_rivals
 
@@ -177,6 +220,11 @@ def validate(
     if city is not None:
         place_stores(prepared, city, source_name=scenario.name)
         place_rivals(prepared, city, source_name=scenario.name)
+        prepared = resolve_consumers(prepared, city.population_total)
+    try:
+        check_memory(prepared)
+    except FootprintError as error:
+        print_warning(f"{error}: footprint run would refuse it on this machine")
     console.print(f"{scenario}: valid")
     console.print(describe(prepared), highlight=False)
     print_warnings({"warnings": scenario_warnings(prepared, city)})
@@ -250,7 +298,8 @@ def sweep(
 
     Every run is saved as it finishes: after an interruption the same command runs only what is missing.
 
-    Exit code: 0 if every run succeeded, 1 for bad input, 2 if some runs failed (see runs/*.error.json).
+    Exit code: 0 if every run succeeded, 1 for bad input or a failure, 3 if some runs failed
+    (see runs/*.error.json; the same command retries them).
     """
     from simulator.config import parse_set_options
     from simulator.experiments import ExecutorSpec, RunOptions, default_workers, run_sweep_file
@@ -259,6 +308,7 @@ def sweep(
     spec = ExecutorSpec.from_options(jobs=jobs, scheduler=scheduler, cluster=cluster)
     if jobs is None and scheduler is None and cluster is None and default_workers() > 1:
         spec = ExecutorSpec(kind="processes", workers=default_workers())
+    print_warning(spec.warning)
     overrides = parse_set_options(set_ or [])
     with progress_bar(quiet, "sweep") as bar:
         task_ids: list[Any] = []
@@ -294,7 +344,7 @@ def sweep(
             "run the same command again to retry them",
             highlight=False,
         )
-        raise typer.Exit(code=2)
+        raise typer.Exit(code=EXIT_SOME_RUNS_FAILED)
 
 
 @app.command()
@@ -314,7 +364,11 @@ def compare(
         bool, typer.Option("--marginal", help="Also measure each store's marginal contribution (the plan without it).")
     ] = False,
     out: Annotated[
-        Path | None, typer.Option("--out", help="Comparison folder (default: results/compare-<name>-<time>-<hash>).")
+        Path | None,
+        typer.Option(
+            "--out",
+            help="Comparison folder (default: results/compare-<name>-<time>-<hash>); never replaced without --overwrite.",
+        ),
     ] = None,
     consumers: ConsumersOption = None,
     days: DaysOption = None,
@@ -323,31 +377,38 @@ def compare(
     quiet: QuietOption = False,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing comparison folder.")] = False,
 ) -> None:
-    """Compare store plans under common random numbers: paired differences with 95 % confidence intervals."""
+    """Compare store plans under common random numbers: paired differences with 95 % confidence intervals.
+
+    Exit code: 0 on success, 1 for bad input or a failure (one line on standard error).
+    """
     from simulator.config import parse_set_options
     from simulator.experiments import ExecutorSpec, RunOptions, comparison_from_files, default_comparison_dir
     from simulator.experiments.compare import compare as compare_plans
+    from simulator.experiments.resources import check_comparison_resources
     from simulator.reports.compare_report import write_comparison
     from simulator.reports.compare_text import difference_rows
+    from simulator.results import reserve_folder
 
     options = RunOptions(consumers, days, seed, replications, parse_set_options(set_ or []))
     spec = comparison_from_files(files, options)
     executor = ExecutorSpec.from_options(jobs=jobs)
     target = out if out is not None else default_comparison_dir(DEFAULT_RESULTS, spec)
-    if target.exists() and (not target.is_dir() or any(target.iterdir())) and not overwrite:
-        raise FootprintError(f"{target}: comparison folder exists and is not empty (use --overwrite or another --out)")
-    with progress_bar(quiet, f"{spec.name}: runs") as bar:
-        task = bar.add_task(f"{spec.name}: runs", total=spec.n_runs(marginal))
-        result = compare_plans(
-            spec,
-            marginal=marginal,
-            executor=executor,
-            progress=lambda done, total: bar.update(task, completed=done, total=total),
-            command=" ".join(["footprint", *sys.argv[1:]]),
-        )
-    if not quiet:
-        error_console.print("writing tables, GeoPackage, figures and report ...")
-    folder = write_comparison(result, target, overwrite=overwrite)
+    processes = executor.workers if executor.kind == "processes" else 1
+    with reserve_folder(target, overwrite=overwrite, what="comparison folder", hint="use --overwrite or another --out"):
+        check_comparison_resources([plan.scenario for plan in spec.plans], target, processes=processes)
+        print_warning(executor.warning)
+        with progress_bar(quiet, f"{spec.name}: runs") as bar:
+            task = bar.add_task(f"{spec.name}: runs", total=spec.n_runs(marginal))
+            result = compare_plans(
+                spec,
+                marginal=marginal,
+                executor=executor,
+                progress=lambda done, total: bar.update(task, completed=done, total=total),
+                command=" ".join(["footprint", *sys.argv[1:]]),
+            )
+        if not quiet:
+            error_console.print("writing tables, GeoPackage, figures and report ...")
+        folder = write_comparison(result, target, overwrite=overwrite)
     if not quiet:
         headers, rows = difference_rows(result)
         table = Table(

@@ -31,7 +31,8 @@ def test_parallel_executors_give_the_serial_outcomes(spec):
     assert outcomes(spec) == outcomes(ExecutorSpec())
 
 
-def test_options_to_spec():
+def test_options_to_spec(monkeypatch):
+    monkeypatch.setattr("simulator.experiments.executors.default_workers", lambda: 8)  # no cap (see test_safety)
     assert ExecutorSpec.from_options() == ExecutorSpec()
     assert ExecutorSpec.from_options(jobs=1) == ExecutorSpec()
     assert ExecutorSpec.from_options(jobs=3) == ExecutorSpec("processes", workers=3)

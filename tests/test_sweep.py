@@ -343,7 +343,7 @@ def test_a_failing_point_is_recorded_and_retried_on_restart(tmp_path):
     assert not list((tmp_path / "s" / "runs").glob("*.error.json"))
 
 
-def test_cli_exit_code_2_when_a_run_fails(tiny_folder):
+def test_cli_exit_code_3_when_a_run_fails(tiny_folder):
     sweep_file = write_sweep(
         tiny_folder,
         """
@@ -355,7 +355,7 @@ values = ["M1", "NO-SUCH-MALL"]
 """,
     )
     result = runner.invoke(app, ["sweep", str(sweep_file), "--out", str(tiny_folder / "s"), "--jobs", "1", "-q"])
-    assert result.exit_code == 2, result.output
+    assert result.exit_code == 3, result.output
     assert "1 of 2 runs failed" in result.output
     summary = read_summary(tiny_folder / "s")
     assert summary["status"].tolist() == ["ok", "failed"]

@@ -173,4 +173,5 @@ def apply_overrides(scenario: Scenario, overrides: Mapping[str, Any], source_nam
         raise_problems(problems)
     result = validate_scenario(data, source_name)
     result._base_dir = scenario._base_dir
+    result._source_name = scenario._source_name
     return result

@@ -23,9 +23,10 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, PrivateAttr, ValidationError
+from pydantic import Field, PrivateAttr, ValidationError, model_validator
 
-from simulator.config.problems import problem_lines, raise_problems
+from simulator.config.limits import INT64_MAX, MAX_DAYS, MAX_REPLICATIONS, MAX_WORKERS
+from simulator.config.problems import LocatedError, problem_lines, raise_problems
 from simulator.config.schema_base import FrozenModel, SchemaExtra
 from simulator.config.schema_behaviour import Behaviour
 from simulator.config.schema_levers import Levers
@@ -65,10 +66,18 @@ class CitySettings(FrozenModel):
 class Horizon(FrozenModel):
     """Simulated period."""
 
-    days: Integer = Field(default=365, ge=1, description="Number of simulated days.")
+    days: Integer = Field(default=365, ge=1, le=MAX_DAYS, description="Number of simulated days.")
     start_date: Day = Field(
         default=date(2024, 3, 28), description="Calendar date of day 0 (sets weekdays and weekends)."
     )
+
+    @model_validator(mode="after")
+    def _last_day_is_a_date(self) -> "Horizon":
+        if self.start_date.toordinal() + self.days - 1 > date.max.toordinal():
+            raise LocatedError(
+                ("days",), f"the horizon from start_date {self.start_date} would end after {date.max} (the last date)"
+            )
+        return self
 
 
 class RunSettings(FrozenModel):
@@ -77,7 +86,11 @@ class RunSettings(FrozenModel):
     workers: Integer = Field(
         default=1,
         ge=1,
-        description="Local worker processes for the replications (the results are the same as with one).",
+        le=MAX_WORKERS,
+        description=(
+            "Local worker processes for the replications (the results are the same as with one); "
+            "more than the machine's cores are capped at the cores, with a warning."
+        ),
     )
     keep_store_days: Boolean = Field(default=True, description="Write the per-store, per-day table (stores.parquet).")
 
@@ -92,8 +105,12 @@ class Scenario(FrozenModel):
         json_schema_extra=SchemaExtra(default_text="the scenario file's stem"),
     )
     description: Text = Field(default="", description="Free text shown in reports.")
-    seed: Integer = Field(default=20240328, ge=0, description="Root seed; replication seeds are spawned from it.")
-    replications: Integer = Field(default=1, ge=1, description="Number of runs that differ only in seed.")
+    seed: Integer = Field(
+        default=20240328, ge=0, le=INT64_MAX, description="Root seed; replication seeds are spawned from it."
+    )
+    replications: Integer = Field(
+        default=1, ge=1, le=MAX_REPLICATIONS, description="Number of runs that differ only in seed."
+    )
     city: CitySettings = Field(default_factory=CitySettings, description="City bundle.")
     population: PopulationSettings = Field(default_factory=PopulationSettings, description="Synthetic population.")
     plan: Plan = Field(default_factory=Plan, description="Store plan.")
@@ -105,6 +122,12 @@ class Scenario(FrozenModel):
     run: RunSettings = Field(default_factory=RunSettings, description="How to run.")
 
     _base_dir: Path | None = PrivateAttr(None)
+    _source_name: str | None = PrivateAttr(None)
+
+    @property
+    def source_name(self) -> str:
+        """The file the scenario was read from, as error messages name it (else its name)."""
+        return self._source_name or self.name
 
     @property
     def base_dir(self) -> Path | None:
@@ -219,6 +242,7 @@ def parse_scenario(
         problems += rival_problems
     scenario = validate_scenario(data, source_name, problems)
     scenario._base_dir = folder
+    scenario._source_name = source_name
     return scenario
 
 

@@ -10,6 +10,7 @@ from typing import Any, Literal
 from pydantic import Field, model_validator
 
 from simulator.config.formats import FORMAT_DEFAULTS, FORMATS, SIGHTING_KEYS
+from simulator.config.limits import MAX_DAY
 from simulator.config.schema_base import RESOLVED_BY_VALIDATOR, FrozenModel, SchemaExtra
 from simulator.config.values import Boolean, Integer, Number
 
@@ -178,7 +179,7 @@ class Behaviour(FrozenModel):
         default=0.5, gt=0, description="Distances below this are raised to it in the Huff formula, km."
     )
     queue_patience_days: Integer = Field(
-        default=7, ge=0, description="Days a waiting booking stays in a store's queue before it is lost."
+        default=7, ge=0, le=MAX_DAY, description="Days a waiting booking stays in a store's queue before it is lost."
     )
     conversion: Number = Field(
         default=0.3, ge=0, le=1, description="P(purchase | test drive) for a consumer with trust 0.5."

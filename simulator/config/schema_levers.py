@@ -11,6 +11,7 @@ from typing import ClassVar, Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from simulator.config.limits import MAX_DAY, MAX_ORDERS
 from simulator.config.problems import LocatedError
 from simulator.config.schema_base import FrozenModel, SchemaExtra
 from simulator.config.values import Boolean, Integer, Number, NumberOrInfinity
@@ -41,7 +42,7 @@ class LeverEvent(FrozenModel):
             "from day until end_day."
         )
     )
-    day: Integer = Field(ge=0, description="Day the event happens.")
+    day: Integer = Field(ge=0, le=MAX_DAY, description="Day the event happens.")
     size: Number = Field(description="Effect on trust at the event day, log-odds.")
     half_life_days: NumberOrInfinity | None = Field(
         default=None,
@@ -50,6 +51,7 @@ class LeverEvent(FrozenModel):
     )
     end_day: Integer | None = Field(
         default=None,
+        le=MAX_DAY + 1,
         description="First day a step no longer applies; not set = lasts to the end (step only).",
         json_schema_extra=SchemaExtra(constraint="> day"),
     )
@@ -93,9 +95,10 @@ class OffsetLever(FrozenModel):
 
     enabled: Boolean = Field(default=True, description="Whether the lever acts at all.")
     offset: Number = Field(default=0.0, description=_OFFSET_DESCRIPTION)
-    start_day: Integer = Field(default=0, ge=0, description="First day the offset applies.")
+    start_day: Integer = Field(default=0, ge=0, le=MAX_DAY, description="First day the offset applies.")
     end_day: Integer | None = Field(
         default=None,
+        le=MAX_DAY + 1,
         description="First day the offset no longer applies; not set = to the end.",
         json_schema_extra=SchemaExtra(constraint="> start_day"),
     )
@@ -142,8 +145,8 @@ class SupplyChainLever(OffsetLever):
 class Announcement(FrozenModel):
     """One public sales-record announcement."""
 
-    day: Integer = Field(ge=0, description="Day of the announcement.")
-    cumulative_orders: Integer = Field(ge=0, description="Orders announced as made so far.")
+    day: Integer = Field(ge=0, le=MAX_DAY, description="Day of the announcement.")
+    cumulative_orders: Integer = Field(ge=0, le=MAX_ORDERS, description="Orders announced as made so far.")
 
 
 class SalesAnnouncementsLever(FrozenModel):

@@ -8,6 +8,7 @@ the pent-up demand waiting for the launch day.
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from simulator.config.coordinates import CRS_CHOICES, CRS_DESCRIPTION, WGS84
+from simulator.config.limits import MAX_DAY
 from simulator.config.problems import LocatedError
 from simulator.config.schema_base import FrozenModel, SchemaExtra
 from simulator.config.schema_plan import LAT_CONSTRAINT, LON_CONSTRAINT, check_coordinate, check_crs, check_site
@@ -52,9 +53,10 @@ class RivalShowroom(FrozenModel):
             "how strongly a rival showroom draws the brand's own prospects (judgement)."
         ),
     )
-    open_day: Integer = Field(default=0, ge=0, description="First day the showroom is open.")
+    open_day: Integer = Field(default=0, ge=0, le=MAX_DAY, description="First day the showroom is open.")
     close_day: Integer | None = Field(
         default=None,
+        le=MAX_DAY + 1,
         description="First day the showroom is closed again; not set = never closes.",
         json_schema_extra=SchemaExtra(constraint="> open_day"),
     )

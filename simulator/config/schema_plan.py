@@ -19,6 +19,7 @@ from simulator.config.coordinates import (
     wgs84_problem,
 )
 from simulator.config.formats import FORMAT_DEFAULTS, STORE_FORMAT_KEYS, StoreFormat
+from simulator.config.limits import MAX_CAPACITY_PER_DAY, MAX_DAY
 from simulator.config.problems import LocatedError
 from simulator.config.schema_base import RESOLVED_BY_VALIDATOR, FrozenModel, SchemaExtra
 from simulator.config.values import Integer, Number, Text, show_number
@@ -139,14 +140,18 @@ class Store(FrozenModel):
         description="Store format; it sets the defaults of capacity, attractiveness and visibility.",
         json_schema_extra=SchemaExtra(default_text="`mall` for a store given by `mall`, else `street`"),
     )
-    open_day: Integer = Field(default=0, ge=0, description="First day the store is open (0 = the first simulated day).")
+    open_day: Integer = Field(
+        default=0, ge=0, le=MAX_DAY, description="First day the store is open (0 = the first simulated day)."
+    )
     close_day: Integer | None = Field(
         default=None,
+        le=MAX_DAY + 1,
         description="First day the store is closed again; not set = never closes.",
         json_schema_extra=SchemaExtra(constraint="> open_day"),
     )
     capacity_per_day: Integer = Field(
         default=RESOLVED_BY_VALIDATOR,
+        le=MAX_CAPACITY_PER_DAY,
         description="Test-drive slots per day.",
         json_schema_extra=SchemaExtra(default_text="by format", constraint="> 0 (>= 0 for delivery_centre)"),
     )

@@ -8,8 +8,9 @@ from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BeforeValidator, ConfigDict, Field, model_validator
 
+from simulator.config.limits import MAX_CONSUMERS, MAX_CONTACTS_PER_CONSUMER, MAX_MALLS_IN_REPERTOIRE
 from simulator.config.schema_base import FrozenModel, SchemaExtra
-from simulator.config.values import Integer, Number, kind_of, show_value
+from simulator.config.values import Integer, Number, kind_of, show_number, show_value
 
 __all__ = [
     "ALL_RESIDENTS",
@@ -36,10 +37,14 @@ def _to_consumer_count(value: Any) -> Any:
         raise ValueError(f"must be an integer, got {show_value(value)}")
     if value < MIN_CONSUMERS:
         raise ValueError(f'must be >= {MIN_CONSUMERS} or "{ALL_RESIDENTS}", got {show_value(value)}')
+    if value > MAX_CONSUMERS:
+        raise ValueError(f"must be <= {MAX_CONSUMERS:,} (the documented maximum), got {show_number(value)}")
     return int(value)
 
 
-ConsumerCount = Annotated[Annotated[int, Field(ge=MIN_CONSUMERS)] | Literal["all"], BeforeValidator(_to_consumer_count)]
+ConsumerCount = Annotated[
+    Annotated[int, Field(ge=MIN_CONSUMERS, le=MAX_CONSUMERS)] | Literal["all"], BeforeValidator(_to_consumer_count)
+]
 """An integer >= ``MIN_CONSUMERS`` or the literal ``"all"`` (resolved against the city when it is known)."""
 
 
@@ -74,7 +79,7 @@ class PopulationSettings(FrozenModel):
             '`"all"`: one consumer per resident (weight 1), i.e. the city\'s population total rounded to the '
             "nearest integer."
         ),
-        json_schema_extra=SchemaExtra(constraint=f'>= {MIN_CONSUMERS} or "{ALL_RESIDENTS}"'),
+        json_schema_extra=SchemaExtra(constraint=f'>= {MIN_CONSUMERS} and <= {MAX_CONSUMERS} or "{ALL_RESIDENTS}"'),
     )
     commuter_share: Number = Field(
         default=0.6, ge=0, le=1, description="Share of consumers who commute to a workplace."
@@ -88,7 +93,10 @@ class PopulationSettings(FrozenModel):
         default=0.6, ge=0, le=1, description="Share of mall visits that fall on Saturday or Sunday."
     )
     malls_in_repertoire: Integer = Field(
-        default=3, ge=1, description="Number of malls each consumer visits (chosen by Huff over nearby malls)."
+        default=3,
+        ge=1,
+        le=MAX_MALLS_IN_REPERTOIRE,
+        description="Number of malls each consumer visits (chosen by Huff over nearby malls).",
     )
     mall_choice_lambda: Number = Field(
         default=2.0,
@@ -109,7 +117,10 @@ class PopulationSettings(FrozenModel):
         description="Distance to the unlisted local malls, km (Beijing's mean shopping trip: 4.5 km).",
     )
     contacts_per_consumer: Integer = Field(
-        default=6, ge=0, description="Social contacts per consumer (word-of-mouth network degree)."
+        default=6,
+        ge=0,
+        le=MAX_CONTACTS_PER_CONSUMER,
+        description="Social contacts per consumer (word-of-mouth network degree).",
     )
     random_contact_share: Number = Field(
         default=0.1,

@@ -46,7 +46,8 @@ def read_toml_file(path: Path, what: str = "a TOML file") -> dict[str, Any]:
     """Read a TOML file into a table; every problem is a one-line :class:`ScenarioError`.
 
     Used for scenario, comparison and sweep files alike: missing file, a folder, unreadable
-    bytes, text that is not UTF-8, invalid TOML (with line and column).
+    bytes, text that is not UTF-8, invalid TOML (with line and column). A UTF-8 byte-order
+    mark at the start is ignored.
     """
     source_name = path.name or str(path)
     try:
@@ -63,6 +64,7 @@ def read_toml_file(path: Path, what: str = "a TOML file") -> dict[str, Any]:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exception:
         raise_problems([f"{source_name}: {not_utf8_message(raw, exception)}"])
+    text = text.removeprefix("\ufeff")  # a byte-order mark, as some Windows editors write it
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exception:

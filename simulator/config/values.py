@@ -16,6 +16,8 @@ from typing import Annotated, Any
 
 from pydantic import BeforeValidator
 
+from simulator.config.limits import INT64_MAX
+
 __all__ = [
     "Boolean",
     "Day",
@@ -76,10 +78,14 @@ def _to_integer(value: Any) -> Any:
     if isinstance(value, bool):
         raise ValueError(f"must be an integer, got {kind_of(value)} ({show_value(value)})")
     if isinstance(value, numbers.Integral):
-        return int(value)
-    if isinstance(value, numbers.Real) and math.isfinite(value) and float(value).is_integer():
-        return math.trunc(value)  # the value is integral, so truncating is exact
-    raise ValueError(f"must be an integer, got {show_value(value)}")
+        number = int(value)
+    elif isinstance(value, numbers.Real) and math.isfinite(value) and float(value).is_integer():
+        number = int(math.trunc(value))  # the value is integral, so truncating is exact
+    else:
+        raise ValueError(f"must be an integer, got {show_value(value)}")
+    if abs(number) > INT64_MAX:
+        raise ValueError(f"must be an integer between -{INT64_MAX} and {INT64_MAX}, got {show_number(value)}")
+    return number
 
 
 def _to_number(value: Any) -> Any:

@@ -9,6 +9,12 @@ seed (see :mod:`simulator.model.rng`).
 Dask: ``ExecutorSpec(kind="dask", address="tcp://host:8786")`` connects to a running
 scheduler (started with ``dask scheduler`` and ``dask worker``); ``kind="dask-local"``
 starts a ``LocalCluster`` bound to loopback for the duration of the call.
+
+Local worker processes die with the command: each sets a parent-death signal (Linux
+``prctl(PR_SET_PDEATHSIG, SIGKILL)``, :func:`simulator.config.processes.start_worker`) and
+ignores Ctrl-C (the command stops them), so a command killed even by SIGKILL leaves no
+worker behind. More workers than the machine's
+cores are capped at the cores (:func:`capped_workers`), with a warning.
 """
 
 from __future__ import annotations
@@ -18,11 +24,12 @@ import time
 import traceback
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from multiprocessing import get_context
 from typing import Any
 
 from simulator.config import FootprintError
+from simulator.config.processes import start_worker
 
 LOOPBACK = "127.0.0.1"
 CONNECT_TIMEOUT = "10s"  # how long to wait for a Dask scheduler before giving up
@@ -44,6 +51,7 @@ class ExecutorSpec:
     kind: str = "serial"
     workers: int = 1
     address: str | None = None
+    warning: str | None = field(default=None, compare=False)
 
     @classmethod
     def from_options(
@@ -63,11 +71,13 @@ class ExecutorSpec:
             kind, _, count = cluster.partition(":")
             if kind != "local" or not count.isdigit() or int(count) < 1:
                 raise FootprintError(f"--cluster: expected local:N with N >= 1 (for example local:2), got '{cluster}'")
-            return cls(kind="dask-local", workers=int(count))
+            workers, warning = capped_workers(int(count), "--cluster")
+            return cls(kind="dask-local", workers=workers, warning=warning)
         if jobs is not None and jobs < 1:
             raise FootprintError(f"--jobs: must be >= 1, got {jobs}")
         if jobs and jobs > 1:
-            return cls(kind="processes", workers=jobs)
+            workers, warning = capped_workers(jobs, "--jobs")
+            return cls(kind="processes", workers=workers, warning=warning) if workers > 1 else cls(warning=warning)
         return cls()
 
     def describe(self) -> str:
@@ -145,7 +155,10 @@ def execute(
 def _execute_processes(function: Callable, tasks: Sequence[Any], workers: int) -> Iterator[Outcome]:
     # "spawn" is what Mesa sets at import anyway; it also keeps numba's threads sane.
     context = get_context("spawn")
-    with ProcessPoolExecutor(max_workers=min(workers, len(tasks)), mp_context=context) as pool:
+    count = max(1, min(workers, len(tasks), default_workers()))
+    with ProcessPoolExecutor(
+        max_workers=count, mp_context=context, initializer=start_worker, initargs=(os.getpid(),)
+    ) as pool:
         pending = {pool.submit(_call, function, i, task, True) for i, task in enumerate(tasks)}
         try:
             while pending:
@@ -155,6 +168,9 @@ def _execute_processes(function: Callable, tasks: Sequence[Any], workers: int) -
         finally:
             for future in pending:
                 future.cancel()
+            if pending:  # stopped early (Ctrl-C, an error): do not wait for the runs in progress
+                for process in list((getattr(pool, "_processes", None) or {}).values()):
+                    process.terminate()
 
 
 def _execute_dask(function: Callable, tasks: Sequence[Any], spec: ExecutorSpec) -> Iterator[Outcome]:
@@ -187,6 +203,18 @@ def _execute_dask(function: Callable, tasks: Sequence[Any], spec: ExecutorSpec) 
     finally:
         if cluster is not None:
             cluster.close()
+
+
+def capped_workers(requested: int, option: str = "--jobs") -> tuple[int, str | None]:
+    """``requested`` worker processes capped at the machine's cores, and a warning when capped.
+
+    More processes than cores only add memory (each holds its own city and population)
+    and no speed.
+    """
+    cores = default_workers()
+    if requested <= cores:
+        return requested, None
+    return cores, f"{option} {requested}: more than the {cores} cores of this machine; using {cores} worker processes"
 
 
 def default_workers() -> int:

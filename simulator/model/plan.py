@@ -158,7 +158,7 @@ def lonlat_of(city, xy: np.ndarray) -> np.ndarray:
 
 def place_stores(scenario, city, source_name: str | None = None) -> PlacedStores:
     """Resolve every store of ``scenario.plan`` to a position on ``city`` (see :func:`site_positions`)."""
-    where = source_name or f"{scenario.name}"
+    where = source_name or scenario.source_name
     stores = scenario.plan.stores
     xy, mall = site_positions(stores, city, where, "plan.stores")
     return PlacedStores(
@@ -232,7 +232,7 @@ class PlacedRivals:
 
 def place_rivals(scenario, city, source_name: str | None = None) -> PlacedRivals:
     """Resolve every rival showroom of ``scenario.rivals`` to a position on ``city``."""
-    where = source_name or f"{scenario.name}"
+    where = source_name or scenario.source_name
     showrooms = scenario.rivals.showrooms
     xy, _ = site_positions(showrooms, city, where, "rivals.showrooms")
     return PlacedRivals(

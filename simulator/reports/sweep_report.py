@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from simulator.config import ResultsError
 from simulator.experiments import ExecutorSpec
 from simulator.experiments.sweep import KPI_LABELS, REPORT_FILE, Evaluation, ProgressCallback, Sweep, SweepResult
 from simulator.experiments.sweep import run_sweep as run_experiment_sweep
@@ -40,6 +41,7 @@ from simulator.reports.sweep_figures import (
     kpi_slug,
     save_sweep_figures,
 )
+from simulator.results import folder_lock
 
 RUN_ROWS_SHOWN = 1000
 """The report's table of runs shows at most this many rows (all are in summary.parquet)."""
@@ -329,17 +331,21 @@ def write_sweep_outputs(result: SweepResult) -> dict[str, Path]:
         The figures by key (see :func:`simulator.reports.sweep_figures.save_sweep_figures`).
     """
     started = time.perf_counter()
-    figures = save_sweep_figures(result.folder, result.manifest, result.summary, result.sensitivity, KPI_LABELS)
-    write_sweep_report(
-        result.folder / REPORT_FILE,
-        result.manifest,
-        result.metadata,
-        result.summary,
-        result.sensitivity,
-        figures,
-        KPI_LABELS,
-    )
-    result.add_wall_seconds(time.perf_counter() - started)
+    with folder_lock(result.folder, what="sweep folder"):
+        try:
+            figures = save_sweep_figures(result.folder, result.manifest, result.summary, result.sensitivity, KPI_LABELS)
+            write_sweep_report(
+                result.folder / REPORT_FILE,
+                result.manifest,
+                result.metadata,
+                result.summary,
+                result.sensitivity,
+                figures,
+                KPI_LABELS,
+            )
+        except ResultsError as error:
+            raise ResultsError(f"{error} (the runs are saved: the same command draws the report again)") from None
+        result.add_wall_seconds(time.perf_counter() - started)
     return figures
 
 

@@ -12,8 +12,18 @@ Storage never calls presentation. May import: ``simulator.config``.
 
 from __future__ import annotations
 
+from simulator.config.atomic import (
+    atomic_folder,
+    atomic_path,
+    atomic_write_text,
+    check_folder_free,
+    check_free_space,
+    check_writable,
+    folder_lock,
+    reserve_folder,
+    swap_into_place,
+)
 from simulator.results.aggregates import replication_means, store_totals
-from simulator.config.atomic import atomic_folder, atomic_path, atomic_write_text, check_folder_free, swap_into_place
 from simulator.results.contract import (
     DAILY_COUNT_COLUMNS,
     FIGURES_DIR,
@@ -28,8 +38,16 @@ from simulator.results.contract import (
     RunResult,
     validate_run,
 )
-from simulator.results.metadata import build_metadata, capacity_granularity_warning, merge_warnings, package_versions, to_jsonable, utc_now_iso, write_json
-from simulator.results.run_folder import default_run_dir, read_run, write_run_tables
+from simulator.results.metadata import (
+    build_metadata,
+    capacity_granularity_warning,
+    merge_warnings,
+    package_versions,
+    to_jsonable,
+    utc_now_iso,
+    write_json,
+)
+from simulator.results.run_folder import default_run_dir, estimate_run_folder_bytes, read_run, write_run_tables
 from simulator.results.table_files import gpkg_safe, write_geopackage, write_parquet
 
 __all__ = [
@@ -50,12 +68,17 @@ __all__ = [
     "build_metadata",
     "capacity_granularity_warning",
     "check_folder_free",
+    "check_free_space",
+    "check_writable",
     "default_run_dir",
+    "estimate_run_folder_bytes",
+    "folder_lock",
     "gpkg_safe",
     "merge_warnings",
     "package_versions",
     "read_run",
     "replication_means",
+    "reserve_folder",
     "store_totals",
     "swap_into_place",
     "to_jsonable",

@@ -15,8 +15,8 @@ from typing import Any
 import pandas as pd
 
 from simulator.config import ResultsError
-from simulator.results.aggregates import replication_means, store_totals
 from simulator.config.atomic import atomic_path
+from simulator.results.aggregates import replication_means, store_totals
 from simulator.results.contract import GEOPACKAGE_CRS, RunResult
 
 

@@ -27,6 +27,7 @@ from simulator.config import (
     scenario_hash,
 )
 from simulator.config.coordinates import normalise_crs
+from simulator.config.limits import MAX_REPLICATIONS
 from simulator.model import replication_seeds
 
 AGREEMENT_EXEMPT_KEYS = ("name", "description", "plan", "levers", "replications", "run")
@@ -78,7 +79,9 @@ class ComparisonFile(FrozenModel):
     description: Text = Field(default="", description="Free text shown in reports.")
     base: Text = Field(min_length=1, description="Base scenario file, relative to the comparison file.")
     seed: Integer | None = Field(default=None, ge=0, description="Root seed (default: the base scenario's).")
-    replications: Integer | None = Field(default=None, ge=1, description="Replications (default: the base scenario's).")
+    replications: Integer | None = Field(
+        default=None, ge=1, le=MAX_REPLICATIONS, description="Replications (default: the base scenario's)."
+    )
     plans: tuple[ComparisonPlan, ...] = Field(description="The plans; the first one is the baseline.")
 
     @field_validator("plans")

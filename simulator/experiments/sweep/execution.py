@@ -20,6 +20,7 @@ from simulator.config import ScenarioError
 from simulator.experiments.cache import bundle_key, cached_city, clear_caches
 from simulator.experiments.executors import ExecutorSpec, execute
 from simulator.experiments.options import RunOptions, resolve_consumers
+from simulator.experiments.resources import check_memory
 from simulator.experiments.sweep.design import Design, RunTask, build_design, plan_tasks
 from simulator.experiments.sweep.evaluation import ScenarioEvaluator, evaluator_name
 from simulator.experiments.sweep.folder import (
@@ -43,7 +44,21 @@ from simulator.experiments.sweep.spec import (
     SWEEP_SCHEMA_VERSION,
 )
 from simulator.model import scenario_warnings
-from simulator.results import capacity_granularity_warning, package_versions, utc_now_iso, write_json, write_parquet
+from simulator.results import (
+    capacity_granularity_warning,
+    check_free_space,
+    folder_lock,
+    package_versions,
+    utc_now_iso,
+    write_json,
+    write_parquet,
+)
+
+SWEEP_FIXED_BYTES = 20_000_000
+"""Figures, report, summary and sensitivity of a sweep folder, generously."""
+
+SWEEP_BYTES_PER_RUN = 4_000
+"""One ``runs/<run_id>.json`` and its rows in the summary, generously."""
 
 ProgressCallback = Callable[[int, int], None]
 """Called as ``progress(runs_done, runs_total)``; runs found finished at a restart count as done."""
@@ -168,10 +183,24 @@ def run_sweep(
     Raises
     ------
     ResultsError
-        ``out`` holds a different sweep.
+        ``out`` holds a different sweep, cannot be written, lacks the disk space, or another
+        command is writing it now (the folder is locked for the sweep, see
+        :func:`simulator.config.atomic.folder_lock`).
     ScenarioError
-        A simulator sweep without base scenario.
+        A simulator sweep without base scenario, or one whose population does not fit in memory.
     """
+    with folder_lock(out, what="sweep folder"):
+        return _run_sweep(sweep, Path(out), evaluate, spec, progress, command)
+
+
+def _run_sweep(
+    sweep: Sweep,
+    folder: Path,
+    evaluate: Evaluation | None,
+    spec: ExecutorSpec,
+    progress: ProgressCallback | None,
+    command: str | None,
+) -> SweepResult:
     started = time.perf_counter()
     if sweep.base is not None and isinstance(sweep.base.population.consumers, str):
         city = cached_city(bundle_key(sweep.base))
@@ -180,7 +209,9 @@ def run_sweep(
     design = build_design(sweep)
     tasks = plan_tasks(sweep, design)
     manifest = build_manifest(sweep, design, tasks, evaluator_name(evaluate))
-    folder = Path(out)
+    if sweep.base is not None:
+        check_memory(sweep.base, spec.workers if spec.kind == "processes" else 1)
+    check_free_space(folder, SWEEP_FIXED_BYTES + SWEEP_BYTES_PER_RUN * len(tasks), what="sweep folder")
     prepare_folder(folder, manifest)
     runs = folder / RUNS_DIR
     clean_temporaries(runs)

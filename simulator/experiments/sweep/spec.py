@@ -22,6 +22,7 @@ from simulator.config import (
     kind_of,
     show_value,
 )
+from simulator.config.limits import MAX_DESIGN_SAMPLES, MAX_REPLICATIONS, MAX_RESAMPLES
 from simulator.results import SUMMARY_KPIS as RUN_KPI_TABLE
 
 SWEEP_SCHEMA_VERSION = 1
@@ -110,6 +111,7 @@ class ParameterSpec(FrozenModel):
     count: Integer | None = Field(
         default=None,
         ge=2,
+        le=MAX_DESIGN_SAMPLES,
         description="Grid only: number of evenly spaced values from low to high (geometric for loguniform).",
     )
     distribution: Literal["uniform", "loguniform", "normal"] = Field(
@@ -140,9 +142,12 @@ class DesignSpec(FrozenModel):
     samples: Integer | None = Field(
         default=None,
         ge=1,
+        le=MAX_DESIGN_SAMPLES,
         description="lhs: points; sobol: base sample N (a power of 2); morris: trajectories. Not for grid.",
     )
-    levels: Integer | None = Field(default=None, ge=2, description="morris only: grid levels (even; default 4).")
+    levels: Integer | None = Field(
+        default=None, ge=2, le=1000, description="morris only: grid levels (even; default 4)."
+    )
     second_order: Boolean | None = Field(
         default=None, description="sobol only: also second-order indices (default false)."
     )
@@ -157,7 +162,9 @@ class AnalysisSpec(FrozenModel):
     confidence_level: Number = Field(
         default=0.95, gt=0, lt=1, description="Level of the bootstrap confidence intervals."
     )
-    resamples: Integer = Field(default=1000, ge=10, description="Bootstrap resamples for the confidence intervals.")
+    resamples: Integer = Field(
+        default=1000, ge=10, le=MAX_RESAMPLES, description="Bootstrap resamples for the confidence intervals."
+    )
 
 
 def _flatten_overrides(value: Any, prefix: str = "") -> Any:
@@ -187,7 +194,9 @@ class SweepSpec(FrozenModel):
     seed: Integer | None = Field(
         default=None, ge=0, description="Root seed of the run seeds (default: the base scenario's seed)."
     )
-    replications: Integer = Field(default=1, ge=1, description="Runs per design point, differing only in seed.")
+    replications: Integer = Field(
+        default=1, ge=1, le=MAX_REPLICATIONS, description="Runs per design point, differing only in seed."
+    )
     kpis: tuple[Text, ...] = Field(default=DEFAULT_KPIS, min_length=1, description="KPIs to keep from every run.")
     overrides: dict[str, Any] = Field(
         default_factory=dict,
