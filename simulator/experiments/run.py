@@ -22,6 +22,7 @@ from simulator.experiments.options import RunOptions, prepare_scenario, resolve_
 from simulator.model import STORE_DAY_COLUMNS, FootprintModel, Population, replication_seeds
 from simulator.model.population import consumer_count
 from simulator.results import DAILY_COUNT_COLUMNS, RunResult, build_metadata
+from simulator.results.uncertainty import add_within_run_se, mean_se_from_moments, se_name
 
 ProgressCallback = Callable[[int, int], None]
 """Called as ``progress(days_done, days_total)`` after every simulated day."""
@@ -139,14 +140,21 @@ def _zone_tables(model: FootprintModel) -> tuple[pd.DataFrame, pd.DataFrame]:
 
     access = model.choice.cell_access(city.cell_xy)
     nearest_km = np.where(np.isfinite(access.nearest_store_km), access.nearest_store_km, np.nan)
+    trust = model.trust_of(np.arange(population.n), model.horizon_days - 1)
     sums = {
         "familiarity": per_cell(familiarity),
         "familiar": per_cell((familiarity >= 0.5).astype(np.float64)),
-        "trust": per_cell(model.trust_of(np.arange(population.n), model.horizon_days - 1)),
+        "trust": per_cell(trust),
         "aware": per_cell(model.aware.astype(np.float64)),
         "brand_access": consumers * access.brand_share,
         "rival_access": consumers * access.rival_share,
         "nearest_store_km": consumers * nearest_km,
+        # sums of squares give the within-area spread of the means (their Monte-Carlo SE)
+        "familiarity_squares": per_cell(familiarity**2),
+        "trust_squares": per_cell(trust**2),
+        "brand_access_squares": consumers * access.brand_share**2,
+        "rival_access_squares": consumers * access.rival_share**2,
+        "nearest_store_km_squares": consumers * nearest_km**2,
     }
     counts = {
         "consumers": consumers,
@@ -189,7 +197,19 @@ def _results_frame(sums: dict, counts: dict, weight: float) -> pd.DataFrame:
     for name in ("test_drive_intents", "bookings_requested", "bookings_to_rivals", "test_drives", "purchases"):
         frame[name] = counts[name].astype(np.int64)
         frame[f"{name}_per_1000"] = np.where(consumers > 0, 1000.0 * counts[name] / safe, np.nan)
-    return frame
+    for mean, total in MEAN_SUMS.items():
+        frame[se_name(mean)] = mean_se_from_moments(sums[total], sums[f"{total}_squares"], consumers)
+    return add_within_run_se(frame)
+
+
+MEAN_SUMS = {
+    "mean_familiarity": "familiarity",
+    "mean_trust": "trust",
+    "brand_access": "brand_access",
+    "rival_access": "rival_access",
+    "nearest_store_km": "nearest_store_km",
+}
+"""Zone and cell means of per-consumer quantities and the sums they come from."""
 
 
 STORE_COUNT_COLUMNS = ("sightings", "bookings_requested", "test_drives", "bookings_lost", "queue_length", "purchases")

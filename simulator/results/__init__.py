@@ -4,6 +4,7 @@ Modules: :mod:`~simulator.results.contract` (:class:`RunResult`, table columns, 
 names, :func:`validate_run`), :mod:`~simulator.results.aggregates` (per-store totals and
 replication means), :mod:`~simulator.results.metadata` (``metadata.json``, plain JSON),
 :mod:`~simulator.results.table_files` (Parquet and GeoPackage),
+:mod:`~simulator.results.uncertainty` (Monte-Carlo standard errors, rankings within noise),
 :mod:`~simulator.results.run_folder` (writing and reading a run folder's tables) and
 :mod:`~simulator.config.atomic` (the one temporary-then-rename mechanism).
 
@@ -31,6 +32,7 @@ from simulator.results.contract import (
 from simulator.results.metadata import build_metadata, capacity_granularity_warning, merge_warnings, package_versions, to_jsonable, utc_now_iso, write_json
 from simulator.results.run_folder import default_run_dir, read_run, write_run_tables
 from simulator.results.table_files import gpkg_safe, write_geopackage, write_parquet
+from simulator.results.uncertainty import NOISE_MARK, NOISE_NOTE, Z_95, ranking_within_noise, se_name
 
 __all__ = [
     "DAILY_COUNT_COLUMNS",
@@ -38,11 +40,14 @@ __all__ = [
     "GEOPACKAGE_CRS",
     "GEOPACKAGE_FILE",
     "METADATA_FILE",
+    "NOISE_MARK",
+    "NOISE_NOTE",
     "REPORT_FILE",
     "REQUIRED_COLUMNS",
     "SCHEMA_VERSION",
     "SUMMARY_KPIS",
     "TABLE_NAMES",
+    "Z_95",
     "RunResult",
     "atomic_folder",
     "atomic_path",
@@ -54,7 +59,9 @@ __all__ = [
     "gpkg_safe",
     "merge_warnings",
     "package_versions",
+    "ranking_within_noise",
     "read_run",
+    "se_name",
     "replication_means",
     "store_totals",
     "swap_into_place",

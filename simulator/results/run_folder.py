@@ -27,11 +27,13 @@ from simulator.results.contract import (
     GEOPACKAGE_FILE,
     METADATA_FILE,
     SCHEMA_VERSION,
+    SE_COLUMNS_REQUIRED_SINCE,
     TABLE_NAMES,
     RunResult,
     validate_run,
 )
 from simulator.results.metadata import write_json
+from simulator.results.uncertainty import add_within_run_se
 from simulator.results.table_files import write_geopackage, write_parquet
 
 
@@ -88,7 +90,9 @@ def read_run(run_dir: str | os.PathLike[str]) -> RunResult:
     Returns
     -------
     RunResult
-        The five tables (``daily.date`` as ``datetime.date`` objects) and the metadata.
+        The tables (``daily.date`` as ``datetime.date`` objects) and the metadata. A
+        folder written before ``zones`` and ``cells`` had ``_se`` columns gets those the
+        row determines (counts, shares, rates); the means' SEs are NaN.
 
     Raises
     ------
@@ -123,6 +127,9 @@ def read_run(run_dir: str | os.PathLike[str]) -> RunResult:
             tables[name] = pd.read_parquet(table_path)
         except Exception as error:  # pyarrow raises several unrelated types
             raise ResultsError(f"{table_path}: cannot be read: {error}".splitlines()[0]) from None
+    for name in SE_COLUMNS_REQUIRED_SINCE:
+        if "consumers" in tables[name].columns:
+            tables[name] = add_within_run_se(tables[name])
     return RunResult(metadata=metadata, **tables)
 
 
