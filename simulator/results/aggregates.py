@@ -84,7 +84,7 @@ def store_totals(stores: pd.DataFrame, plan: pd.DataFrame | None = None) -> pd.D
         if se_name(column) in merged.columns:
             merged[se_name(column)] = merged[se_name(column)].astype(float)
     ordered = descriptors + [c for c in merged.columns if c not in descriptors]
-    return merged[ordered].reset_index(drop=True)
+    return order_se_columns(merged[ordered].reset_index(drop=True))
 
 
 def _store_replication_totals(stores: pd.DataFrame, count_columns: list[str]) -> pd.DataFrame:
