@@ -5,6 +5,7 @@ against the spread over seeds.
 
 from __future__ import annotations
 
+import html
 import json
 import math
 from pathlib import Path
@@ -232,7 +233,13 @@ def test_report_and_terminal_mark_stores_within_noise(tmp_path: Path) -> None:
     folder = write_run(result, tmp_path / "run", zone_frame=zones, cell_frame=cells, figures=False)
     document = (folder / "report.html").read_text(encoding="utf-8")
     assert "1 ≈" in document and "± SE" in document
-    assert NOISE_NOTE in document
+    assert html.escape(NOISE_NOTE) in document
+    summary = pd.read_parquet(folder / "summary.parquet")
+    assert summary["se"].notna().all() and set(summary["se_method"]) == {"within-run"}
+    stores = pd.read_parquet(folder / "store_summary.parquet")
+    pd.testing.assert_frame_equal(stores, store_totals(result.stores, result.plan), check_dtype=False)
+    zones = pd.read_parquet(folder / "zone_summary.parquet")
+    assert {f"{kpi}_se" for kpi in ZONE_KPI_KINDS} <= set(zones.columns)
     rows = dict(summary_rows(result))
     assert "within noise" in rows["Store ranking"]
 

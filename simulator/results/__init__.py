@@ -25,12 +25,13 @@ from simulator.results.contract import (
     REQUIRED_COLUMNS,
     SCHEMA_VERSION,
     SUMMARY_KPIS,
+    SUMMARY_TABLES,
     TABLE_NAMES,
     RunResult,
     validate_run,
 )
 from simulator.results.metadata import build_metadata, capacity_granularity_warning, merge_warnings, package_versions, to_jsonable, utc_now_iso, write_json
-from simulator.results.run_folder import default_run_dir, read_run, write_run_tables
+from simulator.results.run_folder import default_run_dir, read_run, summary_tables, write_run_tables
 from simulator.results.table_files import gpkg_safe, write_geopackage, write_parquet
 from simulator.results.uncertainty import NOISE_MARK, NOISE_NOTE, Z_95, ranking_within_noise, se_name
 
@@ -46,6 +47,7 @@ __all__ = [
     "REQUIRED_COLUMNS",
     "SCHEMA_VERSION",
     "SUMMARY_KPIS",
+    "SUMMARY_TABLES",
     "TABLE_NAMES",
     "Z_95",
     "RunResult",
@@ -64,6 +66,7 @@ __all__ = [
     "se_name",
     "replication_means",
     "store_totals",
+    "summary_tables",
     "swap_into_place",
     "to_jsonable",
     "utc_now_iso",

@@ -39,6 +39,12 @@ OPTIONAL_TABLES = ("cells", "rivals")
 """Tables that may be empty without columns (no cells kept; no rival showrooms); a run
 folder written before ``rivals`` existed reads it as empty."""
 
+SUMMARY_TABLES = ("summary", "store_summary", "zone_summary")
+"""Derived tables of a run folder (``<name>.parquet``), written for readers of the files and
+never read back (they are recomputed from the tables above): :meth:`RunResult.summary`,
+:func:`~simulator.results.aggregates.store_totals` and the zone means of
+:func:`~simulator.results.aggregates.replication_means`, every KPI with its SE."""
+
 METADATA_FILE = "metadata.json"
 GEOPACKAGE_FILE = "zones.gpkg"
 REPORT_FILE = "report.html"
