@@ -149,12 +149,13 @@ def _zone_tables(model: FootprintModel) -> tuple[pd.DataFrame, pd.DataFrame]:
         "brand_access": consumers * access.brand_share,
         "rival_access": consumers * access.rival_share,
         "nearest_store_km": consumers * nearest_km,
-        # sums of squares give the within-area spread of the means (their Monte-Carlo SE)
-        "familiarity_squares": per_cell(familiarity**2),
-        "trust_squares": per_cell(trust**2),
-        "brand_access_squares": consumers * access.brand_share**2,
-        "rival_access_squares": consumers * access.rival_share**2,
-        "nearest_store_km_squares": consumers * nearest_km**2,
+        # sums of squared deviations from the overall mean give the within-area spread of the
+        # means (their Monte-Carlo SE); centring keeps the difference of sums accurate
+        "familiarity_squares": per_cell((familiarity - familiarity.mean()) ** 2),
+        "trust_squares": per_cell((trust - trust.mean()) ** 2),
+        "brand_access_squares": consumers * (access.brand_share - _centre(access.brand_share, consumers)) ** 2,
+        "rival_access_squares": consumers * (access.rival_share - _centre(access.rival_share, consumers)) ** 2,
+        "nearest_store_km_squares": consumers * (nearest_km - _centre(nearest_km, consumers)) ** 2,
     }
     counts = {
         "consumers": consumers,
@@ -164,7 +165,14 @@ def _zone_tables(model: FootprintModel) -> tuple[pd.DataFrame, pd.DataFrame]:
         "test_drives": model.cell_test_drives,
         "purchases": model.cell_purchases,
     }
-    cells = _results_frame(sums, counts, population.weight)
+    centres = {
+        "familiarity": float(familiarity.mean()),
+        "trust": float(trust.mean()),
+        "brand_access": _centre(access.brand_share, consumers),
+        "rival_access": _centre(access.rival_share, consumers),
+        "nearest_store_km": _centre(nearest_km, consumers),
+    }
+    cells = _results_frame(sums, counts, population.weight, centres)
     cells.insert(0, "cell_id", city.cell_ids)
     cells.insert(1, "zone_id", city.zone_ids[city.cell_zone])
     cells = cells[cells["consumers"] > 0].reset_index(drop=True)
@@ -173,12 +181,18 @@ def _zone_tables(model: FootprintModel) -> tuple[pd.DataFrame, pd.DataFrame]:
     n_zones = len(city.zone_ids)
     zone_sums = {k: np.bincount(zone, weights=v, minlength=n_zones) for k, v in sums.items()}
     zone_counts = {k: np.bincount(zone, weights=v, minlength=n_zones).astype(np.int64) for k, v in counts.items()}
-    zones = _results_frame(zone_sums, zone_counts, population.weight)
+    zones = _results_frame(zone_sums, zone_counts, population.weight, centres)
     zones.insert(0, "zone_id", city.zone_ids)
     return zones, cells
 
 
-def _results_frame(sums: dict, counts: dict, weight: float) -> pd.DataFrame:
+def _centre(per_cell_value: np.ndarray, consumers: np.ndarray) -> float:
+    """Consumer-weighted mean of a per-cell value over the cells with consumers (0 if none is finite)."""
+    finite = np.isfinite(per_cell_value) & (consumers > 0)
+    return float(np.average(per_cell_value[finite], weights=consumers[finite])) if finite.any() else 0.0
+
+
+def _results_frame(sums: dict, counts: dict, weight: float, centres: Mapping[str, float]) -> pd.DataFrame:
     consumers = counts["consumers"].astype(np.float64)
     safe = np.maximum(consumers, 1.0)
     frame = pd.DataFrame(
@@ -198,7 +212,8 @@ def _results_frame(sums: dict, counts: dict, weight: float) -> pd.DataFrame:
         frame[name] = counts[name].astype(np.int64)
         frame[f"{name}_per_1000"] = np.where(consumers > 0, 1000.0 * counts[name] / safe, np.nan)
     for mean, total in MEAN_SUMS.items():
-        frame[se_name(mean)] = mean_se_from_moments(sums[total], sums[f"{total}_squares"], consumers)
+        centred = sums[total] - consumers * centres[total]
+        frame[se_name(mean)] = mean_se_from_moments(centred, sums[f"{total}_squares"], consumers)
     return add_within_run_se(frame)
 
 

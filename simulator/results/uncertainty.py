@@ -127,7 +127,10 @@ def mean_se_from_moments(total: Any, total_squares: Any, n: Any) -> Any:
 
         s^2 = \frac{\sum x^2 - (\sum x)^2 / N}{N - 1}, \qquad \mathrm{SE} = s / \sqrt N
 
-    NaN for ``N < 2``; rounding below zero is clipped to zero.
+    NaN for ``N < 2``; rounding below zero is clipped to zero. The variance is a
+    difference of sums, so pass sums of ``x - c`` for a ``c`` near the mean (the
+    variance does not change): raw sums lose about half the digits when the spread is
+    small against the mean.
     """
     size = np.asarray(n, dtype=np.float64)
     safe = np.where(size >= 2, size, 2.0)
