@@ -432,7 +432,8 @@ def test_comparison_folder_holds_tables_maps_report_and_runs(tmp_path, extra_sto
     runs = pd.read_parquet(folder / "runs.parquet")
     assert len(runs) == 2 * 8 and {"plan", "replication", "seed", "bookings_requested_scaled"} <= set(runs.columns)
     plans = pd.read_parquet(folder / "plans.parquet")
-    assert {"plan", "kpi", "mean", "ci_low", "ci_high"} <= set(plans.columns)
+    assert {"plan", "kpi", "mean", "se", "ci_low", "ci_high"} <= set(plans.columns)
+    assert plans["se"].notna().all() and set(plans["se_method"]) == {"replications"}
     differences = pd.read_parquet(folder / "differences.parquet")
     assert set(differences["plan"]) == {"three stores"}
     assert {"difference", "ci_low", "ci_high", "se", "se_unpaired", "significant"} <= set(differences.columns)
@@ -441,10 +442,18 @@ def test_comparison_folder_holds_tables_maps_report_and_runs(tmp_path, extra_sto
         stores.columns
     )
     assert len(stores) == 2 + 3
+    for kpi in ("bookings_requested", "test_drives", "bookings_lost", "purchases", "utilisation", "queue_mean"):
+        for column in (kpi, f"{kpi}_scaled") if kpi != "utilisation" else (kpi,):
+            assert stores[f"{column}_se"].notna().all(), column
+    per_replication = result.runs["two stores"].stores.groupby(["store_id", "replication"])["purchases"].sum()
+    expected = per_replication.groupby("store_id").std(ddof=1) / np.sqrt(8)
+    two = stores[stores["plan"] == "two stores"].set_index("store_id")["purchases_se"]
+    assert two.to_dict() == pytest.approx(expected.rename(index=str).to_dict())
     daily = pd.read_parquet(folder / "daily.parquet")
     assert len(daily) == 2 * 8 * 60
     zones = pd.read_parquet(folder / "zones.parquet")
     assert {"mean_familiarity_difference", "bookings_requested_per_1000_difference_ci_low"} <= set(zones.columns)
+    assert {"mean_familiarity_se", "bookings_requested_scaled_se", "purchases_per_1000_se"} <= set(zones.columns)
     assert {"marginal.parquet", "marginal_runs.parquet"} <= {p.name for p in folder.iterdir()}
     layers = {name for name, kind_of in pyogrio.list_layers(folder / "zones.gpkg")}
     assert layers == {"zones", "stores"}
@@ -461,6 +470,7 @@ def test_comparison_folder_holds_tables_maps_report_and_runs(tmp_path, extra_sto
     report = (folder / "report.html").read_text(encoding="utf-8")
     assert report.count("data:image/png;base64,") == len(figures)
     assert "http://" not in report and "https://" not in report and "<script" not in report
+    assert " ± " in report
     for slug in ("two-stores", "three-stores"):
         run_folder = read_run(folder / "runs" / slug)
         assert run_folder.n_replications == 8

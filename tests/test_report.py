@@ -152,12 +152,16 @@ def test_format_number() -> None:
 def test_summary_rows(several: RunResult, single: RunResult) -> None:
     rows = dict(summary_rows(several))
     purchases = several.daily.groupby("replication")["purchases_scaled"].sum().mean()
-    assert rows["Purchases"].startswith(f"{purchases:,.0f} (95 % CI ")
+    se = several.daily.groupby("replication")["purchases_scaled"].sum().std(ddof=1) / np.sqrt(3)
+    assert rows["Purchases"].startswith(f"{purchases:,.0f} ± {se:,.0f} (95 % CI ")
     assert rows["Share aware (end of horizon)"].endswith("%)")
     assert rows["Replications"] == "3"
     single_rows = dict(summary_rows(single))
     assert "CI" not in single_rows["Purchases"]
-    assert re.fullmatch(r"\d+\.\d %", single_rows["Share familiar, F >= 0.5 (end of horizon)"])
+    # one replication: the within-run Poisson SE w * sqrt(n) of the simulated purchases
+    bought = single.daily["purchases"].sum()
+    assert single_rows["Purchases"] == f"{bought * 500:,.0f} ± {500 * np.sqrt(bought):,.0f}"
+    assert re.fullmatch(r"\d+\.\d % ± [\d.]+ %", single_rows["Share familiar, F >= 0.5 (end of horizon)"])
     assert all(isinstance(k, str) and isinstance(v, str) for k, v in summary_rows(single))
 
 
@@ -233,7 +237,7 @@ def test_displayed_interval_is_clipped_to_possible_range() -> None:
     assert summary.loc["share_aware", "ci_high"] > 1
     rows_text = dict(summary_rows(result))
     # totals 0 and 30: mean 15, s = 21.21, t(0.975, 1) = 12.706 -> 15 +/- 190.6 = [-175.6, 205.6]
-    assert rows_text["Purchases"] == "15 (95 % CI 0 – 206)"
+    assert rows_text["Purchases"] == "15 ± 15 (95 % CI 0 – 206)"
     assert rows_text["Share aware (end of horizon)"].endswith("– 100.0 %)")
 
 

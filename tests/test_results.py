@@ -34,6 +34,7 @@ from simulator.results import (
     write_json,
     write_parquet,
 )
+from simulator.results.uncertainty import add_within_run_se
 
 CRS = "EPSG:32650"
 ORIGIN_X, ORIGIN_Y = 440_000.0, 4_420_000.0
@@ -296,12 +297,21 @@ def synthetic_result(
     return RunResult(
         daily=pd.DataFrame(daily_rows),
         stores=pd.DataFrame(store_rows),
-        zones=pd.DataFrame(zone_rows),
-        cells=pd.DataFrame(cell_rows),
+        zones=with_standard_errors(pd.DataFrame(zone_rows)),
+        cells=with_standard_errors(pd.DataFrame(cell_rows)),
         plan=plan,
         metadata=metadata,
         rivals=synthetic_rivals(replication_seeds, weight, rng) if with_rivals else pd.DataFrame(),
     )
+
+
+def with_standard_errors(frame: pd.DataFrame) -> pd.DataFrame:
+    """The within-run ``_se`` columns a run writes: means with a spread of 0.2 per consumer, the rest from the row."""
+    frame = frame.copy()
+    for mean in ("mean_familiarity", "mean_trust", "brand_access", "rival_access", "nearest_store_km"):
+        if mean in frame.columns:
+            frame[f"{mean}_se"] = 0.2 / np.sqrt(frame["consumers"])
+    return add_within_run_se(frame)
 
 
 @pytest.fixture(scope="module")

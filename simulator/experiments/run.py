@@ -23,6 +23,7 @@ from simulator.experiments.options import RunOptions, prepare_scenario, resolve_
 from simulator.model import STORE_DAY_COLUMNS, FootprintModel, Population, replication_seeds, scenario_warnings
 from simulator.model.population import consumer_count
 from simulator.results import DAILY_COUNT_COLUMNS, RunResult, build_metadata
+from simulator.results.uncertainty import add_within_run_se, mean_se_from_moments, se_name
 
 ProgressCallback = Callable[[int, int], None]
 """Called as ``progress(days_done, days_total)`` after every simulated day."""
@@ -234,14 +235,22 @@ def _zone_tables(model: FootprintModel) -> tuple[pd.DataFrame, pd.DataFrame]:
 
     access = model.choice.cell_access(city.cell_xy)
     nearest_km = np.where(np.isfinite(access.nearest_store_km), access.nearest_store_km, np.nan)
+    trust = model.trust_of(np.arange(population.n), model.horizon_days - 1)
     sums = {
         "familiarity": per_cell(familiarity),
         "familiar": per_cell((familiarity >= 0.5).astype(np.float64)),
-        "trust": per_cell(model.trust_of(np.arange(population.n), model.horizon_days - 1)),
+        "trust": per_cell(trust),
         "aware": per_cell(model.aware.astype(np.float64)),
         "brand_access": consumers * access.brand_share,
         "rival_access": consumers * access.rival_share,
         "nearest_store_km": consumers * nearest_km,
+        # sums of squared deviations from the overall mean give the within-area spread of the
+        # means (their Monte-Carlo SE); centring keeps the difference of sums accurate
+        "familiarity_squares": per_cell((familiarity - familiarity.mean()) ** 2),
+        "trust_squares": per_cell((trust - trust.mean()) ** 2),
+        "brand_access_squares": consumers * (access.brand_share - _centre(access.brand_share, consumers)) ** 2,
+        "rival_access_squares": consumers * (access.rival_share - _centre(access.rival_share, consumers)) ** 2,
+        "nearest_store_km_squares": consumers * (nearest_km - _centre(nearest_km, consumers)) ** 2,
     }
     counts = {
         "consumers": consumers,
@@ -251,7 +260,14 @@ def _zone_tables(model: FootprintModel) -> tuple[pd.DataFrame, pd.DataFrame]:
         "test_drives": model.cell_test_drives,
         "purchases": model.cell_purchases,
     }
-    cells = _results_frame(sums, counts, population.weight)
+    centres = {
+        "familiarity": float(familiarity.mean()),
+        "trust": float(trust.mean()),
+        "brand_access": _centre(access.brand_share, consumers),
+        "rival_access": _centre(access.rival_share, consumers),
+        "nearest_store_km": _centre(nearest_km, consumers),
+    }
+    cells = _results_frame(sums, counts, population.weight, centres)
     cells.insert(0, "cell_id", city.cell_ids)
     cells.insert(1, "zone_id", city.zone_ids[city.cell_zone])
     cells = cells[cells["consumers"] > 0].reset_index(drop=True)
@@ -260,12 +276,18 @@ def _zone_tables(model: FootprintModel) -> tuple[pd.DataFrame, pd.DataFrame]:
     n_zones = len(city.zone_ids)
     zone_sums = {k: np.bincount(zone, weights=v, minlength=n_zones) for k, v in sums.items()}
     zone_counts = {k: np.bincount(zone, weights=v, minlength=n_zones).astype(np.int64) for k, v in counts.items()}
-    zones = _results_frame(zone_sums, zone_counts, population.weight)
+    zones = _results_frame(zone_sums, zone_counts, population.weight, centres)
     zones.insert(0, "zone_id", city.zone_ids)
     return zones, cells
 
 
-def _results_frame(sums: dict, counts: dict, weight: float) -> pd.DataFrame:
+def _centre(per_cell_value: np.ndarray, consumers: np.ndarray) -> float:
+    """Consumer-weighted mean of a per-cell value over the cells with consumers (0 if none is finite)."""
+    finite = np.isfinite(per_cell_value) & (consumers > 0)
+    return float(np.average(per_cell_value[finite], weights=consumers[finite])) if finite.any() else 0.0
+
+
+def _results_frame(sums: dict, counts: dict, weight: float, centres: Mapping[str, float]) -> pd.DataFrame:
     consumers = counts["consumers"].astype(np.float64)
     safe = np.maximum(consumers, 1.0)
     frame = pd.DataFrame(
@@ -284,7 +306,20 @@ def _results_frame(sums: dict, counts: dict, weight: float) -> pd.DataFrame:
     for name in ("test_drive_intents", "bookings_requested", "bookings_to_rivals", "test_drives", "purchases"):
         frame[name] = counts[name].astype(np.int64)
         frame[f"{name}_per_1000"] = np.where(consumers > 0, 1000.0 * counts[name] / safe, np.nan)
-    return frame
+    for mean, total in MEAN_SUMS.items():
+        centred = sums[total] - consumers * centres[total]
+        frame[se_name(mean)] = mean_se_from_moments(centred, sums[f"{total}_squares"], consumers)
+    return add_within_run_se(frame)
+
+
+MEAN_SUMS = {
+    "mean_familiarity": "familiarity",
+    "mean_trust": "trust",
+    "brand_access": "brand_access",
+    "rival_access": "rival_access",
+    "nearest_store_km": "nearest_store_km",
+}
+"""Zone and cell means of per-consumer quantities and the sums they come from."""
 
 
 STORE_COUNT_COLUMNS = ("sightings", "bookings_requested", "test_drives", "bookings_lost", "queue_length", "purchases")

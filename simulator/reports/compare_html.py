@@ -31,6 +31,7 @@ from simulator.reports.html import (
     warnings_block,
     write_html_document,
 )
+from simulator.reports.noise import rank_labels, ranking_note, value_with_se
 from simulator.results import merge_warnings
 
 _CAPTIONS = {
@@ -142,7 +143,7 @@ def _plans_table(result: ComparisonResult) -> str:
         cells = [str(group["label"].iloc[0])]
         for name in names:
             row = by_plan[name]
-            text = format_number(row["mean"], unit)
+            text = value_with_se(row["mean"], row.get("se"), unit)
             if np.isfinite(row["ci_low"]):
                 low = max(float(row["ci_low"]), 0.0)
                 high = min(float(row["ci_high"]), 1.0) if unit in ("share", "index") else float(row["ci_high"])
@@ -152,12 +153,14 @@ def _plans_table(result: ComparisonResult) -> str:
     return html_table(headers, rows, [False] + [True] * len(names))
 
 
-def _stores_table(result: ComparisonResult) -> str:
+def _stores_table(result: ComparisonResult) -> tuple[str, int]:
+    """Each plan's stores ranked by bookings requested (± SE, ≈ within noise) and how many are marked."""
     stores = result.stores.sort_values(["plan", "bookings_requested_scaled"], ascending=[True, False], kind="stable")
     order = {name: i for i, name in enumerate(result.plan_names)}
     stores = stores.sort_values("plan", key=lambda s: s.map(order), kind="stable")
     headers = [
         "Plan",
+        "Rank",
         "Store",
         "Format",
         "Capacity / day",
@@ -170,29 +173,49 @@ def _stores_table(result: ComparisonResult) -> str:
         "Mean queue",
         "Max queue",
     ]
-    numeric = [False, False, False, True, True, True, True, True, True, True, True, True]
+    numeric = [False, False, False, False, True, True, True, True, True, True, True, True, True]
+    ranks: dict[Any, str] = {}
+    marked = 0
+    for _plan, group in stores.groupby("plan", sort=False):
+        se = group.get("bookings_requested_scaled_se", pd.Series(np.nan, index=group.index))
+        labels, count = rank_labels(group["bookings_requested_scaled"], se)
+        ranks.update(zip(group.index, labels, strict=True))
+        marked += count
     rows = []
-    for row in stores.to_dict("records"):
+    for index, row in stores.iterrows():
+
+        def people(column: str, values: Any = row) -> str:
+            return value_with_se(values[column], values.get(f"{column}_se", math.nan), "people")
+
         baseline = row.get("bookings_requested_scaled_baseline")
         rows.append(
             [
                 row["plan"],
+                ranks[index],
                 f"{row['store_name']} ({row['store_id']})" if row["store_name"] != row["store_id"] else row["store_id"],
                 row["format"],
                 format_number(row["capacity"], "count"),
-                format_number(row["bookings_requested_scaled"], "people"),
+                people("bookings_requested_scaled"),
                 format_number(baseline, "people")
                 if baseline is not None and np.isfinite(baseline) and row["plan"] != result.baseline
                 else "–",
-                format_number(row["test_drives_scaled"], "people"),
-                format_number(row["bookings_lost_scaled"], "people"),
-                format_number(row["purchases_scaled"], "people"),
-                format_number(row["utilisation"], "share"),
-                format_number(row.get("queue_mean_scaled", math.nan), "people"),
+                people("test_drives_scaled"),
+                people("bookings_lost_scaled"),
+                people("purchases_scaled"),
+                value_with_se(row["utilisation"], row.get("utilisation_se"), "share"),
+                value_with_se(row.get("queue_mean_scaled", math.nan), row.get("queue_mean_scaled_se"), "people"),
                 format_number(row.get("queue_max_scaled", math.nan), "people"),
             ]
         )
-    return html_table(headers, rows, numeric)
+    return html_table(headers, rows, numeric), marked
+
+
+def _rate_with_se(row: Mapping[Any, Any], column: str) -> str:
+    """A rate per 1,000 with two decimals ``± SE``."""
+    value, se = float(row[column]), float(row.get(f"{column}_se", math.nan))
+    if not np.isfinite(value):
+        return "–"
+    return f"{value:,.2f} ± {se:.2g}" if np.isfinite(se) else f"{value:,.2f}"
 
 
 def _zones_table(result: ComparisonResult) -> str:
@@ -220,12 +243,12 @@ def _zones_table(result: ComparisonResult) -> str:
                 row["plan"],
                 names_text or row["zone_id"],
                 format_number(row.get("consumers", math.nan), "count"),
-                format_number(row["mean_familiarity"], "index"),
+                value_with_se(row["mean_familiarity"], row.get("mean_familiarity_se"), "index"),
                 format_difference(row["mean_familiarity_difference"], "index"),
                 _interval_text(
                     row["mean_familiarity_difference_ci_low"], row["mean_familiarity_difference_ci_high"], "index"
                 ),
-                f"{row['bookings_requested_per_1000']:,.2f}",
+                _rate_with_se(row, "bookings_requested_per_1000"),
                 f"{row['bookings_requested_per_1000_difference']:+,.2f}",
                 _interval_text(
                     row["bookings_requested_per_1000_difference_ci_low"],
@@ -332,6 +355,8 @@ def write_comparison_html(
     """
     figure_paths = {key: Path(value) for key, value in figures.items()}
     spec = result.spec
+    stores_table, marked = _stores_table(result)
+    noise_note = ranking_note(marked, "bookings requested")
     sections = [
         f"<header><h1>Plan comparison: {escape_html(spec.name)}</h1>",
         f'<p class="description">{escape_html(spec.description)}</p>' if spec.description else "",
@@ -347,16 +372,18 @@ def write_comparison_html(
         "</section>",
         "<section><h2>Plans side by side</h2>",
         _plans_table(result),
-        '<p class="note">Mean over replications with the 95 % confidence interval of each plan on its own. Two '
+        '<p class="note">Mean over replications ± SE, with the 95 % confidence interval of each plan on its own. Two '
         "plans' intervals may overlap while their paired difference is clearly not 0: use the difference table to "
         "compare.</p></section>",
         "<section><h2>Stores</h2>",
         _figure_block(figure_paths, "stores"),
         '<div class="scroll">',
-        _stores_table(result),
+        stores_table,
         "</div>",
-        '<p class="note">Totals over the horizon in people, mean over replications; queues in people waiting, mean '
-        "and maximum over open days.</p></section>",
+        '<p class="note">Totals over the horizon in people, mean over replications ± SE (the spread over '
+        "replications / √R; with one replication the within-run estimate of docs/model.md); queues in people "
+        "waiting, mean and maximum over open days. Each plan's stores are ranked by bookings requested."
+        f"{' ' + escape_html(noise_note) if noise_note else ''}</p></section>",
         "<section><h2>Zones</h2>",
         _figure_block(figure_paths, "familiarity_difference_map"),
         _figure_block(figure_paths, "bookings_difference_map"),

@@ -17,6 +17,7 @@ import pandas as pd
 
 from simulator.reports.figures import display_label, time_axis
 from simulator.results import RunResult, replication_means, store_totals
+from simulator.results.uncertainty import count_se, replication_se
 
 FUNNEL_COUNTS = (
     "test_drive_intents",
@@ -62,13 +63,38 @@ def funnel_totals(daily: pd.DataFrame) -> dict[str, float]:
     return totals
 
 
+def funnel_standard_errors(daily: pd.DataFrame, weight: float = 1.0) -> dict[str, float]:
+    r"""Monte-Carlo SE of each :func:`funnel_totals` total.
+
+    Over replications :math:`s/\sqrt R` of the per-replication totals; with one
+    replication the Poisson estimate :math:`w\sqrt n` of the simulated total ``n``
+    (``w`` = ``weight`` when the totals are scaled, else 1).
+    """
+    errors: dict[str, float] = {}
+    if daily.empty:
+        return errors
+    several = daily["replication"].nunique() >= 2
+    for name in FUNNEL_COUNTS:
+        scaled = f"{name}_scaled" in daily.columns
+        column = f"{name}_scaled" if scaled else name
+        if column not in daily.columns:
+            continue
+        totals = daily.groupby("replication")[column].sum()
+        if several:
+            errors[name] = replication_se(totals.to_numpy(dtype=float))
+        else:
+            factor = weight if scaled else 1.0
+            errors[name] = float(count_se(float(totals.iloc[0]) / factor, factor))
+    return errors
+
+
 def rival_bookings(result: RunResult) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Bookings won by each rival brand and showroom, beside the brand's own.
 
     Returns
     -------
     brands, showrooms : pandas.DataFrame
-        ``brands``: columns ``brand``, ``bookings``, ``share`` (of all bookings, the
+        ``brands``: columns ``brand``, ``bookings``, ``bookings_se``, ``share`` (of all bookings, the
         brand's plus the rivals'), ``showrooms``, ``is_brand``; the brand's own row first
         (:data:`BRAND_LABEL`), then rivals by bookings. ``showrooms``: ``id``, ``name``, ``brand``,
         ``bookings``, ``is_brand`` for the brand's stores and each rival showroom, by
@@ -76,7 +102,7 @@ def rival_bookings(result: RunResult) -> tuple[pd.DataFrame, pd.DataFrame]:
         scaled. Both are empty when the run has no rival showrooms.
     """
     rivals = result.rivals
-    empty = pd.DataFrame(columns=["brand", "bookings", "share", "showrooms", "is_brand"])
+    empty = pd.DataFrame(columns=["brand", "bookings", "bookings_se", "share", "showrooms", "is_brand"])
     if rivals.empty or "bookings" not in rivals.columns:
         return empty, pd.DataFrame(columns=["id", "name", "brand", "bookings", "is_brand"])
     value = "bookings_scaled" if "bookings_scaled" in rivals.columns else "bookings"
@@ -106,11 +132,27 @@ def rival_bookings(result: RunResult) -> tuple[pd.DataFrame, pd.DataFrame]:
         [{"brand": BRAND_LABEL, "bookings": own_total, "showrooms": len(own_stores), "is_brand": True}]
     )
     brands = pd.concat([own_row, by_brand], ignore_index=True)
+    brands["bookings_se"] = _brand_standard_errors(result, brands, value, weight)
     all_bookings = float(brands["bookings"].sum())
     brands["share"] = brands["bookings"] / all_bookings if all_bookings > 0 else np.nan
     showrooms = pd.concat([own_stores, per_showroom], ignore_index=True)
     showrooms = showrooms.sort_values("bookings", ascending=False, kind="stable").reset_index(drop=True)
     return brands, showrooms
+
+
+def _brand_standard_errors(result: RunResult, brands: pd.DataFrame, value: str, weight: float) -> np.ndarray:
+    """SE of each brand's mean bookings: over replications, or the within-run w·sqrt(n) with one."""
+    own_column = "bookings_requested_scaled" if value == "bookings_scaled" else "bookings_requested"
+    if result.rivals["replication"].nunique() < 2 or own_column not in result.daily.columns:
+        return np.asarray(count_se(brands["bookings"].to_numpy(dtype=float) / weight, weight))
+    per_replication = result.rivals.groupby(["brand", "replication"])[value].sum()
+    own = result.daily.groupby("replication")[own_column].sum()
+    return np.array(
+        [
+            replication_se(own.to_numpy(dtype=float) if is_brand else per_replication.loc[brand].to_numpy(dtype=float))
+            for brand, is_brand in zip(brands["brand"], brands["is_brand"], strict=True)
+        ]
+    )
 
 
 def zone_access(result: RunResult, zone_frame: Any = None) -> pd.DataFrame:

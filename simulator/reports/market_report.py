@@ -21,12 +21,14 @@ from simulator.reports.html import escape_html, html_table, image_tag
 from simulator.reports.market_data import (
     LAUNCH_DAYS,
     count_unit,
+    funnel_standard_errors,
     funnel_totals,
     launch_window,
     rival_bookings,
     weekly_bookings,
     zone_access,
 )
+from simulator.reports.noise import format_se, value_with_se
 from simulator.results import RunResult
 
 _CAPTIONS = {
@@ -64,13 +66,34 @@ def _figure(figures: Mapping[str, Path], key: str) -> str:
     return f"<figure>{image_tag(figures[key], title)}<figcaption>{escape_html(caption)}</figcaption></figure>"
 
 
+def _with_se(value: float, se: float, pattern: str = "{:,.2f}") -> str:
+    """``value ± se`` for a plain number (``–`` when unknown; the SE with two significant digits)."""
+    if not math.isfinite(value):
+        return "–"
+    text = pattern.format(value)
+    return f"{text} ± {se:.2g}" if math.isfinite(se) else text
+
+
 def _share(part: float, whole: float) -> str:
     return format_number(part / whole, "share") if whole > 0 else "–"
 
 
-def _funnel_table(totals: Mapping[str, float], unit: str) -> str:
-    """Steps of the funnel with their totals and shares of the step above."""
+def _funnel_table(totals: Mapping[str, float], unit: str, errors: Mapping[str, float] | None = None) -> str:
+    """Steps of the funnel with their totals ± SE and shares of the step above."""
     get = totals.get
+    errors = errors or {}
+    labels = {
+        "Test-drive intents": "test_drive_intents",
+        "… booked at the brand's stores": "bookings_requested",
+        "… lost to rivals": "bookings_to_rivals",
+        "… no visit (too far)": "intents_no_visit",
+        "… no store or showroom open": "bookings_no_store",
+        "Test drives": "test_drives",
+        "Bookings abandoned in the queue": "bookings_lost",
+        "Online orders (no test drive)": "online_orders",
+        "Purchases": "purchases",
+        "… online, without a test drive": "purchases_direct",
+    }
     intents, booked = get("test_drive_intents", 0.0), get("bookings_requested", 0.0)
     drives, online = get("test_drives", 0.0), get("online_orders", 0.0)
     direct = get("purchases_direct", 0.0)
@@ -109,9 +132,12 @@ def _funnel_table(totals: Mapping[str, float], unit: str) -> str:
         ("… online, without a test drive", direct, _share(direct, online), "of online orders"),
     ]
     return html_table(
-        ["Step", f"Total ({unit})", "Share", "of"],
-        [(label, format_number(value, "people"), share, base) for label, value, share, base in rows],
-        [False, True, True, False],
+        ["Step", f"Total ({unit})", "± SE", "Share", "of"],
+        [
+            (label, format_number(value, "people"), format_se(errors.get(labels.get(label, "")), "people"), share, base)
+            for label, value, share, base in rows
+        ],
+        [False, True, True, True, False],
     )
 
 
@@ -133,8 +159,9 @@ def intent_funnel_section(result: RunResult, figures: Mapping[str, Path]) -> str
             "<section><h2>Where test-drive intent goes</h2>",
             f"<p>{escape_html(lead)}</p>",
             _figure(figures, "intent_funnel"),
-            _funnel_table(totals, unit),
-            f'<p class="note">Totals over the horizon, mean over replications, in {escape_html(unit)}.</p>',
+            _funnel_table(totals, unit, funnel_standard_errors(daily, result.consumer_weight)),
+            f'<p class="note">Totals over the horizon, mean over replications, in {escape_html(unit)}; ± SE is the '
+            "Monte-Carlo standard error (over replications, or the within-run √n with one).</p>",
             "</section>",
         ]
     )
@@ -153,7 +180,7 @@ def rival_section(result: RunResult, figures: Mapping[str, Path]) -> str:
         (
             b["brand"],
             f"{int(b['showrooms']):,}",
-            format_number(b["bookings"], "people"),
+            value_with_se(b["bookings"], b["bookings_se"], "people"),
             format_number(b["share"], "share"),
         )
         for b in brands.to_dict("records")
@@ -198,11 +225,11 @@ def access_section(result: RunResult, figures: Mapping[str, Path], zone_frame: A
             [
                 names or row["zone_id"],
                 format_number(value(row, "population_represented"), "count"),
-                f"{value(row, 'nearest_store_km'):,.1f}",
-                format_number(value(row, "brand_access"), "share"),
-                format_number(value(row, "rival_access"), "share"),
-                f"{value(row, 'bookings_requested_per_1000'):,.2f}",
-                f"{value(row, 'bookings_to_rivals_per_1000'):,.2f}",
+                _with_se(value(row, "nearest_store_km"), value(row, "nearest_store_km_se"), "{:,.1f}"),
+                value_with_se(value(row, "brand_access"), value(row, "brand_access_se"), "share"),
+                value_with_se(value(row, "rival_access"), value(row, "rival_access_se"), "share"),
+                _with_se(value(row, "bookings_requested_per_1000"), value(row, "bookings_requested_per_1000_se")),
+                _with_se(value(row, "bookings_to_rivals_per_1000"), value(row, "bookings_to_rivals_per_1000_se")),
             ]
         )
     headers = [
@@ -224,7 +251,7 @@ def access_section(result: RunResult, figures: Mapping[str, Path], zone_frame: A
             '<p class="note">Nearest store: mean distance of the residents to the nearest open brand store at the end '
             "of the horizon. Brand (rival) access: the mean probability that a resident's test-drive intent, "
             "travelling from home, goes to one of the brand's stores (to a rival showroom); the rest is no visit. Bookings per "
-            "1,000 residents over the horizon, by home district; mean over replications.</p>",
+            "1,000 residents over the horizon, by home district; mean over replications ± SE.</p>",
             "</section>",
         ]
     )

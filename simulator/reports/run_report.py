@@ -30,7 +30,11 @@ from simulator.reports.html import (
     write_html_document,
 )
 from simulator.reports.market_report import access_section, market_sections
+from simulator.reports.noise import format_se, rank_labels, ranking_line, ranking_note, value_with_se
 from simulator.results import RunResult, replication_means, store_totals
+
+RANKING_KPI = ("bookings_requested", "test-drive bookings requested")
+"""The per-store KPI the report ranks stores by (and marks ≈ within noise), with its label."""
 
 # --------------------------------------------------------------------------- terminal summary
 
@@ -45,7 +49,7 @@ def _clipped_interval(row: Mapping[Hashable, Any]) -> tuple[float, float]:
 
 
 def _kpi_text(row: Mapping[Hashable, Any], with_interval: bool) -> str:
-    text = format_number(row["mean"], row["unit"])
+    text = value_with_se(row["mean"], row.get("se"), row["unit"])
     if with_interval and math.isfinite(row["ci_low"]):
         low, high = _clipped_interval(row)
         text += f" (95 % CI {format_number(low, row['unit'])} – {format_number(high, row['unit'])})"
@@ -55,8 +59,10 @@ def _kpi_text(row: Mapping[Hashable, Any], with_interval: bool) -> str:
 def summary_rows(result: RunResult) -> list[tuple[str, str]]:
     """Rows ``(label, formatted value)`` for a terminal table of the run's key results.
 
-    Counts are people of the real population (thousands separators), shares in %, with
-    the 95 % confidence interval over replications when there are several.
+    Counts are people of the real population (thousands separators), shares in %, each
+    ``± SE`` (Monte-Carlo standard error) and with the 95 % confidence interval over
+    replications when there are several; a last row says how many stores of the ranking
+    are within noise of a neighbour, when some are.
     """
     summary = result.summary()
     metadata = result.metadata
@@ -73,7 +79,22 @@ def summary_rows(result: RunResult) -> list[tuple[str, str]]:
         if row["unit"] == "consumers":
             continue
         rows.append((row["label"], _kpi_text(row, with_interval)))
+    ranked = _ranked_stores(result)
+    line = ranking_line(int(ranked["_marked"].sum()), len(ranked), RANKING_KPI[1]) if len(ranked) else ""
+    if line:
+        rows.append(("Store ranking", line))
     return rows
+
+
+def _ranked_stores(result: RunResult) -> pd.DataFrame:
+    """Per-store totals in ranking order with ``_rank`` texts (``"2 ≈"``) and ``_marked`` flags."""
+    kpi = RANKING_KPI[0]
+    totals = store_totals(result.stores, result.plan)
+    if totals.empty or kpi not in totals.columns:
+        return totals.assign(_rank=[], _marked=[])
+    totals = totals.sort_values(kpi, ascending=False, kind="stable").reset_index(drop=True)
+    labels, _ = rank_labels(totals[kpi], totals[f"{kpi}_se"])
+    return totals.assign(_rank=labels, _marked=[label.endswith("≈") for label in labels])
 
 
 # --------------------------------------------------------------------------- HTML
@@ -139,15 +160,20 @@ def _summary_table(result: RunResult, units: Sequence[str] = ("people", "share",
     summary = result.summary()
     summary = summary[summary["unit"].isin(list(units))]
     several = result.n_replications >= 2
-    headers = ["Result", "Unit", "Mean" if several else "Value"]
-    numeric = [False, False, True]
+    headers = ["Result", "Unit", "Mean" if several else "Value", "± SE"]
+    numeric = [False, False, True, True]
     if several:
         headers += ["95 % confidence interval", "Range over replications"]
         numeric += [True, True]
     unit_names = {"people": "people", "consumers": "simulated consumers", "share": "% of consumers", "index": "0–1"}
     rows = []
     for row in summary.to_dict("records"):
-        cells = [row["label"], unit_names.get(row["unit"], row["unit"]), format_number(row["mean"], row["unit"])]
+        cells = [
+            row["label"],
+            unit_names.get(row["unit"], row["unit"]),
+            format_number(row["mean"], row["unit"]),
+            format_se(row["se"], row["unit"]),
+        ]
         if several:
             low, high = _clipped_interval(row)
             cells.append(f"{format_number(low, row['unit'])} – {format_number(high, row['unit'])}")
@@ -156,10 +182,12 @@ def _summary_table(result: RunResult, units: Sequence[str] = ("people", "share",
     return html_table(headers, rows, numeric)
 
 
-def _stores_table(result: RunResult) -> str:
-    totals = store_totals(result.stores, result.plan).sort_values("bookings_requested", ascending=False, kind="stable")
+def _stores_table(result: RunResult) -> tuple[str, int]:
+    """The per-store table in ranking order (rank marked ≈ within noise) and how many are marked."""
+    totals = _ranked_stores(result)
     weight = result.consumer_weight
     headers = [
+        "Rank",
         "Store",
         "Id",
         "Format",
@@ -171,24 +199,31 @@ def _stores_table(result: RunResult) -> str:
         "Purchases",
         "Utilisation",
     ]
-    numeric = [False, False, False, True, True, True, True, True, True, True]
+    numeric = [False, False, False, False, True, True, True, True, True, True, True]
     rows = []
     for row in totals.to_dict("records"):
+
+        def people(column: str, values: Mapping[Hashable, Any] = row) -> str:
+            return value_with_se(
+                values.get(column, 0) * weight, values.get(f"{column}_se", math.nan) * weight, "people"
+            )
+
         rows.append(
             [
+                row["_rank"],
                 row["store_name"],
                 row["store_id"],
                 row["format"],
                 format_number(row["capacity"], "count") if pd.notna(row["capacity"]) else "–",
                 f"{row.get('open_days', 0):,.0f}",
-                format_number(row.get("bookings_requested", 0) * weight, "people"),
-                format_number(row.get("test_drives", 0) * weight, "people"),
-                format_number(row.get("bookings_lost", 0) * weight, "people"),
-                format_number(row.get("purchases", 0) * weight, "people"),
-                format_number(row.get("utilisation", 0), "share"),
+                people("bookings_requested"),
+                people("test_drives"),
+                people("bookings_lost"),
+                people("purchases"),
+                value_with_se(row.get("utilisation", 0), row.get("utilisation_se"), "share"),
             ]
         )
-    return html_table(headers, rows, numeric)
+    return html_table(headers, rows, numeric), int(totals["_marked"].sum()) if len(totals) else 0
 
 
 def _zones_table(result: RunResult, zone_frame: Any = None) -> str:
@@ -225,16 +260,25 @@ def _zones_table(result: RunResult, zone_frame: Any = None) -> str:
                 row["zone_id"],
                 format_number(row.get("consumers", math.nan), "count"),
                 format_number(row.get("population_represented", math.nan), "count"),
-                format_number(row.get("mean_familiarity", math.nan), "index"),
-                format_number(row.get("share_familiar", math.nan), "share"),
-                format_number(row.get("share_aware", math.nan), "share"),
-                format_number(row.get("mean_trust", math.nan), "index"),
-                f"{row.get('bookings_requested_per_1000', math.nan):,.2f}",
-                f"{row.get('test_drives_per_1000', math.nan):,.2f}",
-                f"{row.get('purchases_per_1000', math.nan):,.2f}",
+                value_with_se(row.get("mean_familiarity", math.nan), row.get("mean_familiarity_se"), "index"),
+                value_with_se(row.get("share_familiar", math.nan), row.get("share_familiar_se"), "share"),
+                value_with_se(row.get("share_aware", math.nan), row.get("share_aware_se"), "share"),
+                value_with_se(row.get("mean_trust", math.nan), row.get("mean_trust_se"), "index"),
+                _rate_text(row, "bookings_requested_per_1000"),
+                _rate_text(row, "test_drives_per_1000"),
+                _rate_text(row, "purchases_per_1000"),
             ]
         )
     return html_table(headers, rows, numeric)
+
+
+def _rate_text(row: Mapping[Hashable, Any], column: str) -> str:
+    """A rate per 1,000 with two decimals and its SE."""
+    value, se = row.get(column, math.nan), row.get(f"{column}_se", math.nan)
+    if value is None or not math.isfinite(value):
+        return "–"
+    text = f"{value:,.2f}"
+    return f"{text} ± {se:.2g}" if se is not None and math.isfinite(se) else text
 
 
 def _figure_block(figures: Mapping[str, Path], key: str) -> str:
@@ -317,23 +361,40 @@ def _results_section(result: RunResult) -> str:
             _summary_table(result, units=("consumers",)),
             "</details>",
             '<p class="note">Counts are totals over the horizon; shares and trust are values on the last day. '
-            "People = simulated consumers × people per consumer. Confidence intervals are Student-t intervals "
-            "over replications, clipped to the possible range.</p></section>",
+            "People = simulated consumers × people per consumer. ± SE is the Monte-Carlo standard error: "
+            f"{_se_method_text(result)} Confidence intervals are Student-t intervals over replications, "
+            "clipped to the possible range.</p></section>",
         ]
     )
 
 
+def _se_method_text(result: RunResult) -> str:
+    """How the report's standard errors were estimated, in one sentence."""
+    if result.n_replications >= 2:
+        return (
+            f"the standard deviation over the {result.n_replications} replications divided by √{result.n_replications}."
+        )
+    return (
+        "with one replication, the within-run estimate (√n for a count of n simulated events, √(p(1−p)/N) for a "
+        "share, s/√N for a mean; docs/model.md, section Monte-Carlo error), an approximation because word of "
+        "mouth and queues correlate consumers."
+    )
+
+
 def _stores_section(result: RunResult, figure_paths: Mapping[str, Path]) -> str:
-    """The stores figure and the per-store table."""
+    """The stores figure and the per-store table, ranked, with the noise note."""
+    table, marked = _stores_table(result)
+    note = ranking_note(marked, RANKING_KPI[1])
     return _lines(
         [
             "<section><h2>Stores</h2>",
             _figure_block(figure_paths, "stores"),
             '<div class="scroll">',
-            _stores_table(result),
+            table,
             "</div>",
-            '<p class="note">Totals over the horizon in people (mean over replications); utilisation is the mean '
-            "over open days of test drives / capacity.</p></section>",
+            '<p class="note">Totals over the horizon in people (mean over replications) ± SE; utilisation is the '
+            "mean over open days of test drives / capacity. Stores are ranked by test-drive bookings requested."
+            f"{' ' + escape_html(note) if note else ''}</p></section>",
         ]
     )
 

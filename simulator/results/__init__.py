@@ -4,6 +4,7 @@ Modules: :mod:`~simulator.results.contract` (:class:`RunResult`, table columns, 
 names, :func:`validate_run`), :mod:`~simulator.results.aggregates` (per-store totals and
 replication means), :mod:`~simulator.results.metadata` (``metadata.json``, plain JSON),
 :mod:`~simulator.results.table_files` (Parquet and GeoPackage),
+:mod:`~simulator.results.uncertainty` (Monte-Carlo standard errors, rankings within noise),
 :mod:`~simulator.results.run_folder` (writing and reading a run folder's tables) and
 :mod:`~simulator.config.atomic` (the one temporary-then-rename mechanism).
 
@@ -34,6 +35,7 @@ from simulator.results.contract import (
     REQUIRED_COLUMNS,
     SCHEMA_VERSION,
     SUMMARY_KPIS,
+    SUMMARY_TABLES,
     TABLE_NAMES,
     RunResult,
     validate_run,
@@ -47,8 +49,15 @@ from simulator.results.metadata import (
     utc_now_iso,
     write_json,
 )
-from simulator.results.run_folder import default_run_dir, estimate_run_folder_bytes, read_run, write_run_tables
+from simulator.results.run_folder import (
+    default_run_dir,
+    estimate_run_folder_bytes,
+    read_run,
+    summary_tables,
+    write_run_tables,
+)
 from simulator.results.table_files import gpkg_safe, write_geopackage, write_parquet
+from simulator.results.uncertainty import NOISE_MARK, NOISE_NOTE, Z_95, ranking_within_noise, se_name
 
 __all__ = [
     "DAILY_COUNT_COLUMNS",
@@ -56,11 +65,15 @@ __all__ = [
     "GEOPACKAGE_CRS",
     "GEOPACKAGE_FILE",
     "METADATA_FILE",
+    "NOISE_MARK",
+    "NOISE_NOTE",
     "REPORT_FILE",
     "REQUIRED_COLUMNS",
     "SCHEMA_VERSION",
     "SUMMARY_KPIS",
+    "SUMMARY_TABLES",
     "TABLE_NAMES",
+    "Z_95",
     "RunResult",
     "atomic_folder",
     "atomic_path",
@@ -76,10 +89,13 @@ __all__ = [
     "gpkg_safe",
     "merge_warnings",
     "package_versions",
+    "ranking_within_noise",
     "read_run",
+    "se_name",
     "replication_means",
     "reserve_folder",
     "store_totals",
+    "summary_tables",
     "swap_into_place",
     "to_jsonable",
     "utc_now_iso",

@@ -2,7 +2,9 @@
 
 :func:`store_totals` sums the ``stores`` table over the horizon per store and averages it
 over replications; :func:`replication_means` averages a ``zones`` or ``cells`` table over
-replications. The GeoPackage writer, the report and the comparison all use them.
+replications. Each KPI gets its Monte-Carlo standard error ``<kpi>_se``
+(:mod:`simulator.results.uncertainty`). The GeoPackage writer, the report and the
+comparison all use them.
 """
 
 from __future__ import annotations
@@ -12,12 +14,26 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from simulator.results.uncertainty import (
+    STORE_COUNT_KPIS,
+    ZONE_KPI_KINDS,
+    add_within_run_se,
+    combine_replications,
+    count_se,
+    order_se_columns,
+    se_name,
+)
+
 
 def store_totals(stores: pd.DataFrame, plan: pd.DataFrame | None = None) -> pd.DataFrame:
-    """Per-store totals over the horizon, averaged over replications.
+    r"""Per-store totals over the horizon, averaged over replications, with their SEs.
 
     Utilisation is the mean over open days of ``test_drives / capacity``
     (the ``utilisation`` column of ``stores``), then averaged over replications.
+    Every KPI has ``<kpi>_se``: over replications :math:`s/\sqrt R`; with one
+    replication the Poisson estimate :math:`\sqrt n` of a count and, for utilisation
+    :math:`u_d` over ``D`` open days, :math:`\sqrt{\sum_d u_d^2 / n_d} / D` (test drives
+    ``n_d`` on day ``d`` Poisson).
 
     Parameters
     ----------
@@ -31,29 +47,21 @@ def store_totals(stores: pd.DataFrame, plan: pd.DataFrame | None = None) -> pd.D
     pandas.DataFrame
         One row per store: ``store_id``, ``store_name``, ``format``, ``capacity``,
         ``open_days``, ``sightings``, ``bookings_requested``, ``test_drives``,
-        ``bookings_lost``, ``purchases``, ``utilisation``, ``replications``.
-        Counts are simulated consumers (multiply by the consumer weight for people).
+        ``bookings_lost``, ``purchases``, ``utilisation``, each followed by its
+        ``_se``, and ``replications``. Counts are simulated consumers (multiply by the
+        consumer weight for people).
     """
-    count_columns = [
-        c
-        for c in ("sightings", "bookings_requested", "test_drives", "bookings_lost", "purchases")
-        if c in stores.columns
-    ]
+    count_columns = [c for c in STORE_COUNT_KPIS if c in stores.columns]
+    kpis = [*count_columns, "utilisation"]
     if stores.empty:
-        per_store = pd.DataFrame(columns=["store_id", "open_days", *count_columns, "utilisation", "replications"])
-    else:
-        frame = stores.copy()
-        frame["store_id"] = frame["store_id"].astype(str)
-        is_open = frame["is_open"].astype(bool) if "is_open" in frame.columns else pd.Series(True, index=frame.index)
-        frame["_open"] = is_open.astype(int)
-        frame["_utilisation_open"] = frame["utilisation"].where(is_open) if "utilisation" in frame.columns else np.nan
-        per_replication = frame.groupby(["replication", "store_id"], sort=False).agg(
-            open_days=("_open", "sum"),
-            **{column: (column, "sum") for column in count_columns},
-            utilisation=("_utilisation_open", "mean"),
+        per_store = pd.DataFrame(
+            columns=["store_id", "open_days", *[n for k in kpis for n in (k, se_name(k))], "replications"]
         )
-        per_store = per_replication.groupby(level="store_id", sort=False).mean()
-        per_store["replications"] = per_replication.groupby(level="store_id", sort=False).size()
+    else:
+        per_replication = _store_replication_totals(stores, count_columns)
+        per_store = combine_replications(per_replication, ["store_id"], kpis)
+        per_store.insert(0, "open_days", per_replication.groupby("store_id", sort=False)["open_days"].mean())
+        per_store["replications"] = per_replication.groupby("store_id", sort=False).size()
         per_store = per_store.reset_index()
         per_store["utilisation"] = per_store["utilisation"].fillna(0.0)
     descriptors = ["store_id", "store_name", "format", "capacity"]
@@ -73,12 +81,43 @@ def store_totals(stores: pd.DataFrame, plan: pd.DataFrame | None = None) -> pd.D
     for column in ("open_days", *count_columns, "utilisation", "replications"):
         if column in merged.columns:
             merged[column] = merged[column].fillna(0)
+        if se_name(column) in merged.columns:
+            merged[se_name(column)] = merged[se_name(column)].astype(float)
     ordered = descriptors + [c for c in merged.columns if c not in descriptors]
-    return merged[ordered].reset_index(drop=True)
+    return order_se_columns(merged[ordered].reset_index(drop=True))
+
+
+def _store_replication_totals(stores: pd.DataFrame, count_columns: list[str]) -> pd.DataFrame:
+    """Per replication and store: open days, counts and utilisation, each with its within-run SE."""
+    frame = stores.copy()
+    frame["store_id"] = frame["store_id"].astype(str)
+    is_open = frame["is_open"].astype(bool) if "is_open" in frame.columns else pd.Series(True, index=frame.index)
+    frame["_open"] = is_open.astype(int)
+    if "utilisation" in frame.columns:
+        utilisation = frame["utilisation"].astype(float)
+        drives = frame["test_drives"].astype(float) if "test_drives" in frame.columns else utilisation * np.nan
+        frame["_utilisation_open"] = utilisation.where(is_open)
+        frame["_utilisation_variance"] = np.where(is_open & (drives > 0), utilisation**2 / drives.where(drives > 0), 0.0)
+    else:
+        frame["_utilisation_open"] = np.nan
+        frame["_utilisation_variance"] = np.nan
+    totals = frame.groupby(["replication", "store_id"], sort=False).agg(
+        open_days=("_open", "sum"),
+        **{column: (column, "sum") for column in count_columns},
+        utilisation=("_utilisation_open", "mean"),
+        _utilisation_variance=("_utilisation_variance", "sum"),
+    )
+    for column in count_columns:
+        totals[se_name(column)] = count_se(totals[column])
+    open_days = totals["open_days"].to_numpy(dtype=float)
+    totals["utilisation_se"] = np.where(
+        open_days > 0, np.sqrt(totals["_utilisation_variance"]) / np.maximum(open_days, 1.0), 0.0
+    )
+    return totals.drop(columns="_utilisation_variance").reset_index()
 
 
 def replication_means(table: pd.DataFrame, key: str | Sequence[str]) -> pd.DataFrame:
-    """Mean over replications of every numeric column of a zone or cell table.
+    r"""Mean over replications of every numeric column of a zone or cell table.
 
     Parameters
     ----------
@@ -91,12 +130,16 @@ def replication_means(table: pd.DataFrame, key: str | Sequence[str]) -> pd.DataF
     -------
     pandas.DataFrame
         One row per key with the means of the numeric columns (``replication`` and
-        ``seed`` dropped) and ``replications``, the number of replications averaged.
+        ``seed`` dropped), ``<kpi>_se`` after each KPI (:data:`ZONE_KPI_KINDS` and any
+        column with an ``_se`` in ``table``: over replications :math:`s/\sqrt R`, with
+        one replication the within-run estimate of
+        :func:`~simulator.results.uncertainty.add_within_run_se`) and ``replications``,
+        the number of replications averaged.
     """
     keys = [key] if isinstance(key, str) else list(key)
     if table.empty:
         return pd.DataFrame(columns=[*keys, "replications"])
-    frame = table.copy()
+    frame = add_within_run_se(table) if "consumers" in table.columns else table.copy()
     for column in keys:
         frame[column] = frame[column].astype(str)
     numeric = [
@@ -106,7 +149,9 @@ def replication_means(table: pd.DataFrame, key: str | Sequence[str]) -> pd.DataF
         and c not in ("replication", "seed")
         and (pd.api.types.is_numeric_dtype(frame[c]) or pd.api.types.is_bool_dtype(frame[c]))
     ]
+    kpis = [c for c in numeric if c in ZONE_KPI_KINDS or se_name(c) in frame.columns]
+    others = [c for c in numeric if c not in kpis and not (c.endswith("_se") and c.removesuffix("_se") in kpis)]
     grouped = frame.groupby(keys, sort=False)
-    means = grouped[numeric].mean()
+    means = grouped[others].mean().join(combine_replications(frame, keys, kpis))
     means["replications"] = grouped.size()
-    return means.reset_index()
+    return order_se_columns(means.reset_index()[[*keys, *[c for c in numeric if c in means.columns], "replications"]])

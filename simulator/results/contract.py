@@ -18,6 +18,16 @@ from typing import Any
 import pandas as pd
 
 from simulator.config import ResultsError
+from simulator.results.uncertainty import (
+    ACROSS_REPLICATIONS,
+    WITHIN_RUN,
+    ZONE_KPI_KINDS,
+    count_se,
+    pooled_mean_se,
+    replication_se,
+    se_name,
+    share_se,
+)
 
 SCHEMA_VERSION = 1
 """Version of the run-folder layout written into ``metadata.json``."""
@@ -28,6 +38,12 @@ TABLE_NAMES = ("daily", "stores", "zones", "cells", "plan", "rivals")
 OPTIONAL_TABLES = ("cells", "rivals")
 """Tables that may be empty without columns (no cells kept; no rival showrooms); a run
 folder written before ``rivals`` existed reads it as empty."""
+
+SUMMARY_TABLES = ("summary", "store_summary", "zone_summary")
+"""Derived tables of a run folder (``<name>.parquet``), written for readers of the files and
+never read back (they are recomputed from the tables above): :meth:`RunResult.summary`,
+:func:`~simulator.results.aggregates.store_totals` and the zone means of
+:func:`~simulator.results.aggregates.replication_means`, every KPI with its SE."""
 
 METADATA_FILE = "metadata.json"
 GEOPACKAGE_FILE = "zones.gpkg"
@@ -168,7 +184,17 @@ REQUIRED_COLUMNS: dict[str, tuple[str, ...]] = {
         "zone_id",
     ),
 }
-"""Columns each table must have (architecture.md); :func:`validate_run` checks them."""
+for _table in ("zones", "cells"):
+    REQUIRED_COLUMNS[_table] = REQUIRED_COLUMNS[_table] + tuple(
+        se_name(kpi) for kpi in REQUIRED_COLUMNS[_table] if kpi in ZONE_KPI_KINDS
+    )
+"""Columns each table must have (architecture.md); :func:`validate_run` checks them. Every
+KPI of ``zones`` and ``cells`` has its within-run Monte-Carlo SE ``<kpi>_se``
+(:mod:`simulator.results.uncertainty`)."""
+
+SE_COLUMNS_REQUIRED_SINCE = ("zones", "cells")
+"""Tables whose ``_se`` columns a run folder written before they existed lacks; :func:`read_run`
+adds the ones computable from the row (the means' SEs stay NaN)."""
 
 METADATA_REQUIRED_KEYS = ("schema_version", "scenario", "scenario_hash", "seed", "replication_seeds")
 
@@ -281,7 +307,7 @@ class RunResult:
         return pd.DataFrame(columns)
 
     def summary(self, confidence: float = CONFIDENCE_LEVEL) -> pd.DataFrame:
-        r"""End-of-horizon KPIs: mean over replications with a t confidence interval.
+        r"""End-of-horizon KPIs: mean over replications, Monte-Carlo SE and a t confidence interval.
 
         For a KPI with per-replication values :math:`x_1..x_n`:
 
@@ -291,7 +317,9 @@ class RunResult:
             \qquad s^2 = \frac{1}{n-1}\sum_r (x_r - \bar x)^2
 
         Counts are totals over the horizon (raw: simulated consumers; ``_scaled``:
-        people of the real population); shares and means are last-day values.
+        people of the real population); shares and means are last-day values. ``se`` is
+        :math:`s/\sqrt n` with two or more replications, else the within-run estimate
+        (:meth:`within_run_se`); ``se_method`` says which.
 
         Parameters
         ----------
@@ -302,14 +330,16 @@ class RunResult:
         -------
         pandas.DataFrame
             Columns ``kpi``, ``label``, ``unit`` (``people``, ``consumers``, ``share``
-            (0-1) or ``index`` (0-1)), ``mean``, ``std`` (sample, ddof=1), ``ci_low``,
-            ``ci_high``, ``min``, ``max``, ``n_replications``. ``std`` and the interval
-            are NaN with a single replication.
+            (0-1) or ``index`` (0-1)), ``mean``, ``se``, ``se_method``
+            (``replications`` or ``within-run``), ``std`` (sample, ddof=1),
+            ``ci_low``, ``ci_high``, ``min``, ``max``, ``n_replications``. ``std`` and
+            the interval are NaN with a single replication.
         """
         from scipy import stats
 
         per_replication = self.replication_kpis()
         n = len(per_replication)
+        within = self.within_run_se() if n == 1 else {}
         rows = []
         for kpi, label, unit, _how in SUMMARY_KPIS:
             if kpi not in per_replication.columns:
@@ -328,6 +358,8 @@ class RunResult:
                     "label": label,
                     "unit": unit,
                     "mean": mean,
+                    "se": replication_se(values) if n >= 2 else within.get(kpi, math.nan),
+                    "se_method": ACROSS_REPLICATIONS if n >= 2 else WITHIN_RUN,
                     "std": std,
                     "ci_low": low,
                     "ci_high": high,
@@ -336,10 +368,65 @@ class RunResult:
                     "n_replications": n,
                 }
             )
-        return pd.DataFrame(
-            rows,
-            columns=["kpi", "label", "unit", "mean", "std", "ci_low", "ci_high", "min", "max", "n_replications"],
-        )
+        return pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
+
+    def within_run_se(self, replication: int | None = None) -> dict[str, float]:
+        r"""Within-run Monte-Carlo SE of each :data:`SUMMARY_KPIS` KPI of one replication.
+
+        Counts ``n`` (simulated) :math:`\sqrt n`, in people :math:`w\sqrt n`; shares ``p``
+        of the ``N`` consumers :math:`\sqrt{p(1-p)/N}`; the means (familiarity, trust)
+        :func:`~simulator.results.uncertainty.pooled_mean_se` of the replication's zones
+        (NaN when the ``zones`` table has no ``_se`` columns).
+
+        Parameters
+        ----------
+        replication : int, optional
+            Which replication (default: the first).
+        """
+        kpis = self.replication_kpis()
+        if kpis.empty:
+            return {}
+        replication = int(kpis.index[0]) if replication is None else replication
+        row = kpis.loc[replication]
+        zones = self.zones
+        if "replication" in zones.columns:
+            zones = zones[zones["replication"] == replication]
+        consumers = self.metadata.get("consumers")
+        if consumers is None and "consumers" in zones.columns:
+            consumers = float(zones["consumers"].sum())
+        weight = self.consumer_weight
+        result: dict[str, float] = {}
+        for kpi, _label, unit, _how in SUMMARY_KPIS:
+            if kpi not in row.index:
+                continue
+            if unit == "people":
+                result[kpi] = float(count_se(row[kpi] / weight, weight))
+            elif unit == "consumers":
+                result[kpi] = float(count_se(row[kpi]))
+            elif unit == "share":
+                result[kpi] = float(share_se(row[kpi], consumers if consumers is not None else math.nan))
+            elif {kpi, se_name(kpi), "consumers"} <= set(zones.columns):
+                result[kpi] = pooled_mean_se(zones["consumers"], zones[kpi], zones[se_name(kpi)])
+            else:
+                result[kpi] = math.nan
+        return result
+
+
+SUMMARY_COLUMNS = [
+    "kpi",
+    "label",
+    "unit",
+    "mean",
+    "se",
+    "se_method",
+    "std",
+    "ci_low",
+    "ci_high",
+    "min",
+    "max",
+    "n_replications",
+]
+"""Columns of :meth:`RunResult.summary` (one row per KPI)."""
 
 
 def validate_run(result: RunResult) -> None:

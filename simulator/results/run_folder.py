@@ -3,7 +3,8 @@
 A run folder (see ``docs/architecture.md``, section "Results (run folder)") holds::
 
     metadata.json   daily.parquet   stores.parquet   zones.parquet   cells.parquet   rivals.parquet
-    plan.parquet    zones.gpkg      figures/*.png    report.html
+    plan.parquet    summary.parquet store_summary.parquet zone_summary.parquet
+    zones.gpkg      figures/*.png   report.html
 
 :func:`write_run_tables` writes the storage part (metadata, Parquet tables, GeoPackage),
 each file atomically; :func:`simulator.reports.publish.write_run` builds the whole folder
@@ -27,11 +28,15 @@ from simulator.results.contract import (
     GEOPACKAGE_FILE,
     METADATA_FILE,
     SCHEMA_VERSION,
+    SE_COLUMNS_REQUIRED_SINCE,
+    SUMMARY_TABLES,
     TABLE_NAMES,
     RunResult,
     validate_run,
 )
+from simulator.results.aggregates import replication_means, store_totals
 from simulator.results.metadata import write_json
+from simulator.results.uncertainty import add_within_run_se
 from simulator.results.table_files import write_geopackage, write_parquet
 
 
@@ -55,7 +60,7 @@ def write_run_tables(
     cell_frame: Any = None,
     geopackage: bool = True,
 ) -> None:
-    """Write a run's metadata, Parquet tables and GeoPackage into an existing folder.
+    """Write a run's metadata, Parquet tables (with the derived :data:`SUMMARY_TABLES`) and GeoPackage.
 
     This is the storage half of a run folder; :func:`simulator.reports.publish.write_run`
     builds the whole folder atomically and adds the figures and the report.
@@ -87,8 +92,21 @@ def write_run_tables(
     tables["daily"] = _normalise_dates(tables["daily"])
     for name, table in tables.items():
         write_parquet(table, folder / f"{name}.parquet")
+    for name, table in summary_tables(result).items():
+        write_parquet(table, folder / f"{name}.parquet")
     if geopackage:
         write_geopackage(result, folder / GEOPACKAGE_FILE, zone_frame=zone_frame, cell_frame=cell_frame)
+
+
+def summary_tables(result: RunResult) -> dict[str, pd.DataFrame]:
+    """The derived tables of :data:`~simulator.results.contract.SUMMARY_TABLES`: KPIs, per-store totals and zone means, each with ``_se``."""
+    zones = replication_means(result.zones, "zone_id") if len(result.zones) else pd.DataFrame()
+    tables = {
+        "summary": result.summary(),
+        "store_summary": store_totals(result.stores, result.plan),
+        "zone_summary": zones,
+    }
+    return {name: tables[name] for name in SUMMARY_TABLES}
 
 
 def read_run(run_dir: str | os.PathLike[str]) -> RunResult:
@@ -97,7 +115,9 @@ def read_run(run_dir: str | os.PathLike[str]) -> RunResult:
     Returns
     -------
     RunResult
-        The five tables (``daily.date`` as ``datetime.date`` objects) and the metadata.
+        The tables (``daily.date`` as ``datetime.date`` objects) and the metadata. A
+        folder written before ``zones`` and ``cells`` had ``_se`` columns gets those the
+        row determines (counts, shares, rates); the means' SEs are NaN.
 
     Raises
     ------
@@ -132,6 +152,9 @@ def read_run(run_dir: str | os.PathLike[str]) -> RunResult:
             tables[name] = pd.read_parquet(table_path)
         except Exception as error:  # pyarrow raises several unrelated types
             raise ResultsError(f"{table_path}: cannot be read: {error}".splitlines()[0]) from None
+    for name in SE_COLUMNS_REQUIRED_SINCE:
+        if "consumers" in tables[name].columns:
+            tables[name] = add_within_run_se(tables[name])
     return RunResult(metadata=metadata, **tables)
 
 

@@ -47,6 +47,7 @@ from simulator.results import (
     to_jsonable,
     utc_now_iso,
 )
+from simulator.results.uncertainty import order_se_columns, replication_se, se_name
 
 
 def with_plan(frame: pd.DataFrame, plan: PlanSpec) -> pd.DataFrame:
@@ -116,7 +117,10 @@ def aggregate(
 
 
 def _stores_table(spec: ComparisonSpec, runs: Mapping[str, RunResult]) -> pd.DataFrame:
-    """Per plan and store: totals (mean over replications), utilisation, queue, change vs baseline."""
+    """Per plan and store: totals (mean over replications) and utilisation with their ``_se``, queue, change vs baseline.
+
+    ``queue_mean_se`` is the spread over replications only (NaN with one); ``queue_max`` has none.
+    """
     frames = []
     for plan in spec.plans:
         run = runs[plan.name]
@@ -126,10 +130,13 @@ def _stores_table(spec: ComparisonSpec, runs: Mapping[str, RunResult]) -> pd.Dat
         if len(stores):
             open_rows = stores[stores["is_open"].astype(bool)] if "is_open" in stores else stores
             queue = open_rows.groupby("store_id", sort=False)["queue_length"].agg(queue_mean="mean", queue_max="max")
+            # the queue is a state carried from day to day: no within-run SE, only the spread over replications
+            by_replication = open_rows.groupby(["store_id", "replication"], sort=False)["queue_length"].mean()
+            queue["queue_mean_se"] = by_replication.groupby(level="store_id", sort=False).agg(replication_se)
             queue.index = queue.index.astype(str)
             totals = totals.merge(queue, left_on="store_id", right_index=True, how="left")
         else:
-            totals = totals.assign(queue_mean=np.nan, queue_max=np.nan)
+            totals = totals.assign(queue_mean=np.nan, queue_mean_se=np.nan, queue_max=np.nan)
         for column in (
             "sightings",
             "bookings_requested",
@@ -141,7 +148,9 @@ def _stores_table(spec: ComparisonSpec, runs: Mapping[str, RunResult]) -> pd.Dat
         ):
             if column in totals.columns:
                 totals[f"{column}_scaled"] = totals[column].astype(float) * weight
-        frames.append(with_plan(totals, plan))
+            if se_name(column) in totals.columns:
+                totals[se_name(f"{column}_scaled")] = totals[se_name(column)].astype(float) * weight
+        frames.append(with_plan(order_se_columns(totals), plan))
     table = pd.concat(frames, ignore_index=True)
     base = table[table["plan"] == spec.baseline.name].set_index("store_id")["bookings_requested_scaled"]
     table["bookings_requested_scaled_baseline"] = table["store_id"].map(base)
@@ -156,6 +165,8 @@ def _zones_table(spec: ComparisonSpec, runs: Mapping[str, RunResult], city: City
         zones = run.zones.copy()
         zones["zone_id"] = zones["zone_id"].astype(str)
         zones["bookings_requested_scaled"] = zones["bookings_requested"].astype(float) * run.consumer_weight
+        if "bookings_requested_se" in zones.columns:
+            zones["bookings_requested_scaled_se"] = zones["bookings_requested_se"].astype(float) * run.consumer_weight
         return zones
 
     baseline = per_replication(runs[spec.baseline.name])
