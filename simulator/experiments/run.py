@@ -19,7 +19,7 @@ from simulator.city import City, load_city
 from simulator.config import FootprintError, Scenario
 from simulator.experiments.executors import ExecutorSpec, execute
 from simulator.experiments.options import RunOptions, prepare_scenario, resolve_consumers
-from simulator.model import STORE_DAY_COLUMNS, FootprintModel, Population, replication_seeds
+from simulator.model import STORE_DAY_COLUMNS, WEEK_DAYS, FootprintModel, Population, replication_seeds
 from simulator.model.population import consumer_count
 from simulator.results import DAILY_COUNT_COLUMNS, RunResult, build_metadata
 
@@ -33,7 +33,7 @@ class ReplicationOutcome:
 
     Attributes
     ----------
-    daily, stores, zones, cells, rivals : pandas.DataFrame
+    daily, stores, zones, cells, rivals, weekly : pandas.DataFrame
         The run tables of this replication (see :class:`simulator.results.RunResult`),
         without the ``replication`` and ``seed`` columns and the ``_scaled`` twins.
     plan : pandas.DataFrame
@@ -55,12 +55,13 @@ class ReplicationOutcome:
     timings: dict[str, float]
     diagnostics: dict[str, Any]
     rivals: pd.DataFrame = dataclasses.field(default_factory=pd.DataFrame)
+    weekly: pd.DataFrame = dataclasses.field(default_factory=pd.DataFrame)
 
     def daily_only(self) -> ReplicationOutcome:
         """This outcome with the daily table only (what a run kept only for its KPIs needs)."""
         empty = pd.DataFrame()
         return dataclasses.replace(
-            self, stores=empty, zones=empty, cells=empty, plan=empty, rivals=empty, diagnostics={}
+            self, stores=empty, zones=empty, cells=empty, plan=empty, rivals=empty, weekly=empty, diagnostics={}
         )
 
     def scaled_daily(self) -> pd.DataFrame:
@@ -118,6 +119,7 @@ def _outcome(model: FootprintModel, city: City, timings: dict[str, float]) -> Re
         stores=pd.DataFrame(model.store_rows, columns=list(STORE_DAY_COLUMNS)),
         zones=zones,
         cells=cells,
+        weekly=_weekly_table(model),
         plan=model.stores.to_frame(city),
         weight=float(model.population.weight),
         timings=timings,
@@ -168,6 +170,30 @@ def _zone_tables(model: FootprintModel) -> tuple[pd.DataFrame, pd.DataFrame]:
     zones = _results_frame(zone_sums, zone_counts, population.weight)
     zones.insert(0, "zone_id", city.zone_ids)
     return zones, cells
+
+
+def _weekly_table(model: FootprintModel) -> pd.DataFrame:
+    """The zones' familiarity at the end of every week (and of the horizon), long by (week, zone).
+
+    ``mean_familiarity`` = sum of F_i / consumers and ``share_familiar`` = #{F_i >= 0.5} /
+    consumers over the consumers living in the zone (NaN where it has none).
+    """
+    zone_ids = model.city.zone_ids
+    n_zones = len(zone_ids)
+    consumers = np.bincount(model.consumer_zone, minlength=n_zones).astype(np.float64)
+    safe = np.maximum(consumers, 1.0)
+    days = np.repeat(np.asarray(model.weekly_days, dtype=np.int64), n_zones)
+    sums = np.asarray(model.weekly_familiarity, dtype=np.float64).reshape(-1, 2, n_zones)
+    return pd.DataFrame(
+        {
+            "week": days // WEEK_DAYS + 1,
+            "day": days,
+            "zone_id": np.tile(zone_ids, len(model.weekly_days)),
+            "consumers": np.tile(consumers.astype(np.int64), len(model.weekly_days)),
+            "mean_familiarity": np.where(consumers > 0, sums[:, 0, :] / safe, np.nan).ravel(),
+            "share_familiar": np.where(consumers > 0, sums[:, 1, :] / safe, np.nan).ravel(),
+        }
+    )
 
 
 def _results_frame(sums: dict, counts: dict, weight: float) -> pd.DataFrame:
@@ -288,7 +314,14 @@ def assemble_result(
     Adds the ``replication`` and ``seed`` columns, the ``_scaled`` twins of the counts and
     the metadata; build and dynamics times are summed over the replications.
     """
-    tables: dict[str, list[pd.DataFrame]] = {"daily": [], "stores": [], "zones": [], "cells": [], "rivals": []}
+    tables: dict[str, list[pd.DataFrame]] = {
+        "daily": [],
+        "stores": [],
+        "zones": [],
+        "cells": [],
+        "rivals": [],
+        "weekly": [],
+    }
     for replication, (replication_seed, outcome) in enumerate(zip(seeds, outcomes)):
         for name in tables:
             frame = getattr(outcome, name).copy()
@@ -332,4 +365,5 @@ def assemble_result(
         plan=outcomes[-1].plan,
         metadata=metadata,
         rivals=rivals,
+        weekly=pd.concat(tables["weekly"], ignore_index=True),
     )

@@ -7,7 +7,7 @@ Works on arrays only: geometry arrives as a ``City``. May import: ``simulator.ci
 
 from __future__ import annotations
 
-from simulator.model.footprint_model import FootprintModel
+from simulator.model.footprint_model import WEEK_DAYS, FootprintModel
 from simulator.model.plan import place_stores
 from simulator.model.population import Population, synthesize_population
 from simulator.model.rng import replication_seeds, run_generators
@@ -15,6 +15,7 @@ from simulator.model.store_agent import STORE_DAY_COLUMNS
 
 __all__ = [
     "STORE_DAY_COLUMNS",
+    "WEEK_DAYS",
     "FootprintModel",
     "Population",
     "place_stores",

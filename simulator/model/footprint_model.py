@@ -86,6 +86,9 @@ REPORTED_KPIS = (
 )
 """Columns of the daily rows that the Mesa ``DataCollector`` collects."""
 
+WEEK_DAYS = 7
+"""Days between two snapshots of the zones' familiarity (the last day of the horizon is always one)."""
+
 
 class FootprintModel(mesa.Model):
     """The retail footprint model of one scenario and one seed.
@@ -161,6 +164,9 @@ class FootprintModel(mesa.Model):
         self.running = self.horizon_days > 0
         self.daily_rows: list[dict[str, Any]] = []
         self.store_rows: list[dict[str, Any]] = []
+        self.consumer_zone = np.asarray(self.city.cell_zone)[self.population.home_cell]
+        self.weekly_days: list[int] = []
+        self.weekly_familiarity: list[np.ndarray] = []
         self.datacollector = mesa.DataCollector(
             model_reporters={
                 name: (lambda m, name=name: m.daily_rows[-1][name] if m.daily_rows else 0.0) for name in REPORTED_KPIS
@@ -234,6 +240,8 @@ class FootprintModel(mesa.Model):
         self.daily_rows.append(row)
         if self.scenario.run.keep_store_days or day == self.horizon_days - 1:
             self._record_stores(day, store_sightings, served, bought)
+        if day % WEEK_DAYS == WEEK_DAYS - 1 or day == self.horizon_days - 1:
+            self._record_week(day)
         self.day += 1
         self.running = self.day < self.horizon_days
         self.datacollector.collect(self)
@@ -343,6 +351,20 @@ class FootprintModel(mesa.Model):
         day, so today's value is ``wom / delta_S`` (before today's new sources).
         """
         return self.consumers.trust_of(consumers, day)
+
+    def _record_week(self, day: int) -> None:
+        """Snapshot each zone's familiarity at the end of ``day``: sums of F_i and of [F_i >= 0.5] by home zone."""
+        familiarity = self.familiarity()
+        n_zones = len(self.city.zone_ids)
+        self.weekly_days.append(day)
+        self.weekly_familiarity.append(
+            np.stack(
+                [
+                    np.bincount(self.consumer_zone, weights=familiarity, minlength=n_zones),
+                    np.bincount(self.consumer_zone, weights=familiarity >= 0.5, minlength=n_zones),
+                ]
+            )
+        )
 
     def _record_stores(self, day: int, store_sightings: np.ndarray, served: np.ndarray, bought: np.ndarray) -> None:
         buyers = set(served[bought].tolist()) if len(served) else set()
