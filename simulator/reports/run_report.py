@@ -30,6 +30,7 @@ from simulator.reports.html import (
     write_html_document,
 )
 from simulator.reports.market_report import access_section, market_sections
+from simulator.reports.webmap import run_map_section
 from simulator.results import RunResult, replication_means, store_totals
 
 # --------------------------------------------------------------------------- terminal summary
@@ -290,6 +291,7 @@ def write_report_html(
         key_value_table(_run_pairs(result)),
         "</section>",
         _results_section(result),
+        run_map_section(result),
         "<section><h2>Funnel over time</h2>",
         _figure_block(figure_paths, "funnel"),
         "</section>",
