@@ -151,13 +151,14 @@ def _encode_city(city: City) -> dict[str, Any]:
 
 def _city_of(result: RunResult) -> City:
     """The run's city, from the bundle its scenario names (per-process cache)."""
+    from simulator.config.scenario import resolve_bundle
     from simulator.experiments.cache import cached_city
 
     scenario = result.metadata.get("scenario") or {}
     bundle = (scenario.get("city") or {}).get("bundle") or result.metadata.get("city")
     if not bundle:
         raise FootprintError("metadata.json: scenario.city.bundle: missing, so the map has no city")
-    return cached_city(str(bundle))
+    return cached_city(resolve_bundle(str(bundle), None))
 
 
 # --------------------------------------------------------------------------- one plan

@@ -63,16 +63,22 @@
     return table[state.metric + "@" + state.plan];
   }
 
-  // Septile class breaks over the values of all plans (and all weeks), so colours compare.
+  // Septile class breaks over the values of all plans (and all weeks), so colours compare;
+  // equal breaks merge, so a measure with few distinct values gets fewer classes.
   function breaks(list) {
     var all = [];
     list.forEach(function (vs) { vs.forEach(function (v) { if (v !== null && isFinite(v)) { all.push(v); } }); });
     all.sort(function (a, b) { return a - b; });
-    var out = [];
-    for (var k = 1; k < RAMP.length; k++) {
-      out.push(all.length ? all[Math.min(all.length - 1, Math.floor(k * all.length / RAMP.length))] : 0);
+    var cuts = [];
+    for (var k = 1; k < RAMP.length && all.length; k++) {
+      var cut = all[Math.min(all.length - 1, Math.floor(k * all.length / RAMP.length))];
+      if (cut > all[0] && (!cuts.length || cut > cuts[cuts.length - 1])) { cuts.push(cut); }
     }
-    return { cuts: out, min: all.length ? all[0] : 0, max: all.length ? all[all.length - 1] : 0 };
+    return { cuts: cuts, min: all.length ? all[0] : 0, max: all.length ? all[all.length - 1] : 0 };
+  }
+  function classColour(k, scale) {
+    var n = scale.cuts.length;
+    return RAMP_LOW_TO_HIGH[n ? Math.round(k * (RAMP.length - 1) / n) : (RAMP.length - 1) / 2];
   }
   function currentBreaks(kind) {
     var table = kind === "cells" ? cellValues : districtValues, list = [];
@@ -88,7 +94,7 @@
     if (value === null || value === undefined || !isFinite(value)) { return NO_DATA; }
     var k = 0;
     while (k < scale.cuts.length && value >= scale.cuts[k]) { k++; }
-    return RAMP_LOW_TO_HIGH[k];
+    return classColour(k, scale);
   }
 
   // ------------------------------------------------------------------ the map
@@ -96,25 +102,21 @@
   map.attributionControl.setPrefix("Leaflet");
   if (D.attribution) { map.attributionControl.addAttribution(esc(D.attribution)); }
   L.control.scale({ imperial: false }).addTo(map);
-  var panes = [["areas", 410], ["outlines", 420], ["extra", 430], ["transit", 440], ["sites", 450]];
   map.fitBounds(D.bounds, { padding: [8, 8] });
-  var renderers = {};
-  panes.forEach(function (pane) {
-    map.createPane(pane[0]).style.zIndex = pane[1];
-    renderers[pane[0]] = L.canvas({ pane: pane[0], padding: 0.3 });
-  });
-
-  function polygonGroup(shapes, pane, baseStyle) {
+  // One canvas for every vector layer: stacked canvases would hide the lower layers from the
+  // mouse. The drawing order is restored by restack() after every toggle.
+  var canvas = L.canvas({ padding: 0.3 });
+  function polygonGroup(shapes, baseStyle) {
     var group = L.featureGroup();
     decodeShapes(shapes).forEach(function (latlngs, i) {
-      var layer = L.polygon(latlngs, L.extend({ renderer: renderers[pane], pane: pane }, baseStyle));
+      var layer = L.polygon(latlngs, L.extend({ renderer: canvas }, baseStyle));
       layer.wmIndex = i;
       group.addLayer(layer);
     });
     return group;
   }
-  var districts = polygonGroup(D.districts.shapes, "outlines", { color: "#3b4652", weight: 1.2, fillOpacity: 0.75 });
-  var cells = polygonGroup(D.cells.shapes, "areas", { stroke: false, fillOpacity: 0.8 });
+  var districts = polygonGroup(D.districts.shapes, { color: "#3b4652", weight: 1.2, fillOpacity: 0.75 });
+  var cells = polygonGroup(D.cells.shapes, { stroke: false, fillOpacity: 0.8 });
 
   function areaTooltip(kind) {
     return function (layer) {
@@ -141,14 +143,14 @@
   var lines = L.featureGroup(), stations = L.featureGroup();
   D.lines.forEach(function (line) {
     line.paths.forEach(function (path) {
-      L.polyline(decodePath(path), { renderer: renderers.transit, pane: "transit", color: line.color, weight: 2.5, opacity: 0.9 })
+      L.polyline(decodePath(path), { renderer: canvas, color: line.color, weight: 2.5, opacity: 0.9 })
         .bindTooltip(esc(line.name) + " / " + esc(line.name_en), { sticky: true, className: "wm-tip" })
         .addTo(lines);
     });
   });
   D.stations.xy.forEach(function (xy, i) {
     L.circleMarker(decodePath(xy)[0], {
-      renderer: renderers.transit, pane: "transit", radius: 2.5, color: "#2b333d", weight: 1, fillColor: "#ffffff", fillOpacity: 1
+      renderer: canvas, radius: 2.5, color: "#2b333d", weight: 1, fillColor: "#ffffff", fillOpacity: 1
     }).bindTooltip("<b>" + esc(D.stations.names[i]) + "</b> / " + esc(D.stations.names_en[i]) +
       "<div class=\"wm-sub\">lines " + esc(D.stations.lines[i].split(";").join(", ")) + "</div>", { className: "wm-tip" })
       .addTo(stations);
@@ -176,14 +178,14 @@
     var plan = D.plans[state.plan];
     plan.rivals.slice().sort(function (a, b) { return b.bookings - a.bookings; }).forEach(function (r) {
       L.circleMarker([r.lat, r.lon], {
-        renderer: renderers.sites, pane: "sites", radius: radius(r.bookings), color: "#4a4a4a", weight: 1.2,
+        renderer: canvas, radius: radius(r.bookings), color: "#4a4a4a", weight: 1.2,
         dashArray: "3 2", fillColor: "#9aa5b1", fillOpacity: 0.55
       }).bindTooltip("<b>" + esc(r.name) + "</b><div class=\"wm-sub\">rival · " + esc(r.brand) + "</div>Bookings won: " +
         fmt(r.bookings, 0), { className: "wm-tip" }).addTo(rivals);
     });
     plan.stores.slice().sort(function (a, b) { return b.bookings - a.bookings; }).forEach(function (s) {
       L.circleMarker([s.lat, s.lon], {
-        renderer: renderers.sites, pane: "sites", radius: radius(s.bookings), color: "#ffffff", weight: 1.5,
+        renderer: canvas, radius: radius(s.bookings), color: "#ffffff", weight: 1.5,
         fillColor: "#e4572e", fillOpacity: 0.9
       }).bindTooltip("<b>" + esc(s.name) + "</b><br>Bookings: " + fmt(s.bookings, 0), { className: "wm-tip" })
         .bindPopup(storePopup(s), { className: "wm-popup", maxWidth: 320 }).addTo(stores);
@@ -193,9 +195,8 @@
   var extras = (D.extra || []).map(function (layer) {
     var style = layer.style || {};
     var group = L.geoJSON(layer.geojson, {
-      pane: "extra",
-      style: function (feature) { return L.extend({ renderer: renderers.extra }, style, (feature.properties || {})._style || {}); },
-      pointToLayer: function (feature, latlng) { return L.circleMarker(latlng, { renderer: renderers.extra, pane: "extra", radius: 4 }); },
+      style: function (feature) { return L.extend({ renderer: canvas }, style, (feature.properties || {})._style || {}); },
+      pointToLayer: function (feature, latlng) { return L.circleMarker(latlng, { renderer: canvas, radius: 4 }); },
       onEachFeature: function (feature, item) {
         if (!layer.tooltip.length) { return; }
         var props = feature.properties || {};
@@ -232,8 +233,9 @@
   function drawLegend(scale) {
     var d = DECIMALS[state.weekly ? "weekly" : state.metric];
     var edges = [scale.min].concat(scale.cuts, [scale.max]);
-    var items = RAMP_LOW_TO_HIGH.map(function (c, k) {
-      return "<span class=\"wm-swatch\" style=\"background:" + c + "\"></span>" + fmt(edges[k], d) + "–" + fmt(edges[k + 1], d);
+    var items = edges.slice(1).map(function (upper, k) {
+      return "<span class=\"wm-swatch\" style=\"background:" + classColour(k, scale) + "\"></span>" +
+        fmt(edges[k], d) + "–" + fmt(upper, d);
     });
     legend.innerHTML = "<b>" + esc(metricLabel()) + "</b> " + items.map(function (t) { return "<span class=\"wm-item\">" + t + "</span>"; }).join("") +
       "<span class=\"wm-item\"><span class=\"wm-swatch\" style=\"background:" + NO_DATA + "\"></span>no simulated resident</span>" +
@@ -297,13 +299,14 @@
     if (!weekBox) { return; }
     weekBox.checked = state.weekly;
     weekText.textContent = state.weekly ? "week " + (state.week + 1) + " of " + weeks + ", " + weekLabel() : "";
-    if (state.weekly && !map.hasLayer(districts)) { districts.addTo(map); toggles.districts.checked = true; }
+    if (state.weekly && !map.hasLayer(districts)) { districts.addTo(map); toggles.districts.checked = true; restack(); }
   }
 
-  var layerList = [["districts", "Districts", districts, true], ["cells", "Cells", cells, false],
-    ["lines", "Subway lines", lines, true], ["stations", "Stations", stations, true],
-    ["stores", "Stores", stores, true], ["rivals", "Rivals", rivals, true]];
-  extras.forEach(function (x, i) { layerList.push(["extra" + i, x.name, x.group, x.visible]); });
+  // [id, label, layer, shown at first, drawing order]
+  var layerList = [["districts", "Districts", districts, true, 1], ["cells", "Cells", cells, false, 0],
+    ["lines", "Subway lines", lines, true, 3], ["stations", "Stations", stations, true, 4],
+    ["stores", "Stores", stores, true, 6], ["rivals", "Rivals", rivals, true, 5]];
+  extras.forEach(function (x, i) { layerList.push(["extra" + i, x.name, x.group, x.visible, 2]); });
   var toggles = {};
   var box = document.createElement("span");
   box.className = "wm-layers";
@@ -316,12 +319,19 @@
     if (item[3]) { item[2].addTo(map); }
     check.addEventListener("change", function () {
       if (check.checked) { item[2].addTo(map); } else { map.removeLayer(item[2]); }
+      restack();
       restyle();
     });
   });
   controls.appendChild(box);
 
+  function restack() {
+    layerList.slice().sort(function (a, b) { return a[4] - b[4]; }).forEach(function (item) {
+      if (map.hasLayer(item[2])) { item[2].bringToFront(); }
+    });
+  }
   drawSites();
+  restack();
   syncWeek();
   restyle();
   window.footprintMap = map;
