@@ -87,9 +87,14 @@ def test_integer_coding_round_trips_within_half_a_step():
     quantiser = Quantiser((115.9, 39.4))
     decoded = decode(quantiser.path(points), quantiser.origin)
     assert np.abs(decoded - points).max() <= QUANTUM / 2 + 1e-12
-    polygon = shapely.Polygon([(116.1, 39.9), (116.2, 39.9), (116.2, 40.0), (116.1, 40.0)])
-    (rings,) = quantiser.polygons(shapely.MultiPolygon([polygon]))
-    assert len(rings) == 1 and len(decode(rings[0], quantiser.origin)) == 4  # closing vertex dropped
+    square = shapely.Polygon([(116.1, 39.9), (116.2, 39.9), (116.2, 40.0), (116.1, 40.0)])
+    holed = shapely.Polygon(square.exterior.coords, [[(116.12, 39.92), (116.14, 39.92), (116.14, 39.94)]])
+    other = shapely.Polygon([(116.3, 39.9), (116.3, 39.9), (116.4, 39.9), (116.4, 40.0)])  # a repeated vertex
+    (one,), (two, three) = quantiser.polygons([holed, shapely.MultiPolygon([square, other])])
+    assert [len(ring) for ring in one] == [8, 6]  # exterior and hole, closing vertices dropped
+    np.testing.assert_allclose(decode(one[1], quantiser.origin), [(116.12, 39.92), (116.14, 39.92), (116.14, 39.94)])
+    np.testing.assert_allclose(decode(two[0], quantiser.origin), np.asarray(square.exterior.coords)[:-1])
+    np.testing.assert_allclose(decode(three[0], quantiser.origin), [(116.3, 39.9), (116.4, 39.9), (116.4, 40.0)])
 
 
 def test_weekly_snapshots_end_with_the_zone_table(tiny_run):
@@ -253,6 +258,9 @@ def exercise_map(driver) -> None:
     driver.execute_script("arguments[0].value = 0; arguments[0].dispatchEvent(new Event('input'))", slider)
     assert "week 1 of" in driver.find_element(By.CLASS_NAME, "wm-week").text
     assert driver.find_element(By.ID, "webmap-weekly").is_selected()
+    assert not driver.find_element(By.ID, "webmap-layer-cells").is_selected()  # weekly values are by district
+    driver.find_element(By.ID, "webmap-layer-cells").click()
+    assert not driver.find_element(By.ID, "webmap-weekly").is_selected()
     element = driver.find_element(By.ID, MAP_ELEMENT_ID)
     driver.execute_script("arguments[0].scrollIntoView()", element)
     store = driver.execute_script(

@@ -122,13 +122,13 @@ def _encode_city(city: City) -> dict[str, Any]:
             "ids": [str(z) for z in city.zone_ids],
             "names": [str(n) for n in city.zone_names],
             "names_en": [str(n) for n in city.zone_names_en],
-            "shapes": [quantiser.polygons(g) for g in zones.geometry],
+            "shapes": quantiser.polygons(zones.geometry.to_numpy()),
             "population": _quantised(city.zone_population, 0),
         },
         "cells": {
             "ids": [str(c) for c in np.asarray(city.cell_ids)[populated]],
             "district": [int(z) for z in np.asarray(city.cell_zone)[populated]],
-            "shapes": [quantiser.polygons(g) for g in cells.geometry],
+            "shapes": quantiser.polygons(cells.geometry.to_numpy()),
             "population": _quantised(np.asarray(city.cell_population)[populated], 0),
         },
         "lines": [

@@ -54,15 +54,32 @@ class Quantiser:
         steps = np.vstack([points[:1], np.diff(points, axis=0)])
         return [int(v) for v in steps.ravel()]
 
-    def polygons(self, geometry: Any) -> list[list[list[int]]]:
-        """Polygons of a (Multi)Polygon, each a list of rings (exterior first, then holes); closing vertex dropped."""
-        parts = getattr(geometry, "geoms", [geometry])
-        encoded = []
-        for polygon in parts:
-            if polygon.is_empty or polygon.geom_type != "Polygon":
-                continue
-            rings = [polygon.exterior, *polygon.interiors]
-            encoded.append([self.path(np.asarray(ring.coords)[:-1]) for ring in rings])
+    def polygons(self, geometries: Any) -> list[list[list[list[int]]]]:
+        """Each (Multi)Polygon of ``geometries`` as its polygons, each a list of coded rings.
+
+        Rings come exterior first, then holes, each without its closing vertex; the coding is
+        that of :meth:`path`, done for all vertices at once.
+        """
+        geometries = np.asarray(geometries, dtype=object).ravel()
+        parts, feature_of_part = shapely.get_parts(geometries, return_index=True)
+        rings, part_of_ring = shapely.get_rings(parts, return_index=True)
+        coordinates, ring_of_vertex = shapely.get_coordinates(rings, return_index=True)
+        points = np.rint((coordinates - np.asarray(self.origin)) / QUANTUM).astype(np.int64)
+        last_of_ring = np.r_[ring_of_vertex[1:] != ring_of_vertex[:-1], True]
+        first_of_ring = np.r_[True, ring_of_vertex[1:] != ring_of_vertex[:-1]]
+        repeated = np.r_[False, np.all(points[1:] == points[:-1], axis=1)] & ~first_of_ring
+        keep = ~last_of_ring & ~repeated
+        points, ring_of_vertex, first_of_ring = points[keep], ring_of_vertex[keep], first_of_ring[keep]
+        steps = np.where(first_of_ring[:, None], points, points - np.roll(points, 1, axis=0))
+        flat = steps.ravel().tolist()
+        ends = np.searchsorted(ring_of_vertex, np.arange(len(rings)), side="right") * 2
+        starts = np.r_[0, ends[:-1]]
+        encoded: list[list[list[list[int]]]] = [[] for _ in range(len(geometries))]
+        part_lists: list[list[list[int]]] = [[] for _ in range(len(parts))]
+        for ring, (start, end) in enumerate(zip(starts.tolist(), ends.tolist())):
+            part_lists[part_of_ring[ring]].append(flat[start:end])
+        for part, feature in enumerate(feature_of_part.tolist()):
+            encoded[feature].append(part_lists[part])
         return encoded
 
     def lines(self, geometry: Any) -> list[list[int]]:

@@ -3,7 +3,7 @@
 A run folder (see ``docs/architecture.md``, section "Results (run folder)") holds::
 
     metadata.json   daily.parquet   stores.parquet   zones.parquet   cells.parquet   rivals.parquet
-    plan.parquet    zones.gpkg      figures/*.png    report.html
+    plan.parquet    weekly.parquet  zones.gpkg       figures/*.png   report.html
 
 :func:`write_run_tables` writes the storage part (metadata, Parquet tables, GeoPackage),
 each file atomically; :func:`simulator.reports.publish.write_run` builds the whole folder

@@ -98,11 +98,21 @@
   }
 
   // ------------------------------------------------------------------ the map
+  // The first view: the stores, rivals and stations (where the results differ), else the city.
+  function initialBounds() {
+    var points = D.stations.xy.map(function (xy) { return decodePath(xy)[0]; });
+    D.plans.forEach(function (plan) {
+      plan.stores.concat(plan.rivals).forEach(function (s) { points.push([s.lat, s.lon]); });
+    });
+    if (points.length < 2) { return D.bounds; }
+    var box = L.latLngBounds(points).pad(0.15);
+    return box.getNorth() - box.getSouth() > 0 && box.getEast() - box.getWest() > 0 ? box : D.bounds;
+  }
   var map = L.map(element, { preferCanvas: true, zoomSnap: 0.25, attributionControl: true });
   map.attributionControl.setPrefix("Leaflet");
   if (D.attribution) { map.attributionControl.addAttribution(esc(D.attribution)); }
   L.control.scale({ imperial: false }).addTo(map);
-  map.fitBounds(D.bounds, { padding: [8, 8] });
+  map.fitBounds(initialBounds(), { padding: [8, 8] });
   // One canvas for every vector layer: stacked canvases would hide the lower layers from the
   // mouse. The drawing order is restored by restack() after every toggle.
   var canvas = L.canvas({ padding: 0.3 });
@@ -150,7 +160,7 @@
   });
   D.stations.xy.forEach(function (xy, i) {
     L.circleMarker(decodePath(xy)[0], {
-      renderer: canvas, radius: 2.5, color: "#2b333d", weight: 1, fillColor: "#ffffff", fillOpacity: 1
+      renderer: canvas, radius: 2.2, color: "#2b333d", weight: 0.8, fillColor: "#ffffff", fillOpacity: 1
     }).bindTooltip("<b>" + esc(D.stations.names[i]) + "</b> / " + esc(D.stations.names_en[i]) +
       "<div class=\"wm-sub\">lines " + esc(D.stations.lines[i].split(";").join(", ")) + "</div>", { className: "wm-tip" })
       .addTo(stations);
@@ -299,6 +309,8 @@
     if (!weekBox) { return; }
     weekBox.checked = state.weekly;
     weekText.textContent = state.weekly ? "week " + (state.week + 1) + " of " + weeks + ", " + weekLabel() : "";
+    // The weekly snapshots are by district: the slider shows districts, not cells.
+    if (state.weekly && map.hasLayer(cells)) { map.removeLayer(cells); toggles.cells.checked = false; }
     if (state.weekly && !map.hasLayer(districts)) { districts.addTo(map); toggles.districts.checked = true; restack(); }
   }
 
@@ -318,6 +330,7 @@
     toggles[item[0]] = check;
     if (item[3]) { item[2].addTo(map); }
     check.addEventListener("change", function () {
+      if (check.checked && item[0] === "cells" && state.weekly) { state.weekly = false; syncWeek(); }
       if (check.checked) { item[2].addTo(map); } else { map.removeLayer(item[2]); }
       restack();
       restyle();
