@@ -155,7 +155,13 @@ def _city_of(result: RunResult) -> City:
     from simulator.experiments.cache import cached_city
 
     scenario = result.metadata.get("scenario") or {}
-    bundle = (scenario.get("city") or {}).get("bundle") or result.metadata.get("city")
+    if isinstance(scenario, str):
+        try:
+            scenario = json.loads(scenario)
+        except ValueError:
+            scenario = {}
+    city = scenario.get("city") if isinstance(scenario, Mapping) else None
+    bundle = (city.get("bundle") if isinstance(city, Mapping) else None) or result.metadata.get("city")
     if not bundle:
         raise FootprintError("metadata.json: scenario.city.bundle: missing, so the map has no city")
     return cached_city(resolve_bundle(str(bundle), None))

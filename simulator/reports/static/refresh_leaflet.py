@@ -7,15 +7,15 @@ Run by hand, never at report time (reports inline the vendored copy)::
 
 It runs ``npm pack leaflet@VERSION`` in a temporary folder, unpacks the tarball and writes
 ``leaflet.js`` (its ``sourceMappingURL`` comment removed: the map file is not shipped, and
-a browser must not look for it), ``leaflet.css`` (its ``url(images/...)`` references
-replaced by ``data:`` URIs of the same PNG files, so the page makes no request for them),
+a browser must not look for it), ``leaflet.css`` (its ``url(images/...)`` references,
+the layer-control and default-marker icons that the report's map does not use, replaced by
+``none``, so the page makes no request for them),
 ``LICENSE`` (Leaflet's BSD-2-Clause licence) and ``VERSION`` (version and the tarball's
 SHA-512 integrity string from the registry). Needs ``npm`` on the PATH.
 """
 
 from __future__ import annotations
 
-import base64
 import json
 import re
 import subprocess
@@ -40,14 +40,9 @@ def _pack(version: str, workdir: Path) -> tuple[Path, str]:
     return workdir / info["filename"], str(info["integrity"])
 
 
-def _inline_images(css: str, images: Path) -> str:
-    """``url(images/NAME.png)`` -> ``url(data:image/png;base64,...)``."""
-
-    def data_uri(match: re.Match[str]) -> str:
-        encoded = base64.b64encode((images / match.group(1)).read_bytes()).decode("ascii")
-        return f"url(data:image/png;base64,{encoded})"
-
-    return re.sub(r"url\(images/([\w.-]+\.png)\)", data_uri, css)
+def _drop_images(css: str) -> str:
+    """``url(images/NAME.png)`` -> ``none`` (icons of controls the report's map does not use)."""
+    return re.sub(r"url\(images/[\w.-]+\.png\)", "none", css)
 
 
 def refresh(version: str = PINNED_VERSION) -> Path:
@@ -63,7 +58,7 @@ def refresh(version: str = PINNED_VERSION) -> Path:
         script = re.sub(r"\n//# sourceMappingURL=\S+\s*$", "\n", script)
         (TARGET / "leaflet.js").write_text(script, encoding="utf-8")
         css = (package / "dist" / "leaflet.css").read_text(encoding="utf-8")
-        (TARGET / "leaflet.css").write_text(_inline_images(css, package / "dist" / "images"), encoding="utf-8")
+        (TARGET / "leaflet.css").write_text(_drop_images(css), encoding="utf-8")
         (TARGET / "LICENSE").write_text((package / "LICENSE").read_text(encoding="utf-8"), encoding="utf-8")
         (TARGET / "VERSION").write_text(f"leaflet {version} (npm)\nintegrity {integrity}\n", encoding="utf-8")
     return TARGET
