@@ -361,6 +361,48 @@ def test_report_map_draws_offline_without_errors(kind, report_folders, browser):
 
 
 @pytest.mark.slow
+def test_an_extra_geojson_layer_gets_a_toggle_and_tooltips(tmp_path, tiny_run, tiny_city, browser):
+    """The seam for trade areas: a GeoDataFrame passed as an extra layer is drawn, toggled and hovered."""
+    import geopandas as gpd
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.by import By
+
+    from simulator.reports.html import write_html_document
+
+    centre = shapely.Point(float(tiny_run.plan["lon"].iloc[0]), float(tiny_run.plan["lat"].iloc[0]))
+    areas = gpd.GeoDataFrame(
+        {"store_id": ["A"], "share": [0.7]}, geometry=[centre.buffer(0.01)], crs="EPSG:4326"
+    ).to_crs(tiny_city.crs)
+    layer = geojson_layer(
+        areas,
+        "Trade areas (70 %)",
+        tooltip=[("store_id", "Store"), ("share", "Share of bookings")],
+        style={"color": "#7b3294", "weight": 2, "fillOpacity": 0.2},
+    )
+    page_path = write_html_document(
+        "extra", [map_section(map_data(tiny_city, {"tiny": tiny_run}, [layer]))], tmp_path / "x.html"
+    )
+    page = open_page(browser, page_path)
+    map_screenshot(browser)
+    toggle = browser.find_element(By.ID, "webmap-layer-extra0")
+    assert toggle.find_element(By.XPATH, "..").text.strip() == "Trade areas (70 %)" and not toggle.is_selected()
+    for layer_id in ("stores", "rivals", "stations", "lines", "districts"):
+        browser.find_element(By.ID, f"webmap-layer-{layer_id}").click()
+    toggle.click()
+    element = browser.find_element(By.ID, MAP_ELEMENT_ID)
+    browser.execute_script("arguments[0].scrollIntoView()", element)
+    point = browser.execute_script(
+        "var p = footprintMap.latLngToContainerPoint([arguments[0], arguments[1]]); return [p.x, p.y + 15];",
+        centre.y,
+        centre.x,
+    )
+    ActionChains(browser).move_to_element_with_offset(element, *offset(element, point)).perform()
+    tips = [t.text for t in browser.find_elements(By.CLASS_NAME, "leaflet-tooltip")]
+    assert any("Store: A" in t and "Share of bookings: 0.70" in t for t in tips), tips
+    page.collect().check()
+
+
+@pytest.mark.slow
 def test_sweep_report_opens_offline_without_errors(report_folders, browser):
     """A sweep's report has no map (its runs keep only KPIs, no zones or stores); it still must load cleanly."""
     from selenium.webdriver.common.by import By
