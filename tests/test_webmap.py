@@ -270,8 +270,8 @@ def exercise_map(driver) -> None:
     )
     assert store, "no store markers on the map"
     click_at(driver, element, store)
-    popup = driver.find_element(By.CLASS_NAME, "leaflet-popup-content").text
-    assert "Bookings requested" in popup and "Test drives" in popup
+    popup = wait_for_text(driver, "leaflet-popup-content")
+    assert "Bookings requested" in popup and "Test drives" in popup, popup
     for layer in ("stores", "rivals", "stations", "lines", "cells"):
         driver.find_element(By.ID, f"webmap-layer-{layer}").click()
     driver.execute_script("arguments[0].scrollIntoView()", element)
@@ -283,6 +283,19 @@ def exercise_map(driver) -> None:
     ActionChains(driver).move_to_element_with_offset(element, *offset(element, district)).perform()
     tips = [t.text for t in driver.find_elements(By.CLASS_NAME, "leaflet-tooltip")]
     assert any("Residents" in t and "Mean familiarity" in t for t in tips), f"no district tooltip on hover: {tips}"
+
+
+def wait_for_text(driver, css_class: str, seconds: float = 10.0) -> str:
+    """The text of the first element of a class once it has some (a popup may still be panning into view)."""
+    from selenium.webdriver.common.by import By
+
+    deadline = time.monotonic() + seconds
+    text = ""
+    while not text and time.monotonic() < deadline:
+        found = driver.find_elements(By.CLASS_NAME, css_class)
+        text = (found[0].get_attribute("textContent") or "") if found else ""
+        time.sleep(0.1)
+    return text
 
 
 def offset(element, point: list[float]) -> tuple[int, int]:

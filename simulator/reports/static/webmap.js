@@ -223,17 +223,16 @@
   var legend = document.getElementById("webmap-legend");
   function restyle() {
     var showCells = map.hasLayer(cells);
-    var scale = currentBreaks(showCells && !state.weekly ? "cells" : "districts");
+    var dScale = currentBreaks("districts"), dv = currentValues("districts"), legendScale = dScale;
     if (showCells) {
       var cellScale = currentBreaks("cells"), cv = currentValues("cells");
       cells.eachLayer(function (layer) { layer.setStyle({ fillColor: colour(cv[layer.wmIndex], cellScale) }); });
+      legendScale = cellScale;
     }
-    var districtFill = !showCells || state.weekly;
-    var dScale = currentBreaks("districts"), dv = currentValues("districts");
     districts.eachLayer(function (layer) {
-      layer.setStyle({ fillColor: colour(dv[layer.wmIndex], dScale), fillOpacity: districtFill ? 0.75 : 0 });
+      layer.setStyle({ fillColor: colour(dv[layer.wmIndex], dScale), fillOpacity: showCells ? 0 : 0.75 });
     });
-    drawLegend(scale);
+    drawLegend(legendScale);
   }
   function metricLabel() {
     if (state.weekly) { return "Mean familiarity (0–1), districts, " + weekLabel(); }
@@ -309,6 +308,7 @@
     if (!weekBox) { return; }
     weekBox.checked = state.weekly;
     weekText.textContent = state.weekly ? "week " + (state.week + 1) + " of " + weeks + ", " + weekLabel() : "";
+    if (state.weekly) { state.metric = "familiarity"; metricSelect.value = "familiarity"; }
     // The weekly snapshots are by district: the slider shows districts, not cells.
     if (state.weekly && map.hasLayer(cells)) { map.removeLayer(cells); toggles.cells.checked = false; }
     if (state.weekly && !map.hasLayer(districts)) { districts.addTo(map); toggles.districts.checked = true; restack(); }
