@@ -43,6 +43,14 @@ def test_wheel_ships_the_bundle_and_the_scenarios(tmp_path: Path) -> None:
     plans = {p.name for p in (PROJECT / "scenarios" / "plans").iterdir()}
     assert {Path(n).name for n in names if n.startswith("simulator/_data/scenarios/plans/")} == plans
     assert not any(n.startswith(("geo/", "scenarios/", "tests/")) for n in names)
+    static = PROJECT / "simulator" / "reports" / "static"
+    shipped_static = {
+        p.relative_to(PROJECT).as_posix()
+        for p in static.rglob("*")
+        if p.is_file() and p.suffix not in (".py", ".pyc") and "__pycache__" not in p.parts
+    }
+    assert shipped_static >= {"simulator/reports/static/leaflet/leaflet.js", "simulator/reports/static/webmap.js"}
+    assert shipped_static <= names, sorted(shipped_static - names)
 
 
 def test_resources_prefer_the_packaged_copy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

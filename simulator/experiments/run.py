@@ -20,7 +20,14 @@ from simulator.config import FootprintError, Scenario
 from simulator.experiments.cache import PreparedRun
 from simulator.experiments.executors import ExecutorSpec, execute
 from simulator.experiments.options import RunOptions, prepare_scenario, resolve_consumers
-from simulator.model import STORE_DAY_COLUMNS, FootprintModel, Population, replication_seeds, scenario_warnings
+from simulator.model import (
+    STORE_DAY_COLUMNS,
+    WEEK_DAYS,
+    FootprintModel,
+    Population,
+    replication_seeds,
+    scenario_warnings,
+)
 from simulator.model.population import consumer_count
 from simulator.results import DAILY_COUNT_COLUMNS, RunResult, build_metadata
 from simulator.results.uncertainty import add_within_run_se, mean_se_from_moments, se_name
@@ -39,7 +46,7 @@ class ReplicationOutcome:
 
     Attributes
     ----------
-    daily, stores, zones, cells, rivals : pandas.DataFrame
+    daily, stores, zones, cells, rivals, weekly : pandas.DataFrame
         The run tables of this replication (see :class:`simulator.results.RunResult`),
         without the ``replication`` and ``seed`` columns and the ``_scaled`` twins.
     plan : pandas.DataFrame
@@ -68,11 +75,22 @@ class ReplicationOutcome:
     packed: dict[str, bytes] = dataclasses.field(default_factory=dict)
     """Tables held as compressed Parquet bytes by :meth:`packed_tables` (their frames are empty)."""
 
+    weekly: pd.DataFrame = dataclasses.field(default_factory=pd.DataFrame)
+    """Each zone's familiarity at the end of every week (:func:`_weekly_table`)."""
+
     def daily_only(self) -> ReplicationOutcome:
         """This outcome with the daily table only (what a run kept only for its KPIs needs)."""
         empty = pd.DataFrame()
         return dataclasses.replace(
-            self, stores=empty, zones=empty, cells=empty, plan=empty, rivals=empty, diagnostics={}, packed={}
+            self,
+            stores=empty,
+            zones=empty,
+            cells=empty,
+            plan=empty,
+            rivals=empty,
+            weekly=empty,
+            diagnostics={},
+            packed={},
         )
 
     def packed_tables(self, names: Collection[str] = PACKED_TABLES) -> ReplicationOutcome:
@@ -134,7 +152,7 @@ def _from_parquet_bytes(data: bytes) -> pd.DataFrame:
     return pq.read_table(pa.BufferReader(data)).to_pandas()
 
 
-ALL_TABLES = frozenset({"daily", "stores", "zones", "cells", "rivals", "plan"})
+ALL_TABLES = frozenset({"daily", "stores", "zones", "cells", "rivals", "plan", "weekly"})
 """The tables of a :class:`ReplicationOutcome`; :func:`simulate_replication` can build fewer."""
 
 
@@ -209,6 +227,7 @@ def _outcome(
         zones=zones if "zones" in tables else empty,
         cells=cells if "cells" in tables else empty,
         plan=model.stores.to_frame(city) if "plan" in tables else empty,
+        weekly=_weekly_table(model) if "weekly" in tables else empty,
         weight=float(model.population.weight),
         mean_store_utilisation=_mean_utilisation(model.store_utilisation()),
         timings=timings,
@@ -285,6 +304,30 @@ def _centre(per_cell_value: np.ndarray, consumers: np.ndarray) -> float:
     """Consumer-weighted mean of a per-cell value over the cells with consumers (0 if none is finite)."""
     finite = np.isfinite(per_cell_value) & (consumers > 0)
     return float(np.average(per_cell_value[finite], weights=consumers[finite])) if finite.any() else 0.0
+
+
+def _weekly_table(model: FootprintModel) -> pd.DataFrame:
+    """The zones' familiarity at the end of every week (and of the horizon), long by (week, zone).
+
+    ``mean_familiarity`` = sum of F_i / consumers and ``share_familiar`` = #{F_i >= 0.5} /
+    consumers over the consumers living in the zone (NaN where it has none).
+    """
+    zone_ids = model.city.zone_ids
+    n_zones = len(zone_ids)
+    consumers = np.bincount(model.consumer_zone, minlength=n_zones).astype(np.float64)
+    safe = np.maximum(consumers, 1.0)
+    days = np.repeat(np.asarray(model.weekly_days, dtype=np.int64), n_zones)
+    sums = np.asarray(model.weekly_familiarity, dtype=np.float64).reshape(-1, 2, n_zones)
+    return pd.DataFrame(
+        {
+            "week": days // WEEK_DAYS + 1,
+            "day": days,
+            "zone_id": np.tile(zone_ids, len(model.weekly_days)),
+            "consumers": np.tile(consumers.astype(np.int64), len(model.weekly_days)),
+            "mean_familiarity": np.where(consumers > 0, sums[:, 0, :] / safe, np.nan).ravel(),
+            "share_familiar": np.where(consumers > 0, sums[:, 1, :] / safe, np.nan).ravel(),
+        }
+    )
 
 
 def _results_frame(sums: dict, counts: dict, weight: float, centres: Mapping[str, float]) -> pd.DataFrame:
@@ -418,7 +461,9 @@ def assemble_result(
     Adds the ``replication`` and ``seed`` columns, the ``_scaled`` twins of the counts and
     the metadata; build and dynamics times are summed over the replications.
     """
-    tables = {name: _stacked(name, seeds, outcomes) for name in ("daily", "stores", "zones", "cells", "rivals")}
+    tables = {
+        name: _stacked(name, seeds, outcomes) for name in ("daily", "stores", "zones", "cells", "rivals", "weekly")
+    }
     weight = float(outcomes[-1].weight)
     daily = tables["daily"]
     for column in DAILY_COUNT_COLUMNS:
@@ -457,6 +502,7 @@ def assemble_result(
         plan=outcomes[-1].plan,
         metadata=metadata,
         rivals=rivals,
+        weekly=tables["weekly"],
     )
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from simulator.model.dynamics import followers_of
 from simulator.model.exposure import Exposure, build_exposure
-from simulator.model.footprint_model import FootprintModel
+from simulator.model.footprint_model import WEEK_DAYS, FootprintModel
 from simulator.model.plan import PlacedRivals, PlacedStores, place_rivals, place_stores
 from simulator.model.population import Population, synthesize_population
 from simulator.model.rng import replication_seeds, run_generators
@@ -18,6 +18,7 @@ from simulator.model.store_agent import STORE_DAY_COLUMNS
 
 __all__ = [
     "STORE_DAY_COLUMNS",
+    "WEEK_DAYS",
     "Exposure",
     "FootprintModel",
     "PlacedRivals",

@@ -86,6 +86,9 @@ REPORTED_KPIS = (
 )
 """Columns of the daily rows that the Mesa ``DataCollector`` collects."""
 
+WEEK_DAYS = 7
+"""Days between two snapshots of the zones' familiarity (the last day of the horizon is always one)."""
+
 
 class FootprintModel(mesa.Model):
     """The retail footprint model of one scenario and one seed.
@@ -197,6 +200,9 @@ class FootprintModel(mesa.Model):
                     for name in REPORTED_KPIS
                 }
             )
+        self.consumer_zone = np.asarray(self.city.cell_zone)[self.population.home_cell]
+        self.weekly_days: list[int] = []
+        self.weekly_familiarity: list[np.ndarray] = []
 
     @property
     def aware(self) -> np.ndarray:
@@ -263,6 +269,8 @@ class FootprintModel(mesa.Model):
         self.daily_rows.append(row)
         if self.store_days == "all" or (self.store_days == "last" and day == self.horizon_days - 1):
             self._record_stores(day, store_sightings, served, bought)
+        if day % WEEK_DAYS == WEEK_DAYS - 1 or day == self.horizon_days - 1:
+            self._record_week(day)
         self.day += 1
         self.running = self.day < self.horizon_days
         if self.datacollector is not None:
@@ -388,6 +396,20 @@ class FootprintModel(mesa.Model):
         day, so today's value is ``wom / delta_S`` (before today's new sources).
         """
         return self.consumers.trust_of(consumers, day)
+
+    def _record_week(self, day: int) -> None:
+        """Snapshot each zone's familiarity at the end of ``day``: sums of F_i and of [F_i >= 0.5] by home zone."""
+        familiarity = self.familiarity()
+        n_zones = len(self.city.zone_ids)
+        self.weekly_days.append(day)
+        self.weekly_familiarity.append(
+            np.stack(
+                [
+                    np.bincount(self.consumer_zone, weights=familiarity, minlength=n_zones),
+                    np.bincount(self.consumer_zone, weights=familiarity >= 0.5, minlength=n_zones),
+                ]
+            )
+        )
 
     def _record_stores(self, day: int, store_sightings: np.ndarray, served: np.ndarray, bought: np.ndarray) -> None:
         buyers = set(served[bought].tolist()) if len(served) else set()

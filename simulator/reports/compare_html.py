@@ -32,6 +32,7 @@ from simulator.reports.html import (
     write_html_document,
 )
 from simulator.reports.noise import rank_labels, ranking_note, value_with_se
+from simulator.reports.webmap import comparison_map_section
 from simulator.results import merge_warnings
 
 _CAPTIONS = {
@@ -366,6 +367,7 @@ def write_comparison_html(
         key_value_table(_comparison_pairs(result)),
         "</section>",
         *_headline_section(result, figure_paths),
+        comparison_map_section(result.city, {name: result.runs[name] for name in result.plan_names}),
         "<section><h2>Funnel over time</h2>",
         _figure_block(figure_paths, "funnel"),
         _figure_block(figure_paths, "difference_over_time"),

@@ -2,8 +2,9 @@
 
 Reports are single self-contained files: :func:`write_html_document` wraps the sections
 in one page with the inline style sheet :data:`REPORT_CSS`, and :func:`image_tag` embeds
-PNG figures as base64 data, so there are no scripts, external fonts or links. Every text
-goes through :func:`escape_html`.
+PNG figures as base64 data, so there are no external scripts, fonts or links (the only
+scripts are those of the interactive map, inlined by :mod:`simulator.reports.webmap`).
+Every text goes through :func:`escape_html`.
 """
 
 from __future__ import annotations

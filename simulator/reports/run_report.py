@@ -31,6 +31,7 @@ from simulator.reports.html import (
 )
 from simulator.reports.market_report import access_section, market_sections
 from simulator.reports.noise import format_se, rank_labels, ranking_line, ranking_note, value_with_se
+from simulator.reports.webmap import run_map_section
 from simulator.results import RunResult, replication_means, store_totals
 
 RANKING_KPI = ("bookings_requested", "test-drive bookings requested")
@@ -334,6 +335,7 @@ def write_report_html(
         key_value_table(_run_pairs(result)),
         "</section>",
         _results_section(result),
+        run_map_section(result),
         "<section><h2>Funnel over time</h2>",
         _figure_block(figure_paths, "funnel"),
         "</section>",

@@ -32,12 +32,12 @@ from simulator.results.uncertainty import (
 SCHEMA_VERSION = 1
 """Version of the run-folder layout written into ``metadata.json``."""
 
-TABLE_NAMES = ("daily", "stores", "zones", "cells", "plan", "rivals")
+TABLE_NAMES = ("daily", "stores", "zones", "cells", "plan", "rivals", "weekly")
 """Tables of a run folder, each stored as ``<name>.parquet``."""
 
-OPTIONAL_TABLES = ("cells", "rivals")
-"""Tables that may be empty without columns (no cells kept; no rival showrooms); a run
-folder written before ``rivals`` existed reads it as empty."""
+OPTIONAL_TABLES = ("cells", "rivals", "weekly")
+"""Tables that may be empty without columns (no cells kept; no rival showrooms; no weekly
+snapshots); a run folder written before ``rivals`` or ``weekly`` existed reads them as empty."""
 
 SUMMARY_TABLES = ("summary", "store_summary", "zone_summary")
 """Derived tables of a run folder (``<name>.parquet``), written for readers of the files and
@@ -167,6 +167,16 @@ REQUIRED_COLUMNS: dict[str, tuple[str, ...]] = {
         "bookings",
         "bookings_scaled",
     ),
+    "weekly": (
+        "replication",
+        "seed",
+        "week",
+        "day",
+        "zone_id",
+        "consumers",
+        "mean_familiarity",
+        "share_familiar",
+    ),
     "plan": (
         "store_id",
         "store_name",
@@ -240,6 +250,9 @@ class RunResult:
         (``docs/architecture.md``). ``cells`` may be empty.
     rivals : pandas.DataFrame
         Bookings won by each rival showroom, per replication (empty without rivals).
+    weekly : pandas.DataFrame
+        Each zone's mean familiarity and share familiar at the end of every week of the
+        horizon and on its last day, per replication (empty in folders written before it).
     metadata : dict
         JSON-serialisable run description: see :func:`build_metadata`.
     """
@@ -251,6 +264,7 @@ class RunResult:
     plan: pd.DataFrame
     metadata: dict[str, Any]
     rivals: pd.DataFrame = dataclasses.field(default_factory=pd.DataFrame)
+    weekly: pd.DataFrame = dataclasses.field(default_factory=pd.DataFrame)
 
     @property
     def n_replications(self) -> int:

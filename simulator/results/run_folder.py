@@ -3,7 +3,7 @@
 A run folder (see ``docs/architecture.md``, section "Results (run folder)") holds::
 
     metadata.json   daily.parquet   stores.parquet   zones.parquet   cells.parquet   rivals.parquet
-    plan.parquet    summary.parquet store_summary.parquet zone_summary.parquet
+    plan.parquet    weekly.parquet  summary.parquet store_summary.parquet zone_summary.parquet
     zones.gpkg      figures/*.png   report.html
 
 :func:`write_run_tables` writes the storage part (metadata, Parquet tables, GeoPackage),
@@ -143,7 +143,7 @@ def read_run(run_dir: str | os.PathLike[str]) -> RunResult:
     tables = {}
     for name in TABLE_NAMES:
         table_path = folder / f"{name}.parquet"
-        if not table_path.is_file() and name == "rivals":
+        if not table_path.is_file() and name in ("rivals", "weekly"):
             tables[name] = pd.DataFrame()
             continue
         if not table_path.is_file():
