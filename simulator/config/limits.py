@@ -31,8 +31,8 @@ INT32_MAX = 2**31 - 1
 INT64_MAX = 2**63 - 1
 """Largest integer any key accepts (seeds, counts): what a Parquet ``int64`` column holds."""
 
-MAX_DAYS = 3_650
-"""Longest horizon, days (``horizon.days``, ``--days``): ten years."""
+MAX_DAYS = 7_300
+"""Longest horizon, days (``horizon.days``, ``--days``): twenty years (the Bass limiting-case test runs twelve)."""
 
 MAX_DAY = 36_500
 """Largest day number (``open_day``, ``close_day``, lever days): a hundred years, so a
