@@ -375,8 +375,15 @@ def launch_rush_figure(daily: pd.DataFrame, plan: pd.DataFrame, *, capacity_in_p
 # --------------------------------------------------------------------------- saving
 
 
+def _access_figure_of(result: RunResult, zone_gdf: Any) -> Figure:
+    return access_figure(zone_access(result, zone_gdf))
+
+
 def market_figure_jobs(result: RunResult, folder: str | os.PathLike[str], zone_gdf: Any = None) -> list[FigureJob]:
     """The market figures the run's tables allow, as jobs writing into ``folder``.
+
+    Which figures there are is read from the tables' columns; the numbers are computed
+    when a job draws its figure.
 
     ``intent_funnel`` (needs ``test_drive_intents``), ``rival_share`` (needs a non-empty
     ``rivals`` table), ``access`` (needs ``nearest_store_km`` in zones), ``launch_rush``
@@ -387,12 +394,12 @@ def market_figure_jobs(result: RunResult, folder: str | os.PathLike[str], zone_g
     daily = result.daily
     if "test_drive_intents" in daily.columns and len(daily):
         jobs.append(FigureJob("intent_funnel", partial(intent_funnel_figure, daily), folder / "intent_funnel.png"))
-    brands, _showrooms = rival_bookings(result)
-    if len(brands):
+    rivals = result.rivals
+    if not rivals.empty and "bookings" in rivals.columns:  # when rival_bookings has rows
         jobs.append(FigureJob("rival_share", partial(rival_share_figure, result), folder / "rival_share.png", 2.0))
-    access = zone_access(result, zone_gdf)
-    if len(access) and "bookings_requested_per_1000" in access.columns:
-        jobs.append(FigureJob("access", partial(access_figure, access), folder / "access.png"))
+    zones = result.zones
+    if not zones.empty and {"nearest_store_km", "bookings_requested_per_1000"} <= set(zones.columns):
+        jobs.append(FigureJob("access", partial(_access_figure_of, result, zone_gdf), folder / "access.png"))
     if "queue_length" in daily.columns and len(daily):
         scaled = any(str(c).endswith("_scaled") for c in daily.columns)
         draw = partial(
