@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from pathlib import Path
 
-from simulator.reports.figures import FigureJob, save_figure_jobs
+from simulator.reports.figures import FigureJob, cjk_font_family, save_figure_jobs
 
 _INHERITED: Sequence[FigureJob] = ()
 """The jobs of the rendering being started; forked workers find them here."""
@@ -72,6 +72,7 @@ class FigureRendering:
         if workers < 2 or "fork" not in multiprocessing.get_all_start_methods():
             return
         order = sorted(range(len(self._jobs)), key=lambda index: -self._jobs[index].cost)
+        cjk_font_family()  # fill the per-process cache once here (an fc-list call) rather than in each worker
         _INHERITED = self._jobs
         try:
             # With fork, the pool starts all its workers at the first submit: they inherit the jobs.
