@@ -463,6 +463,12 @@ def main(argv: list[str] | None = None) -> int:
             for repeat in range(repeats)
         ]
         rows.append(aggregate(runs))
+        row = rows[-1]
+        console.print(
+            f"[dim]  {row['consumers']:,}: build {row['build_s']:.1f} s, dynamics {row['dynamics_s']:.1f} s, "
+            f"CPU {row['build_cpu_s'] + row['dynamics_cpu_s']:.1f} s, peak RSS {row['peak_rss_mb']:,.0f} MB, "
+            f"load {row['load_before']:.2f}[/dim]"
+        )
     console.print(
         f"[dim]per-agent Mesa reference: {args.reference_consumers:,} consumers x {args.reference_days} days ...[/dim]"
     )
