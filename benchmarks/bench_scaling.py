@@ -4,6 +4,10 @@ One command prints the whole table::
 
     python benchmarks/bench_scaling.py [--sizes 10000,100000,1000000,2000000] [--days 365]
                                        [--reference-consumers 2000] [--reference-days D] [--quick]
+                                       [--large]
+
+``--large`` adds 5M, 10M and every resident of the city (``all``: 21,893,095 in Beijing),
+which take minutes each and up to several GB.
 
 Each run of each size is a fresh subprocess (so that its peak resident memory,
 ``ru_maxrss``, is its own) on the scenario (default: the Beijing launch). In that subprocess:
@@ -25,7 +29,8 @@ Each run of each size is a fresh subprocess (so that its peak resident memory,
   actually had (1 on a machine whose other core is busy, about 2 when both are free).
 
 Growth exponents are least-squares slopes of ``log(time)`` on ``log(consumers)`` (over all
-sizes, and between the two largest) and on ``log(days)`` (checkpoints of the run at the size
+sizes, and between the two largest; for the CPU time of build plus dynamics, the one with
+the 1.05 target, over the sizes from 1M up, where fixed costs no longer flatter it) and on ``log(days)`` (checkpoints of the run at the size
 closest to 1M). The per-agent reference (``benchmarks/reference_mesa.py``) runs in its own
 subprocess at ``--reference-consumers`` for ``--reference-days`` days (default: the same
 horizon, so that both simulate the same days of the plan); the speed-up column is each
@@ -63,7 +68,12 @@ TARGETS = {
     "build_s_1m": 60.0,
     "peak_rss_mb_1m": 1.5 * 1024,
     "exponent": 1.1,
+    "exponent_cpu_large": 1.05,
 }
+LARGE_SIZES = ("5000000", "10000000", "all")
+"""Sizes ``--large`` adds: 5M, 10M and every resident of the city (21,893,095 in Beijing)."""
+LARGE_FROM = ONE_MILLION
+"""The CPU-time exponent with the 1.05 target is fitted over the sizes from 1M up."""
 
 
 # ----------------------------------------------------------------------------- workers
@@ -100,17 +110,18 @@ def _instrument(model, timer: _Timer) -> None:
             agent.serve = timer.wrap("stores_serve", agent.serve)
 
 
-def _load(scenario_path: str, consumers: int, days: int):
+def _load(scenario_path: str, consumers: int | str, days: int):
+    """The scenario at ``consumers`` (a count, or ``"all"``: one per resident) and its city."""
     from simulator.city.bundle import load_city
-    from simulator.experiments import RunOptions, prepare_scenario
+    from simulator.experiments import RunOptions, prepare_scenario, resolve_consumers
 
     scenario = prepare_scenario(scenario_path, RunOptions(consumers=consumers, days=days))
     started = time.perf_counter()
     city = load_city(scenario.resolved_bundle)
-    return scenario, city, time.perf_counter() - started
+    return resolve_consumers(scenario, city.population_total), city, time.perf_counter() - started
 
 
-def worker_production(scenario_path: str, consumers: int, days: int, seed_offset: int, breakdown: bool) -> dict:
+def worker_production(scenario_path: str, consumers: int | str, days: int, seed_offset: int, breakdown: bool) -> dict:
     """Time one build and one run of the production model at one size (in this process)."""
     import numba
 
@@ -127,12 +138,13 @@ def worker_production(scenario_path: str, consumers: int, days: int, seed_offset
     rss_after_warm_up = _peak_rss_mb()
     gc.collect()
 
+    consumers = int(scenario.population.consumers)
     seed = scenario.seed + seed_offset
-    started = time.perf_counter()
+    started, build_cpu_started = time.perf_counter(), time.process_time()
     population = synthesize_population(city, scenario.population, run_generators(seed)[0])
     population_done = time.perf_counter()
     model = FootprintModel(scenario, seed=seed, city=city, population=population)
-    built = time.perf_counter()
+    built, build_cpu_s = time.perf_counter(), time.process_time() - build_cpu_started
     timer = _Timer()
     if breakdown:
         _instrument(model, timer)
@@ -159,6 +171,7 @@ def worker_production(scenario_path: str, consumers: int, days: int, seed_offset
         "exposure_s": exposure_s,
         "model_init_s": built - population_done - exposure_s,
         "build_s": built - started,
+        "build_cpu_s": build_cpu_s,
         "dynamics_s": dynamics_s,
         "dynamics_cpu_s": dynamics_cpu_s,
         "cores_used": dynamics_cpu_s / dynamics_s,
@@ -182,7 +195,7 @@ def aggregate(runs: list[dict]) -> dict:
     """
     median_run = sorted(runs, key=lambda r: r["dynamics_s"])[len(runs) // 2]
     row = dict(median_run)
-    timings = ("population_s", "exposure_s", "model_init_s", "build_s", "dynamics_s", "dynamics_cpu_s")
+    timings = ("population_s", "exposure_s", "model_init_s", "build_s", "build_cpu_s", "dynamics_s", "dynamics_cpu_s")
     for name in (*timings, "warm_up_s", "city_s"):
         row[name] = statistics.median(r[name] for r in runs)
     row["repeats"] = len(runs)
@@ -255,6 +268,12 @@ def summarise(rows: list[dict], reference: dict) -> dict:
     for clock, key in (("wall", "dynamics_s"), ("cpu", "dynamics_cpu_s")):
         exponents[f"dynamics_vs_consumers_{clock}"] = slope(sizes, [r[key] for r in rows])
         exponents[f"dynamics_vs_consumers_top_two_{clock}"] = slope(sizes[-2:], [r[key] for r in rows[-2:]])
+    for row in rows:
+        row["cpu_s"] = row.get("build_cpu_s", math.nan) + row["dynamics_cpu_s"]
+    large = [r for r in rows if r["consumers"] >= LARGE_FROM]
+    exponents["cpu_vs_consumers_all_sizes"] = slope(sizes, [r["cpu_s"] for r in rows])
+    exponents["cpu_vs_consumers_large"] = slope([r["consumers"] for r in large], [r["cpu_s"] for r in large])
+    exponents["large_sizes"] = [r["consumers"] for r in large]
     exponents["build_vs_consumers"] = slope(sizes, [r["build_s"] for r in rows])
     exponents["build_vs_consumers_top_two"] = slope(sizes[-2:], [r["build_s"] for r in rows[-2:]])
     days_row = min(rows, key=lambda r: abs(math.log(r["consumers"] / ONE_MILLION)))
@@ -279,6 +298,10 @@ def summarise(rows: list[dict], reference: dict) -> dict:
         verdicts["dynamics CPU time exponent in consumers <= 1.1 (two largest)"] = (
             exponents["dynamics_vs_consumers_top_two_cpu"] <= TARGETS["exponent"]
         )
+    if len(large) >= 3:
+        verdicts["CPU time (build + dynamics) exponent in consumers <= 1.05 (sizes from 1M)"] = (
+            exponents["cpu_vs_consumers_large"] <= TARGETS["exponent_cpu_large"]
+        )
     if len(days_row["checkpoints"]) >= 2:
         verdicts["dynamics CPU time exponent in days <= 1.1"] = exponents["dynamics_vs_days_cpu"] <= TARGETS["exponent"]
     return {"reference_cd_per_s": reference_rate, "exponents": exponents, "verdicts": verdicts}
@@ -296,6 +319,7 @@ def table_rows(rows: list[dict], reference: dict) -> tuple[list[str], list[list[
         "exposure s",
         "build s",
         "dynamics s",
+        "CPU s",
         "s/year",
         "M cons.-days/s",
         "vs Mesa",
@@ -316,6 +340,7 @@ def table_rows(rows: list[dict], reference: dict) -> tuple[list[str], list[list[
                 f"{r['exposure_s']:.2f}",
                 f"{r['build_s']:.2f}",
                 f"{r['dynamics_s']:.2f}",
+                f"{r['cpu_s']:.1f}",
                 f"{r['seconds_per_year']:.1f}",
                 _millions(r["cd_per_s"]),
                 f"{r['speedup']:.0f}x",
@@ -334,6 +359,7 @@ def table_rows(rows: list[dict], reference: dict) -> tuple[list[str], list[list[
             "-",
             f"{reference['build_s']:.2f}",
             f"{reference['dynamics_s']:.2f}",
+            "-",
             f"{reference['dynamics_s'] * 365 / reference['days']:.1f}",
             _millions(ref_rate),
             "1x",
@@ -383,18 +409,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-breakdown", action="store_true", help="do not time the parts of a day")
     parser.add_argument("--scenario", default=str(DEFAULT_SCENARIO))
     parser.add_argument("--quick", action="store_true", help="small sizes only: checks that the script works")
+    parser.add_argument(
+        "--large", action="store_true", help="add 5M, 10M and every resident ('all'): several minutes each"
+    )
     parser.add_argument("--out", default=str(RESULTS))
     parser.add_argument("--worker", choices=("production", "reference"), help=argparse.SUPPRESS)
-    parser.add_argument("--consumers", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--consumers", help=argparse.SUPPRESS)
     parser.add_argument("--seed-offset", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
 
     if args.worker == "production":
-        run = worker_production(args.scenario, args.consumers, args.days, args.seed_offset, not args.no_breakdown)
+        consumers = args.consumers if args.consumers == "all" else int(args.consumers)
+        run = worker_production(args.scenario, consumers, args.days, args.seed_offset, not args.no_breakdown)
         print(json.dumps(run))
         return 0
     if args.worker == "reference":
-        print(json.dumps(worker_reference(args.scenario, args.consumers, args.days)))
+        print(json.dumps(worker_reference(args.scenario, int(args.consumers), args.days)))
         return 0
 
     from rich.console import Console
@@ -404,14 +434,15 @@ def main(argv: list[str] | None = None) -> int:
         args.sizes, args.days, args.reference_consumers, args.repeats = "5000,20000", 30, 300, 1
     if args.reference_days is None:
         args.reference_days = args.days
-    sizes = sorted(int(s) for s in args.sizes.split(","))
+    requested = [s.strip() for s in args.sizes.split(",")] + (list(LARGE_SIZES) if args.large else [])
+    sizes = sorted(dict.fromkeys(requested), key=lambda s: math.inf if s == "all" else int(s))
     console = Console(width=None if sys.stdout.isatty() else 150)
     load_start = os.getloadavg()
     started = time.perf_counter()
     rows = []
     for size in sizes:
-        console.print(f"[dim]production model: {size:,} consumers x {args.days} days ...[/dim]")
-        repeats = args.repeats if size <= 100_000 else args.repeats_large
+        console.print(f"[dim]production model: {size} consumers x {args.days} days ...[/dim]")
+        repeats = args.repeats if size != "all" and int(size) <= 100_000 else args.repeats_large
         extra = ["--no-breakdown"] if args.no_breakdown else []
         runs = [
             _subprocess(
@@ -432,6 +463,12 @@ def main(argv: list[str] | None = None) -> int:
             for repeat in range(repeats)
         ]
         rows.append(aggregate(runs))
+        row = rows[-1]
+        console.print(
+            f"[dim]  {row['consumers']:,}: build {row['build_s']:.1f} s, dynamics {row['dynamics_s']:.1f} s, "
+            f"CPU {row['build_cpu_s'] + row['dynamics_cpu_s']:.1f} s, peak RSS {row['peak_rss_mb']:,.0f} MB, "
+            f"load {row['load_before']:.2f}[/dim]"
+        )
     console.print(
         f"[dim]per-agent Mesa reference: {args.reference_consumers:,} consumers x {args.reference_days} days ...[/dim]"
     )
@@ -471,6 +508,10 @@ def main(argv: list[str] | None = None) -> int:
         "growth exponent of dynamics time in consumers, all sizes / two largest: "
         f"wall {exponents['dynamics_vs_consumers_wall']:.3f} / {exponents['dynamics_vs_consumers_top_two_wall']:.3f}, "
         f"CPU {exponents['dynamics_vs_consumers_cpu']:.3f} / {exponents['dynamics_vs_consumers_top_two_cpu']:.3f}",
+        "growth exponent of CPU time (build + dynamics) in consumers: "
+        f"{exponents['cpu_vs_consumers_large']:.3f} over the sizes from 1M "
+        f"({', '.join(f'{c:,}' for c in exponents['large_sizes'])}), "
+        f"{exponents['cpu_vs_consumers_all_sizes']:.3f} over all sizes",
         f"growth exponent of build time in consumers: {exponents['build_vs_consumers']:.3f} over all sizes, "
         f"{exponents['build_vs_consumers_top_two']:.3f} between the two largest",
         f"growth exponent of dynamics time in days ({exponents['days_at_consumers']:,} consumers; elapsed wall at days "

@@ -16,6 +16,7 @@ from simulator.cli import app
 from simulator.config import ScenarioError, apply_overrides, parse_scenario
 from simulator.experiments import resolve_consumers
 from simulator.model import population as population_module
+from simulator.model.dynamics import followers_of
 from simulator.model.population import (
     CONTACT_WINDOW_MIN,
     MODE_ACTIVE,
@@ -150,6 +151,22 @@ def test_counting_sort_transpose_is_the_stable_argsort_transpose(n, k, share, se
     # in-degrees are the column counts; out-degrees of the transpose sum to the edges
     assert np.array_equal(np.diff(follower_indptr), np.bincount(indices, minlength=n))
     assert follower_indptr[-1] == len(indices)
+
+
+@pytest.mark.parametrize(
+    "n, k, share, seed", [(2000, 6, 0.1, 11), (500, 3, 0.9, 12), (50, 0, 0.5, 13), (1, 4, 0.2, 14)]
+)
+def test_model_followers_are_the_argsort_followers(n, k, share, seed):
+    """The model's followers (counting sort, int32) equal the former argsort construction on a seeded graph."""
+    indptr, indices = small_world_contacts(n, k, share, np.random.default_rng(seed))
+    follower_indptr, follower_indices, inverse_degree = followers_of(n, indptr, indices)
+    expected_indptr, expected_indices = _reference_followers(n, indptr, indices)
+    assert follower_indices.dtype == np.int32 and follower_indptr.dtype == np.int64
+    assert np.array_equal(follower_indptr, expected_indptr)
+    assert np.array_equal(follower_indices, expected_indices)
+    degree = np.diff(indptr)
+    expected_inverse = np.where(degree > 0, 1.0 / np.maximum(degree, 1), 0.0).astype(np.float32)
+    assert np.array_equal(inverse_degree, expected_inverse)
 
 
 @settings(max_examples=30, deadline=None)

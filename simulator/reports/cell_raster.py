@@ -14,6 +14,7 @@ returns None and the caller draws the polygons.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from typing import Any
 
@@ -183,20 +184,38 @@ def value_colours(values: np.ndarray, colourmap: Colormap, norm: Normalize, no_d
 
 def polygon_path(geometry: Any) -> MplPath:
     """A matplotlib path of a (multi)polygon, holes included."""
-    vertices: list[np.ndarray] = []
-    codes: list[np.ndarray] = []
-    for polygon in getattr(geometry, "geoms", [geometry]):
-        if polygon.geom_type != "Polygon" or polygon.is_empty:
-            continue
-        for ring in [polygon.exterior, *polygon.interiors]:
-            xy = np.asarray(ring.coords, dtype=float)
-            ring_codes = np.full(len(xy), MplPath.LINETO, dtype=np.uint8)
-            ring_codes[0], ring_codes[-1] = MplPath.MOVETO, MplPath.CLOSEPOLY
-            vertices.append(xy)
-            codes.append(ring_codes)
-    if not vertices:
-        return MplPath(np.zeros((1, 2)), [MplPath.MOVETO])
-    return MplPath(np.concatenate(vertices), np.concatenate(codes))
+    return polygon_paths(np.array([geometry], dtype=object))[0]
+
+
+def polygon_paths(geometries: np.ndarray) -> list[MplPath]:
+    """Matplotlib paths of (multi)polygons, holes included, all rings read in one pass.
+
+    Each polygon part contributes its exterior ring, then its interior rings, each a
+    ``MOVETO``, ``LINETO``... ``CLOSEPOLY`` run of its coordinates; parts that are not
+    polygons, and empty ones, are left out (a geometry without any polygon gives a path
+    of one ``MOVETO``, which draws nothing).
+    """
+    geometries = np.asarray(geometries, dtype=object)
+    parts, part_owner = shapely.get_parts(geometries, return_index=True)
+    polygons = (shapely.get_type_id(parts) == shapely.GeometryType.POLYGON) & ~shapely.is_empty(parts)
+    parts, part_owner = parts[polygons], part_owner[polygons]
+    rings, ring_part = shapely.get_rings(parts, return_index=True)
+    vertices, vertex_ring = shapely.get_coordinates(rings, return_index=True)
+    ring_sizes = np.bincount(vertex_ring, minlength=len(rings))
+    ring_stops = np.cumsum(ring_sizes)
+    codes = np.full(len(vertices), MplPath.LINETO, dtype=np.uint8)
+    non_empty = ring_sizes > 0
+    codes[(ring_stops - ring_sizes)[non_empty]] = MplPath.MOVETO
+    codes[ring_stops[non_empty] - 1] = MplPath.CLOSEPOLY
+    vertex_owner = part_owner[ring_part[vertex_ring]]
+    bounds = np.searchsorted(vertex_owner, np.arange(len(geometries) + 1))
+    paths = []
+    for start, stop in itertools.pairwise(bounds):
+        if start == stop:
+            paths.append(MplPath(np.zeros((1, 2)), [MplPath.MOVETO]))
+        else:
+            paths.append(MplPath(vertices[start:stop], codes[start:stop]))
+    return paths
 
 
 class CellPainter:
@@ -214,7 +233,7 @@ class CellPainter:
         image = value_colours(raster.values, colourmap, norm, no_data_colour)
         image[~raster.has_cell] = (0.0, 0.0, 0.0, 0.0)
         self.image = image
-        self.piece_paths = [polygon_path(g) for g in raster.pieces]
+        self.piece_paths = polygon_paths(raster.pieces)
         self.piece_colours = value_colours(raster.piece_values, colourmap, norm, no_data_colour)
 
     def __call__(self, axis: Any) -> None:

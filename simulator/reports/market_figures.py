@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -27,11 +28,12 @@ from matplotlib.patches import Patch
 
 from simulator.reports.figures import (
     LINE_COLOUR,
+    FigureJob,
     display_label,
     font_kwargs,
     new_figure,
     renderable,
-    save_png,
+    save_figure_jobs,
     thousands_formatter,
 )
 from simulator.reports.market_data import (
@@ -373,29 +375,47 @@ def launch_rush_figure(daily: pd.DataFrame, plan: pd.DataFrame, *, capacity_in_p
 # --------------------------------------------------------------------------- saving
 
 
+def _access_figure_of(result: RunResult, zone_gdf: Any) -> Figure:
+    return access_figure(zone_access(result, zone_gdf))
+
+
+def market_figure_jobs(result: RunResult, folder: str | os.PathLike[str], zone_gdf: Any = None) -> list[FigureJob]:
+    """The market figures the run's tables allow, as jobs writing into ``folder``.
+
+    Which figures there are is read from the tables' columns; the numbers are computed
+    when a job draws its figure.
+
+    ``intent_funnel`` (needs ``test_drive_intents``), ``rival_share`` (needs a non-empty
+    ``rivals`` table), ``access`` (needs ``nearest_store_km`` in zones), ``launch_rush``
+    (needs ``queue_length``); each only when its input is there.
+    """
+    folder = Path(folder)
+    jobs: list[FigureJob] = []
+    daily = result.daily
+    if "test_drive_intents" in daily.columns and len(daily):
+        jobs.append(FigureJob("intent_funnel", partial(intent_funnel_figure, daily), folder / "intent_funnel.png"))
+    rivals = result.rivals
+    if not rivals.empty and "bookings" in rivals.columns:  # when rival_bookings has rows
+        jobs.append(FigureJob("rival_share", partial(rival_share_figure, result), folder / "rival_share.png", 2.0))
+    zones = result.zones
+    if not zones.empty and {"nearest_store_km", "bookings_requested_per_1000"} <= set(zones.columns):
+        jobs.append(FigureJob("access", partial(_access_figure_of, result, zone_gdf), folder / "access.png"))
+    if "queue_length" in daily.columns and len(daily):
+        scaled = any(str(c).endswith("_scaled") for c in daily.columns)
+        draw = partial(
+            launch_rush_figure, daily, result.plan, capacity_in_people=scaled or result.consumer_weight == 1.0
+        )
+        jobs.append(FigureJob("launch_rush", draw, folder / "launch_rush.png", 1.5))
+    return jobs
+
+
 def save_market_figures(result: RunResult, folder: str | os.PathLike[str], zone_gdf: Any = None) -> dict[str, Path]:
     """Write the market figures the run's tables allow into ``folder`` (which must exist).
 
     Returns
     -------
     dict of str to pathlib.Path
-        ``intent_funnel`` (needs ``test_drive_intents``), ``rival_share`` (needs a
-        non-empty ``rivals`` table), ``access`` (needs ``nearest_store_km`` in zones),
-        ``launch_rush`` (needs ``queue_length``); each only when its input is there.
+        ``intent_funnel``, ``rival_share``, ``access``, ``launch_rush``, each only when
+        the run's tables allow it (:func:`market_figure_jobs`).
     """
-    folder = Path(folder)
-    written: dict[str, Path] = {}
-    daily = result.daily
-    if "test_drive_intents" in daily.columns and len(daily):
-        written["intent_funnel"] = save_png(intent_funnel_figure(daily), folder / "intent_funnel.png")
-    brands, _showrooms = rival_bookings(result)
-    if len(brands):
-        written["rival_share"] = save_png(rival_share_figure(result), folder / "rival_share.png")
-    access = zone_access(result, zone_gdf)
-    if len(access) and "bookings_requested_per_1000" in access.columns:
-        written["access"] = save_png(access_figure(access), folder / "access.png")
-    if "queue_length" in daily.columns and len(daily):
-        scaled = any(str(c).endswith("_scaled") for c in daily.columns)
-        figure = launch_rush_figure(daily, result.plan, capacity_in_people=scaled or result.consumer_weight == 1.0)
-        written["launch_rush"] = save_png(figure, folder / "launch_rush.png")
-    return written
+    return save_figure_jobs(market_figure_jobs(result, folder, zone_gdf))

@@ -1,7 +1,8 @@
 """Whole run folders: the stored tables with their figures and report, written atomically.
 
 Storage (:mod:`simulator.results`) writes tables only; this module, in the presentation
-layer, puts a run folder together: tables, ``figures/*.png`` and ``report.html``.
+layer, puts a run folder together: tables, ``figures/*.png`` and ``report.html``; the
+figures are drawn in worker processes while the tables are written.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from simulator.reports.run_figures import save_figures
+from simulator.reports.run_figures import start_figures
 from simulator.reports.run_report import write_report_html
 from simulator.results import REPORT_FILE, RunResult, atomic_folder, validate_run, write_run_tables
 
@@ -27,6 +28,7 @@ def write_run(
     report: bool = True,
     overwrite: bool = False,
     geopackage: bool = True,
+    figure_workers: int | None = None,
 ) -> Path:
     """Write a complete run folder, atomically.
 
@@ -53,6 +55,10 @@ def write_run(
         Replace an existing non-empty ``out_dir``.
     geopackage : bool
         Write ``zones.gpkg``.
+    figure_workers : int, optional
+        Processes drawing the figures while the tables are written (default: one per
+        available core; 1 draws them in this process after the tables). The files are
+        the same either way (:mod:`simulator.reports.figure_pool`).
 
     Returns
     -------
@@ -68,10 +74,13 @@ def write_run(
     validate_run(result)
     target = Path(out_dir)
     with atomic_folder(target, overwrite=overwrite, what="run folder") as partial:
-        write_run_tables(result, partial, zone_frame=zone_frame, cell_frame=cell_frame, geopackage=geopackage)
         figure_paths: dict[str, Path] = {}
         if figures:
-            figure_paths = save_figures(result, partial, zone_gdf=zone_frame, cell_gdf=cell_frame)
+            with start_figures(result, partial, zone_frame, cell_frame, workers=figure_workers) as rendering:
+                write_run_tables(result, partial, zone_frame=zone_frame, cell_frame=cell_frame, geopackage=geopackage)
+                figure_paths = rendering.wait()
+        else:
+            write_run_tables(result, partial, zone_frame=zone_frame, cell_frame=cell_frame, geopackage=geopackage)
         if report:
             write_report_html(result, figure_paths, partial / REPORT_FILE, zone_frame=zone_frame)
     return target

@@ -3,7 +3,8 @@
 Each figure is drawn from the run's tables alone (so ``footprint report FOLDER`` can
 redraw it) as a :class:`matplotlib.figure.Figure` on the Agg canvas, with the toolkit of
 :mod:`simulator.reports.figures` and :mod:`simulator.reports.maps`.
-:func:`save_figures` writes them as ``figures/*.png`` of a run folder.
+:func:`save_figures` writes them as ``figures/*.png`` of a run folder, :func:`start_figures`
+the same files from worker processes while the caller writes the rest of the folder.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Callable, Iterable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -24,16 +26,18 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
 from simulator.reports.cell_raster import CellPainter, cell_raster
+from simulator.reports.figure_pool import FigureRendering
 from simulator.reports.figures import (
     FORMAT_STYLES,
     LINE_COLOUR,
     NO_DATA_COLOUR,
     ROLLING_DAYS,
+    FigureJob,
     display_label,
     font_kwargs,
     format_style,
     new_figure,
-    save_png,
+    save_figure_jobs,
     thousands_formatter,
     time_axis,
 )
@@ -47,7 +51,7 @@ from simulator.reports.maps import (
     store_points,
     zoom_on_stores,
 )
-from simulator.reports.market_figures import save_market_figures
+from simulator.reports.market_figures import market_figure_jobs, save_market_figures
 from simulator.results import FIGURES_DIR, RunResult, replication_means, store_totals
 
 MAP_COLOURMAP = "viridis"
@@ -459,13 +463,35 @@ def familiarity_map(
 # --------------------------------------------------------------------------- saving
 
 
+def run_figure_jobs(
+    result: RunResult, folder: str | os.PathLike[str], zone_gdf: Any = None, cell_gdf: Any = None
+) -> list[FigureJob]:
+    """The funnel, stores and (with ``zone_gdf``) familiarity-map figures as jobs writing into ``folder``."""
+    folder = Path(folder)
+    jobs = [
+        FigureJob("funnel", partial(funnel_figure, result.daily), folder / "funnel.png", 4.0),
+        FigureJob(
+            "stores",
+            partial(stores_figure, result.stores, result.plan, consumer_weight=result.consumer_weight),
+            folder / "stores.png",
+            1.5,
+        ),
+    ]
+    if zone_gdf is not None:
+        draw = partial(
+            familiarity_map, zone_gdf, cell_gdf, result.zones, result.cells, result.plan, rivals=result.rivals
+        )
+        jobs.append(FigureJob("familiarity_map", draw, folder / "familiarity_map.png", 2.0))
+    return jobs
+
+
 def save_figures(
     result: RunResult,
     out_dir: str | os.PathLike[str],
     zone_gdf: Any = None,
     cell_gdf: Any = None,
 ) -> dict[str, Path]:
-    """Write the run's figures as PNG under ``<out_dir>/figures/`` (atomically).
+    """Write the run's figures as PNG under ``<out_dir>/figures/`` (atomically), in this process.
 
     Parameters
     ----------
@@ -485,13 +511,26 @@ def save_figures(
     """
     folder = Path(out_dir) / FIGURES_DIR
     folder.mkdir(parents=True, exist_ok=True)
-    written: dict[str, Path] = {}
-    written["funnel"] = save_png(funnel_figure(result.daily), folder / "funnel.png")
-    written["stores"] = save_png(
-        stores_figure(result.stores, result.plan, consumer_weight=result.consumer_weight), folder / "stores.png"
-    )
-    if zone_gdf is not None:
-        figure = familiarity_map(zone_gdf, cell_gdf, result.zones, result.cells, result.plan, rivals=result.rivals)
-        written["familiarity_map"] = save_png(figure, folder / "familiarity_map.png")
+    written = save_figure_jobs(run_figure_jobs(result, folder, zone_gdf, cell_gdf))
     written.update(save_market_figures(result, folder, zone_gdf))
     return written
+
+
+def start_figures(
+    result: RunResult,
+    out_dir: str | os.PathLike[str],
+    zone_gdf: Any = None,
+    cell_gdf: Any = None,
+    *,
+    workers: int | None = None,
+) -> FigureRendering:
+    """Start drawing the figures :func:`save_figures` writes, in worker processes; same files.
+
+    ``workers`` as in :class:`~simulator.reports.figure_pool.FigureRendering`; its
+    :meth:`~simulator.reports.figure_pool.FigureRendering.wait` returns what
+    :func:`save_figures` returns.
+    """
+    folder = Path(out_dir) / FIGURES_DIR
+    folder.mkdir(parents=True, exist_ok=True)
+    jobs = run_figure_jobs(result, folder, zone_gdf, cell_gdf) + market_figure_jobs(result, folder, zone_gdf)
+    return FigureRendering(jobs, workers)

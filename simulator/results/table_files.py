@@ -7,8 +7,10 @@ Geo code (geopandas, pyogrio) is confined to :func:`write_geopackage` and
 
 from __future__ import annotations
 
+import contextlib
 import os
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -101,12 +103,30 @@ def write_geopackage(
     if not layers:
         return None
     target = Path(path)
-    with atomic_path(target) as temporary, warnings.catch_warnings():
+    with atomic_path(target) as temporary, warnings.catch_warnings(), _sqlite_unsynchronised():
         # GDAL notices that the temporary name does not end in .gpkg; the final name does.
         warnings.filterwarnings("ignore", message=".*(filename extension|non conformant file extension).*")
         for layer, frame in layers.items():
-            pyogrio.write_dataframe(gpkg_safe(frame), temporary, layer=layer, driver="GPKG")
+            pyogrio.write_dataframe(gpkg_safe(frame), temporary, layer=layer, driver="GPKG", use_arrow=True)
     return target
+
+
+@contextlib.contextmanager
+def _sqlite_unsynchronised() -> Iterator[None]:
+    """GDAL's SQLite writes without a sync per transaction (``OGR_SQLITE_SYNCHRONOUS=OFF``), then as before.
+
+    The GeoPackage is written to a temporary file that :func:`atomic_path` syncs once,
+    complete, before renaming it into place; syncing each layer's transaction on the way
+    only costs time.
+    """
+    import pyogrio
+
+    previous = pyogrio.get_gdal_config_option("OGR_SQLITE_SYNCHRONOUS")
+    pyogrio.set_gdal_config_options({"OGR_SQLITE_SYNCHRONOUS": "OFF"})
+    try:
+        yield
+    finally:
+        pyogrio.set_gdal_config_options({"OGR_SQLITE_SYNCHRONOUS": previous})
 
 
 def _join_means(frame: Any, means: pd.DataFrame, key: str, frame_name: str) -> Any:
