@@ -28,6 +28,7 @@ from simulator.results import (
     GEOPACKAGE_FILE,
     METADATA_FILE,
     REPORT_FILE,
+    SUMMARY_TABLES,
     TABLE_NAMES,
     RunResult,
 )
@@ -88,7 +89,7 @@ def test_run_folder_holds_every_contracted_file(tmp_path: Path, result: RunResul
         METADATA_FILE,
         GEOPACKAGE_FILE,
         REPORT_FILE,
-        *(f"{name}.parquet" for name in TABLE_NAMES),
+        *(f"{name}.parquet" for name in (*TABLE_NAMES, *SUMMARY_TABLES)),
         *(f"{FIGURES_DIR}/{key}.png" for key in RUN_FIGURES),
     }
     assert _files(out) == expected
