@@ -507,12 +507,15 @@ def city_build(
     for note in report.notes:
         console.print(f"note: {note}", highlight=False)
     console.print(
-        f"wrote {report.out_path} ({report.file_bytes / 1e6:.2f} MB) in {report.seconds:.1f} s", highlight=False
+        f"wrote {report.out_path} ({report.file_bytes / 1e6:.2f} MB) in {report.seconds:.1f} s",
+        highlight=False,
+        soft_wrap=True,  # a path broken over two lines cannot be copied
     )
     console.print(
         f'check the map: footprint city show {report.out_path}\nuse it in a scenario: [city] bundle = "{report.out_path.as_posix()}"',
         highlight=False,
         markup=False,
+        soft_wrap=True,
     )
 
 
