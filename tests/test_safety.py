@@ -130,6 +130,7 @@ def test_a_disk_full_while_drawing_a_sweep_report_keeps_the_runs(tmp_path, monke
         raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr("matplotlib.figure.Figure.savefig", full)
+    monkeypatch.setattr("simulator.reports.figures.render_png", full)  # figures drawn once (save_png)
     with pytest.raises(ResultsError, match=r"no space left on the device \(the runs are saved: the same command"):
         run_sweep(sweep, tmp_path / "s", evaluate=add)
     assert (tmp_path / "s" / "summary.parquet").is_file() and not (tmp_path / "s" / "report.html").exists()

@@ -334,7 +334,8 @@ def report_folders(tmp_path_factory, tiny_city_path, tiny_city, tiny_run):
         write_scenario(root, tiny_city_path, "two stores"),
         write_scenario(root, tiny_city_path, "three stores", STORES + [EXTRA_STORE]),
     ]
-    folders["compare"] = write_comparison(compare(plans, city=tiny_city), root / "compare")
+    # Run folders inside a comparison hold tables only unless asked for their reports.
+    folders["compare"] = write_comparison(compare(plans, city=tiny_city), root / "compare", run_reports=True)
     folders["compare_run"] = next((folders["compare"] / "runs").iterdir())
     scenario_file = root / "tiny.toml"
     scenario_file.write_text(
