@@ -191,9 +191,9 @@ def set_at(document: dict[str, Any], path: tuple[Any, ...], value: Any) -> None:
         else:
             return
     last = path[-1]
-    if isinstance(container, dict) and not isinstance(last, int):
-        container[last] = value
-    elif isinstance(container, list) and isinstance(last, int) and last < len(container):
+    if (isinstance(container, dict) and not isinstance(last, int)) or (
+        isinstance(container, list) and isinstance(last, int) and last < len(container)
+    ):
         container[last] = value
 
 
@@ -216,7 +216,11 @@ def tables_of(document: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ..
     return [prefix] + [
         path
         for key, item in (
-            document.items() if isinstance(document, dict) else enumerate(document) if isinstance(document, list) else []
+            document.items()
+            if isinstance(document, dict)
+            else enumerate(document)
+            if isinstance(document, list)
+            else []
         )
         for path in tables_of(item, prefix + (key,))
         if isinstance(item, (dict, list))
@@ -469,12 +473,36 @@ def sweep_files(draw: st.DrawFn, bundle: str) -> FileSet:
 # --------------------------------------------------------------------------------------
 
 #: Where ``--out`` may point; the harness creates each of these places (see tests/test_fuzz.py).
-OUT_PLACES = ["new", "nested/deep/new", "a_file", "a_file/below", "full_folder", "empty_folder", "/proc/fuzz-out", "/sys/fuzz-out"]
+OUT_PLACES = [
+    "new",
+    "nested/deep/new",
+    "a_file",
+    "a_file/below",
+    "full_folder",
+    "empty_folder",
+    "/proc/fuzz-out",
+    "/sys/fuzz-out",
+]
 #: The ``--out`` places no command may write to (it must say so before it simulates anything).
 BAD_OUT_PLACES = {"a_file", "a_file/below", "full_folder", "/proc/fuzz-out", "/sys/fuzz-out"}
 
 INTEGER_TEXTS = ["0", "-1", "1", "2", "3", "100", "3000000000", "1000000000000", "99999999999999999999", "1e3", "x", ""]
-CONSUMER_TEXTS = ["200", "all", "ALL", "99", "100", "0", "-5", "1e12", "1000000000000", "200.5", "nan", "inf", "", "0x10"]
+CONSUMER_TEXTS = [
+    "200",
+    "all",
+    "ALL",
+    "99",
+    "100",
+    "0",
+    "-5",
+    "1e12",
+    "1000000000000",
+    "200.5",
+    "nan",
+    "inf",
+    "",
+    "0x10",
+]
 SET_KEYS = [
     "behaviour.hill_k",
     "behaviour.hil_k",
@@ -496,7 +524,22 @@ SET_KEYS = [
     "city.bundle",
     "name",
 ]
-SET_VALUES = ["4", "0", "-1", "3000000000", "1e12", "nan", "inf", "true", '"x"', "[1, 2]", "{a = 1}", "", "'", "2024-02-30"]
+SET_VALUES = [
+    "4",
+    "0",
+    "-1",
+    "3000000000",
+    "1e12",
+    "nan",
+    "inf",
+    "true",
+    '"x"',
+    "[1, 2]",
+    "{a = 1}",
+    "",
+    "'",
+    "2024-02-30",
+]
 
 
 @st.composite
@@ -522,28 +565,88 @@ def command_lines(draw: st.DrawFn) -> list[str]:
     example's folder, ``@missing`` for a file that does not exist, ``@folder`` for a folder;
     ``--out`` values are names of :data:`OUT_PLACES`.
     """
-    command = draw(st.sampled_from(["run", "run", "validate", "compare", "compare", "sweep", "sweep", "schema", "city", "other"]))
+    command = draw(
+        st.sampled_from(["run", "run", "validate", "compare", "compare", "sweep", "sweep", "schema", "city", "other"])
+    )
     files = st.sampled_from(["@scenario", "@scenario", "@missing", "@folder", "@comparison", "@sweep"])
     out = _option("--out", OUT_PLACES)
-    common = [set_options(), _option("--consumers", CONSUMER_TEXTS), _option("--days", INTEGER_TEXTS), _option("--seed", INTEGER_TEXTS)]
+    common = [
+        set_options(),
+        _option("--consumers", CONSUMER_TEXTS),
+        _option("--days", INTEGER_TEXTS),
+        _option("--seed", INTEGER_TEXTS),
+    ]
     if command == "run":
         parts = [[draw(files)], *[draw(s) for s in common], draw(_option("--replications", INTEGER_TEXTS))]
         parts += [draw(_option("--jobs", INTEGER_TEXTS)), draw(out), draw(st.sampled_from([[], ["--overwrite"]]))]
     elif command == "validate":
         parts = [[draw(files)], draw(set_options()), draw(st.sampled_from([[], ["--no-city"], ["--city"]]))]
     elif command == "compare":
-        arguments = draw(st.sampled_from([["@comparison"], ["@scenario"], ["@scenario", "@scenario2"], [], ["@missing"], ["@sweep"]]))
+        arguments = draw(
+            st.sampled_from([["@comparison"], ["@scenario"], ["@scenario", "@scenario2"], [], ["@missing"], ["@sweep"]])
+        )
         parts = [arguments, *[draw(s) for s in common], draw(_option("--replications", INTEGER_TEXTS))]
-        parts += [draw(_option("--jobs", INTEGER_TEXTS)), draw(out), draw(st.sampled_from([[], ["--overwrite"], ["--marginal"]]))]
+        parts += [
+            draw(_option("--jobs", INTEGER_TEXTS)),
+            draw(out),
+            draw(st.sampled_from([[], ["--overwrite"], ["--marginal"]])),
+        ]
     elif command == "sweep":
-        executor = st.sampled_from([[], ["--jobs", "1"], ["--jobs", "0"], ["--jobs", "-3"], ["--jobs", "100000"], ["--cluster", "local:0"], ["--cluster", "local:x"], ["--cluster", "remote:2"], ["--scheduler", "nowhere"], ["--jobs", "2", "--cluster", "local:2"]])
-        parts = [[draw(st.sampled_from(["@sweep", "@sweep", "@scenario", "@missing", "@folder", "@comparison"]))], *[draw(s) for s in common], draw(executor), draw(out)]
+        executor = st.sampled_from(
+            [
+                [],
+                ["--jobs", "1"],
+                ["--jobs", "0"],
+                ["--jobs", "-3"],
+                ["--jobs", "100000"],
+                ["--cluster", "local:0"],
+                ["--cluster", "local:x"],
+                ["--cluster", "remote:2"],
+                ["--scheduler", "nowhere"],
+                ["--jobs", "2", "--cluster", "local:2"],
+            ]
+        )
+        parts = [
+            [draw(st.sampled_from(["@sweep", "@sweep", "@scenario", "@missing", "@folder", "@comparison"]))],
+            *[draw(s) for s in common],
+            draw(executor),
+            draw(out),
+        ]
     elif command == "schema":
-        parts = [draw(st.sampled_from([[], ["--markdown"]])), draw(_option("--out", ["new.json", "a_file", "a_file/below", "/proc/fuzz.json", "nested/deep/s.json"]))]
+        parts = [
+            draw(st.sampled_from([[], ["--markdown"]])),
+            draw(_option("--out", ["new.json", "a_file", "a_file/below", "/proc/fuzz.json", "nested/deep/s.json"])),
+        ]
     elif command == "city":
-        parts = [["show"], [draw(st.sampled_from(["@missing", "@folder", "@scenario", "@garbage_gpkg", "@empty_gpkg", "atlantis", "../x"]))]]
+        parts = [
+            ["show"],
+            [
+                draw(
+                    st.sampled_from(
+                        ["@missing", "@folder", "@scenario", "@garbage_gpkg", "@empty_gpkg", "atlantis", "../x"]
+                    )
+                )
+            ],
+        ]
     else:
-        parts = [draw(st.sampled_from([[], ["--help"], ["nonsense"], ["run", "--days"], ["run", "--nope"], ["city"], ["city", "build"], ["--version"]]))]
+        parts = [
+            draw(
+                st.sampled_from(
+                    [
+                        [],
+                        ["--help"],
+                        ["nonsense"],
+                        ["run", "--days"],
+                        ["run", "--nope"],
+                        ["city"],
+                        ["city", "build"],
+                        ["--version"],
+                    ]
+                )
+            )
+        ]
         return [argument for part in parts for argument in part]
-    parts.append(draw(st.sampled_from([["--quiet"], ["--quiet"], []])) if command in {"run", "compare", "sweep"} else [])
+    parts.append(
+        draw(st.sampled_from([["--quiet"], ["--quiet"], []])) if command in {"run", "compare", "sweep"} else []
+    )
     return [command, *[argument for part in parts for argument in part]]

@@ -38,7 +38,6 @@ import click.testing
 import fuzzinputs as fi
 import pytest
 import typer.main
-from cityfixtures import write_tiny_city
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -194,7 +193,9 @@ def invoke(arguments: list[str], expect: Expectation, folder: Path, *, simulate:
     check_outcome(result, arguments, expect, folder, before)
 
 
-def check_outcome(result: click.testing.Result, arguments: list[str], expect: Expectation, folder: Path, before: Any) -> None:
+def check_outcome(
+    result: click.testing.Result, arguments: list[str], expect: Expectation, folder: Path, before: Any
+) -> None:
     """The oracle: no traceback, a documented exit code, one error line, nothing partial left."""
     command = "footprint " + " ".join(arguments)
     exception = result.exception
@@ -207,7 +208,11 @@ def check_outcome(result: click.testing.Result, arguments: list[str], expect: Ex
         return
     if exception is not None and not isinstance(exception, SystemExit):
         frames = [f for f in traceback.extract_tb(exception.__traceback__) if "simulator" in Path(f.filename).parts]
-        where = f"{Path(frames[-1].filename).name}:{frames[-1].lineno} {frames[-1].name}" if frames else "outside simulator/"
+        where = (
+            f"{Path(frames[-1].filename).name}:{frames[-1].lineno} {frames[-1].name}"
+            if frames
+            else "outside simulator/"
+        )
         last = traceback.format_exception_only(exception)[-1].strip()
         raise AssertionError(f"{command}: uncaught {type(exception).__name__} at {where}\nTraceback ... {last[:300]}")
     output, errors = result.stdout, result.stderr
@@ -219,7 +224,9 @@ def check_outcome(result: click.testing.Result, arguments: list[str], expect: Ex
     if code == 1:
         lines = [line for line in errors.splitlines() if line.strip()]
         assert len(lines) == 1 and lines[0].startswith("error:"), f"{command}: not one error line:\n{errors}"
-        assert any(name in lines[0] for name in expect.names), f"{command}: error names no input ({expect.names}): {lines[0]}"
+        assert any(name in lines[0] for name in expect.names), (
+            f"{command}: error names no input ({expect.names}): {lines[0]}"
+        )
     elif code == 2 and "Usage:" in errors:
         assert "Error" in errors, f"{command}: usage error without a message:\n{errors}"
     if code != 0 and expect.out is not None and not (expect.sweep and code in {2, 3} and "runs failed" in errors):
@@ -443,3 +450,28 @@ _CHECKS = {
 def test_fuzz_slow(example):
     kind, value = example
     _CHECKS[kind](value)
+
+
+# --------------------------------------------------------------------------------------
+# Failure classes the harness found, kept as plain regression tests
+# --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("kind", "key"), [("sweep", "scenario"), ("comparison", "base")])
+def test_a_file_name_too_long_for_the_system_is_one_line(kind, key):
+    """A sweep's ``scenario`` or a comparison's ``base`` of 5,000 characters (ENAMETOOLONG) is one line, exit 1."""
+    bundle = HARNESS.city.as_posix()
+    document = fi.tiny_sweep("grid") if kind == "sweep" else fi.tiny_comparison()
+    document[key] = "x" * 5000 + ".toml"
+    name = fi.SWEEP_FILE if kind == "sweep" else fi.COMPARISON_FILE
+    files = fi.FileSet(
+        {name: fi.toml_text(document).encode(), fi.SCENARIO_FILE: fi.toml_text(fi.tiny_scenario(bundle)).encode()}, name
+    )
+    with example_folder() as folder:
+        write_files(folder, files.files)
+        result = RUNNER.invoke(
+            COMMAND, [kind if kind == "sweep" else "compare", str(folder / name), "--quiet", "--out", "out"]
+        )
+    assert result.exit_code == 1 and isinstance(result.exception, (SystemExit, type(None)))
+    assert result.stderr.startswith(f"error: {name}: {key}: ") and "name too long" in result.stderr.lower()
+    assert len(result.stderr.strip().splitlines()) == 1
