@@ -29,6 +29,7 @@ from simulator.config import Scenario
 INSIDE = (116.40, 39.915)
 OUTSIDE = [(121.47, 31.23), (0.0, 0.0), (116.40, 45.0), (-116.40, 39.915), (446_000.0, 4_419_000.0)]
 
+CITY = "@CITY"  # the tiny city's path, filled in when an example's files are written
 SCENARIO_FILE = "scenario.toml"
 STORES_FILE = "stores.csv"
 COMPARISON_FILE = "comparison.toml"
@@ -427,7 +428,7 @@ def stores_csv(draw: st.DrawFn) -> bytes:
 
 
 @st.composite
-def scenario_files(draw: st.DrawFn, bundle: str, stores_file: bool | None = None) -> FileSet:
+def scenario_files(draw: st.DrawFn, bundle: str = CITY, stores_file: bool | None = None) -> FileSet:
     """A mutated scenario file, maybe with a stores file (also mutated), a missing one or a folder."""
     document: Any = tiny_scenario(bundle)
     if stores_file if stores_file is not None else draw(st.booleans()):
@@ -444,7 +445,7 @@ def scenario_files(draw: st.DrawFn, bundle: str, stores_file: bool | None = None
 
 
 @st.composite
-def comparison_files(draw: st.DrawFn, bundle: str) -> FileSet:
+def comparison_files(draw: st.DrawFn, bundle: str = CITY) -> FileSet:
     """A mutated comparison file over a (mostly valid) base scenario and stores file."""
     document = draw(mutated_document(tiny_comparison(), []))
     base = draw(scenario_files(bundle, stores_file=False)) if draw(st.integers(0, 4)) == 0 else None
@@ -457,7 +458,7 @@ def comparison_files(draw: st.DrawFn, bundle: str) -> FileSet:
 
 
 @st.composite
-def sweep_files(draw: st.DrawFn, bundle: str) -> FileSet:
+def sweep_files(draw: st.DrawFn, bundle: str = CITY) -> FileSet:
     """A mutated sweep file (grid, lhs, sobol or morris) over a (mostly valid) base scenario."""
     document = draw(mutated_document(tiny_sweep(draw(st.sampled_from(["grid", "lhs", "sobol", "morris"]))), []))
     base = draw(scenario_files(bundle, stores_file=False)) if draw(st.integers(0, 4)) == 0 else None

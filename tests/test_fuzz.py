@@ -38,7 +38,7 @@ import click.testing
 import fuzzinputs as fi
 import pytest
 import typer.main
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 import simulator.city
@@ -60,12 +60,15 @@ SLOW_EXAMPLES = int(os.environ.get("FOOTPRINT_FUZZ_EXAMPLES", "10000"))
 EXIT_CODES = {0, 1, 2}
 #: A sweep may also say that some runs failed (2 until issue 13 gives it its own code, 3).
 SWEEP_EXIT_CODES = EXIT_CODES | {3}
-SECONDS_PER_INPUT = 120  # a command that takes longer hangs (e.g. loops over 10**9 days)
+SECONDS_PER_INPUT = 30  # a command that takes longer hangs (e.g. loops over 10**9 seeds)
 SECONDS_PER_RUN = 600
 MEMORY_ALLOWANCE = 2 * 1024**3  # bytes an input may allocate beyond what the test process holds
 
 _EXCEPTION_LINE = re.compile(r"^\s*(?:[\w.]+(?:Error|Exception|Warning)\b|File \"|\S+:\d+: \w+Warning:)")
 _SHORTHAND_KEYS = ["population.consumers", "horizon.days", "seed", "replications", "run.workers"]
+
+
+BOM = b"\xef\xbb\xbf"
 
 
 class ReachedSimulation(Exception):
@@ -169,11 +172,12 @@ def example_folder() -> Iterator[Path]:
 
 
 def write_files(folder: Path, files: dict[str, bytes | None]) -> None:
+    """Write an example's files; ``@CITY`` in them becomes the tiny city's path."""
     for name, data in files.items():
         if data is None:
             (folder / name).mkdir()
         else:
-            (folder / name).write_bytes(data)
+            (folder / name).write_bytes(data.replace(fi.CITY.encode(), HARNESS.city.as_posix().encode()))
 
 
 def snapshot(path: Path | None) -> Any:
@@ -185,12 +189,16 @@ def snapshot(path: Path | None) -> Any:
     return ("folder", sorted((str(p.relative_to(path)), p.stat().st_size) for p in path.rglob("*")))
 
 
-def invoke(arguments: list[str], expect: Expectation, folder: Path, *, simulate: bool = False) -> None:
-    """Run ``footprint ARGUMENTS`` and check the outcome (see the module docstring)."""
+def invoke(arguments: list[str], expect: Expectation, folder: Path, *, simulate: bool = False) -> int | None:
+    """Run ``footprint ARGUMENTS`` and check the outcome (see the module docstring); the exit code.
+
+    None means that the command reached the simulation (replaced by a stop).
+    """
     before = snapshot(expect.out)
     with guarded(SECONDS_PER_RUN if simulate else SECONDS_PER_INPUT, simulate):
         result = RUNNER.invoke(COMMAND, arguments, catch_exceptions=True)
     check_outcome(result, arguments, expect, folder, before)
+    return None if isinstance(result.exception, ReachedSimulation) else result.exit_code
 
 
 def check_outcome(
@@ -271,7 +279,13 @@ def check_scenario_file(files: fi.FileSet, how: str) -> None:
         expect = Expectation(file_names(files), out=folder / "out" if how == "run" else None)
         if how == "run":
             expect.refuse_early = _document_too_big(files.files[files.main])
-        invoke(commands[how], expect, folder)
+        code = invoke(commands[how], expect, folder)
+        data = files.files[files.main] or b""
+        if data.startswith(BOM) and how != "run":
+            (folder / files.main).write_bytes(
+                data[len(BOM) :].replace(fi.CITY.encode(), HARNESS.city.as_posix().encode())
+            )
+            assert invoke(commands[how], expect, folder) == code, f"{files.main}: a byte-order mark changes the outcome"
 
 
 def _document_too_big(data: bytes | None) -> bool:
@@ -300,11 +314,66 @@ def check_sweep_file(files: fi.FileSet) -> None:
         invoke(["sweep", str(folder / files.main), "--quiet", "--jobs", "1", "--out", "out"], expect, folder)
 
 
+def with_examples(examples: list[Any]) -> Any:
+    """Hypothesis ``@example`` for each of ``examples`` (run before the generated inputs, every time)."""
+
+    def decorate(test: Any) -> Any:
+        for case in reversed(examples):
+            test = example(case)(test)
+        return test
+
+    return decorate
+
+
+def scenario_case(edit: Any, prefix: bytes = b"") -> fi.FileSet:
+    """The tiny scenario changed by ``edit`` (a function of the document), as a file set."""
+    document = fi.tiny_scenario(fi.CITY)
+    edit(document)
+    return fi.FileSet({fi.SCENARIO_FILE: prefix + fi.toml_text(document).encode()}, fi.SCENARIO_FILE)
+
+
+def first_store(**changes: Any) -> Any:
+    return lambda document: document["plan"]["stores"][0].update(changes)
+
+
+#: The scenario cases of issue 13, always run (the generated inputs come on top).
+ISSUE_SCENARIOS = [
+    (scenario_case(first_store(capacity_per_day=3_000_000_000)), "validate_city"),
+    (scenario_case(first_store(capacity_per_day=3_000_000_000)), "run"),
+    (scenario_case(first_store(open_day=3_000_000_000)), "validate_city"),
+    (scenario_case(first_store(open_day=400)), "validate_city"),
+    (scenario_case(lambda d: d["population"].update(consumers=10**12)), "validate"),
+    (scenario_case(lambda d: d["population"].update(consumers=10**12)), "run"),
+    (scenario_case(lambda d: d["horizon"].update(days=10**9)), "validate"),
+    (scenario_case(lambda d: d["horizon"].update(days=10**9)), "run"),
+    (scenario_case(lambda d: None, prefix=b"\xef\xbb\xbf"), "validate"),
+    (scenario_case(lambda d: d["plan"]["stores"][0].update(crs="EPSG:3857", lon=116.4, lat=39.9)), "validate_city"),
+]
+#: The command-line cases of issue 13.
+ISSUE_COMMAND_LINES = [
+    ["run", "@scenario", "--quiet", "--out", "a_file"],
+    ["run", "@scenario", "--quiet", "--out", "a_file/below"],
+    ["run", "@scenario", "--quiet", "--out", "/proc/fuzz-out"],
+    ["run", "@scenario", "--quiet", "--out", "/sys/fuzz-out"],
+    ["run", "@scenario", "--quiet", "--out", "full_folder"],
+    ["run", "@scenario", "--quiet", "--out", "new", "--consumers", "1000000000000"],
+    ["run", "@scenario", "--quiet", "--out", "new", "--days", "1000000000"],
+    ["validate", "@scenario", "--set", "horizon.days=1000000000"],
+    ["compare", "@comparison", "--quiet", "--out", "a_file"],
+    ["compare", "@scenario", "@scenario2", "--quiet", "--out", "full_folder"],
+    ["sweep", "@sweep", "--quiet", "--out", "a_file"],
+    ["sweep", "@sweep", "--quiet", "--out", "new", "--jobs", "100"],
+    ["schema", "--out", "a_file/below"],
+    ["schema", "--out", "/proc/fuzz.json"],
+]
+
+
 def scenario_inputs() -> st.SearchStrategy[tuple[fi.FileSet, str]]:
     how = st.sampled_from(["validate", "validate", "validate_city", "run"])
-    return st.tuples(st.deferred(lambda: fi.scenario_files(HARNESS.city.as_posix())), how)
+    return st.tuples(fi.scenario_files(), how)
 
 
+@with_examples(ISSUE_SCENARIOS)
 @settings(FUZZ, max_examples=450)
 @given(scenario_inputs())
 def test_scenario_files(example):
@@ -312,13 +381,13 @@ def test_scenario_files(example):
 
 
 @settings(FUZZ, max_examples=150)
-@given(st.deferred(lambda: fi.comparison_files(HARNESS.city.as_posix())))
+@given(fi.comparison_files())
 def test_comparison_files(files):
     check_comparison_file(files)
 
 
 @settings(FUZZ, max_examples=150)
-@given(st.deferred(lambda: fi.sweep_files(HARNESS.city.as_posix())))
+@given(fi.sweep_files())
 def test_sweep_files(files):
     check_sweep_file(files)
 
@@ -329,7 +398,7 @@ def test_sweep_files(files):
 
 
 def _valid_files(folder: Path) -> dict[str, bytes | None]:
-    bundle = HARNESS.city.as_posix()
+    bundle = fi.CITY
     second = {**fi.tiny_scenario(bundle), "name": "fuzz2"}
     second["plan"] = {**second["plan"], "name": "other"}
     return {
@@ -400,6 +469,7 @@ def check_command_line(arguments: list[str]) -> None:
         invoke(arguments, Expectation(names, out=out, refuse_early=refused_early(arguments), sweep=sweep), folder)
 
 
+@with_examples(ISSUE_COMMAND_LINES)
 @settings(FUZZ, max_examples=300)
 @given(fi.command_lines())
 def test_command_lines(arguments):
@@ -421,13 +491,13 @@ def check_tiny_run(files: fi.FileSet) -> None:
 
 
 @settings(FUZZ, max_examples=5)
-@given(st.deferred(lambda: fi.scenario_files(HARNESS.city.as_posix())))
+@given(fi.scenario_files())
 def test_tiny_runs(files):
     check_tiny_run(files)
 
 
 def any_input() -> st.SearchStrategy[tuple[str, Any]]:
-    bundle = HARNESS.city.as_posix()
+    bundle = fi.CITY
     return st.one_of(
         st.tuples(st.just("scenario"), scenario_inputs()),
         st.tuples(st.just("comparison"), fi.comparison_files(bundle)),
@@ -446,7 +516,7 @@ _CHECKS = {
 
 @pytest.mark.slow
 @settings(FUZZ, max_examples=SLOW_EXAMPLES)
-@given(st.deferred(any_input))
+@given(any_input())
 def test_fuzz_slow(example):
     kind, value = example
     _CHECKS[kind](value)
@@ -460,7 +530,7 @@ def test_fuzz_slow(example):
 @pytest.mark.parametrize(("kind", "key"), [("sweep", "scenario"), ("comparison", "base")])
 def test_a_file_name_too_long_for_the_system_is_one_line(kind, key):
     """A sweep's ``scenario`` or a comparison's ``base`` of 5,000 characters (ENAMETOOLONG) is one line, exit 1."""
-    bundle = HARNESS.city.as_posix()
+    bundle = fi.CITY
     document = fi.tiny_sweep("grid") if kind == "sweep" else fi.tiny_comparison()
     document[key] = "x" * 5000 + ".toml"
     name = fi.SWEEP_FILE if kind == "sweep" else fi.COMPARISON_FILE
