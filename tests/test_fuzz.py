@@ -545,3 +545,15 @@ def test_a_file_name_too_long_for_the_system_is_one_line(kind, key):
     assert result.exit_code == 1 and isinstance(result.exception, (SystemExit, type(None)))
     assert result.stderr.startswith(f"error: {name}: {key}: ") and "name too long" in result.stderr.lower()
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize(("start", "days", "longest"), [("9999-12-01", 365, 31), ("2024-03-28", 10**9, 2913087)])
+def test_a_horizon_past_the_calendar_is_one_line(start, days, longest):
+    """``validate`` printed "valid" and then died on "year 10000 is out of range"."""
+    with example_folder() as folder:
+        (folder / "late.toml").write_text(f"[horizon]\ndays = {days}\nstart_date = {start}\n", encoding="utf-8")
+        result = RUNNER.invoke(COMMAND, ["validate", str(folder / "late.toml"), "--no-city"])
+    assert result.exit_code == 1 and result.stdout == ""
+    assert result.stderr.strip() == (
+        f"error: late.toml: horizon.days: must be <= {longest} (from {start} to 9999-12-31), got {days}"
+    )

@@ -23,9 +23,9 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, PrivateAttr, ValidationError
+from pydantic import Field, PrivateAttr, ValidationError, model_validator
 
-from simulator.config.problems import problem_lines, raise_problems
+from simulator.config.problems import LocatedError, problem_lines, raise_problems
 from simulator.config.schema_base import FrozenModel, SchemaExtra
 from simulator.config.schema_behaviour import Behaviour
 from simulator.config.schema_levers import Levers
@@ -69,6 +69,16 @@ class Horizon(FrozenModel):
     start_date: Day = Field(
         default=date(2024, 3, 28), description="Calendar date of day 0 (sets weekdays and weekends)."
     )
+
+    @model_validator(mode="after")
+    def _ends_in_the_calendar(self) -> "Horizon":
+        """The last simulated day, ``start_date + days - 1``, must be a date (at most 9999-12-31)."""
+        longest = date.max.toordinal() - self.start_date.toordinal() + 1
+        if self.days > longest:
+            raise LocatedError(
+                ("days",), f"must be <= {longest} (from {self.start_date.isoformat()} to {date.max}), got {self.days}"
+            )
+        return self
 
 
 class RunSettings(FrozenModel):
