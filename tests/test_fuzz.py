@@ -484,16 +484,21 @@ def test_command_lines(arguments):
 # --------------------------------------------------------------------------------------
 
 
+VALID_RUN = fi.FileSet({fi.SCENARIO_FILE: fi.toml_text(fi.tiny_scenario(fi.CITY)).encode()}, fi.SCENARIO_FILE)
+
+
 def check_tiny_run(files: fi.FileSet) -> None:
     """A real run of a (mutated) scenario, capped at 200 consumers and 3 days."""
     with example_folder() as folder:
         write_files(folder, files.files)
         arguments = ["run", str(folder / files.main), "--consumers", "200", "--days", "3", "--replications", "1"]
         arguments += ["--jobs", "1", "--quiet", "--out", "out"]
-        invoke(arguments, Expectation(file_names(files), out=folder / "out"), folder, simulate=True)
+        code = invoke(arguments, Expectation(file_names(files), out=folder / "out"), folder, simulate=True)
+        if files == VALID_RUN:
+            assert code == 0 and (folder / "out" / "metadata.json").is_file(), "the valid tiny scenario did not run"
 
 
-@example(fi.FileSet({fi.SCENARIO_FILE: fi.toml_text(fi.tiny_scenario(fi.CITY)).encode()}, fi.SCENARIO_FILE))
+@example(VALID_RUN)
 @settings(FUZZ, max_examples=4)
 @given(fi.scenario_files())
 def test_tiny_runs(files):
@@ -564,3 +569,13 @@ def test_a_horizon_past_the_calendar_is_one_line(start, days, longest):
     assert result.stderr.strip() == (
         f"error: late.toml: horizon.days: must be <= {longest} (from {start} to 9999-12-31), got {days}"
     )
+
+
+def test_a_city_bundle_name_too_long_for_the_system_is_one_line():
+    """``city.bundle`` of 5,000 characters gave an ``OSError`` traceback from ``validate``."""
+    with example_folder() as folder:
+        (folder / "long.toml").write_text(f'[city]\nbundle = "{"x" * 5000}.gpkg"\n', encoding="utf-8")
+        result = RUNNER.invoke(COMMAND, ["validate", str(folder / "long.toml")])
+    assert result.exit_code == 1 and isinstance(result.exception, (SystemExit, type(None)))
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and "File name too long" in lines[0]
