@@ -14,7 +14,7 @@ for every test but :func:`test_tiny_runs`, which runs a few real ones (200 consu
 3 days, on the tiny city). The default run generates 1,004 inputs and runs the 25 cases of
 the issue (``ISSUE_SCENARIOS``, ``ISSUE_COMMAND_LINES``, a valid run). The long fuzz draws
 ``FOOTPRINT_FUZZ_EXAMPLES`` inputs of all kinds together and runs only when that is set:
-``FOOTPRINT_FUZZ_EXAMPLES=10000 pytest -m slow tests/test_fuzz.py`` (about 10 minutes of CPU). Hypothesis is derandomised with no example database,
+``FOOTPRINT_FUZZ_EXAMPLES=10000 pytest -m slow tests/test_fuzz.py`` (6 to 10 minutes of CPU). Hypothesis is derandomised with no example database,
 so every run generates the same inputs.
 """
 
