@@ -14,8 +14,8 @@ for every test but :func:`test_tiny_runs`, which runs a few real ones (200 consu
 3 days, on the tiny city). The default run generates 1,004 inputs and runs the 25 cases of
 the issue (``ISSUE_SCENARIOS``, ``ISSUE_COMMAND_LINES``, a valid run). The long fuzz draws
 ``FOOTPRINT_FUZZ_EXAMPLES`` inputs of all kinds together and runs only when that is set:
-``FOOTPRINT_FUZZ_EXAMPLES=10000 pytest -m slow tests/test_fuzz.py`` (6 to 10 minutes of CPU). Hypothesis is derandomised with no example database,
-so every run generates the same inputs.
+``FOOTPRINT_FUZZ_EXAMPLES=10000 pytest -m slow tests/test_fuzz.py`` (6 to 10 minutes of CPU).
+Hypothesis is derandomised with no example database, so every run generates the same inputs.
 """
 
 from __future__ import annotations
@@ -56,7 +56,7 @@ FUZZ = settings(
     print_blob=False,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.large_base_example],
 )
-#: Inputs of the long fuzz (``test_fuzz_slow``), which runs only when this is set: 10,000 take about
+#: Inputs of the long fuzz (``test_fuzz_slow``), which runs only when this is set: 10,000 take 6 to
 #: 10 minutes of CPU here, too long for every CI run.
 SLOW_EXAMPLES = int(os.environ.get("FOOTPRINT_FUZZ_EXAMPLES", "0") or 0)
 
