@@ -234,7 +234,8 @@ def check_outcome(
     code = result.exit_code
     assert code in (SWEEP_EXIT_CODES if expect.sweep else EXIT_CODES), f"{command}: exit code {code}\n{result.output}"
     if code == 1:
-        lines = [line for line in errors.splitlines() if line.strip()]
+        # Warnings may come first (e.g. --jobs capped at the cores); then exactly one error line.
+        lines = [line for line in errors.splitlines() if line.strip() and not line.startswith("warning:")]
         assert len(lines) == 1 and lines[0].startswith("error:"), f"{command}: not one error line:\n{errors}"
         assert any(name in lines[0] for name in expect.names), (
             f"{command}: error names no input ({expect.names}): {lines[0]}"

@@ -39,7 +39,7 @@ def test_a_file_name_too_long_for_the_system_is_one_line(tmp_path, tiny_city_pat
     assert not (tmp_path / "out").exists()
 
 
-@pytest.mark.parametrize(("start", "days", "longest"), [("9999-12-01", 365, 31), ("2024-03-28", 10**9, 2913087)])
+@pytest.mark.parametrize(("start", "days", "longest"), [("9999-12-01", 365, 31), ("9999-06-01", 1000, 214)])
 def test_a_horizon_past_the_calendar_is_one_line(tmp_path, start, days, longest):
     """``validate`` printed "valid" and then died on "year 10000 is out of range"."""
     (tmp_path / "late.toml").write_text(f"[horizon]\ndays = {days}\nstart_date = {start}\n", encoding="utf-8")
