@@ -15,6 +15,8 @@ returned as float64: the caller adds chunks in float64, in chunk order.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numba
 import numpy as np
 
@@ -37,7 +39,9 @@ _TANH_P = tuple(
         -2.76076847742355e-16,
     )
 )
-_TANH_Q = tuple(np.float32(c) for c in (4.89352518554385e-03, 2.26843463243900e-03, 1.18534705686654e-04, 1.19825839466702e-06))
+_TANH_Q = tuple(
+    np.float32(c) for c in (4.89352518554385e-03, 2.26843463243900e-03, 1.18534705686654e-04, 1.19825839466702e-06)
+)
 _HALF = np.float32(0.5)
 _ONE = np.float32(1.0)
 _ZERO = np.float32(0.0)
@@ -87,8 +91,8 @@ def dense_pass(
     wear: np.ndarray,
     wom: np.ndarray,
     heterogeneity: np.ndarray,
-    parameters: tuple,
-    day_inputs: tuple,
+    parameters: Any,
+    day_inputs: Any,
 ) -> tuple[float, float, float]:
     """Advance one chunk's stocks and word of mouth; return the sums of F, of ``[F >= 1/2]`` and of T.
 

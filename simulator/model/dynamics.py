@@ -38,17 +38,32 @@ opens or closes), :class:`KernelParameters` (the run's behaviour parameters),
 closed forms these equations reduce to are in :mod:`simulator.model.closed_forms`.
 
 **What a day costs.** Most consumer-days have nothing to draw (no sighting on 97.7 % of
-them in the Beijing launch). Per chunk, the kernel first draws the media contacts,
-sightings and market entries of their *candidates* only (thinned Bernoulli draws,
-:mod:`simulator.model.events`: each consumer-day still has one exactly uniform ``u`` per
-event, the same in every plan, so common random numbers stay exact and a store added to
-a plan never lowers anyone's sightings); then one pass over the chunk updates every
-consumer's stocks, familiarity and trust (the logistic read from a table, not ``exp``),
-draws the decisions of the few in the market, and forms the KPI sums, which stay exact
-sums over all consumers. Reach and effective frequency are counted per chunk in a window
-of the last 28 days (:class:`ChunkTallies`), changed only by sightings. The daily kernel
-this replaced, one uniform per consumer, day and event, is kept in ``tests/daily_kernel.py``
-as the oracle the tests compare this one with in distribution.
+them in the Beijing launch). Per chunk of ``CHUNK_SIZE`` consumers the kernel does three
+things (:func:`_advance_chunk`):
+
+* it draws the media contacts, sightings and market entries of their *candidates* only
+  (thinned Bernoulli draws, :mod:`simulator.model.events`: each consumer-day still has one
+  exactly uniform ``u`` per event, the same in every plan, so common random numbers stay
+  exact and a store added to a plan never lowers anyone's sightings);
+* the *dense pass* (:mod:`simulator.model.dense_pass`), the only loop over every consumer:
+  steps 2-5 in float32, branch-free and vectorised (8 consumers per AVX2 instruction; the
+  logistic is a rational function, not ``exp``), reading ``stock``, ``wom`` and
+  ``heterogeneity`` and writing ``stock`` and ``wom``, and summing familiarity, the
+  familiar and trust (float32 within the chunk, float64 across chunks);
+* the *market pass* (:mod:`simulator.model.market_pass`): steps 6-7 for the consumers in
+  the market or pent up only (about 1 %), found eight status bytes at a time; it runs after
+  the dense pass, so their state is still in cache, and computes their trust in float64.
+
+Nothing else is written per consumer: the day's deciders are listed per chunk
+(:class:`ChunkTallies`, read by :meth:`simulator.model.consumers.Consumers.decisions`), and
+only yesterday's are reset in ``event``; the number of aware consumers is kept per chunk and
+raised when ``aware`` goes from 0 to 1 (a sighting, a media contact, a decision, or, through
+:func:`hear_of_the_brand` before the next day, word of mouth ``WOM > 0``); the number in the
+market is counted from the status bytes. Reach and effective frequency are counted per chunk
+in a window of the last 28 days, changed only by sightings. So the KPI sums stay exact sums
+over all consumers. The daily kernel this replaced, one uniform per consumer, day and event,
+is kept in ``tests/daily_kernel.py`` as the oracle the tests compare this one with in
+distribution.
 
 All draws come from :func:`simulator.model.rng.counter_uniform`, so the result of a day does not
 depend on the number of threads. Sums are formed per chunk of ``CHUNK_SIZE`` consumers and
@@ -57,18 +72,16 @@ added in chunk order, so they are bit-identical on any machine with the same chu
 
 from __future__ import annotations
 
-import math
 from typing import NamedTuple
 
 import numba
 import numpy as np
 from numba import prange
 
+from simulator.model import market_pass as _market
 from simulator.model.dense_pass import FAST_MATH, dense_pass
 from simulator.model.events import (
     ENTRY_CAP,
-    FLAG_ENTRY_CANDIDATE,
-    FLAG_MARKET_CHANGED,
     SIGHTING_CAP,
     chunk_sightings,
     hot_consumers,
@@ -76,29 +89,23 @@ from simulator.model.events import (
     media_contacts,
     open_row_cumulative,
 )
-from simulator.model.rng import (
-    STREAM_CHANNEL,
-    STREAM_DECISION,
-    STREAM_MARKET,
-    counter_uniform,
-)
+from simulator.model.market_pass import market_pass
 
 CHUNK_SIZE = 8192
 NEVER = -32768  # "no sighting yet" in the recent-sightings memory (int16)
 RECENT_WINDOW_DAYS = 28
 
-# Status codes of a consumer.
-OUT_OF_MARKET = 0
-IN_MARKET = 1
-WAITING = 2  # decided: choosing a store, in a store's queue, or waiting for an online order
-ADOPTED = 3  # bought
-PENT_UP = 4  # in market for the launch: decides at the pent-up rate, whatever the trust
-LOST_TO_RIVAL = 5  # booked a test drive at a rival's showroom: lost to the brand
+# Status codes of a consumer and events written by the kernel (defined with the market pass).
+OUT_OF_MARKET = _market.OUT_OF_MARKET
+IN_MARKET = _market.IN_MARKET
+WAITING = _market.WAITING
+ADOPTED = _market.ADOPTED
+PENT_UP = _market.PENT_UP
+LOST_TO_RIVAL = _market.LOST_TO_RIVAL
+EVENT_NONE = _market.EVENT_NONE
+EVENT_TEST_DRIVE_INTENT = _market.EVENT_TEST_DRIVE_INTENT
+EVENT_ONLINE_ORDER = _market.EVENT_ONLINE_ORDER
 
-# Events written by the kernel.
-EVENT_NONE = 0
-EVENT_TEST_DRIVE_INTENT = 1
-EVENT_ONLINE_ORDER = 2
 
 # Columns of the per-chunk KPI sums.
 KPI_AWARE = 0
@@ -334,41 +341,6 @@ def day_exposure(
     )
 
 
-@numba.njit(cache=True)
-def _market_day(
-    i: int, state: int, entry_candidate: bool, trust: float, heard: float, key: np.uint64, day: int, p: KernelParameters
-) -> tuple[int, int]:
-    """Consumer i's market spell and decision today: the new status and the day's event.
-
-    Out of the market: enters with probability ``h`` (``u < h``, thinned with
-    ``ENTRY_CAP``). In the market: leaves with probability ``1 / duration``, else decides
-    with probability ``1 - exp(-(r T + q WOM))``; pent up: decides with ``pent_up_rate``.
-    A decision is a test-drive intent with probability ``test_drive_share``.
-    """
-    if state == OUT_OF_MARKET:
-        if entry_candidate:
-            u = ENTRY_CAP * counter_uniform(key, day, STREAM_MARKET, i)
-        elif p.enter_probability > ENTRY_CAP:
-            u = ENTRY_CAP + (1.0 - ENTRY_CAP) * counter_uniform(key, day, STREAM_MARKET, i)
-        else:
-            return state, EVENT_NONE
-        return (IN_MARKET if u < p.enter_probability else state), EVENT_NONE
-    if state == PENT_UP:
-        decides = counter_uniform(key, day, STREAM_DECISION, i) < p.pent_up_rate
-    elif state == IN_MARKET:
-        if counter_uniform(key, day, STREAM_MARKET, i) < p.exit_probability:
-            return OUT_OF_MARKET, EVENT_NONE
-        hazard = p.booking_rate * trust + p.referral_rate * heard
-        decides = counter_uniform(key, day, STREAM_DECISION, i) < -math.expm1(-hazard)
-    else:
-        return state, EVENT_NONE
-    if not decides:
-        return state, EVENT_NONE
-    if counter_uniform(key, day, STREAM_CHANNEL, i) < p.test_drive_share:
-        return WAITING, EVENT_TEST_DRIVE_INTENT
-    return WAITING, EVENT_ONLINE_ORDER
-
-
 @numba.njit(parallel=True, cache=True)
 def consumer_day(
     day_inputs: DayInputs,
@@ -444,15 +416,18 @@ def _advance_chunk(
     dense_entry = parameters.enter_probability > ENTRY_CAP
     if dense_entry:
         market_entries(key, day, chunk, start, parameters.enter_probability, flags, consumers.status, True)
-    in_market, intents, orders = _market_pass(chunk, start, flags, increment, day_inputs, parameters, consumers, tallies)
-    if not dense_entry:  # after the market pass: who enters today decides from tomorrow
-        in_market += market_entries(key, day, chunk, start, parameters.enter_probability, flags, consumers.status, False)
-    if consumers.sightings_record.shape[0] > 0:
-        consumers.sightings_record[start:stop] = counts
     sum_familiarity, sum_familiar, sum_trust = dense_pass(
         increment, consumers.stock[start:stop], consumers.wear[start:stop], consumers.wom[start:stop],
         consumers.heterogeneity[start:stop], parameters, day_inputs,
     )  # fmt: skip
+    # After the dense pass, so that the few consumers in the market find their state in cache.
+    in_market, intents, orders = market_pass(chunk, start, flags, day_inputs, parameters, consumers, tallies)
+    if not dense_entry:  # after the market pass: who enters today decides from tomorrow
+        in_market += market_entries(
+            key, day, chunk, start, parameters.enter_probability, flags, consumers.status, False
+        )
+    if consumers.sightings_record.shape[0] > 0:
+        consumers.sightings_record[start:stop] = counts
     kpi = tallies.kpis[chunk]
     kpi[KPI_AWARE] = tallies.aware[chunk]
     kpi[KPI_FAMILIARITY] = sum_familiarity
@@ -465,80 +440,6 @@ def _advance_chunk(
     kpi[KPI_TEST_DRIVE_INTENTS] = intents
     kpi[KPI_ONLINE_ORDERS] = orders
     kpi[KPI_MEDIA_CONTACTS] = media
-
-
-@numba.njit(inline="always", cache=True)
-def _trust_today(i: int, k: int, increment: np.ndarray, day_inputs: DayInputs, p: KernelParameters, consumers: ConsumerArrays) -> tuple[float, float]:
-    """Consumer i's trust and word of mouth today, in float64, from its state before the dense pass."""
-    x = increment[k]
-    effective = e = p.stock_retention * consumers.stock[i] + x
-    if p.wear_weight > 0.0:
-        effective = max(e - p.wear_weight * (p.wear_retention * consumers.wear[i] + x), 0.0)
-    powered = (effective / p.hill_k) ** p.hill_s
-    familiarity = powered / (1.0 + powered)
-    heard = max(day_inputs.full_mixing_wom, 0.0) + consumers.wom[i]
-    logit = day_inputs.trust_shift + p.familiarity_weight * familiarity + p.wom_weight * heard + consumers.heterogeneity[i]
-    return 1.0 / (1.0 + math.exp(-logit)), heard
-
-
-@numba.njit(cache=True)
-def _market_pass(
-    chunk: int,
-    start: int,
-    flags: np.ndarray,
-    increment: np.ndarray,
-    day_inputs: DayInputs,
-    parameters: KernelParameters,
-    consumers: ConsumerArrays,
-    tallies: ChunkTallies,
-) -> tuple[int, int, int]:
-    """The chunk's market spells and decisions: returns the number in the market, intents and orders.
-
-    Clears yesterday's events of the chunk (``tallies.event_consumers``), counts the
-    consumers in the market (in, waiting or pent up) in one pass over ``status`` while
-    listing those with something to draw (in the market or pent up; out of the market too
-    when entries are drawn densely), then runs :func:`_market_day` for the listed ones only.
-    Today's deciders get their ``event`` set, are listed in ``tallies.event_consumers``
-    (ascending) and become aware.
-    """
-    status, event, aware = consumers.status, consumers.event, consumers.aware
-    dense_entry = parameters.enter_probability > ENTRY_CAP
-    listed = tallies.event_consumers[chunk]
-    for m in range(tallies.event_counts[chunk]):
-        event[listed[m]] = EVENT_NONE
-    size = flags.shape[0]
-    active = np.empty(size, dtype=np.int32)
-    n_active = 0
-    in_market = 0
-    for k in range(size):
-        state = status[start + k]
-        in_market += (state == IN_MARKET) | (state == WAITING) | (state == PENT_UP)
-        active[n_active] = k
-        n_active += (state == IN_MARKET) | (state == PENT_UP) | (dense_entry & (state == OUT_OF_MARKET))
-    n_events = intents = orders = 0
-    for a in range(n_active):
-        k = active[a]
-        i = start + k
-        state = status[i]
-        trust = heard = 0.0
-        if state == IN_MARKET:
-            trust, heard = _trust_today(i, k, increment, day_inputs, parameters, consumers)
-        entry_candidate = flags[k] & FLAG_ENTRY_CANDIDATE != 0
-        new_state, today = _market_day(i, state, entry_candidate, trust, heard, day_inputs.key, day_inputs.day, parameters)
-        if new_state != state:
-            status[i] = new_state
-            flags[k] |= FLAG_MARKET_CHANGED
-            in_market += (new_state == IN_MARKET) - (new_state == OUT_OF_MARKET)
-        if today != EVENT_NONE:
-            event[i] = today
-            listed[n_events] = i
-            n_events += 1
-            intents += today == EVENT_TEST_DRIVE_INTENT
-            orders += today == EVENT_ONLINE_ORDER
-            tallies.aware[chunk] += 1 - aware[i]
-            aware[i] = 1
-    tallies.event_counts[chunk] = n_events
-    return in_market, intents, orders
 
 
 @numba.njit(cache=True)
