@@ -356,6 +356,11 @@ def chunk_sightings(
     candidate's uniform is ``u = 1 - c (1 - v)``, in ``[1 - c, 1)``; anyone else's is
     ``u = (1 - c) v'``, which can exceed ``exp(-R)`` only for a hot consumer. Returns the
     number of sightings and of consumers who became aware.
+
+    The work is done in stages over the chunk's list of sighted consumers: walk the
+    candidates (hashes only), test them against their class's ``exp(-R)``, test the hot
+    consumers, then draw the sightings. The first tests are short loops whose cache misses
+    (a class per candidate) overlap; the draws are the same as in one loop.
     """
     indptr, indices, weight, row_total, row_zero_probability, cumulative, hot_indptr, hot_indices, hot_zero = (
         exposure_arrays
@@ -363,43 +368,46 @@ def chunk_sightings(
     size = flags.shape[0]
     floor = day - (recent_days.shape[1] - 1)
     log_keep = math.log1p(-SIGHTING_CAP)
-    total = newly_aware = 0
+    # First who sees a store (short loops, whose cache misses overlap), then their draws.
+    sighted = np.empty(size, dtype=np.int64)
+    sighted_u = np.empty(size, dtype=np.float64)
+    sighted_zero = np.empty(size, dtype=np.float32)
+    n_candidates = 0
     ordinal = 0
     i = start + candidate_gap(key, day, STREAM_SIGHTING_GAP, chunk, ordinal, log_keep, size)
     while i < start + size:
-        k = i - start
-        flags[k] |= FLAG_SIGHTING_CANDIDATE
-        u = 1.0 - SIGHTING_CAP * (1.0 - counter_uniform(key, day, STREAM_SIGHTINGS, i))
-        row = consumer_class[i]
-        zero_probability = row_zero_probability[row]
-        if u > zero_probability:  # the row is read only for a consumer who sees a store
-            count, x = draw_sightings(
-                i, u, day, key, row_total[row], zero_probability, indptr[row], indptr[row + 1],
-                indices, weight, cumulative, store_counts,
-            )  # fmt: skip
-            if count > 0:
-                counts[k] = count
-                increment[k] += x
-                total += count
-                newly_aware += 1 - aware[i]
-                aware[i] = 1
-                remember_sighting(i, count, day, floor, recent_sightings, recent_days)
+        flags[i - start] |= FLAG_SIGHTING_CANDIDATE
+        sighted[n_candidates] = i
+        sighted_u[n_candidates] = 1.0 - SIGHTING_CAP * (1.0 - counter_uniform(key, day, STREAM_SIGHTINGS, i))
+        n_candidates += 1
         ordinal += 1
         i += 1 + candidate_gap(key, day, STREAM_SIGHTING_GAP, chunk, ordinal, log_keep, size)
+    n_sighted = 0
+    for c in range(n_candidates):  # in place: n_sighted <= c
+        i = sighted[c]
+        zero_probability = row_zero_probability[consumer_class[i]]
+        if sighted_u[c] > zero_probability:
+            sighted[n_sighted], sighted_u[n_sighted], sighted_zero[n_sighted] = i, sighted_u[c], zero_probability
+            n_sighted += 1
     for h in range(hot_indptr[chunk], hot_indptr[chunk + 1]):
         i = hot_indices[h]
         u = (1.0 - SIGHTING_CAP) * counter_uniform(key, day, STREAM_SIGHTINGS, i)
         if u > hot_zero[h] and flags[i - start] & FLAG_SIGHTING_CANDIDATE == 0:
-            row = consumer_class[i]
-            count, x = draw_sightings(
-                i, u, day, key, row_total[row], hot_zero[h], indptr[row], indptr[row + 1],
-                indices, weight, cumulative, store_counts,
-            )  # fmt: skip
-            if count > 0:
-                counts[i - start] = count
-                increment[i - start] += x
-                total += count
-                newly_aware += 1 - aware[i]
-                aware[i] = 1
-                remember_sighting(i, count, day, floor, recent_sightings, recent_days)
+            sighted[n_sighted], sighted_u[n_sighted], sighted_zero[n_sighted] = i, u, hot_zero[h]
+            n_sighted += 1
+    total = newly_aware = 0
+    for s in range(n_sighted):
+        i = sighted[s]
+        row = consumer_class[i]
+        count, x = draw_sightings(
+            i, sighted_u[s], day, key, row_total[row], sighted_zero[s], indptr[row], indptr[row + 1],
+            indices, weight, cumulative, store_counts,
+        )  # fmt: skip
+        if count > 0:
+            counts[i - start] = count
+            increment[i - start] += x
+            total += count
+            newly_aware += 1 - aware[i]
+            aware[i] = 1
+            remember_sighting(i, count, day, floor, recent_sightings, recent_days)
     return total, newly_aware
