@@ -240,12 +240,19 @@ def schema(
 ) -> None:
     """Print the JSON Schema of scenario files (for editor completion) or the key reference."""
     from simulator.config import reference_markdown, scenario_json_schema
-    from simulator.results import atomic_write_text
+    from simulator.config.errors import ResultsError
+    from simulator.results import atomic_write_text, check_writable
 
     text = reference_markdown() if markdown else json.dumps(scenario_json_schema(), indent=2, ensure_ascii=False) + "\n"
     if out is None:
         sys.stdout.write(text)
         return
+    if out.is_dir():
+        raise ResultsError(f"--out {out}: is a folder, not a file (choose a file name)")
+    try:
+        check_writable(out.parent, what="folder")
+    except ResultsError as error:
+        raise ResultsError(f"--out {out}: {error}") from None
     out.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out, text)
     console.print(f"wrote {out}")

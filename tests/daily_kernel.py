@@ -68,7 +68,7 @@ def daily_consumer_day(
     Consumer i reads row ``consumers.consumer_class[i]`` of ``exposure``. The state arrays
     of ``consumers`` are updated in place, ``consumers.event`` and
     ``consumers.sightings_record`` receive the day's outputs and ``tallies`` the day's sums
-    per chunk.
+    and deciders per chunk.
     """
     # Every field is read into a local before the parallel loop: numba drops writes to an
     # array reached through a namedtuple inside prange (numba issues #7135 and #10338).
@@ -110,6 +110,8 @@ def daily_consumer_day(
     sightings_record = consumers.sightings_record
     chunk_kpis = tallies.kpis
     chunk_store_sightings = tallies.store_sightings
+    event_consumers = tallies.event_consumers
+    event_counts = tallies.event_counts
 
     n = stock.shape[0]
     n_chunks = chunk_kpis.shape[0]
@@ -122,6 +124,7 @@ def daily_consumer_day(
         kpi[:] = 0.0
         store_counts = chunk_store_sightings[chunk]
         store_counts[:] = 0
+        n_events = 0
         for i in range(start, stop):
             # 1. Media contact, then sightings by inverse CDF of Poisson(R_i).
             row = consumer_class[i]
@@ -208,6 +211,9 @@ def daily_consumer_day(
                     status[i] = WAITING
                     state = WAITING
             event[i] = today
+            if today != EVENT_NONE:
+                event_consumers[chunk, n_events] = i
+                n_events += 1
             if sightings_record.shape[0] > 0:
                 sightings_record[i] = sightings
             # Recent sightings: the days of the three most recent ones.
@@ -237,3 +243,4 @@ def daily_consumer_day(
                 kpi[KPI_TEST_DRIVE_INTENTS] += 1.0
             elif today == EVENT_ONLINE_ORDER:
                 kpi[KPI_ONLINE_ORDERS] += 1.0
+        event_counts[chunk] = n_events

@@ -192,3 +192,79 @@ def test_replication_seeds_are_spawned_and_stable():
     b = run_generators(seeds[0])
     assert a[2] == b[2]
     assert a[0].random() == b[0].random()
+
+
+def test_fast_logistic_is_within_its_stated_error():
+    """The dense pass's rational logistic stays within 2.3e-7 of ``1 / (1 + exp(-x))``."""
+    from simulator.model.dense_pass import fast_logistic
+
+    x = np.linspace(-40.0, 40.0, 200_001).astype(np.float32)
+    approximate = np.array([fast_logistic(np.float32(v)) for v in x[::50]])
+    exact = 1.0 / (1.0 + np.exp(-x[::50].astype(np.float64)))
+    assert np.abs(approximate - exact).max() < 2.5e-7
+
+
+def many_consumers_days(threads: int, days: int = 6) -> tuple:
+    """Three full chunks and a partial one, many in the market, with word of mouth; run ``days`` days."""
+    import numba
+
+    n = 3 * dyn.CHUNK_SIZE + 517
+    rng = np.random.default_rng(5)
+    n_classes, n_stores = 50, 4
+    indptr = np.arange(0, n_classes * n_stores + 1, n_stores, dtype=np.int64)
+    indices = np.tile(np.arange(n_stores, dtype=np.int32), n_classes)
+    rate = rng.uniform(0.0, 0.2, n_classes * n_stores).astype(np.float32)
+    weight = rng.uniform(0.4, 1.0, n_classes * n_stores).astype(np.float32)
+    consumers = dyn.ConsumerArrays(
+        consumer_class=rng.integers(0, n_classes, n).astype(np.int32),
+        heterogeneity=rng.normal(0, 0.5, n).astype(np.float32),
+        stock=np.zeros(n, np.float32),
+        wear=np.zeros(n, np.float32),
+        wom=(rng.random(n) < 0.1).astype(np.float32) * 0.3,
+        status=rng.choice([dyn.OUT_OF_MARKET, dyn.IN_MARKET, dyn.PENT_UP], n, p=[0.6, 0.3, 0.1]).astype(np.uint8),
+        aware=np.zeros(n, np.uint8),
+        recent_sightings=np.full((n, 3), dyn.NEVER, np.int16),
+        event=np.zeros(n, np.uint8),
+        sightings_record=np.zeros(n, np.int32),
+    )
+    exposure = dyn.day_exposure(indptr, indices, rate, weight, np.ones(n_stores, np.uint8), consumers.consumer_class)
+    parameters = dyn.KernelParameters(
+        stock_retention=0.97, wear_retention=0.9, wear_weight=0.0, hill_k=3.0, hill_s=2.0, familiarity_weight=1.0,
+        wom_weight=1.0, enter_probability=0.0005, exit_probability=0.02, booking_rate=0.2, referral_rate=0.1,
+        test_drive_share=0.6, source_retention=0.98, media_weight=0.5, pent_up_rate=0.1,
+    )  # fmt: skip
+    tallies = dyn.chunk_tallies(n, n_stores)
+    previous = numba.get_num_threads()
+    numba.set_num_threads(threads)
+    outputs = []
+    try:
+        for day in range(days):
+            inputs = dyn.DayInputs(day=day, key=np.uint64(77), trust_shift=-1.0, full_mixing_wom=-1.0, media_reach=0.06)
+            dyn.consumer_day(inputs, exposure, parameters, consumers, tallies)
+            deciders = dyn.gather_events(tallies)
+            outputs.append((tallies.kpis.copy(), deciders, consumers.event.copy(), consumers.aware.copy()))
+    finally:
+        numba.set_num_threads(previous)
+    return consumers, tallies, outputs
+
+
+def test_kernel_is_independent_of_threads_and_lists_its_decisions():
+    """Same state and sums on one thread and on two; deciders listed exactly; awareness counted exactly."""
+    one, one_tallies, one_days = many_consumers_days(1)
+    two, _, two_days = many_consumers_days(2)
+    for field in dyn.ConsumerArrays._fields:
+        np.testing.assert_array_equal(getattr(one, field), getattr(two, field), err_msg=field)
+    for (kpis_1, deciders_1, _, _), (kpis_2, deciders_2, _, _) in zip(one_days, two_days, strict=True):
+        np.testing.assert_array_equal(kpis_1, kpis_2)
+        np.testing.assert_array_equal(deciders_1, deciders_2)
+    decided_on = 0
+    for kpis, deciders, event, aware in one_days:
+        np.testing.assert_array_equal(deciders, np.flatnonzero(event))
+        decided_on += len(deciders) > 0
+        assert kpis[:, dyn.KPI_AWARE].sum() == aware.sum()
+        assert kpis[:, dyn.KPI_TEST_DRIVE_INTENTS].sum() == (event == dyn.EVENT_TEST_DRIVE_INTENT).sum()
+        assert kpis[:, dyn.KPI_ONLINE_ORDERS].sum() == (event == dyn.EVENT_ONLINE_ORDER).sum()
+    assert decided_on == len(one_days)
+    status = one.status
+    in_market = np.isin(status, [dyn.IN_MARKET, dyn.WAITING, dyn.PENT_UP]).sum()
+    assert one_tallies.kpis[:, dyn.KPI_IN_MARKET].sum() == in_market

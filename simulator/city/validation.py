@@ -111,9 +111,13 @@ def _read_layers(report: ErrorReporter, path: Path) -> dict[str, pd.DataFrame]:
     """The layers of the schema present in the GeoPackage; geometry layers must have a CRS."""
     import pyogrio
 
-    if not path.exists():
+    try:
+        exists, is_file = path.exists(), path.is_file()
+    except OSError as error:  # a name the system refuses to look at (too long, say)
+        raise report.fail(None, f"cannot read the file ({error.strerror or error})") from None
+    if not exists:
         raise report.fail(None, "file not found")
-    if not path.is_file():
+    if not is_file:
         raise report.fail(None, "is not a file")
     try:
         layer_list = pyogrio.list_layers(path)

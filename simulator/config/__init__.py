@@ -20,7 +20,7 @@ from simulator.config.schema_levers import Levers
 from simulator.config.schema_plan import Store
 from simulator.config.schema_population import PopulationSettings
 from simulator.config.stores_file import read_stores_file
-from simulator.config.toml_files import read_toml_file
+from simulator.config.toml_files import file_path_problem, read_toml_file
 from simulator.config.values import Boolean, Integer, Number, Text, kind_of, show_number, show_value
 
 __all__ = [
@@ -47,6 +47,7 @@ __all__ = [
     "canonical_json",
     "default_scenario_path",
     "describe",
+    "file_path_problem",
     "format_key_path",
     "kind_of",
     "load_scenario",

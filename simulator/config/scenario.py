@@ -72,10 +72,12 @@ class Horizon(FrozenModel):
     )
 
     @model_validator(mode="after")
-    def _last_day_is_a_date(self) -> "Horizon":
-        if self.start_date.toordinal() + self.days - 1 > date.max.toordinal():
+    def _ends_in_the_calendar(self) -> "Horizon":
+        """The last simulated day, ``start_date + days - 1``, must be a date (at most 9999-12-31)."""
+        longest = date.max.toordinal() - self.start_date.toordinal() + 1
+        if self.days > longest:
             raise LocatedError(
-                ("days",), f"the horizon from start_date {self.start_date} would end after {date.max} (the last date)"
+                ("days",), f"must be <= {longest} (from {self.start_date.isoformat()} to {date.max}), got {self.days}"
             )
         return self
 

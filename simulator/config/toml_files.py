@@ -14,6 +14,7 @@ from simulator.config.problems import raise_problems
 from simulator.config.values import show_value
 
 __all__ = [
+    "file_path_problem",
     "not_utf8_message",
     "parse_override_value",
     "read_toml_file",
@@ -40,6 +41,21 @@ def toml_error_message(exception: tomllib.TOMLDecodeError) -> str:
         problem = match.group(1)
         return f"invalid TOML at end of document: {problem[:1].lower() + problem[1:]}"
     return f"invalid TOML: {text}"
+
+
+def file_path_problem(path: Path) -> str | None:
+    """Why ``path`` cannot be a file to read (``file not found (path)``, ...), or None if it is a file.
+
+    Unlike ``Path.is_file``, a path the system refuses to look at (a name too long, a
+    component that is a file) is a problem, not an exception.
+    """
+    try:
+        if path.is_file():
+            return None
+        return f"is a folder, not a file ({path})" if path.is_dir() else f"file not found ({path})"
+    except (OSError, ValueError) as exception:
+        reason = exception.strerror if isinstance(exception, OSError) and exception.strerror else str(exception)
+        return f"cannot read the file ({show_value(reason)}: {show_value(str(path))})"
 
 
 def read_toml_file(path: Path, what: str = "a TOML file") -> dict[str, Any]:

@@ -16,6 +16,8 @@ import numpy as np
 from simulator.config import Scenario
 from simulator.model.closed_forms import decay_from_half_life, hill, logistic
 from simulator.model.dynamics import (
+    EVENT_ONLINE_ORDER,
+    EVENT_TEST_DRIVE_INTENT,
     IN_MARKET,
     NEVER,
     OUT_OF_MARKET,
@@ -29,6 +31,8 @@ from simulator.model.dynamics import (
     consumer_day,
     day_exposure,
     followers_of,
+    gather_events,
+    hear_of_the_brand,
 )
 from simulator.model.exposure import Exposure
 from simulator.model.population import Population
@@ -144,6 +148,8 @@ class Consumers:
         self.tallies = chunk_tallies(n, n_stores)
         self.store_open = np.zeros(max(n_stores, 1), dtype=np.uint8)
         self.day_exposure: dict[bool, DayExposure] = {}
+        self.hearing: list[np.ndarray] = []
+        """Followers of the sources added since the last kernel call: aware from the next day if ``wom > 0``."""
 
     def _initial_status(self, n: int) -> np.ndarray:
         """Start in the steady state of the spells: share ``h D / (1 + h D)`` in the market.
@@ -214,6 +220,10 @@ class Consumers:
             full_mixing_wom=self.wom_full if self.full_mixing else -1.0,
             media_reach=float(self.media_reach[day]),
         )
+        if self.hearing:
+            followers = np.concatenate(self.hearing)
+            hear_of_the_brand(self.arrays.aware, self.arrays.wom, self.tallies.aware, followers)
+            self.hearing = []
         threads = numba.get_num_threads()
         single = threads > 1 and self.population.n < PARALLEL_MIN_CONSUMERS
         if single:
@@ -227,6 +237,12 @@ class Consumers:
         self.source_stock *= self.parameters.source_retention
         return self.tallies.kpis.sum(axis=0), self.tallies.store_sightings.sum(axis=0)
 
+    def decisions(self) -> tuple[np.ndarray, np.ndarray]:
+        """The last day's deciders, ascending: test-drive intents and online orders (int64 indices)."""
+        deciders = gather_events(self.tallies)
+        kinds = self.arrays.event[deciders]
+        return deciders[kinds == EVENT_TEST_DRIVE_INTENT], deciders[kinds == EVENT_ONLINE_ORDER]
+
     def add_sources(self, consumers: np.ndarray, strengths: np.ndarray) -> None:
         """New word-of-mouth sources: raise their followers' (or everyone's) word of mouth.
 
@@ -238,9 +254,10 @@ class Consumers:
         if self.full_mixing:
             self.wom_full += float(np.sum(strengths)) / self.population.n
         else:
-            add_testimonials(
+            followers = add_testimonials(
                 self.arrays.wom, self.follower_indptr, self.follower_indices, self.inverse_degree, consumers, strengths
             )
+            self.hearing.append(followers)
 
     def familiarity(self, consumers: np.ndarray | slice = slice(None)) -> np.ndarray:
         """Familiarity of consumers now (Hill of the net exposure stock)."""

@@ -38,17 +38,32 @@ opens or closes), :class:`KernelParameters` (the run's behaviour parameters),
 closed forms these equations reduce to are in :mod:`simulator.model.closed_forms`.
 
 **What a day costs.** Most consumer-days have nothing to draw (no sighting on 97.7 % of
-them in the Beijing launch). Per chunk, the kernel first draws the media contacts,
-sightings and market entries of their *candidates* only (thinned Bernoulli draws,
-:mod:`simulator.model.events`: each consumer-day still has one exactly uniform ``u`` per
-event, the same in every plan, so common random numbers stay exact and a store added to
-a plan never lowers anyone's sightings); then one pass over the chunk updates every
-consumer's stocks, familiarity and trust (the logistic read from a table, not ``exp``),
-draws the decisions of the few in the market, and forms the KPI sums, which stay exact
-sums over all consumers. Reach and effective frequency are counted per chunk in a window
-of the last 28 days (:class:`ChunkTallies`), changed only by sightings. The daily kernel
-this replaced, one uniform per consumer, day and event, is kept in ``tests/daily_kernel.py``
-as the oracle the tests compare this one with in distribution.
+them in the Beijing launch). Per chunk of ``CHUNK_SIZE`` consumers the kernel does three
+things (:func:`_advance_chunk`):
+
+* it draws the media contacts, sightings and market entries of their *candidates* only
+  (thinned Bernoulli draws, :mod:`simulator.model.events`: each consumer-day still has one
+  exactly uniform ``u`` per event, the same in every plan, so common random numbers stay
+  exact and a store added to a plan never lowers anyone's sightings);
+* the *dense pass* (:mod:`simulator.model.dense_pass`), the only loop over every consumer:
+  steps 2-5 in float32, branch-free and vectorised (8 consumers per AVX2 instruction; the
+  logistic is a rational function, not ``exp``), reading ``stock``, ``wom`` and
+  ``heterogeneity`` and writing ``stock`` and ``wom``, and summing familiarity, the
+  familiar and trust (float32 within the chunk, float64 across chunks);
+* the *market pass* (:mod:`simulator.model.market_pass`): steps 6-7 for the consumers in
+  the market or pent up only (about 1 %), found eight status bytes at a time; it runs after
+  the dense pass, so their state is still in cache, and computes their trust in float64.
+
+Nothing else is written per consumer: the day's deciders are listed per chunk
+(:class:`ChunkTallies`, read by :meth:`simulator.model.consumers.Consumers.decisions`), and
+only yesterday's are reset in ``event``; the number of aware consumers is kept per chunk and
+raised when ``aware`` goes from 0 to 1 (a sighting, a media contact, a decision, or, through
+:func:`hear_of_the_brand` before the next day, word of mouth ``WOM > 0``); the number in the
+market is counted from the status bytes. Reach and effective frequency are counted per chunk
+in a window of the last 28 days, changed only by sightings. So the KPI sums stay exact sums
+over all consumers. The daily kernel this replaced, one uniform per consumer, day and event,
+is kept in ``tests/daily_kernel.py`` as the oracle the tests compare this one with in
+distribution.
 
 All draws come from :func:`simulator.model.rng.counter_uniform`, so the result of a day does not
 depend on the number of threads. Sums are formed per chunk of ``CHUNK_SIZE`` consumers and
@@ -57,53 +72,41 @@ added in chunk order, so they are bit-identical on any machine with the same chu
 
 from __future__ import annotations
 
-import math
 from typing import NamedTuple
 
 import numba
 import numpy as np
 from numba import prange
 
+from simulator.model import market_pass as _market
+from simulator.model.dense_pass import FAST_MATH, dense_pass
 from simulator.model.events import (
     ENTRY_CAP,
-    FLAG_ENTRY_CANDIDATE,
-    FLAG_MARKET_CHANGED,
     SIGHTING_CAP,
     chunk_sightings,
     hot_consumers,
     market_entries,
     media_contacts,
     open_row_cumulative,
-    table_logistic,
 )
+from simulator.model.market_pass import market_pass
 from simulator.model.population_kernels import transpose_contacts
-from simulator.model.rng import (
-    STREAM_CHANNEL,
-    STREAM_DECISION,
-    STREAM_MARKET,
-    counter_uniform,
-)
 
 CHUNK_SIZE = 8192
 NEVER = -32768  # "no sighting yet" in the recent-sightings memory (int16)
 RECENT_WINDOW_DAYS = 28
 
-FAST_MATH = {"contract", "reassoc", "nsz", "arcp"}
-"""LLVM's fast-math flags of the kernel (fused multiply-adds, sums in any order; no
-assumption about NaN or infinity). Still deterministic for a given chunking."""
+# Status codes of a consumer and events written by the kernel (defined with the market pass).
+OUT_OF_MARKET = _market.OUT_OF_MARKET
+IN_MARKET = _market.IN_MARKET
+WAITING = _market.WAITING
+ADOPTED = _market.ADOPTED
+PENT_UP = _market.PENT_UP
+LOST_TO_RIVAL = _market.LOST_TO_RIVAL
+EVENT_NONE = _market.EVENT_NONE
+EVENT_TEST_DRIVE_INTENT = _market.EVENT_TEST_DRIVE_INTENT
+EVENT_ONLINE_ORDER = _market.EVENT_ONLINE_ORDER
 
-# Status codes of a consumer.
-OUT_OF_MARKET = 0
-IN_MARKET = 1
-WAITING = 2  # decided: choosing a store, in a store's queue, or waiting for an online order
-ADOPTED = 3  # bought
-PENT_UP = 4  # in market for the launch: decides at the pent-up rate, whatever the trust
-LOST_TO_RIVAL = 5  # booked a test drive at a rival's showroom: lost to the brand
-
-# Events written by the kernel.
-EVENT_NONE = 0
-EVENT_TEST_DRIVE_INTENT = 1
-EVENT_ONLINE_ORDER = 2
 
 # Columns of the per-chunk KPI sums.
 KPI_AWARE = 0
@@ -268,11 +271,23 @@ class ChunkTallies(NamedTuple):
         those whose third latest was. Their sums are the reach and effective-frequency
         counts, updated only when a consumer has a sighting. Start at zero (nobody has seen
         a store) and run the kernel on every day in order.
+    aware : numpy.ndarray of int64, shape (chunks,)
+        Kept across days: the number of aware consumers of each chunk, raised whenever a
+        consumer's ``aware`` goes from 0 to 1 (it never goes back). Starts at zero, with
+        nobody aware.
+    event_consumers : numpy.ndarray of int32, shape (chunks, CHUNK_SIZE)
+        The consumers of each chunk who decided on the last day, ascending, in the first
+        ``event_counts[b]`` places of row b (the rest is never read).
+    event_counts : numpy.ndarray of int64, shape (chunks,)
+        How many.
     """
 
     kpis: np.ndarray
     store_sightings: np.ndarray
     recent_days: np.ndarray
+    aware: np.ndarray
+    event_consumers: np.ndarray
+    event_counts: np.ndarray
 
 
 def chunk_tallies(n: int, n_stores: int) -> ChunkTallies:
@@ -282,6 +297,9 @@ def chunk_tallies(n: int, n_stores: int) -> ChunkTallies:
         kpis=np.zeros((n_chunks, N_KPIS)),
         store_sightings=np.zeros((n_chunks, max(n_stores, 1)), dtype=np.int64),
         recent_days=np.zeros((n_chunks, 2, RECENT_WINDOW_DAYS), dtype=np.int64),
+        aware=np.zeros(n_chunks, dtype=np.int64),
+        event_consumers=np.empty((n_chunks, CHUNK_SIZE), dtype=np.int32),  # pages touched only by events
+        event_counts=np.zeros(n_chunks, dtype=np.int64),
     )
 
 
@@ -324,41 +342,6 @@ def day_exposure(
     )
 
 
-@numba.njit(cache=True)
-def _market_day(
-    i: int, state: int, entry_candidate: bool, trust: float, heard: float, key: np.uint64, day: int, p: KernelParameters
-) -> tuple[int, int]:
-    """Consumer i's market spell and decision today: the new status and the day's event.
-
-    Out of the market: enters with probability ``h`` (``u < h``, thinned with
-    ``ENTRY_CAP``). In the market: leaves with probability ``1 / duration``, else decides
-    with probability ``1 - exp(-(r T + q WOM))``; pent up: decides with ``pent_up_rate``.
-    A decision is a test-drive intent with probability ``test_drive_share``.
-    """
-    if state == OUT_OF_MARKET:
-        if entry_candidate:
-            u = ENTRY_CAP * counter_uniform(key, day, STREAM_MARKET, i)
-        elif p.enter_probability > ENTRY_CAP:
-            u = ENTRY_CAP + (1.0 - ENTRY_CAP) * counter_uniform(key, day, STREAM_MARKET, i)
-        else:
-            return state, EVENT_NONE
-        return (IN_MARKET if u < p.enter_probability else state), EVENT_NONE
-    if state == PENT_UP:
-        decides = counter_uniform(key, day, STREAM_DECISION, i) < p.pent_up_rate
-    elif state == IN_MARKET:
-        if counter_uniform(key, day, STREAM_MARKET, i) < p.exit_probability:
-            return OUT_OF_MARKET, EVENT_NONE
-        hazard = p.booking_rate * trust + p.referral_rate * heard
-        decides = counter_uniform(key, day, STREAM_DECISION, i) < -math.expm1(-hazard)
-    else:
-        return state, EVENT_NONE
-    if not decides:
-        return state, EVENT_NONE
-    if counter_uniform(key, day, STREAM_CHANNEL, i) < p.test_drive_share:
-        return WAITING, EVENT_TEST_DRIVE_INTENT
-    return WAITING, EVENT_ONLINE_ORDER
-
-
 @numba.njit(parallel=True, cache=True)
 def consumer_day(
     day_inputs: DayInputs,
@@ -372,7 +355,8 @@ def consumer_day(
     Consumer i reads row ``consumers.consumer_class[i]`` of ``exposure``. The state arrays
     of ``consumers`` are updated in place, ``consumers.event`` and
     ``consumers.sightings_record`` receive the day's outputs and ``tallies`` the day's sums
-    per chunk. Chunks of ``CHUNK_SIZE`` consumers run in parallel (:func:`_advance_chunk`).
+    and decisions per chunk. Chunks of ``CHUNK_SIZE`` consumers run in parallel
+    (:func:`_advance_chunk`).
     """
     for chunk in prange(tallies.kpis.shape[0]):
         _advance_chunk(chunk, day_inputs, exposure, parameters, consumers, tallies)
@@ -387,47 +371,30 @@ def _advance_chunk(
     consumers: ConsumerArrays,
     tallies: ChunkTallies,
 ) -> None:
-    """One chunk's day: draw its events by walking their candidates, then one pass over its consumers.
+    """One chunk's day: draw its events by walking their candidates, the market pass, then the dense pass.
 
     The media contacts, sightings and market-entry candidates are drawn first
-    (:mod:`simulator.model.events`); the pass then updates every consumer's stocks,
-    familiarity and trust, draws for the few in the market, and forms the KPI sums.
+    (:mod:`simulator.model.events`); :func:`_market_pass` draws for the consumers in the
+    market; :func:`simulator.model.dense_pass.dense_pass` updates every consumer's stocks
+    and word of mouth and sums familiarity and trust.
     """
     day = day_inputs.day
     key = day_inputs.key
-    full_mixing_wom = day_inputs.full_mixing_wom
-    trust_shift = day_inputs.trust_shift
-    stock_retention = parameters.stock_retention
-    wear_retention = parameters.wear_retention
-    wear_weight = parameters.wear_weight
-    hill_s = parameters.hill_s
-    familiarity_weight = parameters.familiarity_weight
-    wom_weight = parameters.wom_weight
-    source_retention = parameters.source_retention
-    media_weight = parameters.media_weight
-    dense_entry = parameters.enter_probability > ENTRY_CAP
-    heterogeneity = consumers.heterogeneity
-    stock = consumers.stock
-    wear = consumers.wear
-    wom = consumers.wom
-    status = consumers.status
     aware = consumers.aware
-    event = consumers.event
-    sightings_record = consumers.sightings_record
-    record = sightings_record.shape[0] > 0
-    k_inverse = 1.0 / parameters.hill_k
-
-    n = stock.shape[0]
+    n = consumers.stock.shape[0]
     start = chunk * CHUNK_SIZE
     size = max(min(start + CHUNK_SIZE, n) - start, 0)
+    stop = start + size
     store_counts = tallies.store_sightings[chunk]
     store_counts[:] = 0
     recent_days = tallies.recent_days[chunk]
     recent_days[:, day % RECENT_WINDOW_DAYS] = 0  # day - W has left the window
     flags = np.zeros(size, dtype=np.uint8)
     counts = np.zeros(size, dtype=np.int32)
-    increment = np.zeros(size, dtype=np.float64)
-    media = media_contacts(key, day, chunk, start, day_inputs.media_reach, media_weight, flags, increment, aware)
+    increment = np.zeros(size, dtype=np.float32)
+    media, newly_aware = media_contacts(
+        key, day, chunk, start, day_inputs.media_reach, parameters.media_weight, flags, increment, aware
+    )
     exposure_arrays = (
         exposure.indptr,
         exposure.indices,
@@ -439,72 +406,63 @@ def _advance_chunk(
         exposure.hot_indices,
         exposure.hot_zero_probability,
     )
-    sightings = chunk_sightings(
+    sightings, newly_sighted = chunk_sightings(
         key, day, chunk, start, exposure_arrays, consumers.consumer_class, consumers.recent_sightings, aware,
         recent_days, store_counts, flags, counts, increment,
     )  # fmt: skip
+    tallies.aware[chunk] += newly_aware + newly_sighted
+    if day_inputs.full_mixing_wom > 0.0 and tallies.aware[chunk] < size:
+        aware[start:stop] = 1  # everyone has heard of the brand
+        tallies.aware[chunk] = size
+    dense_entry = parameters.enter_probability > ENTRY_CAP
     if dense_entry:
-        market_entries(key, day, chunk, start, parameters.enter_probability, flags, status, True)
-    sum_aware = sum_familiarity = sum_familiar = sum_trust = sum_in_market = 0.0
-    intents = orders = 0
-    for k in range(size):
-        i = start + k
-        # Adstock and wear-out.
-        x = increment[k]
-        e = stock_retention * stock[i] + x
-        stock[i] = e
-        effective = e
-        if wear_weight > 0.0:
-            w = wear_retention * wear[i] + x
-            wear[i] = w
-            effective = max(e - wear_weight * w, 0.0)
-        # Familiarity (Hill).
-        ratio = effective * k_inverse
-        powered = ratio * ratio if hill_s == 2.0 else ratio**hill_s
-        familiarity = powered / (1.0 + powered) if effective > 0.0 else 0.0
-        # Word of mouth (kept up to date incrementally; it decays with its sources).
-        if full_mixing_wom >= 0.0:
-            heard = full_mixing_wom
-        else:
-            heard = wom[i]
-            wom[i] = source_retention * heard
-        t = table_logistic(trust_shift + familiarity_weight * familiarity + wom_weight * heard + heterogeneity[i])
-        # Market spells and decisions, only for the consumers with something to draw.
-        state = status[i]
-        today = EVENT_NONE
-        if state in (IN_MARKET, PENT_UP) or (dense_entry and state == OUT_OF_MARKET):
-            entry_candidate = flags[k] & FLAG_ENTRY_CANDIDATE != 0
-            new_state, today = _market_day(i, state, entry_candidate, t, heard, key, day, parameters)
-            if new_state != state:
-                status[i] = new_state
-                state = new_state
-                flags[k] |= FLAG_MARKET_CHANGED
-            intents += today == EVENT_TEST_DRIVE_INTENT
-            orders += today == EVENT_ONLINE_ORDER
-        event[i] = today
-        if record:
-            sightings_record[i] = counts[k]
-        if heard > 0.0 or state == ADOPTED or today != EVENT_NONE:
-            aware[i] = 1
-        sum_aware += aware[i]
-        sum_familiarity += familiarity
-        sum_familiar += 1.0 if familiarity >= 0.5 else 0.0
-        sum_trust += t
-        sum_in_market += 1.0 if state in (IN_MARKET, WAITING, PENT_UP) else 0.0
-    if not dense_entry:  # after the pass: who enters today decides from tomorrow
-        sum_in_market += market_entries(key, day, chunk, start, parameters.enter_probability, flags, status, False)
+        market_entries(key, day, chunk, start, parameters.enter_probability, flags, consumers.status, True)
+    sum_familiarity, sum_familiar, sum_trust = dense_pass(
+        increment, consumers.stock[start:stop], consumers.wear[start:stop], consumers.wom[start:stop],
+        consumers.heterogeneity[start:stop], parameters, day_inputs,
+    )  # fmt: skip
+    # After the dense pass, so that the few consumers in the market find their state in cache.
+    in_market, intents, orders = market_pass(chunk, start, flags, day_inputs, parameters, consumers, tallies)
+    if not dense_entry:  # after the market pass: who enters today decides from tomorrow
+        in_market += market_entries(
+            key, day, chunk, start, parameters.enter_probability, flags, consumers.status, False
+        )
+    if consumers.sightings_record.shape[0] > 0:
+        consumers.sightings_record[start:stop] = counts
     kpi = tallies.kpis[chunk]
-    kpi[KPI_AWARE] = sum_aware
+    kpi[KPI_AWARE] = tallies.aware[chunk]
     kpi[KPI_FAMILIARITY] = sum_familiarity
     kpi[KPI_FAMILIAR] = sum_familiar
     kpi[KPI_TRUST] = sum_trust
     kpi[KPI_REACH] = recent_days[0].sum()
     kpi[KPI_EFFECTIVE_FREQUENCY] = recent_days[1].sum()
-    kpi[KPI_IN_MARKET] = sum_in_market
+    kpi[KPI_IN_MARKET] = in_market
     kpi[KPI_SIGHTINGS] = sightings
     kpi[KPI_TEST_DRIVE_INTENTS] = intents
     kpi[KPI_ONLINE_ORDERS] = orders
     kpi[KPI_MEDIA_CONTACTS] = media
+
+
+@numba.njit(cache=True)
+def gather_events(tallies: ChunkTallies) -> np.ndarray:
+    """The consumers who decided on the last day the kernel ran, ascending (int64)."""
+    counts = tallies.event_counts
+    out = np.empty(counts.sum(), dtype=np.int64)
+    position = 0
+    for chunk in range(counts.shape[0]):
+        for m in range(counts[chunk]):
+            out[position] = tallies.event_consumers[chunk, m]
+            position += 1
+    return out
+
+
+@numba.njit(cache=True)
+def hear_of_the_brand(aware: np.ndarray, wom: np.ndarray, counts: np.ndarray, consumers: np.ndarray) -> None:
+    """Make the listed consumers with word of mouth (``wom > 0``) aware, counting them per chunk in ``counts``."""
+    for i in consumers:
+        if aware[i] == 0 and wom[i] > 0.0:
+            aware[i] = 1
+            counts[i // CHUNK_SIZE] += 1
 
 
 def add_testimonials(
@@ -514,8 +472,8 @@ def add_testimonials(
     inverse_degree: np.ndarray,
     sources: np.ndarray,
     strengths: np.ndarray,
-) -> None:
-    """Add new testimonial sources to their followers' word of mouth, in place.
+) -> np.ndarray:
+    """Add new testimonial sources to their followers' word of mouth, in place; return the followers.
 
     A source j whose strength grows by ``x_j`` raises ``WOM_i`` by ``x_j / k_i`` for every
     consumer i that has j among its ``k_i`` contacts (i "follows" j).
@@ -532,17 +490,23 @@ def add_testimonials(
         Consumers who became sources today.
     strengths : numpy.ndarray of float
         Their increments ``x_j``.
+
+    Returns
+    -------
+    numpy.ndarray of int64
+        The followers of the sources (with repeats), whose word of mouth was raised.
     """
     if len(sources) == 0:
-        return
+        return np.zeros(0, dtype=np.int64)
     starts, stops = follower_indptr[sources], follower_indptr[sources + 1]
     counts = stops - starts
     if counts.sum() == 0:
-        return
+        return np.zeros(0, dtype=np.int64)
     offsets = np.repeat(starts - np.r_[0, np.cumsum(counts)[:-1]], counts)
     followers = follower_indices[np.arange(counts.sum()) + offsets]
     increments = np.repeat(np.asarray(strengths, dtype=np.float64), counts) * inverse_degree[followers]
     np.add.at(wom, followers, increments.astype(wom.dtype))
+    return followers.astype(np.int64, copy=False)
 
 
 def followers_of(

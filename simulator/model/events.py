@@ -129,33 +129,6 @@ def pick_entry(cumulative: np.ndarray, first: int, last: int, target: float) -> 
     return low
 
 
-LOGISTIC_RANGE = 16.0
-LOGISTIC_STEPS = 8192
-
-
-def _logistic_table() -> np.ndarray:
-    """Values and slopes of the logistic on ``LOGISTIC_STEPS`` equal steps of [-16, 16]."""
-    grid = np.linspace(-LOGISTIC_RANGE, LOGISTIC_RANGE, LOGISTIC_STEPS + 1)
-    values = 1.0 / (1.0 + np.exp(-grid))
-    return np.column_stack([values, np.append(np.diff(values), 0.0)])
-
-
-LOGISTIC_TABLE = _logistic_table()
-"""``(sigma(x_j), sigma(x_{j+1}) - sigma(x_j))`` per grid point, read by :func:`table_logistic`."""
-
-
-@numba.njit(inline="always", cache=True)
-def table_logistic(x: float) -> float:
-    """``1 / (1 + exp(-x))`` by linear interpolation in :data:`LOGISTIC_TABLE` (no ``exp``).
-
-    Grid step ``h = 32 / 8192``: the interpolation error is at most ``h^2 / 8 max|sigma''|``
-    = 1.9e-7, and clamping ``|x|`` to 16 moves the value by at most 1.2e-7.
-    """
-    y = (min(max(x, -LOGISTIC_RANGE), LOGISTIC_RANGE) + LOGISTIC_RANGE) * (LOGISTIC_STEPS / (2.0 * LOGISTIC_RANGE))
-    j = int(y)
-    return LOGISTIC_TABLE[j, 0] + (y - j) * LOGISTIC_TABLE[j, 1]
-
-
 @numba.njit(parallel=True, cache=True)
 def open_row_cumulative(
     indptr: np.ndarray, indices: np.ndarray, rate: np.ndarray, store_open: np.ndarray
@@ -221,17 +194,17 @@ def media_contacts(
     flags: np.ndarray,
     increment: np.ndarray,
     aware: np.ndarray,
-) -> int:
+) -> tuple[int, int]:
     """The chunk's media contacts today: ``u < m(t)``, thinned with ``MEDIA_CAP``.
 
     Each contact adds ``w_M`` to the consumer's exposure increment and makes the consumer
-    aware. Returns the number of contacts.
+    aware. Returns the number of contacts and of consumers who became aware.
     """
     if reach <= 0.0:
-        return 0
+        return 0, 0
     size = flags.shape[0]
     log_keep = math.log1p(-MEDIA_CAP)
-    contacts = 0
+    contacts = newly_aware = 0
     ordinal = 0
     i = start + candidate_gap(key, day, STREAM_MEDIA_GAP, chunk, ordinal, log_keep, size)
     while i < start + size:
@@ -239,6 +212,7 @@ def media_contacts(
         if reach >= MEDIA_CAP or counter_uniform(key, day, STREAM_MEDIA, i) * MEDIA_CAP < reach:
             flags[i - start] |= FLAG_REACHED
             increment[i - start] += media_weight
+            newly_aware += 1 - aware[i]
             aware[i] = 1
             contacts += 1
         ordinal += 1
@@ -250,9 +224,10 @@ def media_contacts(
             if flags[k] & FLAG_REACHED == 0 and counter_uniform(key, day, STREAM_MEDIA, start + k) < threshold:
                 flags[k] |= FLAG_REACHED
                 increment[k] += media_weight
+                newly_aware += 1 - aware[start + k]
                 aware[start + k] = 1
                 contacts += 1
-    return contacts
+    return contacts, newly_aware
 
 
 @numba.njit(cache=True)
@@ -373,14 +348,19 @@ def chunk_sightings(
     flags: np.ndarray,
     counts: np.ndarray,
     increment: np.ndarray,
-) -> int:
+) -> tuple[int, int]:
     """The chunk's sightings today: candidates first, then the hot consumers that were not candidates.
 
     ``exposure_arrays`` = (indptr, indices, weight, row_total, row_zero_probability,
     cumulative, hot_indptr, hot_indices, hot_zero_probability) of a ``DayExposure``. A
     candidate's uniform is ``u = 1 - c (1 - v)``, in ``[1 - c, 1)``; anyone else's is
     ``u = (1 - c) v'``, which can exceed ``exp(-R)`` only for a hot consumer. Returns the
-    number of sightings.
+    number of sightings and of consumers who became aware.
+
+    The work is done in stages over the chunk's list of sighted consumers: walk the
+    candidates (hashes only), test them against their class's ``exp(-R)``, test the hot
+    consumers, then draw the sightings. The first tests are short loops whose cache misses
+    (a class per candidate) overlap; the draws are the same as in one loop.
     """
     indptr, indices, weight, row_total, row_zero_probability, cumulative, hot_indptr, hot_indices, hot_zero = (
         exposure_arrays
@@ -388,41 +368,46 @@ def chunk_sightings(
     size = flags.shape[0]
     floor = day - (recent_days.shape[1] - 1)
     log_keep = math.log1p(-SIGHTING_CAP)
-    total = 0
+    # First who sees a store (short loops, whose cache misses overlap), then their draws.
+    sighted = np.empty(size, dtype=np.int64)
+    sighted_u = np.empty(size, dtype=np.float64)
+    sighted_zero = np.empty(size, dtype=np.float32)
+    n_candidates = 0
     ordinal = 0
     i = start + candidate_gap(key, day, STREAM_SIGHTING_GAP, chunk, ordinal, log_keep, size)
     while i < start + size:
-        k = i - start
-        flags[k] |= FLAG_SIGHTING_CANDIDATE
-        u = 1.0 - SIGHTING_CAP * (1.0 - counter_uniform(key, day, STREAM_SIGHTINGS, i))
-        row = consumer_class[i]
-        zero_probability = row_zero_probability[row]
-        if u > zero_probability:  # the row is read only for a consumer who sees a store
-            count, x = draw_sightings(
-                i, u, day, key, row_total[row], zero_probability, indptr[row], indptr[row + 1],
-                indices, weight, cumulative, store_counts,
-            )  # fmt: skip
-            if count > 0:
-                counts[k] = count
-                increment[k] += x
-                total += count
-                aware[i] = 1
-                remember_sighting(i, count, day, floor, recent_sightings, recent_days)
+        flags[i - start] |= FLAG_SIGHTING_CANDIDATE
+        sighted[n_candidates] = i
+        sighted_u[n_candidates] = 1.0 - SIGHTING_CAP * (1.0 - counter_uniform(key, day, STREAM_SIGHTINGS, i))
+        n_candidates += 1
         ordinal += 1
         i += 1 + candidate_gap(key, day, STREAM_SIGHTING_GAP, chunk, ordinal, log_keep, size)
+    n_sighted = 0
+    for c in range(n_candidates):  # in place: n_sighted <= c
+        i = sighted[c]
+        zero_probability = row_zero_probability[consumer_class[i]]
+        if sighted_u[c] > zero_probability:
+            sighted[n_sighted], sighted_u[n_sighted], sighted_zero[n_sighted] = i, sighted_u[c], zero_probability
+            n_sighted += 1
     for h in range(hot_indptr[chunk], hot_indptr[chunk + 1]):
         i = hot_indices[h]
         u = (1.0 - SIGHTING_CAP) * counter_uniform(key, day, STREAM_SIGHTINGS, i)
         if u > hot_zero[h] and flags[i - start] & FLAG_SIGHTING_CANDIDATE == 0:
-            row = consumer_class[i]
-            count, x = draw_sightings(
-                i, u, day, key, row_total[row], hot_zero[h], indptr[row], indptr[row + 1],
-                indices, weight, cumulative, store_counts,
-            )  # fmt: skip
-            if count > 0:
-                counts[i - start] = count
-                increment[i - start] += x
-                total += count
-                aware[i] = 1
-                remember_sighting(i, count, day, floor, recent_sightings, recent_days)
-    return total
+            sighted[n_sighted], sighted_u[n_sighted], sighted_zero[n_sighted] = i, u, hot_zero[h]
+            n_sighted += 1
+    total = newly_aware = 0
+    for s in range(n_sighted):
+        i = sighted[s]
+        row = consumer_class[i]
+        count, x = draw_sightings(
+            i, sighted_u[s], day, key, row_total[row], sighted_zero[s], indptr[row], indptr[row + 1],
+            indices, weight, cumulative, store_counts,
+        )  # fmt: skip
+        if count > 0:
+            counts[i - start] = count
+            increment[i - start] += x
+            total += count
+            newly_aware += 1 - aware[i]
+            aware[i] = 1
+            remember_sighting(i, count, day, floor, recent_sightings, recent_days)
+    return total, newly_aware

@@ -44,8 +44,6 @@ from simulator.model.closed_forms import conversion_probability, online_conversi
 from simulator.model.consumers import Consumers
 from simulator.model.dynamics import (
     ADOPTED,
-    EVENT_ONLINE_ORDER,
-    EVENT_TEST_DRIVE_INTENT,
     IN_MARKET,
     KPI_AWARE,
     KPI_EFFECTIVE_FREQUENCY,
@@ -234,9 +232,7 @@ class FootprintModel(mesa.Model):
         online = np.zeros(0, dtype=np.int64)
         intents = np.zeros(0, dtype=np.int64)
         if kpis[KPI_TEST_DRIVE_INTENTS] + kpis[KPI_ONLINE_ORDERS] > 0:
-            event = self.consumers.arrays.event
-            online = np.flatnonzero(event == EVENT_ONLINE_ORDER)
-            intents = np.flatnonzero(event == EVENT_TEST_DRIVE_INTENT)
+            intents, online = self.consumers.decisions()
         routed = self._route_intents(intents, day)
         served, lost = self._serve(day, intents[:0])
         bought = self._convert(served, day)

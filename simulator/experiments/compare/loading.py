@@ -21,6 +21,7 @@ from simulator.config import (
     Scenario,
     apply_overrides,
     canonical_json,
+    file_path_problem,
     format_key_path,
     parse_scenario,
     plain_value,
@@ -124,8 +125,9 @@ def _load_comparison_file(path: Path, data: Mapping[str, Any]) -> tuple[Comparis
     base_path = Path(comparison.base).expanduser()
     if not base_path.is_absolute():
         base_path = folder / base_path
-    if not base_path.is_file():
-        raise_problems([f"{source}: base: scenario file not found ({base_path})"])
+    problem = file_path_problem(base_path)
+    if problem is not None:
+        raise_problems([f"{source}: base: scenario {problem}"])
     base_data = read_toml_file(base_path)
     if is_comparison_data(base_data):
         raise_problems([f"{source}: base: {base_path.name} is a comparison file, not a scenario"])

@@ -19,6 +19,7 @@ from simulator.config import (
     Scenario,
     ScenarioError,
     apply_overrides,
+    file_path_problem,
     kind_of,
     load_scenario,
     parse_key_path,
@@ -331,8 +332,9 @@ def parse_sweep(
         path = Path(spec.scenario).expanduser()
         if not path.is_absolute() and base_dir is not None:
             path = Path(base_dir) / path
-        if not path.is_file():
-            raise_problems([f"{source_name}: scenario: file not found ({path})"])
+        problem = file_path_problem(path)
+        if problem is not None:
+            raise_problems([f"{source_name}: scenario: {problem}"])
         base = load_scenario(path)
     if base is None:
         return _sweep_without_scenario(spec, source_name, options)
