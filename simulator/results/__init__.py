@@ -5,6 +5,7 @@ names, :func:`validate_run`), :mod:`~simulator.results.aggregates` (per-store to
 replication means), :mod:`~simulator.results.metadata` (``metadata.json``, plain JSON),
 :mod:`~simulator.results.table_files` (Parquet and GeoPackage),
 :mod:`~simulator.results.uncertainty` (Monte-Carlo standard errors, rankings within noise),
+:mod:`~simulator.results.spreadsheet` (``summary.xlsx``),
 :mod:`~simulator.results.run_folder` (writing and reading a run folder's tables) and
 :mod:`~simulator.config.atomic` (the one temporary-then-rename mechanism).
 
@@ -56,6 +57,7 @@ from simulator.results.run_folder import (
     summary_tables,
     write_run_tables,
 )
+from simulator.results.spreadsheet import SUMMARY_WORKBOOK_FILE, sheet_name, write_summary_workbook
 from simulator.results.table_files import gpkg_safe, write_geopackage, write_parquet
 from simulator.results.uncertainty import NOISE_MARK, NOISE_NOTE, Z_95, ranking_within_noise, se_name
 
@@ -72,6 +74,7 @@ __all__ = [
     "SCHEMA_VERSION",
     "SUMMARY_KPIS",
     "SUMMARY_TABLES",
+    "SUMMARY_WORKBOOK_FILE",
     "TABLE_NAMES",
     "Z_95",
     "RunResult",
@@ -92,6 +95,7 @@ __all__ = [
     "ranking_within_noise",
     "read_run",
     "se_name",
+    "sheet_name",
     "replication_means",
     "reserve_folder",
     "store_totals",
@@ -104,4 +108,5 @@ __all__ = [
     "write_json",
     "write_parquet",
     "write_run_tables",
+    "write_summary_workbook",
 ]
