@@ -9,7 +9,14 @@ from __future__ import annotations
 from simulator.config.canonical import canonical_json, parse_canonical_json, scenario_hash, short_hash
 from simulator.config.errors import CityError, FootprintError, PlanError, ResultsError, ScenarioError
 from simulator.config.formats import FORMAT_DEFAULTS, FORMATS
-from simulator.config.overrides import apply_overrides, parse_key_path, parse_set_options, plain_value
+from simulator.config.overrides import (
+    apply_overrides,
+    expand_key_path,
+    parse_key_path,
+    parse_set_options,
+    plain_value,
+    value_at,
+)
 from simulator.config.problems import LocatedError, format_key_path, problem_lines, raise_problems
 from simulator.config.reference import describe, reference_markdown, scenario_json_schema, write_reference
 from simulator.config.resources import bundle_dir, default_scenario_path
@@ -47,6 +54,7 @@ __all__ = [
     "canonical_json",
     "default_scenario_path",
     "describe",
+    "expand_key_path",
     "file_path_problem",
     "format_key_path",
     "kind_of",
@@ -66,5 +74,6 @@ __all__ = [
     "short_hash",
     "show_number",
     "show_value",
+    "value_at",
     "write_reference",
 ]

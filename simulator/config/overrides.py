@@ -1,12 +1,14 @@
 """Overrides at key paths: ``--set KEY=VALUE`` options and changed copies of a scenario.
 
 A key path names a value of a scenario as in the reference document: names joined by
-``.``, list items as ``[i]`` (``plan.stores[0].capacity_per_day``).
-:func:`apply_overrides` returns a re-validated copy with the values replaced.
+``.``, list items as ``[i]`` (``plan.stores[0].capacity_per_day``), and ``[*]`` for every
+item of a list (``plan.stores[*].capacity_per_day``), as in sweep files
+(:func:`expand_key_path`). :func:`apply_overrides` returns a re-validated copy with the
+values replaced.
 """
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from simulator.config.problems import format_key_path, raise_problems, unknown_key_message
@@ -16,9 +18,11 @@ from simulator.config.values import kind_of, show_value
 
 __all__ = [
     "apply_overrides",
+    "expand_key_path",
     "parse_key_path",
     "parse_set_options",
     "plain_value",
+    "value_at",
 ]
 
 _KEY_TOKEN = re.compile(r"\s*(?:(?P<name>[A-Za-z0-9_-]+)|\[\s*(?P<index>\d+)\s*\])\s*(?P<dot>\.)?")
@@ -53,6 +57,42 @@ def parse_key_path(key_path: str) -> list[str | int]:
     if not tokens or (expect_name and key_path.rstrip().endswith(".")):
         raise ValueError("invalid key path (empty or ending with '.')")
     return tokens
+
+
+def value_at(data: Any, tokens: Sequence[str | int]) -> tuple[bool, Any]:
+    """``(found, value)`` at ``tokens`` inside dumped scenario data."""
+    current = data
+    for token in tokens:
+        in_table = isinstance(token, str) and isinstance(current, Mapping) and token in current
+        in_list = isinstance(token, int) and isinstance(current, (list, tuple)) and token < len(current)
+        if in_table or in_list:
+            current = current[token]
+        else:
+            return False, None
+    return True, current
+
+
+def expand_key_path(data: Any, key_path: str) -> list[str]:
+    """Expand every ``[*]`` of a key path over the items of the list it follows in ``data``.
+
+    ``plan.stores[*].capacity_per_day`` with three stores gives
+    ``plan.stores[0].capacity_per_day`` to ``plan.stores[2].capacity_per_day``; a key
+    path without ``[*]`` is returned alone.
+
+    Raises
+    ------
+    ValueError
+        When the part before ``[*]`` is not a list of ``data``, or is an empty one.
+    """
+    head, star, rest = key_path.partition("[*]")
+    if not star:
+        return [key_path]
+    found, container = value_at(data, parse_key_path(head))
+    if not found or not isinstance(container, (list, tuple)):
+        raise ValueError(f"'{head}' is not a list of the scenario, so [*] cannot follow it")
+    if not container:
+        raise ValueError(f"'{head}' is empty in the scenario: [*] matches nothing")
+    return [target for i in range(len(container)) for target in expand_key_path(data, f"{head}[{i}]{rest}")]
 
 
 def parse_set_options(options: Iterable[str], source_name: str = "--set") -> dict[str, str]:
@@ -139,10 +179,11 @@ def apply_overrides(scenario: Scenario, overrides: Mapping[str, Any], source_nam
     scenario
         The scenario to change (it is not modified: it is frozen).
     overrides
-        ``{"behaviour.hill_k": "4", "plan.stores[0].capacity_per_day": 30, ...}``. Text
+        ``{"behaviour.hill_k": "4", "plan.stores[*].capacity_per_day": 30, ...}``. Text
         values are parsed as TOML values when possible (:func:`parse_override_value`);
         other values are used as they are. A table value replaces the whole table.
-        An index equal to a list's length appends an item.
+        An index equal to a list's length appends an item; ``[*]`` sets every item
+        (:func:`expand_key_path`).
     source_name
         Name at the start of error messages.
 
@@ -161,14 +202,16 @@ def apply_overrides(scenario: Scenario, overrides: Mapping[str, Any], source_nam
     problems = []
     for key_path, raw_value in overrides.items():
         try:
-            tokens = parse_key_path(str(key_path))
+            paths = [parse_key_path(path) for path in expand_key_path(data, str(key_path))]
         except ValueError as exception:
             problems.append(f"{source_name}: {show_value(key_path)}: {exception}")
             continue
         value = parse_override_value(raw_value) if isinstance(raw_value, str) else raw_value
-        problem = _set_path(data, tokens, value)
-        if problem is not None:
-            problems.append(f"{source_name}: {problem}")
+        for tokens in paths:
+            problem = _set_path(data, tokens, value)
+            if problem is not None:
+                problems.append(f"{source_name}: {problem}")
+                break
     if problems:
         raise_problems(problems)
     result = validate_scenario(data, source_name)

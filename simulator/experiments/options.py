@@ -36,6 +36,16 @@ class RunOptions:
     replications: int | None = None
     overrides: Mapping[str, Any] = field(default_factory=dict)
 
+    def shorthands(self) -> dict[str, tuple[str, Any]]:
+        """The shorthands that are set: ``{option: (key path, value)}``, e.g. ``{"--days": ("horizon.days", 90)}``."""
+        given = {
+            "--consumers": ("population.consumers", self.consumers),
+            "--days": ("horizon.days", self.days),
+            "--seed": ("seed", self.seed),
+            "--replications": ("replications", self.replications),
+        }
+        return {option: pair for option, pair in given.items() if pair[1] is not None}
+
     def changes(self) -> dict[str, Any]:
         """All changes by key path: the overrides, then the shorthands that are set."""
         changes: dict[str, Any] = dict(self.overrides)
@@ -63,12 +73,20 @@ def prepare_scenario(scenario: Scenario | str | Path, options: RunOptions | None
     -------
     Scenario
         The scenario with the changes applied (validated again).
+
+    Raises
+    ------
+    ScenarioError
+        A bad change, named by where it came from: ``--set: <key path>: ...`` for an
+        override, ``--days: horizon.days: ...`` for a shorthand.
     """
     if not isinstance(scenario, Scenario):
         scenario = load_scenario(scenario)
-    changes = (options or RunOptions()).changes()
-    if changes:
-        scenario = apply_overrides(scenario, changes)
+    options = options or RunOptions()
+    if options.overrides:
+        scenario = apply_overrides(scenario, options.overrides)
+    for option, (key_path, value) in options.shorthands().items():
+        scenario = apply_overrides(scenario, {key_path: value}, source_name=option)
     return scenario
 
 

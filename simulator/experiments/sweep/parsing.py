@@ -7,7 +7,7 @@ so that a sweep fails at load time, not after hours of runs.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,6 +19,7 @@ from simulator.config import (
     Scenario,
     ScenarioError,
     apply_overrides,
+    expand_key_path,
     file_path_problem,
     kind_of,
     load_scenario,
@@ -28,6 +29,7 @@ from simulator.config import (
     read_toml_file,
     show_number,
     show_value,
+    value_at,
 )
 from simulator.experiments.options import RunOptions, prepare_scenario
 from simulator.experiments.sweep.checks import design_problems, parse_problem, value_kind, where_in_file
@@ -144,40 +146,16 @@ class Sweep:
         return self.spec.design.seed if self.spec.design.seed is not None else self.root_seed
 
 
-def _value_at(data: Any, tokens: Sequence[str | int]) -> tuple[bool, Any]:
-    """(found, value) at ``tokens`` inside dumped scenario data."""
-    current = data
-    for token in tokens:
-        in_table = isinstance(token, str) and isinstance(current, Mapping) and token in current
-        in_list = isinstance(token, int) and isinstance(current, (list, tuple)) and token < len(current)
-        if in_table or in_list:
-            current = current[token]
-        else:
-            return False, None
-    return True, current
-
-
 def _expand_targets(data: Any, key_path: str) -> list[str]:
-    """Expand ``[*]`` in a key path over the items of the list it follows in ``data``.
-
-    Raises
-    ------
-    ValueError
-        When the part before ``[*]`` is not a list.
-    """
-    head, star, rest = key_path.partition("[*]")
-    if not star:
-        return [key_path]
+    """Expand ``[*]`` in a key path over the items of the list it follows in the base scenario."""
     try:
-        tokens = parse_key_path(head)
+        return expand_key_path(data, key_path)
     except ValueError as error:
-        raise ValueError(str(error)) from None
-    found, container = _value_at(data, tokens)
-    if not found or not isinstance(container, (list, tuple)):
-        raise ValueError(f"'{head}' is not a list of the base scenario, so [*] cannot follow it")
-    if not container:
-        raise ValueError(f"'{head}' is empty in the base scenario: [*] matches nothing")
-    return [target for i in range(len(container)) for target in _expand_targets(data, f"{head}[{i}]{rest}")]
+        raise ValueError(
+            str(error)
+            .replace("of the scenario", "of the base scenario")
+            .replace("in the scenario", "in the base scenario")
+        ) from None
 
 
 def _grid_values(spec: ParameterSpec, kind: str) -> tuple[Any, ...]:
@@ -207,7 +185,7 @@ def _resolve_parameters(spec: SweepSpec, base: Scenario | None, source: str) -> 
         if base is not None:
             try:
                 targets = _expand_targets(data, parameter.key)
-                found, base_value = _value_at(data, parse_key_path(targets[0]))
+                found, base_value = value_at(data, parse_key_path(targets[0]))
             except ValueError as error:
                 problems.append(parse_problem(source, here + ("key",), f"{parameter.key}: {error}"))
                 continue
