@@ -1,0 +1,235 @@
+"""The kinds of input file (scenario, comparison, sweep, ...) and how to check each one.
+
+``footprint validate FILE`` reads the file's top-level keys, decides its kind with
+:func:`detect_file_kind` and calls that kind's check. A kind is a :class:`FileKind`: a
+name, the top-level keys that mark it and a check function; other modules add theirs
+with :func:`register_file_kind` (calibration and optimisation files do), so that the
+command needs no change. A file whose keys mark no registered kind is a scenario.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from simulator.config import FootprintError, Scenario, describe, read_toml_file, scenario_hash
+from simulator.experiments.options import RunOptions, prepare_scenario, resolve_consumers
+
+__all__ = [
+    "FileCheck",
+    "FileKind",
+    "check_file",
+    "detect_file_kind",
+    "file_kinds",
+    "place_on_city",
+    "register_file_kind",
+    "scenario_facts",
+]
+
+
+@dataclass
+class FileCheck:
+    """What checking a file found: its kind, a text for people and facts for machines.
+
+    Attributes
+    ----------
+    kind : str
+        The file's kind (``"scenario"``, ``"comparison"``, ``"sweep"``, ...).
+    name : str
+        The name of the scenario, comparison or sweep it describes.
+    text : str
+        A description for the terminal (several lines).
+    facts : dict
+        The same as plain JSON values (``footprint validate --json``).
+    warnings : list of str
+        Settings that run but are probably not what was meant.
+    """
+
+    kind: str
+    name: str
+    text: str
+    facts: dict[str, Any] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+
+Checker = Callable[[Path, RunOptions, bool], FileCheck]
+"""``check(path, options, with_city) -> FileCheck``; raises :class:`FootprintError` for bad input."""
+
+
+@dataclass(frozen=True)
+class FileKind:
+    """A kind of input file.
+
+    Attributes
+    ----------
+    name : str
+        The kind (``"sweep"``).
+    markers : frozenset of str
+        Top-level keys found only in files of this kind (any one of them marks it).
+    check : callable
+        ``check(path, options, with_city) -> FileCheck``.
+    """
+
+    name: str
+    markers: frozenset[str]
+    check: Checker
+
+
+_KINDS: dict[str, FileKind] = {}
+
+
+def register_file_kind(kind: FileKind) -> None:
+    """Add a kind of file (or replace the one of the same name)."""
+    _KINDS[kind.name] = kind
+
+
+def file_kinds() -> list[str]:
+    """Names of the registered kinds, the scenario first."""
+    return list(_KINDS)
+
+
+def detect_file_kind(data: Mapping[str, Any]) -> str:
+    """The kind whose marker keys the file's top-level keys hold most of; ``"scenario"`` when none.
+
+    Parameters
+    ----------
+    data : mapping
+        The parsed file (its top-level table).
+    """
+    keys = set(data) if isinstance(data, Mapping) else set()
+    best, best_count = "scenario", 0
+    for kind in _KINDS.values():
+        count = len(kind.markers & keys)
+        if count > best_count:
+            best, best_count = kind.name, count
+    return best
+
+
+def check_file(path: str | Path, options: RunOptions | None = None, *, with_city: bool = True) -> FileCheck:
+    """Read a file, decide its kind and check it as that kind.
+
+    Raises
+    ------
+    FootprintError
+        One line naming the file, the key path and the problem.
+    """
+    path = Path(path)
+    data = read_toml_file(path, "an input file")
+    return _KINDS[detect_file_kind(data)].check(path, options or RunOptions(), with_city)
+
+
+def place_on_city(scenario: Scenario, source_name: str, city: Any) -> tuple[Scenario, list[str]]:
+    """Place a scenario's stores and rivals on its city; the scenario with ``"all"`` consumers resolved and its warnings.
+
+    With ``city=None`` nothing is placed and only the warnings that need no city are returned.
+    """
+    from simulator.experiments.resources import check_memory
+    from simulator.model import place_stores, scenario_warnings
+    from simulator.model.plan import place_rivals
+
+    warnings: list[str] = []
+    if city is not None:
+        place_stores(scenario, city, source_name=source_name)
+        place_rivals(scenario, city, source_name=source_name)
+        scenario = resolve_consumers(scenario, city.population_total)
+    try:
+        check_memory(scenario)
+    except FootprintError as error:
+        warnings.append(f"{error}: footprint run would refuse it on this machine")
+    return scenario, warnings + list(scenario_warnings(scenario, city))
+
+
+def scenario_facts(scenario: Scenario) -> dict[str, Any]:
+    """The main settings of a scenario as plain JSON values."""
+    return {
+        "name": scenario.name,
+        "hash": scenario_hash(scenario),
+        "city": scenario.city.bundle,
+        "consumers": scenario.population.consumers,
+        "days": scenario.horizon.days,
+        "start_date": str(scenario.horizon.start_date),
+        "seed": scenario.seed,
+        "replications": scenario.replications,
+        "stores": [store.id for store in scenario.plan.stores],
+    }
+
+
+def _load_city(scenario: Scenario, with_city: bool) -> Any:
+    if not with_city:
+        return None
+    from simulator.city import load_city
+
+    return load_city(scenario.resolved_bundle)
+
+
+def _check_scenario(path: Path, options: RunOptions, with_city: bool) -> FileCheck:
+    scenario = prepare_scenario(path, options)
+    scenario, warnings = place_on_city(scenario, path.name, _load_city(scenario, with_city))
+    return FileCheck("scenario", scenario.name, describe(scenario), scenario_facts(scenario), warnings)
+
+
+def _check_comparison(path: Path, options: RunOptions, with_city: bool) -> FileCheck:
+    from simulator.experiments.compare import comparison_from_files
+
+    spec = comparison_from_files([path], options)
+    city = _load_city(spec.baseline.scenario, with_city)
+    warnings: list[str] = []
+    for plan in spec.plans:
+        _placed, plan_warnings = place_on_city(plan.scenario, f"{path.name}: plan '{plan.name}'", city)
+        warnings += [f"plan '{plan.name}': {warning}" for warning in plan_warnings if warning not in warnings]
+    lines = [
+        f"Comparison '{spec.name}' of {len(spec.plans)} plans, baseline '{spec.baseline.name}': "
+        f"{spec.replications} paired replications, root seed {spec.seed}, {spec.n_runs():,} runs",
+        *[f"  plan '{plan.name}': {plan.n_stores} stores" for plan in spec.plans],
+    ]
+    facts = {
+        "name": spec.name,
+        "baseline": spec.baseline.name,
+        "replications": spec.replications,
+        "seed": spec.seed,
+        "runs": spec.n_runs(),
+        "hash": spec.comparison_hash(),
+        "plans": [{"name": plan.name, "stores": plan.n_stores} for plan in spec.plans],
+        "scenario": scenario_facts(spec.baseline.scenario),
+    }
+    return FileCheck("comparison", spec.name, "\n".join(lines), facts, warnings)
+
+
+def _check_sweep(path: Path, options: RunOptions, with_city: bool) -> FileCheck:
+    from simulator.experiments.sweep import sweep_from_file
+    from simulator.experiments.sweep.design import build_design
+
+    sweep = sweep_from_file(path, options)
+    design = build_design(sweep)
+    warnings: list[str] = []
+    base = sweep.base
+    if base is not None:
+        _placed, warnings = place_on_city(base, path.name, _load_city(base, with_city))
+    runs = design.size * sweep.replications
+    lines = [
+        f"Sweep '{sweep.name}': {design.kind} design of {design.size:,} points x {sweep.replications} "
+        f"replications = {runs:,} runs, root seed {sweep.root_seed}",
+        *[f"  parameter {parameter.key} ({parameter.kind})" for parameter in sweep.parameters],
+        f"  KPIs: {', '.join(sweep.kpis)}",
+    ]
+    if base is not None:
+        lines.append(f"  base scenario '{base.name}' on city '{base.city.bundle}'")
+    facts = {
+        "name": sweep.name,
+        "design": design.kind,
+        "points": design.size,
+        "replications": sweep.replications,
+        "runs": runs,
+        "seed": sweep.root_seed,
+        "parameters": [{"key": p.key, "kind": p.kind, "targets": list(p.targets)} for p in sweep.parameters],
+        "kpis": list(sweep.kpis),
+        "scenario": scenario_facts(base) if base is not None else None,
+    }
+    return FileCheck("sweep", sweep.name, "\n".join(lines), facts, warnings)
+
+
+register_file_kind(FileKind("scenario", frozenset(), _check_scenario))
+register_file_kind(FileKind("comparison", frozenset({"base", "plans"}), _check_comparison))
+register_file_kind(FileKind("sweep", frozenset({"parameters", "design", "kpis"}), _check_sweep))
