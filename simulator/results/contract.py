@@ -18,6 +18,7 @@ from typing import Any
 import pandas as pd
 
 from simulator.config import ResultsError
+from simulator.results.display import format_kpi, kpi_table_html, plural, run_kpi_rows, short_repr
 from simulator.results.uncertainty import (
     ACROSS_REPLICATIONS,
     WITHIN_RUN,
@@ -265,6 +266,26 @@ class RunResult:
     metadata: dict[str, Any]
     rivals: pd.DataFrame = dataclasses.field(default_factory=pd.DataFrame)
     weekly: pd.DataFrame = dataclasses.field(default_factory=pd.DataFrame)
+
+    def _display_facts(self) -> list[str]:
+        days = int(self.daily["day"].nunique()) if len(self.daily) else 0
+        consumers = (self.metadata.get("scenario") or {}).get("population", {}).get("consumers")
+        facts = [plural(self.n_replications, "replication"), plural(days, "day"), plural(len(self.plan), "store")]
+        return facts + ([plural(consumers, "consumer")] if isinstance(consumers, int) else [])
+
+    def __repr__(self) -> str:
+        summary = self.summary().set_index("kpi")
+        kpis = [
+            f"{kpi}={format_kpi(summary.at[kpi, 'mean'], summary.at[kpi, 'unit'])}"
+            for kpi in ("test_drives_scaled", "purchases_scaled")
+            if kpi in summary.index
+        ]
+        return short_repr("RunResult", self.scenario_name, self._display_facts() + kpis)
+
+    def _repr_html_(self) -> str:
+        """A small table of the headline KPIs (mean and Monte-Carlo SE) for Jupyter."""
+        rows = run_kpi_rows(self.summary())
+        return kpi_table_html(f"Run: {self.scenario_name}", self._display_facts(), ["KPI", "mean", "± SE"], rows)
 
     @property
     def n_replications(self) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 from typing import Any
 
 import pandas as pd
@@ -12,6 +13,7 @@ from simulator.experiments.compare.spec import ComparisonSpec
 from simulator.results import (
     RunResult,
 )
+from simulator.results.display import format_kpi, kpi_table_html, plural, short_repr
 
 COMPARISON_KIND = "comparison"
 """``kind`` in a comparison's ``metadata.json``."""
@@ -112,3 +114,42 @@ class ComparisonResult:
     @property
     def consumer_weight(self) -> float:
         return float(self.metadata.get("consumer_weight", 1.0))
+
+    def _display_facts(self) -> list[str]:
+        return [
+            plural(len(self.plan_names), "plan"),
+            f"baseline {self.baseline!r}",
+            plural(self.spec.replications, "paired replication"),
+        ]
+
+    def __repr__(self) -> str:
+        return short_repr("ComparisonResult", self.spec.name, self._display_facts())
+
+    def _repr_html_(self) -> str:
+        """The headline KPIs: the baseline's mean and each plan's paired difference [95 % CI], for Jupyter."""
+        header = ["KPI", f"{self.baseline} (baseline)"] + [f"{name} − baseline" for name in self.plan_names[1:]]
+        baseline = {row["kpi"]: row for row in self.plans[self.plans["plan"] == self.baseline].to_dict("records")}
+        differences = {(row["plan"], row["kpi"]): row for row in self.differences.to_dict("records")}
+        rows = []
+        for kpi in HEADLINE_KPIS:
+            if kpi not in baseline:
+                continue
+            unit = str(baseline[kpi].get("unit", ""))
+            cells = [str(baseline[kpi].get("label", kpi)), format_kpi(float(baseline[kpi]["mean"]), unit)]
+            for name in self.plan_names[1:]:
+                row = differences.get((name, kpi))
+                cells.append(_difference_text(row, unit) if row is not None else "–")
+            rows.append(cells)
+        return kpi_table_html(f"Comparison: {self.spec.name}", self._display_facts(), header, rows)
+
+
+def _difference_text(row: dict[str, Any], unit: str) -> str:
+    """``+1,234 [+200, +2,300]`` (the interval only when there is one)."""
+
+    def signed(value: float) -> str:
+        text = format_kpi(value, unit)
+        return text if text.startswith("-") or text == "–" else f"+{text}"
+
+    text = signed(float(row["difference"]))
+    low, high = float(row["ci_low"]), float(row["ci_high"])
+    return f"{text} [{signed(low)}, {signed(high)}]" if math.isfinite(low) and math.isfinite(high) else text

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib.metadata
+import math
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -53,6 +54,7 @@ from simulator.results import (
     write_json,
     write_parquet,
 )
+from simulator.results.display import format_kpi, kpi_table_html, short_repr
 
 SWEEP_FIXED_BYTES = 20_000_000
 """Figures, report, summary and sensitivity of a sweep folder, generously."""
@@ -105,6 +107,29 @@ class SweepResult:
     wall_seconds: float = 0.0
     manifest: dict[str, Any] = field(default_factory=dict)
     metadata: dict[str, Any] = field(default_factory=dict)
+
+    def _display_facts(self) -> list[str]:
+        design = (self.manifest.get("design") or {}).get("kind")
+        facts = [f"{self.runs_total:,} runs", f"{self.runs_failed:,} failed"]
+        return ([f"{design} design"] if design else []) + facts + [str(self.folder)]
+
+    def __repr__(self) -> str:
+        return short_repr("SweepResult", str(self.manifest.get("name") or self.folder.name), self._display_facts())
+
+    def _repr_html_(self) -> str:
+        """Each KPI's range over the successful runs and its most influential parameter, for Jupyter."""
+        ok = self.summary[self.summary["status"] == "ok"] if "status" in self.summary.columns else self.summary
+        influential = dict(self.summary_rows()[2:])
+        rows = []
+        for kpi in (self.manifest.get("identity") or {}).get("sweep", {}).get("kpis") or []:
+            if kpi not in ok.columns:
+                continue
+            label = KPI_LABELS.get(str(kpi), (str(kpi), ""))[0]
+            values = ok[kpi].astype(float)
+            low, high = (values.min(), values.max()) if len(values) else (math.nan, math.nan)
+            rows.append([label, format_kpi(low), format_kpi(high), influential.get(label, "–")])
+        name = str(self.manifest.get("name") or self.folder.name)
+        return kpi_table_html(f"Sweep: {name}", self._display_facts(), ["KPI", "min", "max", "sensitivity"], rows)
 
     @property
     def ok(self) -> bool:
