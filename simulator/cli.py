@@ -10,148 +10,125 @@ error of the command line (click's); 3 some runs of a sweep failed (the others a
 
 from __future__ import annotations
 
-import errno
-import functools
 import json
 import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
-from rich.table import Table
 
-from simulator.config import FootprintError, default_scenario_path
+from simulator import __version__
+from simulator.cli_support import (
+    EXIT_FAILURE,
+    EXIT_INTERRUPTED,
+    ConsumersOption,
+    DaysOption,
+    JsonOption,
+    QuietOption,
+    SeedOption,
+    SetOption,
+    console,
+    domain_errors,
+    error_console,
+    print_error,
+    print_json,
+    print_note,
+    print_rows,
+    print_table,
+    print_warning,
+    print_warnings,
+    progress_bar,
+)
+from simulator.config import default_scenario_path
 
 DEFAULT_SCENARIO = default_scenario_path()
 DEFAULT_RESULTS = Path("results")
 
 EXIT_OK = 0
-EXIT_FAILURE = 1  # bad input, or a failure: one line on standard error
 EXIT_SOME_RUNS_FAILED = 3  # a sweep finished, but some of its runs failed (2 is click's usage error)
-EXIT_INTERRUPTED = 130
 
+__all__ = ["EXIT_FAILURE", "EXIT_INTERRUPTED", "EXIT_SOME_RUNS_FAILED", "app", "main", "print_error", "print_warning"]
+
+# Help is plain text (no rich markup: "[[plans]]" and "[i]" stay as typed) and shows defaults.
+SETTINGS = {"show_default": True}
 app = typer.Typer(
     name="footprint",
     help="Simulate how a brand's store footprint builds familiarity, trust, test drives and purchases.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+    context_settings=SETTINGS,
 )
-city_app = typer.Typer(help="Inspect and build city bundles.", no_args_is_help=True)
+city_app = typer.Typer(
+    help="Inspect and build city bundles.", no_args_is_help=True, rich_markup_mode=None, context_settings=SETTINGS
+)
 app.add_typer(city_app, name="city")
 
-console = Console()
-error_console = Console(stderr=True)
+
+def show_version(value: bool) -> None:
+    """``--version``: print the package version and exit."""
+    if value:
+        console.print(f"footprint {__version__}")
+        raise typer.Exit()
 
 
-def domain_errors(command: Callable) -> Callable:
-    """Turn domain errors into one line on stderr and exit code 1."""
-
-    @functools.wraps(command)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return command(*args, **kwargs)
-        except FootprintError as error:
-            print_error(str(error))
-        except MemoryError:
-            print_error("not enough memory for this run (use fewer --consumers, or fewer --jobs)")
-        except OSError as error:  # the machine refused (disk full, permissions) outside the library's checks
-            where = f"{error.filename}: " if error.filename else ""
-            reason = "no space left on the device" if error.errno == errno.ENOSPC else (error.strerror or str(error))
-            print_error(f"{where}{reason}")
-        except KeyboardInterrupt:
-            error_console.print("interrupted: nothing was written for the unfinished work")
-            raise typer.Exit(code=EXIT_INTERRUPTED) from None
-
-    return wrapper
-
-
-def print_error(message: str) -> None:
-    """Print ``error: <message>`` (one line) on standard error and exit with code 1."""
-    error_console.print(f"[bold red]error:[/] {message}", highlight=False, markup=True, soft_wrap=True)
-    raise typer.Exit(code=EXIT_FAILURE)
-
-
-def print_warning(message: str | None) -> None:
-    """Print ``warning: <message>`` on standard error (nothing for None)."""
-    if message:
-        error_console.print(f"[yellow]warning:[/] {message}", highlight=False, soft_wrap=True)
-
-
-def progress_bar(quiet: bool, description: str) -> Progress:
-    """A rich progress bar with time remaining (disabled when quiet)."""
-    return Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-        console=error_console,
-        disable=quiet,
-        transient=False,
-    )
-
-
-def print_rows(title: str, rows: list[tuple[str, str]]) -> None:
-    """Print (label, value) rows as a two-column table."""
-    table = Table(title=title, show_header=False, title_justify="left")
-    table.add_column(style="bold")
-    table.add_column(justify="right")
-    for label, value in rows:
-        table.add_row(label, value)
-    console.print(table)
-
-
-ConsumersOption = Annotated[
-    str | None,
-    typer.Option(
-        "--consumers",
-        help='Simulated consumers (population.consumers): a number (at least 100), or "all" for one per resident.',
-    ),
-]
-DaysOption = Annotated[int | None, typer.Option("--days", help="Days to simulate (horizon.days).")]
-SeedOption = Annotated[int | None, typer.Option("--seed", help="Root seed.")]
-SetOption = Annotated[
-    list[str] | None,
-    typer.Option("--set", help="Override a scenario key: --set behaviour.hill_k=4 (repeatable)."),
-]
-QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or summary table.")]
+@app.callback()
+def main_options(
+    version: Annotated[
+        bool | None,
+        typer.Option("--version", callback=show_version, is_eager=True, help="Print the version and exit."),
+    ] = None,
+) -> None:
+    """Simulate how a brand's store footprint builds familiarity, trust, test drives and purchases."""
 
 
 @app.command()
 @domain_errors
 def run(
     scenario: Annotated[
-        Path | None, typer.Argument(help="Scenario file (TOML). Default: the Beijing launch scenario.")
+        Path | None,
+        typer.Argument(help="Scenario file (TOML). Default: the Beijing launch scenario.", show_default=False),
     ] = None,
     consumers: ConsumersOption = None,
     days: DaysOption = None,
     seed: SeedOption = None,
     replications: Annotated[
-        int | None, typer.Option("--replications", help="Replications (runs differing only in seed).")
+        int | None,
+        typer.Option(
+            "--replications",
+            help="Replications (runs differing only in seed). Default: the scenario's.",
+            show_default=False,
+        ),
     ] = None,
     jobs: Annotated[
-        int | None, typer.Option("--jobs", "-j", help="Local worker processes for the replications (run.workers).")
+        int | None,
+        typer.Option(
+            "--jobs",
+            "-j",
+            help="Local worker processes for the replications (run.workers). Default: the scenario's.",
+            show_default=False,
+        ),
     ] = None,
     out: Annotated[
         Path | None,
         typer.Option(
             "--out",
             help="Run folder to write (default: results/<name>-<time>-<hash>); never replaced without --overwrite.",
+            show_default=False,
         ),
     ] = None,
     set_: SetOption = None,
     quiet: QuietOption = False,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing run folder.")] = False,
+    json_: JsonOption = False,
 ) -> None:
     """Run a scenario and write a run folder (tables, GeoPackage, figures, report.html).
 
     Exit code: 0 on success, 1 for bad input or a failure (one line on standard error).
     """
     from simulator.city import cell_frame, load_city, zone_frame
+    from simulator.cli_support import run_summary
     from simulator.config import parse_set_options, short_hash
     from simulator.experiments import RunOptions, prepare_scenario, resolve_consumers
     from simulator.experiments.executors import capped_workers
@@ -188,46 +165,40 @@ def run(
         folder = write_run(
             result, target, zone_frame=zone_frame(city), cell_frame=cell_frame(city), overwrite=overwrite
         )
+    print_warnings(result.metadata)
+    if json_:
+        print_json(run_summary(result, folder))
+        return
     if not quiet:
         print_rows(f"{prepared.name}: summary", summary_rows(result))
-    print_warnings(result.metadata)
-    console.print(f"run folder: {folder}")
-
-
-def print_warnings(metadata: dict) -> None:
-    """Print the warnings of a run, comparison or sweep (``metadata["warnings"]``) on the terminal."""
-    for warning in metadata.get("warnings") or []:
-        print_warning(str(warning))
+    console.print(f"run folder: {folder}", soft_wrap=True)
 
 
 @app.command()
 @domain_errors
 def validate(
-    scenario: Annotated[Path, typer.Argument(help="Scenario file (TOML) to check.")],
+    file: Annotated[Path, typer.Argument(help="Scenario, comparison or sweep file (TOML) to check.")],
+    consumers: ConsumersOption = None,
+    days: DaysOption = None,
     set_: SetOption = None,
     with_city: Annotated[bool, typer.Option("--city/--no-city", help="Also place the stores on the city.")] = True,
+    json_: JsonOption = False,
 ) -> None:
-    """Check a scenario file without running it."""
-    from simulator.city import load_city
-    from simulator.config import describe, parse_set_options
-    from simulator.experiments import RunOptions, prepare_scenario, resolve_consumers
-    from simulator.experiments.resources import check_memory
-    from simulator.model import place_stores, scenario_warnings
-    from simulator.model.plan import place_rivals
+    """Check a scenario, comparison or sweep file without running it (the kind is read from its keys)."""
+    from simulator.config import parse_set_options
+    from simulator.experiments import RunOptions
+    from simulator.experiments.file_kinds import check_file
 
-    prepared = prepare_scenario(scenario, RunOptions(overrides=parse_set_options(set_ or [])))
-    city = load_city(prepared.resolved_bundle) if with_city else None
-    if city is not None:
-        place_stores(prepared, city, source_name=scenario.name)
-        place_rivals(prepared, city, source_name=scenario.name)
-        prepared = resolve_consumers(prepared, city.population_total)
-    try:
-        check_memory(prepared)
-    except FootprintError as error:
-        print_warning(f"{error}: footprint run would refuse it on this machine")
-    console.print(f"{scenario}: valid")
-    console.print(describe(prepared), highlight=False)
-    print_warnings({"warnings": scenario_warnings(prepared, city)})
+    options = RunOptions(consumers=consumers, days=days, overrides=parse_set_options(set_ or []))
+    checked = check_file(file, options, with_city=with_city)
+    print_warnings({"warnings": checked.warnings})
+    if json_:
+        print_json(
+            {"file": str(file), "valid": True, "kind": checked.kind, **checked.facts, "warnings": checked.warnings}
+        )
+        return
+    console.print(f"{file}: valid {checked.kind} file", soft_wrap=True)
+    console.print(checked.text)
 
 
 @app.command()
@@ -342,14 +313,15 @@ def sweep(
         }
         print_rows(f"{sweep_file.stem}: summary ({spec.describe()})", result.summary_rows(labels))
         for note in result.notes:
-            error_console.print(f"note: {note}", highlight=False)
+            print_note(note)
     print_warnings(result.metadata)
     console.print(f"sweep folder: {result.folder}")
     if not result.ok:
         error_console.print(
-            f"[bold red]{result.runs_failed} of {result.runs_total} runs failed[/] (errors in {result.folder / 'runs'}/*.error.json); "
+            f"{result.runs_failed} of {result.runs_total} runs failed (errors in {result.folder / 'runs'}/*.error.json); "
             "run the same command again to retry them",
-            highlight=False,
+            style="bold red",
+            soft_wrap=True,
         )
         raise typer.Exit(code=EXIT_SOME_RUNS_FAILED)
 
@@ -359,7 +331,9 @@ def sweep(
 def compare(
     files: Annotated[
         list[Path],
-        typer.Argument(help="One comparison file (base scenario + [[plans]]), or two or more scenario files."),
+        typer.Argument(
+            help="One comparison file (base scenario + [[plans]]), or two or more scenario files.", show_default=False
+        ),
     ],
     replications: Annotated[
         int | None, typer.Option("--replications", help="Replications, the same seeds for every plan.")
@@ -383,11 +357,13 @@ def compare(
     set_: SetOption = None,
     quiet: QuietOption = False,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing comparison folder.")] = False,
+    json_: JsonOption = False,
 ) -> None:
     """Compare store plans under common random numbers: paired differences with 95 % confidence intervals.
 
     Exit code: 0 on success, 1 for bad input or a failure (one line on standard error).
     """
+    from simulator.cli_support import comparison_summary
     from simulator.config import parse_set_options
     from simulator.experiments import ExecutorSpec, RunOptions, comparison_from_files, default_comparison_dir
     from simulator.experiments.compare import compare as compare_plans
@@ -416,23 +392,16 @@ def compare(
         if not quiet:
             error_console.print("writing tables, GeoPackage, figures and report ...")
         folder = write_comparison(result, target, overwrite=overwrite)
-    if not quiet:
-        headers, rows = difference_rows(result)
-        table = Table(
-            title=f"{spec.name}: difference to the baseline, mean [95 % CI], {spec.replications} paired replications",
-            title_justify="left",
-        )
-        for position, header in enumerate(headers):
-            table.add_column(
-                header, justify="left" if position == 0 else "right", style="bold" if position == 0 else None
-            )
-        for row in rows:
-            table.add_row(*row)
-        console.print(table)
-        if spec.replications < 2:
-            error_console.print("note: one replication gives no confidence intervals; use --replications 5 or more")
     print_warnings(result.metadata)
-    console.print(f"comparison folder: {folder}", soft_wrap=True, highlight=False)
+    if json_:
+        print_json(comparison_summary(result, folder))
+        return
+    if not quiet:
+        title = f"{spec.name}: difference to the baseline, mean [95 % CI], {spec.replications} paired replications"
+        print_table(title, *difference_rows(result))
+        if spec.replications < 2:
+            print_note("one replication gives no confidence intervals; use --replications 5 or more")
+    console.print(f"comparison folder: {folder}", soft_wrap=True)
 
 
 @city_app.command("build")
@@ -480,6 +449,7 @@ def city_build(
 ) -> None:
     """Build a city bundle from an OpenStreetMap extract and a population layer (no network needed)."""
     from simulator.city.build import build_city_bundle
+    from simulator.cli_support import print_build_report
 
     with console.status(f"building {name} ..."):
         report = build_city_bundle(
@@ -495,35 +465,72 @@ def city_build(
             build_date=build_date,
             population_licence=population_licence,
         )
-    table = Table(title=f"city build: {report.name}", title_justify="left")
-    for column in ("layer", "found", "repaired", "skipped", "outside", "dropped", "kept"):
-        table.add_column(
-            column, justify="left" if column == "layer" else "right", style="bold" if column == "layer" else None
-        )
-    for row in report.table_rows():
-        table.add_row(*row)
-    console.print(table)
-    for note in report.layer_notes():
-        console.print(f"  {note}", highlight=False)
-    console.print(
-        f"population: {report.population_kept:,} residents kept of {report.population_found:,} "
-        f"(column '{report.population_column}', {report.population_crs}); modelled jobs {report.jobs_total:,}; "
-        f"metric CRS {report.metric_crs}",
-        highlight=False,
-    )
-    for note in report.notes:
-        console.print(f"note: {note}", highlight=False)
-    console.print(
-        f"wrote {report.out_path} ({report.file_bytes / 1e6:.2f} MB) in {report.seconds:.1f} s",
-        highlight=False,
-        soft_wrap=True,  # a path broken over two lines cannot be copied
-    )
-    console.print(
-        f'check the map: footprint city show {report.out_path}\nuse it in a scenario: [city] bundle = "{report.out_path.as_posix()}"',
-        highlight=False,
-        markup=False,
-        soft_wrap=True,
-    )
+    print_build_report(report)
+
+
+@city_app.command("sites")
+@domain_errors
+def city_sites(
+    source: Annotated[str, typer.Argument(help="Bundle name (e.g. beijing) or path to a .gpkg.")] = "beijing",
+    csv: Annotated[bool, typer.Option("--csv", help="CSV instead of a table (on standard output, or --out).")] = False,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="CSV file to write (implies --csv).", show_default=False)
+    ] = None,
+) -> None:
+    """List a city's malls, subway stations and street sites with the ids a scenario places stores by."""
+    from simulator.city import load_city
+    from simulator.city.sites import site_table
+    from simulator.cli_support import print_sites, sites_csv
+    from simulator.results import atomic_write_text, check_writable
+
+    city = load_city(source)
+    table = site_table(city)
+    if out is not None:
+        check_writable(out.parent, what="folder")
+        atomic_write_text(out, sites_csv(table))
+        console.print(f"wrote {out} ({len(table):,} sites)", soft_wrap=True)
+    elif csv:
+        sys.stdout.write(sites_csv(table))
+    else:
+        print_sites(city.name, table)
+
+
+@app.command()
+@domain_errors
+def init(
+    path: Annotated[Path, typer.Argument(help="Scenario file to write.")] = Path("scenario.toml"),
+) -> None:
+    """Write a commented scenario template (valid as it is: footprint run PATH runs it)."""
+    from simulator.config import ResultsError
+    from simulator.config.template import SCENARIO_TEMPLATE
+    from simulator.results import atomic_write_text, check_writable
+
+    if path.exists() or path.is_symlink():
+        raise ResultsError(f"{path}: exists already; choose another file name (init never replaces a file)")
+    check_writable(path.parent, what="folder")
+    atomic_write_text(path, SCENARIO_TEMPLATE)
+    console.print(f"wrote {path}: edit it, then footprint validate {path} and footprint run {path}", soft_wrap=True)
+
+
+@app.command()
+@domain_errors
+def report(
+    folder: Annotated[Path, typer.Argument(help="A run, comparison or sweep folder.")],
+    city: Annotated[
+        str | None,
+        typer.Option(
+            "--city",
+            help="City bundle (name or .gpkg) of a run or comparison. Default: the one its metadata.json names.",
+            show_default=False,
+        ),
+    ] = None,
+) -> None:
+    """Draw a folder's figures and report.html again from its tables (nothing is simulated again)."""
+    from simulator.reports.rerender import rerender_report
+
+    with console.status(f"drawing the report of {folder} ..."):
+        kind, written = rerender_report(folder, city=city)
+    console.print(f"{kind} report: {written}", soft_wrap=True)
 
 
 def main() -> None:

@@ -276,7 +276,7 @@ class RunResult:
     def __repr__(self) -> str:
         summary = self.summary().set_index("kpi")
         kpis = [
-            f"{kpi}={format_kpi(summary.at[kpi, 'mean'], summary.at[kpi, 'unit'])}"
+            f"{kpi}={format_kpi(summary.at[kpi, 'mean'], str(summary.at[kpi, 'unit']))}"
             for kpi in ("test_drives_scaled", "purchases_scaled")
             if kpi in summary.index
         ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Mapping
 from typing import Any
 
 import pandas as pd
@@ -143,7 +144,7 @@ class ComparisonResult:
         return kpi_table_html(f"Comparison: {self.spec.name}", self._display_facts(), header, rows)
 
 
-def _difference_text(row: dict[str, Any], unit: str) -> str:
+def _difference_text(row: Mapping[Any, Any], unit: str) -> str:
     """``+1,234 [+200, +2,300]`` (the interval only when there is one)."""
 
     def signed(value: float) -> str:
