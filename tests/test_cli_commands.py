@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from clihelpers import assert_one_line_error
 from cityfixtures import MALLS, SITES, STATIONS
+from clihelpers import assert_one_line_error
 from typer.testing import CliRunner
 
 import simulator
@@ -141,7 +141,11 @@ def test_city_sites_lists_malls_stations_and_street_sites(tmp_path, tiny_city_pa
     as_csv = runner.invoke(app, ["city", "sites", str(tiny_city_path), "--csv"])
     assert as_csv.exit_code == 0
     sites = pd.read_csv(io.StringIO(as_csv.stdout))
-    assert sites["kind"].value_counts().to_dict() == {"station": len(STATIONS), "mall": len(MALLS), "street": len(SITES)}
+    assert sites["kind"].value_counts().to_dict() == {
+        "station": len(STATIONS),
+        "mall": len(MALLS),
+        "street": len(SITES),
+    }
     assert set(sites.loc[sites["kind"] == "mall", "id"]) == set(MALLS)
     assert set(sites.loc[sites["kind"] == "street", "id"]) == set(SITES)
     # The transfer station lies on both lines; its key places a store there.
@@ -269,7 +273,9 @@ def test_validate_names_the_bad_key_of_each_kind(tmp_path, inputs):
     shutil.copy(inputs["scenario"], tmp_path / "tiny.toml")
     assert_one_line_error(runner.invoke(app, ["validate", str(sweep)]), "sweep.toml", "replicatons")
     comparison = tmp_path / "cmp.toml"
-    comparison.write_text(inputs["comparison"].read_text(encoding="utf-8").replace("use_base_plan", "use_base"), "utf-8")
+    comparison.write_text(
+        inputs["comparison"].read_text(encoding="utf-8").replace("use_base_plan", "use_base"), "utf-8"
+    )
     assert_one_line_error(runner.invoke(app, ["validate", str(comparison)]), "cmp.toml", "plans[0]", "use_base")
 
 
@@ -352,9 +358,7 @@ def test_result_objects_have_a_short_repr_and_escaped_html(folders, tiny_city):
     html = run._repr_html_()
     assert "tiny &lt;b&gt;a&lt;/b&gt;" in html and "<b>a</b>" not in html and "Purchases" in html
     comparison = read_comparison(folders["comparison"], tiny_city)
-    assert repr(comparison) == (
-        "ComparisonResult('cmp': 2 plans, baseline 'launch', 2 paired replications)"
-    )
+    assert repr(comparison) == ("ComparisonResult('cmp': 2 plans, baseline 'launch', 2 paired replications)")
     html = comparison._repr_html_()
     assert "plus [C] − baseline" in html and html.count("<tr>") >= 6
     manifest = json.loads((folders["sweep"] / "sweep.json").read_text(encoding="utf-8"))
