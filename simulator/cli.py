@@ -480,14 +480,12 @@ def city_sites(
     """List a city's malls, subway stations and street sites with the ids a scenario places stores by."""
     from simulator.city import load_city
     from simulator.city.sites import site_table
-    from simulator.cli_support import print_sites, sites_csv
-    from simulator.results import atomic_write_text, check_writable
+    from simulator.cli_support import print_sites, sites_csv, write_text_file
 
     city = load_city(source)
     table = site_table(city)
     if out is not None:
-        check_writable(out.parent, what="folder")
-        atomic_write_text(out, sites_csv(table))
+        write_text_file(out, sites_csv(table), option="--out")
         console.print(f"wrote {out} ({len(table):,} sites)", soft_wrap=True)
     elif csv:
         sys.stdout.write(sites_csv(table))
@@ -501,14 +499,10 @@ def init(
     path: Annotated[Path, typer.Argument(help="Scenario file to write.")] = Path("scenario.toml"),
 ) -> None:
     """Write a commented scenario template (valid as it is: footprint run PATH runs it)."""
-    from simulator.config import ResultsError
+    from simulator.cli_support import write_text_file
     from simulator.config.template import SCENARIO_TEMPLATE
-    from simulator.results import atomic_write_text, check_writable
 
-    if path.exists() or path.is_symlink():
-        raise ResultsError(f"{path}: exists already; choose another file name (init never replaces a file)")
-    check_writable(path.parent, what="folder")
-    atomic_write_text(path, SCENARIO_TEMPLATE)
+    write_text_file(path, SCENARIO_TEMPLATE, replace=False)
     console.print(f"wrote {path}: edit it, then footprint validate {path} and footprint run {path}", soft_wrap=True)
 
 

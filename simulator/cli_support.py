@@ -214,6 +214,30 @@ def comparison_summary(result: Any, folder: Path) -> dict[str, Any]:
 # --------------------------------------------------------------------------- city sites and templates
 
 
+def write_text_file(path: Path, text: str, *, replace: bool = True, option: str = "") -> None:
+    """Write a text file atomically, creating its folder; refuse a folder, and an existing file unless ``replace``.
+
+    Raises
+    ------
+    ResultsError
+        One line naming the path (after ``option``, e.g. ``--out``) and the problem.
+    """
+    from simulator.config import ResultsError
+    from simulator.results import atomic_write_text, check_writable
+
+    where = f"{option} {path}" if option else str(path)
+    if path.is_dir():
+        raise ResultsError(f"{where}: is a folder, not a file (choose a file name)")
+    if not replace and (path.exists() or path.is_symlink()):
+        raise ResultsError(f"{where}: exists already; choose another file name (it is never replaced)")
+    try:
+        check_writable(path.parent, what="folder")
+    except ResultsError as error:
+        raise ResultsError(f"{where}: {error}") from None
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(path, text)
+
+
 def sites_csv(table: Any) -> str:
     """A site table (:func:`simulator.city.sites.site_table`) as CSV text."""
     buffer = io.StringIO()
