@@ -289,6 +289,8 @@ def test_other_modules_can_register_a_kind_of_file(tmp_path):
         assert "calibration-test" in file_kinds()
         assert detect_file_kind({"targets": [], "name": "x"}) == "calibration-test"
         assert detect_file_kind({"plans": [], "base": "b.toml"}) == "comparison"
+        assert detect_file_kind({"scenario": "s.toml", "parameters": [], "targets": [], "fit": 1}) == "calibration-test"
+        assert detect_file_kind({"scenario": "s.toml", "parameters": [], "targets": []}) == "sweep"
         path = tmp_path / "calibrate.toml"
         path.write_text('targets = []\nfit = "x"\n', encoding="utf-8")
         result = runner.invoke(app, ["validate", str(path), "--json"])

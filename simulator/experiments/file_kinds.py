@@ -93,6 +93,10 @@ def file_kinds() -> list[str]:
 def detect_file_kind(data: Mapping[str, Any]) -> str:
     """The kind whose marker keys the file's top-level keys hold most of; ``"scenario"`` when none.
 
+    A tie goes to the kind registered last, so that a more specific kind registered after
+    the built-in ones (a calibration file that, like a sweep, names a ``scenario`` and its
+    ``parameters``) wins with one marker more of its own.
+
     Parameters
     ----------
     data : mapping
@@ -102,7 +106,7 @@ def detect_file_kind(data: Mapping[str, Any]) -> str:
     best, best_count = "scenario", 0
     for kind in _KINDS.values():
         count = len(kind.markers & keys)
-        if count > best_count:
+        if count and count >= best_count:
             best, best_count = kind.name, count
     return best
 
@@ -232,4 +236,6 @@ def _check_sweep(path: Path, options: RunOptions, with_city: bool) -> FileCheck:
 
 register_file_kind(FileKind("scenario", frozenset(), _check_scenario))
 register_file_kind(FileKind("comparison", frozenset({"base", "plans"}), _check_comparison))
-register_file_kind(FileKind("sweep", frozenset({"parameters", "design", "kpis"}), _check_sweep))
+register_file_kind(
+    FileKind("sweep", frozenset({"scenario", "parameters", "design", "kpis", "overrides"}), _check_sweep)
+)
