@@ -54,16 +54,23 @@ SETTINGS = {"show_default": True}
 app = typer.Typer(
     name="footprint",
     help="Simulate how a brand's store footprint builds familiarity, trust, test drives and purchases.",
-    no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
     context_settings=SETTINGS,
 )
-city_app = typer.Typer(
-    help="Inspect and build city bundles.", no_args_is_help=True, rich_markup_mode=None, context_settings=SETTINGS
-)
+city_app = typer.Typer(help="Inspect and build city bundles.", rich_markup_mode=None, context_settings=SETTINGS)
 app.add_typer(city_app, name="city")
+
+
+def help_without_command(context: typer.Context) -> None:
+    """Without a command, print the help on standard output and exit with code 0."""
+    if context.invoked_subcommand is None:
+        console.print(context.get_help())
+        raise typer.Exit()
+
+
+city_app.callback(invoke_without_command=True)(help_without_command)
 
 
 def show_version(value: bool) -> None:
@@ -73,14 +80,16 @@ def show_version(value: bool) -> None:
         raise typer.Exit()
 
 
-@app.callback()
+@app.callback(invoke_without_command=True)
 def main_options(
+    context: typer.Context,
     version: Annotated[
         bool | None,
         typer.Option("--version", callback=show_version, is_eager=True, help="Print the version and exit."),
     ] = None,
 ) -> None:
     """Simulate how a brand's store footprint builds familiarity, trust, test drives and purchases."""
+    help_without_command(context)
 
 
 @app.command()

@@ -119,6 +119,14 @@ def test_version_is_the_package_version_written_once():
     assert pyproject["tool"]["setuptools"]["dynamic"]["version"] == {"attr": "simulator.__version__"}
 
 
+def test_without_a_command_the_help_goes_to_standard_output():
+    for arguments in ([], ["city"]):
+        result = runner.invoke(app, arguments)
+        assert result.exit_code == 0 and result.stdout.startswith("Usage: footprint")
+        assert result.stderr == ""
+    assert "sites" in runner.invoke(app, ["city"]).stdout
+
+
 def test_help_shows_defaults_and_brackets_as_typed():
     compare_help = runner.invoke(app, ["compare", "--help"], terminal_width=200).stdout
     assert "[[plans]]" in compare_help
