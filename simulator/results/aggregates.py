@@ -97,9 +97,7 @@ def _store_replication_totals(stores: pd.DataFrame, count_columns: list[str]) ->
         utilisation = frame["utilisation"].astype(float)
         drives = frame["test_drives"].astype(float) if "test_drives" in frame.columns else utilisation * np.nan
         frame["_utilisation_open"] = utilisation.where(is_open)
-        frame["_utilisation_variance"] = np.where(
-            is_open & (drives > 0), utilisation**2 / drives.where(drives > 0), 0.0
-        )
+        frame["_utilisation_variance"] = np.where(is_open & (drives > 0), utilisation**2 / drives.where(drives > 0), 0.0)
     else:
         frame["_utilisation_open"] = np.nan
         frame["_utilisation_variance"] = np.nan

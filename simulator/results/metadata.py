@@ -211,11 +211,7 @@ def build_metadata(
         "command": command,
         "warnings": [
             *warnings,
-            *[
-                w
-                for w in [capacity_granularity_warning(scenario_dict, consumer_weight, population_total)]
-                if w is not None
-            ],
+            *[w for w in [capacity_granularity_warning(scenario_dict, consumer_weight, population_total)] if w is not None],
         ],
     }
     if extra:

@@ -24,7 +24,6 @@ from typing import Any
 import pandas as pd
 
 from simulator.config import ResultsError
-from simulator.results.aggregates import replication_means, store_totals
 from simulator.results.contract import (
     GEOPACKAGE_FILE,
     METADATA_FILE,
@@ -35,9 +34,10 @@ from simulator.results.contract import (
     RunResult,
     validate_run,
 )
+from simulator.results.aggregates import replication_means, store_totals
 from simulator.results.metadata import write_json
-from simulator.results.table_files import write_geopackage, write_parquet
 from simulator.results.uncertainty import add_within_run_se
+from simulator.results.table_files import write_geopackage, write_parquet
 
 
 def _normalise_dates(daily: pd.DataFrame) -> pd.DataFrame:
