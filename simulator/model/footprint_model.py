@@ -165,10 +165,9 @@ class FootprintModel(mesa.Model):
         self.store_agents = [StoreAgent(self, j, self.stores, self.population.weight) for j in range(len(self.stores))]
         self.store_indices = np.arange(len(self.stores))
         cell_xy = self.city.cell_xy
-        home_xy = cell_xy[self.population.home_cell]
-        work_cell = self.population.work_cell
-        work_xy = np.where((work_cell >= 0)[:, None], cell_xy[np.maximum(work_cell, 0)], home_xy)
-        self.choice = StoreChoice(self.stores, self.rivals, scenario.behaviour, home_xy, work_xy)
+        self.choice = StoreChoice(
+            self.stores, self.rivals, scenario.behaviour, cell_xy, self.population.home_cell, self.population.work_cell
+        )
         n_cells = len(cell_xy)
         self.cell_intents = np.zeros(n_cells, dtype=np.int64)
         self.cell_bookings = np.zeros(n_cells, dtype=np.int64)
