@@ -218,3 +218,28 @@ def transfer_stations(
             mark[row_sorted[c]] = False
         indptr[pair + 1] = start + count
     return indptr, stations[: indptr[n_pairs]].copy()
+
+
+@numba.njit(cache=True)
+def row_store_order(rows: np.ndarray, stores: np.ndarray, n_rows: int) -> np.ndarray:
+    """``np.lexsort((stores, rows))`` for rows in ``[0, n_rows)``: a stable counting sort by row,
+    then a stable insertion sort by store within each row (rows hold a few entries each)."""
+    count = np.zeros(n_rows + 1, dtype=np.int64)
+    for e in range(len(rows)):
+        count[rows[e] + 1] += 1
+    for r in range(n_rows):
+        count[r + 1] += count[r]
+    order = np.empty(len(rows), dtype=np.int64)
+    position = count[:-1].copy()
+    for e in range(len(rows)):
+        order[position[rows[e]]] = e
+        position[rows[e]] += 1
+    for r in range(n_rows):
+        for a in range(count[r] + 1, count[r + 1]):
+            entry = order[a]
+            b = a - 1
+            while b >= count[r] and stores[order[b]] > stores[entry]:
+                order[b + 1] = order[b]
+                b -= 1
+            order[b + 1] = entry
+    return order
