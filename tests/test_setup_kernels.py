@@ -29,6 +29,8 @@ from simulator.model.exposure_kernels import (
     point_segment_distance,
     row_store_order,
     segments_near_points,
+    unique_below,
+    unique_sorted,
 )
 from simulator.model.group_sums import add_at_least_by_group, add_by_group, add_squares_by_group
 from simulator.model.rng import STREAM_INITIAL_MARKET, STREAM_PENT_UP, counter_uniforms
@@ -51,6 +53,18 @@ def test_consumer_classes_are_np_unique_of_the_class_key(n, n_cells, grouped, se
     np.testing.assert_array_equal(keys, expected_keys)
     np.testing.assert_array_equal(classes, expected_class)
     assert classes.dtype == np.int32
+
+
+@settings(max_examples=40, deadline=None)
+@given(n=st.integers(0, 2000), size=st.integers(1, 500), seed=st.integers(0, 10**6))
+def test_unique_without_a_sort_is_np_unique(n, size, seed):
+    values = np.random.default_rng(seed).integers(0, size, n)
+    for got, expected in (
+        (unique_below(values, size), np.unique(values, return_inverse=True)),
+        (unique_sorted(np.sort(values)), np.unique(np.sort(values), return_inverse=True)),
+    ):
+        np.testing.assert_array_equal(got[0], expected[0])
+        np.testing.assert_array_equal(got[1], expected[1])
 
 
 # --------------------------------------------------------------------------- stores near routes

@@ -43,6 +43,8 @@ from simulator.model.exposure_kernels import (
     row_store_order,
     segments_near_points,
     transfer_stations,
+    unique_below,
+    unique_sorted,
 )
 from simulator.model.plan import FORMATS, PlacedStores
 from simulator.model.population import MODE_ACTIVE, MODE_BUS, MODE_CAR, MODE_SUBWAY, Population
@@ -227,7 +229,7 @@ def _add_mall_visits(entries, city, stores, mall_probability, class_home, behavi
     in_mall = np.flatnonzero(stores.mall >= 0)
     if len(in_mall) == 0 or len(city.mall_xy) == 0 or settings.mall_visits_per_week <= 0:
         return
-    used_cells, class_cell_row = np.unique(class_home, return_inverse=True)
+    used_cells, class_cell_row = unique_sorted(class_home)  # classes are ordered by home cell
     repertoire = min(int(settings.malls_in_repertoire), len(city.mall_xy))
     distance, nearest = cKDTree(city.mall_xy).query(city.cell_xy[used_cells], k=repertoire)
     distance = np.asarray(distance).reshape(len(used_cells), repertoire) / 1000.0
@@ -291,7 +293,7 @@ def _add_subway(entries, city, stores, walk_probability, class_home, class_work,
     station_of_cell = cKDTree(city.station_xy).query(city.cell_xy)[1]
     weight = behaviour.sighting_weight_walk
     # Walking legs, per cell (home side and work side alike).
-    leg_cells = np.unique(np.r_[class_home[subway], class_work[subway]])
+    leg_cells = unique_below(np.r_[class_home[subway], class_work[subway]], len(city.cell_xy))[0]
     segment, store = _stores_near_segments(city.cell_xy[leg_cells], city.station_xy[station_of_cell[leg_cells]], stores)
     leg = coo_matrix(
         (TRIPS_PER_COMMUTE_DAY * walk_probability[store], (leg_cells[segment], store)),
@@ -303,8 +305,8 @@ def _add_subway(entries, city, stores, walk_probability, class_home, class_work,
     # Stations passed: entry, exit and transfers on the shortest path.
     origin = station_of_cell[class_home[subway]]
     destination = station_of_cell[class_work[subway]]
-    pair_keys, pair_of_class = np.unique(
-        origin.astype(np.int64) * len(city.station_xy) + destination, return_inverse=True
+    pair_keys, pair_of_class = unique_below(
+        origin.astype(np.int64) * len(city.station_xy) + destination, len(city.station_xy) ** 2
     )
     pair_origin = pair_keys // len(city.station_xy)
     pair_destination = pair_keys % len(city.station_xy)

@@ -243,3 +243,20 @@ def row_store_order(rows: np.ndarray, stores: np.ndarray, n_rows: int) -> np.nda
                 b -= 1
             order[b + 1] = entry
     return order
+
+
+def unique_below(values: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """``np.unique(values, return_inverse=True)`` for integers in ``[0, size)``, by a table of ``size`` (no sort)."""
+    values = np.asarray(values, dtype=np.int64)
+    present = np.zeros(size, dtype=bool)
+    present[values] = True
+    rank = np.cumsum(present) - 1
+    return np.flatnonzero(present), rank[values]
+
+
+def unique_sorted(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``np.unique(values, return_inverse=True)`` for nondecreasing ``values``, by their runs (no sort)."""
+    values = np.asarray(values)
+    first = np.ones(len(values), dtype=bool)
+    np.not_equal(values[1:], values[:-1], out=first[1:])
+    return values[first], np.cumsum(first) - 1
