@@ -142,7 +142,7 @@ def worker_production(scenario_path: str, consumers: int | str, days: int, seed_
     seed = scenario.seed + seed_offset
     started, build_cpu_started = time.perf_counter(), time.process_time()
     population = synthesize_population(city, scenario.population, run_generators(seed)[0])
-    population_done = time.perf_counter()
+    population_done, population_cpu_s = time.perf_counter(), time.process_time() - build_cpu_started
     model = FootprintModel(scenario, seed=seed, city=city, population=population)
     built, build_cpu_s = time.perf_counter(), time.process_time() - build_cpu_started
     timer = _Timer()
@@ -159,6 +159,7 @@ def worker_production(scenario_path: str, consumers: int | str, days: int, seed_
     dynamics_s = time.perf_counter() - step_started
     dynamics_cpu_s = time.process_time() - cpu_started
     exposure_s = model.exposure.diagnostics["timings"]["total_s"]
+    exposure_cpu_s = model.exposure.diagnostics["timings"].get("total_cpu_s", math.nan)
     return {
         "kind": "production",
         "consumers": consumers,
@@ -169,6 +170,8 @@ def worker_production(scenario_path: str, consumers: int | str, days: int, seed_
         "numba_threads": numba.get_num_threads(),
         "population_s": population_done - started,
         "exposure_s": exposure_s,
+        "population_cpu_s": population_cpu_s,
+        "exposure_cpu_s": exposure_cpu_s,
         "model_init_s": built - population_done - exposure_s,
         "build_s": built - started,
         "build_cpu_s": build_cpu_s,
@@ -195,7 +198,17 @@ def aggregate(runs: list[dict]) -> dict:
     """
     median_run = sorted(runs, key=lambda r: r["dynamics_s"])[len(runs) // 2]
     row = dict(median_run)
-    timings = ("population_s", "exposure_s", "model_init_s", "build_s", "build_cpu_s", "dynamics_s", "dynamics_cpu_s")
+    timings = (
+        "population_s",
+        "exposure_s",
+        "population_cpu_s",
+        "exposure_cpu_s",
+        "model_init_s",
+        "build_s",
+        "build_cpu_s",
+        "dynamics_s",
+        "dynamics_cpu_s",
+    )
     for name in (*timings, "warm_up_s", "city_s"):
         row[name] = statistics.median(r[name] for r in runs)
     row["repeats"] = len(runs)
@@ -317,6 +330,8 @@ def table_rows(rows: list[dict], reference: dict) -> tuple[list[str], list[list[
         "days",
         "population s",
         "exposure s",
+        "pop. CPU s",
+        "exp. CPU s",
         "build s",
         "dynamics s",
         "CPU s",
@@ -338,6 +353,8 @@ def table_rows(rows: list[dict], reference: dict) -> tuple[list[str], list[list[
                 str(r["days"]),
                 f"{r['population_s']:.2f}",
                 f"{r['exposure_s']:.2f}",
+                f"{r.get('population_cpu_s', math.nan):.2f}",
+                f"{r.get('exposure_cpu_s', math.nan):.2f}",
                 f"{r['build_s']:.2f}",
                 f"{r['dynamics_s']:.2f}",
                 f"{r['cpu_s']:.1f}",
@@ -355,6 +372,8 @@ def table_rows(rows: list[dict], reference: dict) -> tuple[list[str], list[list[
         [
             f"Mesa {reference['consumers']:,}",
             str(reference["days"]),
+            "-",
+            "-",
             "-",
             "-",
             f"{reference['build_s']:.2f}",

@@ -28,6 +28,7 @@ from simulator.model import (
     replication_seeds,
     scenario_warnings,
 )
+from simulator.model.group_sums import add_at_least_by_group, add_by_group, add_squares_by_group
 from simulator.model.population import consumer_count
 from simulator.results import DAILY_COUNT_COLUMNS, RunResult, build_metadata
 from simulator.results.uncertainty import add_within_run_se, mean_se_from_moments, se_name
@@ -152,6 +153,8 @@ def _from_parquet_bytes(data: bytes) -> pd.DataFrame:
     return pq.read_table(pa.BufferReader(data)).to_pandas()
 
 
+END_STATE_BLOCK = 1 << 20
+"""Consumers whose end-of-horizon familiarity and trust are computed at a time."""
 ALL_TABLES = frozenset({"daily", "stores", "zones", "cells", "rivals", "plan", "weekly"})
 """The tables of a :class:`ReplicationOutcome`; :func:`simulate_replication` can build fewer."""
 
@@ -246,27 +249,28 @@ def _zone_tables(model: FootprintModel) -> tuple[pd.DataFrame, pd.DataFrame]:
     population = model.population
     n_cells = len(city.cell_xy)
     cell = population.home_cell
-    familiarity = model.familiarity()
+    familiarity, trust = _end_state(model)
     consumers = np.bincount(cell, minlength=n_cells)
 
-    def per_cell(values: np.ndarray) -> np.ndarray:
-        return np.bincount(cell, weights=values, minlength=n_cells)
+    def per_cell(add: Callable[..., None], values: np.ndarray, *extra: float) -> np.ndarray:
+        out = np.zeros(n_cells)
+        add(cell, values, *extra, out)
+        return out
 
     access = model.choice.cell_access(city.cell_xy)
     nearest_km = np.where(np.isfinite(access.nearest_store_km), access.nearest_store_km, np.nan)
-    trust = model.trust_of(np.arange(population.n), model.horizon_days - 1)
     sums = {
-        "familiarity": per_cell(familiarity),
-        "familiar": per_cell((familiarity >= 0.5).astype(np.float64)),
-        "trust": per_cell(trust),
-        "aware": per_cell(model.aware.astype(np.float64)),
+        "familiarity": per_cell(add_by_group, familiarity),
+        "familiar": per_cell(add_at_least_by_group, familiarity, 0.5),
+        "trust": per_cell(add_by_group, trust),
+        "aware": per_cell(add_by_group, model.aware),
         "brand_access": consumers * access.brand_share,
         "rival_access": consumers * access.rival_share,
         "nearest_store_km": consumers * nearest_km,
         # sums of squared deviations from the overall mean give the within-area spread of the
         # means (their Monte-Carlo SE); centring keeps the difference of sums accurate
-        "familiarity_squares": per_cell((familiarity - familiarity.mean()) ** 2),
-        "trust_squares": per_cell((trust - trust.mean()) ** 2),
+        "familiarity_squares": per_cell(add_squares_by_group, familiarity, float(familiarity.mean())),
+        "trust_squares": per_cell(add_squares_by_group, trust, float(trust.mean())),
         "brand_access_squares": consumers * (access.brand_share - _centre(access.brand_share, consumers)) ** 2,
         "rival_access_squares": consumers * (access.rival_share - _centre(access.rival_share, consumers)) ** 2,
         "nearest_store_km_squares": consumers * (nearest_km - _centre(nearest_km, consumers)) ** 2,
@@ -298,6 +302,21 @@ def _zone_tables(model: FootprintModel) -> tuple[pd.DataFrame, pd.DataFrame]:
     zones = _results_frame(zone_sums, zone_counts, population.weight, centres)
     zones.insert(0, "zone_id", city.zone_ids)
     return zones, cells
+
+
+def _end_state(model: FootprintModel) -> tuple[np.ndarray, np.ndarray]:
+    """Every consumer's familiarity and trust at the horizon (float64), computed block by block.
+
+    The values are those of one call over everyone (both are elementwise); blocks keep the
+    float64 temporaries of the Hill and logistic functions to ``END_STATE_BLOCK`` consumers.
+    """
+    n = model.population.n
+    familiarity, trust = np.empty(n), np.empty(n)
+    for first in range(0, n, END_STATE_BLOCK):
+        part = slice(first, min(n, first + END_STATE_BLOCK))
+        familiarity[part] = model.familiarity(part)
+        trust[part] = model.trust_of(part, model.horizon_days - 1)
+    return familiarity, trust
 
 
 def _centre(per_cell_value: np.ndarray, consumers: np.ndarray) -> float:

@@ -36,7 +36,7 @@ from simulator.model.dynamics import (
 )
 from simulator.model.exposure import Exposure
 from simulator.model.population import Population
-from simulator.model.rng import STREAM_INITIAL_MARKET, STREAM_PENT_UP, counter_uniforms
+from simulator.model.rng import STREAM_INITIAL_MARKET, STREAM_PENT_UP, counter_uniform
 
 PARALLEL_MIN_CONSUMERS = 200_000
 """Below this many consumers the kernel runs on one thread: waking a thread pool every day
@@ -158,12 +158,8 @@ class Consumers:
         """
         entry, exit_ = self.parameters.enter_probability, self.parameters.exit_probability
         in_market_share = entry / (entry + exit_) if entry > 0 else 0.0
-        everyone = np.arange(n)
-        uniform = counter_uniforms(int(self.key), 0, STREAM_INITIAL_MARKET, everyone)
-        status = np.where(uniform < in_market_share, IN_MARKET, OUT_OF_MARKET).astype(np.uint8)
-        if self.pent_up_share > 0:
-            pent_up = counter_uniforms(int(self.key), 0, STREAM_PENT_UP, everyone) < self.pent_up_share
-            status[pent_up] = PENT_UP
+        status = np.empty(n, dtype=np.uint8)
+        initial_status(np.uint64(self.key), float(in_market_share), float(self.pent_up_share), status)
         return status
 
     def open_stores(self, open_mask: np.ndarray) -> None:
@@ -265,7 +261,7 @@ class Consumers:
         effective = np.maximum(arrays.stock[consumers] - parameters.wear_weight * arrays.wear[consumers], 0.0)
         return hill(effective, parameters.hill_k, parameters.hill_s)
 
-    def trust_of(self, consumers: np.ndarray, day: int) -> np.ndarray:
+    def trust_of(self, consumers: np.ndarray | slice, day: int) -> np.ndarray:
         """Trust of some consumers on ``day``, as the kernel computed it that day.
 
         Called after the day's kernel, which has already decayed word of mouth for the next
@@ -280,3 +276,18 @@ class Consumers:
             + arrays.heterogeneity[consumers]
         )
         return logistic(logit)
+
+
+@numba.njit(cache=True)
+def initial_status(key: np.uint64, in_market_share: float, pent_up_share: float, out: np.ndarray) -> None:
+    """Status of consumer i: ``PENT_UP`` if ``u'_i < pent_up_share``, else ``IN_MARKET`` if ``u_i < in_market_share``.
+
+    ``u_i`` and ``u'_i`` are the counter-based uniforms of day 0 on the streams
+    ``STREAM_INITIAL_MARKET`` and ``STREAM_PENT_UP`` (:func:`simulator.model.rng.counter_uniform`,
+    the values ``counter_uniforms`` gives), computed in one pass with no temporaries.
+    """
+    for i in range(len(out)):
+        status = IN_MARKET if counter_uniform(key, 0, STREAM_INITIAL_MARKET, i) < in_market_share else OUT_OF_MARKET
+        if pent_up_share > 0 and counter_uniform(key, 0, STREAM_PENT_UP, i) < pent_up_share:
+            status = PENT_UP
+        out[i] = status

@@ -34,11 +34,18 @@ import time
 from dataclasses import dataclass, field
 
 import numpy as np
-import shapely
 from scipy.sparse import coo_matrix, csr_matrix
 from scipy.sparse.csgraph import dijkstra
 from scipy.spatial import cKDTree
 
+from simulator.model.exposure_kernels import (
+    consumer_classes,
+    row_store_order,
+    segments_near_points,
+    transfer_stations,
+    unique_below,
+    unique_sorted,
+)
 from simulator.model.plan import FORMATS, PlacedStores
 from simulator.model.population import MODE_ACTIVE, MODE_BUS, MODE_CAR, MODE_SUBWAY, Population
 
@@ -129,7 +136,7 @@ class _Entries:
             empty32 = np.zeros(0, dtype=np.float32)
             return np.zeros(n_rows + 1, dtype=np.int64), np.zeros(0, dtype=np.int32), empty32, empty32, empty32, empty32
         rows, stores, *values = (np.concatenate(column) for column in zip(*self.parts))
-        order = np.lexsort((stores, rows))
+        order = row_store_order(rows, stores, n_rows)  # np.lexsort((stores, rows)), in linear time
         rows, stores = rows[order], stores[order]
         values = [v[order] for v in values]
         first = np.r_[True, (rows[1:] != rows[:-1]) | (stores[1:] != stores[:-1])]
@@ -170,12 +177,9 @@ def build_exposure(city, population: Population, stores: PlacedStores, behaviour
     -------
     Exposure
     """
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     n_cells = len(city.cell_xy)
-    key = (
-        population.home_cell.astype(np.int64) * (n_cells + 1) + population.work_cell.astype(np.int64) + 1
-    ) * 5 + population.mode
-    class_keys, consumer_class = np.unique(key, return_inverse=True)
+    class_keys, consumer_class = consumer_classes(population.home_cell, population.work_cell, population.mode, n_cells)
     class_mode = (class_keys % 5).astype(np.int8)
     class_work = ((class_keys // 5) % (n_cells + 1) - 1).astype(np.int64)
     class_home = ((class_keys // 5) // (n_cells + 1)).astype(np.int64)
@@ -196,8 +200,9 @@ def build_exposure(city, population: Population, stores: PlacedStores, behaviour
         timings["surface_s"] = time.perf_counter() - tick
     indptr, indices, rate_wd, rate_we, weight_wd, weight_we = entries.to_csr(n_classes)
     timings["total_s"] = time.perf_counter() - started
+    timings["total_cpu_s"] = time.process_time() - cpu_started
     return Exposure(
-        consumer_class=consumer_class.astype(np.int32),
+        consumer_class=consumer_class,
         indptr=indptr,
         indices=indices,
         rate_weekday=rate_wd,
@@ -224,7 +229,7 @@ def _add_mall_visits(entries, city, stores, mall_probability, class_home, behavi
     in_mall = np.flatnonzero(stores.mall >= 0)
     if len(in_mall) == 0 or len(city.mall_xy) == 0 or settings.mall_visits_per_week <= 0:
         return
-    used_cells, class_cell_row = np.unique(class_home, return_inverse=True)
+    used_cells, class_cell_row = unique_sorted(class_home)  # classes are ordered by home cell
     repertoire = min(int(settings.malls_in_repertoire), len(city.mall_xy))
     distance, nearest = cKDTree(city.mall_xy).query(city.cell_xy[used_cells], k=repertoire)
     distance = np.asarray(distance).reshape(len(used_cells), repertoire) / 1000.0
@@ -259,17 +264,12 @@ def _add_mall_visits(entries, city, stores, mall_probability, class_home, behavi
 def _stores_near_segments(starts: np.ndarray, ends: np.ndarray, stores: PlacedStores, extra_radius: float = 0.0):
     """Pairs (segment, store) with the store within its visibility radius of the segment.
 
-    One STRtree query over the stores for all segments, filtered by each store's radius.
+    The distance is GEOS's point-to-segment distance (what ``shapely.distance`` gives), in a
+    compiled loop over the segments that looks only at stores in their bounding box.
     """
     if len(starts) == 0 or len(stores) == 0:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
-    points = shapely.points(stores.xy)
-    tree = shapely.STRtree(points)
-    segments = shapely.linestrings(np.stack([starts, ends], axis=1))
-    radius = stores.visibility_radius_m + extra_radius
-    segment, store = tree.query(segments, predicate="dwithin", distance=float(radius.max()))
-    close = shapely.distance(segments[segment], points[store]) <= radius[store]
-    return segment[close], store[close]
+    return segments_near_points(starts, ends, stores.xy, stores.visibility_radius_m + extra_radius)
 
 
 def _add_surface(entries, city, stores, probability, class_home, class_work, class_mode, behaviour) -> None:
@@ -293,7 +293,7 @@ def _add_subway(entries, city, stores, walk_probability, class_home, class_work,
     station_of_cell = cKDTree(city.station_xy).query(city.cell_xy)[1]
     weight = behaviour.sighting_weight_walk
     # Walking legs, per cell (home side and work side alike).
-    leg_cells = np.unique(np.r_[class_home[subway], class_work[subway]])
+    leg_cells = unique_below(np.r_[class_home[subway], class_work[subway]], len(city.cell_xy))[0]
     segment, store = _stores_near_segments(city.cell_xy[leg_cells], city.station_xy[station_of_cell[leg_cells]], stores)
     leg = coo_matrix(
         (TRIPS_PER_COMMUTE_DAY * walk_probability[store], (leg_cells[segment], store)),
@@ -305,8 +305,8 @@ def _add_subway(entries, city, stores, walk_probability, class_home, class_work,
     # Stations passed: entry, exit and transfers on the shortest path.
     origin = station_of_cell[class_home[subway]]
     destination = station_of_cell[class_work[subway]]
-    pair_keys, pair_of_class = np.unique(
-        origin.astype(np.int64) * len(city.station_xy) + destination, return_inverse=True
+    pair_keys, pair_of_class = unique_below(
+        origin.astype(np.int64) * len(city.station_xy) + destination, len(city.station_xy) ** 2
     )
     pair_origin = pair_keys // len(city.station_xy)
     pair_destination = pair_keys % len(city.station_xy)
@@ -334,33 +334,31 @@ def stations_passed(city, origins: np.ndarray, destinations: np.ndarray) -> csr_
     scipy.sparse.csr_matrix, shape (pairs, stations)
         1 for each station passed in that sense (entry, exit, each transfer station).
     """
-    platform_station = np.asarray(city.platform_station)
+    platform_station = np.asarray(city.platform_station, dtype=np.int64)
     n_stations = len(city.station_xy)
-    platforms_of = [np.flatnonzero(platform_station == s) for s in range(n_stations)]
+    platforms = np.argsort(platform_station, kind="stable")
+    platform_indptr = np.zeros(n_stations + 1, dtype=np.int64)
+    np.cumsum(np.bincount(platform_station, minlength=n_stations), out=platform_indptr[1:])
+    origins = np.asarray(origins, dtype=np.int64)
+    destinations = np.asarray(destinations, dtype=np.int64)
     used_origins = np.unique(origins)
     sources = (
-        np.concatenate([platforms_of[s] for s in used_origins]) if len(used_origins) else np.zeros(0, dtype=np.int64)
+        np.concatenate([platforms[platform_indptr[s] : platform_indptr[s + 1]] for s in used_origins])
+        if len(used_origins)
+        else np.zeros(0, dtype=np.int64)
     )
     distances, predecessors = dijkstra(city.platform_graph, directed=True, indices=sources, return_predecessors=True)
-    source_row = {int(p): r for r, p in enumerate(sources)}
-    rows: list[int] = []
-    columns: list[int] = []
-    for pair, (o, d) in enumerate(zip(origins, destinations)):
-        seen = {int(o), int(d)}
-        if o != d:
-            candidates = [
-                (distances[source_row[int(p)]][q], int(p), int(q)) for p in platforms_of[o] for q in platforms_of[d]
-            ]
-            best, p, q = min(candidates)
-            if np.isfinite(best):
-                row = predecessors[source_row[p]]
-                node = q
-                while node != p and node >= 0:
-                    previous = row[node]
-                    if previous >= 0 and platform_station[previous] == platform_station[node]:
-                        seen.add(int(platform_station[node]))
-                    node = previous
-        rows.extend([pair] * len(seen))
-        columns.extend(seen)
-    data = np.ones(len(rows))
-    return coo_matrix((data, (rows, columns)), shape=(len(origins), n_stations)).tocsr()
+    source_row = np.full(len(platform_station), -1, dtype=np.int64)
+    source_row[sources] = np.arange(len(sources))
+    indptr, stations = transfer_stations(
+        origins,
+        destinations,
+        platform_indptr,
+        platforms,
+        source_row,
+        np.asarray(distances, dtype=np.float64).reshape(len(sources), len(platform_station)),
+        np.asarray(predecessors, dtype=np.int64).reshape(len(sources), len(platform_station)),
+        platform_station,
+        n_stations,
+    )
+    return csr_matrix((np.ones(len(stations)), stations, indptr), shape=(len(origins), n_stations))

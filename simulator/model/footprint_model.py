@@ -60,6 +60,7 @@ from simulator.model.dynamics import (
     OUT_OF_MARKET,
 )
 from simulator.model.exposure import Exposure, build_exposure
+from simulator.model.group_sums import add_at_least_by_group, add_by_group
 from simulator.model.plan import PlacedRivals, PlacedStores, place_rivals, place_stores
 from simulator.model.population import Population, synthesize_population
 from simulator.model.rng import (
@@ -86,6 +87,8 @@ REPORTED_KPIS = (
 
 WEEK_DAYS = 7
 """Days between two snapshots of the zones' familiarity (the last day of the horizon is always one)."""
+WEEK_BLOCK = 1 << 20
+"""Consumers whose familiarity is computed at a time for the weekly snapshot (bounded temporaries)."""
 
 
 class FootprintModel(mesa.Model):
@@ -165,10 +168,9 @@ class FootprintModel(mesa.Model):
         self.store_agents = [StoreAgent(self, j, self.stores, self.population.weight) for j in range(len(self.stores))]
         self.store_indices = np.arange(len(self.stores))
         cell_xy = self.city.cell_xy
-        home_xy = cell_xy[self.population.home_cell]
-        work_cell = self.population.work_cell
-        work_xy = np.where((work_cell >= 0)[:, None], cell_xy[np.maximum(work_cell, 0)], home_xy)
-        self.choice = StoreChoice(self.stores, self.rivals, scenario.behaviour, home_xy, work_xy)
+        self.choice = StoreChoice(
+            self.stores, self.rivals, scenario.behaviour, cell_xy, self.population.home_cell, self.population.work_cell
+        )
         n_cells = len(cell_xy)
         self.cell_intents = np.zeros(n_cells, dtype=np.int64)
         self.cell_bookings = np.zeros(n_cells, dtype=np.int64)
@@ -198,7 +200,7 @@ class FootprintModel(mesa.Model):
                     for name in REPORTED_KPIS
                 }
             )
-        self.consumer_zone = np.asarray(self.city.cell_zone)[self.population.home_cell]
+        self.consumer_zone = np.asarray(self.city.cell_zone, dtype=np.int32)[self.population.home_cell]
         self.weekly_days: list[int] = []
         self.weekly_familiarity: list[np.ndarray] = []
 
@@ -385,7 +387,7 @@ class FootprintModel(mesa.Model):
         self.consumers.add_sources(orders[bought], np.ones(int(bought.sum())))
         return bought
 
-    def trust_of(self, consumers: np.ndarray, day: int) -> np.ndarray:
+    def trust_of(self, consumers: np.ndarray | slice, day: int) -> np.ndarray:
         """Trust of some consumers on ``day``, as the kernel computed it that day.
 
         Called after the day's kernel, which has already decayed word of mouth for the next
@@ -395,17 +397,15 @@ class FootprintModel(mesa.Model):
 
     def _record_week(self, day: int) -> None:
         """Snapshot each zone's familiarity at the end of ``day``: sums of F_i and of [F_i >= 0.5] by home zone."""
-        familiarity = self.familiarity()
-        n_zones = len(self.city.zone_ids)
+        n, n_zones = self.population.n, len(self.city.zone_ids)
+        sums = np.zeros((2, n_zones))
+        for first in range(0, n, WEEK_BLOCK):  # sums in consumer order: those of one bincount
+            part = slice(first, min(n, first + WEEK_BLOCK))
+            familiarity = self.familiarity(part)
+            add_by_group(self.consumer_zone[part], familiarity, sums[0])
+            add_at_least_by_group(self.consumer_zone[part], familiarity, 0.5, sums[1])
         self.weekly_days.append(day)
-        self.weekly_familiarity.append(
-            np.stack(
-                [
-                    np.bincount(self.consumer_zone, weights=familiarity, minlength=n_zones),
-                    np.bincount(self.consumer_zone, weights=familiarity >= 0.5, minlength=n_zones),
-                ]
-            )
-        )
+        self.weekly_familiarity.append(sums)
 
     def _record_stores(self, day: int, store_sightings: np.ndarray, served: np.ndarray, bought: np.ndarray) -> None:
         buyers = set(served[bought].tolist()) if len(served) else set()

@@ -77,8 +77,10 @@ class Population:
         Population-cell index of home and workplace (-1 for non-commuters).
     mode : numpy.ndarray of int8
         Commute mode code (``MODE_*``; ``MODE_NONE`` for non-commuters).
-    home_station, work_station : numpy.ndarray of int32
-        Nearest station to home and work cell (-1 without transit).
+    cell_station : numpy.ndarray of int32, shape (cells,)
+        Nearest station to each cell centroid (-1 without transit); a subway commuter's
+        stations are those of their home and work cells (:attr:`home_station`,
+        :attr:`work_station`).
     standard_normal : numpy.ndarray of float32
         ``z_i``: individual trust heterogeneity before scaling.
     contact_indptr, contact_indices : numpy.ndarray
@@ -93,8 +95,7 @@ class Population:
     home_cell: np.ndarray
     work_cell: np.ndarray
     mode: np.ndarray
-    home_station: np.ndarray
-    work_station: np.ndarray
+    cell_station: np.ndarray
     standard_normal: np.ndarray
     contact_indptr: np.ndarray
     contact_indices: np.ndarray
@@ -104,6 +105,17 @@ class Population:
     def commuter(self) -> np.ndarray:
         """Boolean mask of commuters."""
         return self.work_cell >= 0
+
+    @property
+    def home_station(self) -> np.ndarray:
+        """Station nearest to each subway commuter's home cell, -1 for the others (int32, computed on demand)."""
+        return np.where(self.mode == MODE_SUBWAY, self.cell_station[self.home_cell], -1).astype(np.int32)
+
+    @property
+    def work_station(self) -> np.ndarray:
+        """Station nearest to each subway commuter's work cell, -1 for the others (int32, computed on demand)."""
+        work = np.maximum(self.work_cell, 0)
+        return np.where(self.mode == MODE_SUBWAY, self.cell_station[work], -1).astype(np.int32)
 
 
 def morton_order(xy: np.ndarray, bits: int = 16) -> np.ndarray:
@@ -179,9 +191,6 @@ def synthesize_population(city, settings, rng: np.random.Generator) -> Populatio
     del commuter_home
     mode = np.zeros(n, dtype=np.int8)
     mode[commuter] = mode_result["mode"]
-    subway = mode == MODE_SUBWAY
-    home_station = np.where(subway, station_of_cell[0][home_cell], -1).astype(np.int32)
-    work_station = np.where(subway, station_of_cell[0][np.maximum(work_cell, 0)], -1).astype(np.int32)
 
     standard_normal = np.empty(n, dtype=np.float32)
     for first in range(0, n, DRAW_BLOCK):
@@ -210,8 +219,7 @@ def synthesize_population(city, settings, rng: np.random.Generator) -> Populatio
         home_cell=home_cell,
         work_cell=work_cell,
         mode=mode,
-        home_station=home_station,
-        work_station=work_station,
+        cell_station=station_of_cell[0],
         standard_normal=standard_normal,
         contact_indptr=contact_indptr,
         contact_indices=contact_indices,

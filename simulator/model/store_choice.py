@@ -89,8 +89,12 @@ class StoreChoice:
     behaviour : Behaviour
         ``huff_lambda``, ``huff_min_distance_km``, ``outside_option``, ``outside_option_km``
         and ``travel_from``.
-    home_xy, work_xy : numpy.ndarray, shape (N, 2)
-        Each consumer's home and work place in metres (work = home for non-commuters).
+    cell_xy : numpy.ndarray, shape (cells, 2)
+        Cell centroids in metres.
+    home_cell, work_cell : numpy.ndarray, shape (N,)
+        Each consumer's home and work cell (work -1 for non-commuters, who travel from home).
+        Coordinates are looked up for the day's intents only: no per-consumer coordinate
+        arrays (two float64 pairs per consumer, 700 MB for every Beijinger).
     """
 
     def __init__(
@@ -98,8 +102,9 @@ class StoreChoice:
         stores: PlacedStores,
         rivals: PlacedRivals,
         behaviour: Behaviour,
-        home_xy: np.ndarray,
-        work_xy: np.ndarray,
+        cell_xy: np.ndarray,
+        home_cell: np.ndarray,
+        work_cell: np.ndarray,
     ) -> None:
         self.stores = stores
         self.rivals = rivals
@@ -108,9 +113,23 @@ class StoreChoice:
         self.outside = outside_attraction(
             float(behaviour.outside_option_km), self.distance_exponent, bool(behaviour.outside_option)
         )
-        self.home_xy = home_xy
-        self.work_xy = work_xy if behaviour.travel_from == "home_or_commute" else home_xy
+        self.cell_xy = np.asarray(cell_xy, dtype=np.float64)
+        self.home_cell = home_cell
+        self.work_cell = work_cell
+        self.from_commute = behaviour.travel_from == "home_or_commute"
         self.set_day(0)
+
+    def endpoints(self, consumers: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Start and end (metres) of the trips of some consumers: home to work, or home to home.
+
+        Non-commuters, and everyone when ``travel_from`` is ``home``, travel from home.
+        """
+        home = self.home_cell[consumers]
+        start = self.cell_xy[home]
+        if not self.from_commute:
+            return start, start
+        work = self.work_cell[consumers]
+        return start, np.where((work >= 0)[:, None], self.cell_xy[np.maximum(work, 0)], start)
 
     def set_day(self, day: int) -> None:
         """Take the sites open on ``day``: brand stores with capacity, then rival showrooms."""
@@ -165,7 +184,7 @@ class StoreChoice:
         rival = np.full(n, -1, dtype=np.int64)
         if n == 0 or not self.any_site:
             return Choices(store, rival)
-        group_probability, outside = self.group_probabilities(self.home_xy[consumers], self.work_xy[consumers])
+        group_probability, outside = self.group_probabilities(*self.endpoints(consumers))
         streams = [OUTSIDE_STREAM, *self.group_streams]
         with np.errstate(divide="ignore"):
             log_probability = np.log(np.column_stack([outside, group_probability]))
