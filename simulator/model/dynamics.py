@@ -187,10 +187,10 @@ class DayExposure(NamedTuple):
     cumulative : numpy.ndarray of float64
         Running sum of the open stores' rates along each row (a closed store adds 0): the
         store of a sighting is picked by searching it.
-    hot_indptr, hot_indices, hot_zero_probability : numpy.ndarray of int64, int32 and float32
+    hot_indptr, hot_indices, hot_zero_probability, hot_class : numpy.ndarray of int64, int32, float32 and int32
         Per chunk of ``CHUNK_SIZE`` consumers, the consumers whose ``exp(-R)`` is below
-        ``1 - SIGHTING_CAP``, and that ``exp(-R)``: the only consumers drawn on days they
-        are not sighting candidates (see :mod:`simulator.model.events`).
+        ``1 - SIGHTING_CAP``, that ``exp(-R)`` and their class: the only consumers drawn
+        on days they are not sighting candidates (see :mod:`simulator.model.events`).
     """
 
     indptr: np.ndarray
@@ -204,6 +204,7 @@ class DayExposure(NamedTuple):
     hot_indptr: np.ndarray
     hot_indices: np.ndarray
     hot_zero_probability: np.ndarray
+    hot_class: np.ndarray
 
 
 class DayInputs(NamedTuple):
@@ -326,7 +327,8 @@ def day_exposure(
     """The :class:`DayExposure` of the open stores, for consumers of the given classes."""
     cumulative, totals, zero_probability = open_row_cumulative(indptr, indices, rate, store_open)
     hot_indptr, hot_indices = hot_consumers(consumer_class, zero_probability, 1.0 - SIGHTING_CAP, CHUNK_SIZE)
-    hot_zero_probability = zero_probability[consumer_class[hot_indices]]
+    hot_class = consumer_class[hot_indices]
+    hot_zero_probability = zero_probability[hot_class]
     return DayExposure(
         indptr=indptr,
         indices=indices,
@@ -339,6 +341,7 @@ def day_exposure(
         hot_indptr=hot_indptr,
         hot_indices=hot_indices,
         hot_zero_probability=hot_zero_probability,
+        hot_class=hot_class,
     )
 
 
@@ -405,6 +408,7 @@ def _advance_chunk(
         exposure.hot_indptr,
         exposure.hot_indices,
         exposure.hot_zero_probability,
+        exposure.hot_class,
     )
     sightings, newly_sighted = chunk_sightings(
         key, day, chunk, start, exposure_arrays, consumers.consumer_class, consumers.recent_sightings, aware,

@@ -270,16 +270,23 @@ def market_entries(
 
 @numba.njit(inline="always", cache=True)
 def remember_sighting(
-    i: int, count: int, day: int, floor: int, recent_sightings: np.ndarray, recent_days: np.ndarray
+    i: int,
+    count: int,
+    day: int,
+    floor: int,
+    previous: tuple[int, int, int],
+    recent_sightings: np.ndarray,
+    recent_days: np.ndarray,
 ) -> None:
     """Push today ``min(count, 3)`` times into consumer i's three latest sighting days.
 
-    Keeps the chunk's window counts: ``recent_days[0, d % W]`` counts the consumers whose
-    latest sighting was on day ``d >= floor``, ``recent_days[1, d % W]`` those whose third
-    latest was (a consumer is drawn once a day, so the latest was before today).
+    ``previous`` holds them before today (latest first, read by the caller). Keeps the
+    chunk's window counts: ``recent_days[0, d % W]`` counts the consumers whose latest
+    sighting was on day ``d >= floor``, ``recent_days[1, d % W]`` those whose third latest
+    was (a consumer is drawn once a day, so the latest was before today).
     """
     window = recent_days.shape[1]
-    latest, second, third = recent_sightings[i, 0], recent_sightings[i, 1], recent_sightings[i, 2]
+    latest, second, third = previous
     if latest >= floor:
         recent_days[0, latest % window] -= 1
     recent_days[0, day % window] += 1
@@ -303,6 +310,7 @@ def draw_sightings(
     zero_probability: float,
     first: int,
     last: int,
+    total: float,
     indices: np.ndarray,
     weight: np.ndarray,
     cumulative: np.ndarray,
@@ -310,7 +318,8 @@ def draw_sightings(
 ) -> tuple[int, float]:
     """Consumer i's sightings today, ``n ~ Poisson(R)`` at the uniform ``u``, split over stores.
 
-    ``first, last`` bound the consumer's row of the exposure matrix. Each sighting picks an
+    ``first, last`` bound the consumer's row of the exposure matrix and ``total`` is
+    ``cumulative[last - 1]``, the row's running sum at its end. Each sighting picks an
     open store with probability ``rate_j / R`` from its own uniform (stream
     ``STREAM_SPLIT_BASE + k``). Counts them per store; returns the count and the exposure
     increment ``sum_k w_{j_k}``.
@@ -318,7 +327,6 @@ def draw_sightings(
     count = poisson_count(u, lam, zero_probability)
     if count == 0:
         return 0, 0.0
-    total = cumulative[last - 1]
     increment = 0.0
     for k in range(count):
         target = counter_uniform(key, day, STREAM_SPLIT_BASE + k, i) * total
@@ -364,26 +372,27 @@ def chunk_sightings(
     """The chunk's sightings today: candidates first, then the hot consumers that were not candidates.
 
     ``exposure_arrays`` = (indptr, indices, weight, row_total, row_zero_probability,
-    cumulative, hot_indptr, hot_indices, hot_zero_probability) of a ``DayExposure``. A
-    candidate's uniform is ``u = 1 - c (1 - v)``, in ``[1 - c, 1)``; anyone else's is
-    ``u = (1 - c) v'``, which can exceed ``exp(-R)`` only for a hot consumer. Returns the
-    number of sightings and of consumers who became aware.
+    cumulative, hot_indptr, hot_indices, hot_zero_probability, hot_class) of a
+    ``DayExposure``. A candidate's uniform is ``u = 1 - c (1 - v)``, in ``[1 - c, 1)``;
+    anyone else's is ``u = (1 - c) v'``, which can exceed ``exp(-R)`` only for a hot
+    consumer. Returns the number of sightings and of consumers who became aware.
 
-    The work is done in stages over the chunk's list of sighted consumers: walk the
-    candidates (hashes only), test them against their class's ``exp(-R)``, test the hot
-    consumers, then draw the sightings. The first tests are short loops whose cache misses
-    (a class per candidate) overlap; the draws are the same as in one loop.
+    The work is done in stages over the chunk's list of sighted consumers (their class
+    rows, then each row's bounds and the consumer's memory, then the draws): each stage
+    is a short loop whose loads do not depend on one another, so that their cache misses
+    (a class row, a consumer's state, both far apart in memory) overlap instead of
+    following one another. The draws are the same as in one loop.
     """
-    indptr, indices, weight, row_total, row_zero_probability, cumulative, hot_indptr, hot_indices, hot_zero = (
+    indptr, indices, weight, row_total, row_zero_probability, cumulative, hot_indptr, hot_indices, hot_zero, hot_class = (
         exposure_arrays
     )
     size = flags.shape[0]
     floor = day - (recent_days.shape[1] - 1)
     log_keep = math.log1p(-SIGHTING_CAP)
-    # First who sees a store (short loops, whose cache misses overlap), then their draws.
     sighted = np.empty(size, dtype=np.int64)
     sighted_u = np.empty(size, dtype=np.float64)
     sighted_zero = np.empty(size, dtype=np.float32)
+    sighted_row = np.empty(size, dtype=np.int64)
     n_candidates = 0
     ordinal = 0
     i = start + candidate_gap(key, day, STREAM_SIGHTING_GAP, chunk, ordinal, log_keep, size)
@@ -394,35 +403,80 @@ def chunk_sightings(
         n_candidates += 1
         ordinal += 1
         i += 1 + candidate_gap(key, day, STREAM_SIGHTING_GAP, chunk, ordinal, log_keep, size)
+    for c in range(n_candidates):
+        sighted_row[c] = consumer_class[sighted[c]]
     n_sighted = 0
     for c in range(n_candidates):  # in place: n_sighted <= c
-        i = sighted[c]
-        zero_probability = row_zero_probability[consumer_class[i]]
+        row = sighted_row[c]
+        zero_probability = row_zero_probability[row]
         if sighted_u[c] > zero_probability:
-            sighted[n_sighted], sighted_u[n_sighted], sighted_zero[n_sighted] = i, sighted_u[c], zero_probability
+            sighted[n_sighted], sighted_u[n_sighted], sighted_zero[n_sighted] = sighted[c], sighted_u[c], zero_probability
+            sighted_row[n_sighted] = row
             n_sighted += 1
     first_hot, n_hot = hot_indptr[chunk], hot_indptr[chunk + 1] - hot_indptr[chunk]
     hits = np.empty(n_hot, dtype=np.uint8)
     _hot_hits(key, day, hot_indices[first_hot : first_hot + n_hot], hot_zero[first_hot : first_hot + n_hot], hits)
-    for h in range(n_hot):
-        i = hot_indices[first_hot + h]
-        if hits[h] and flags[i - start] & FLAG_SIGHTING_CANDIDATE == 0:
-            u = (1.0 - SIGHTING_CAP) * counter_uniform(key, day, STREAM_SIGHTINGS, i)
-            sighted[n_sighted], sighted_u[n_sighted], sighted_zero[n_sighted] = i, u, hot_zero[first_hot + h]
+    for h in range(first_hot, first_hot + n_hot):
+        i = hot_indices[h]
+        if hits[h - first_hot] and flags[i - start] & FLAG_SIGHTING_CANDIDATE == 0:
+            sighted[n_sighted], sighted_zero[n_sighted], sighted_row[n_sighted] = i, hot_zero[h], hot_class[h]
+            sighted_u[n_sighted] = (1.0 - SIGHTING_CAP) * counter_uniform(key, day, STREAM_SIGHTINGS, i)
             n_sighted += 1
-    total = newly_aware = 0
-    for s in range(n_sighted):
+    return _draw_sighted(
+        key, day, floor, sighted[:n_sighted], sighted_u, sighted_zero, sighted_row, start, indptr, indices, weight,
+        row_total, cumulative, recent_sightings, aware, recent_days, store_counts, counts, increment,
+    )  # fmt: skip
+
+
+@numba.njit(cache=True)
+def _draw_sighted(
+    key: np.uint64,
+    day: int,
+    floor: int,
+    sighted: np.ndarray,
+    sighted_u: np.ndarray,
+    sighted_zero: np.ndarray,
+    sighted_row: np.ndarray,
+    start: int,
+    indptr: np.ndarray,
+    indices: np.ndarray,
+    weight: np.ndarray,
+    row_total: np.ndarray,
+    cumulative: np.ndarray,
+    recent_sightings: np.ndarray,
+    aware: np.ndarray,
+    recent_days: np.ndarray,
+    store_counts: np.ndarray,
+    counts: np.ndarray,
+    increment: np.ndarray,
+) -> tuple[int, int]:
+    """Draw the sightings of the listed consumers (stage by stage, see :func:`chunk_sightings`)."""
+    n = sighted.shape[0]
+    bounds = np.empty((n, 2), dtype=np.int64)
+    rates = np.empty((n, 2), dtype=np.float64)  # R and the row's running sum at its end
+    memory = np.empty((n, 4), dtype=np.int16)  # the three latest sighting days and aware
+    for s in range(n):
+        row = sighted_row[s]
+        bounds[s, 0], bounds[s, 1] = indptr[row], indptr[row + 1]
+        rates[s, 0] = row_total[row]
         i = sighted[s]
-        row = consumer_class[i]
+        memory[s, 0], memory[s, 1], memory[s, 2] = recent_sightings[i, 0], recent_sightings[i, 1], recent_sightings[i, 2]
+        memory[s, 3] = aware[i]
+    for s in range(n):
+        rates[s, 1] = cumulative[bounds[s, 1] - 1]
+    total = newly_aware = 0
+    for s in range(n):
+        i = sighted[s]
         count, x = draw_sightings(
-            i, sighted_u[s], day, key, row_total[row], sighted_zero[s], indptr[row], indptr[row + 1],
+            i, sighted_u[s], day, key, rates[s, 0], sighted_zero[s], bounds[s, 0], bounds[s, 1], rates[s, 1],
             indices, weight, cumulative, store_counts,
         )  # fmt: skip
         if count > 0:
             counts[i - start] = count
             increment[i - start] += x
             total += count
-            newly_aware += 1 - aware[i]
+            newly_aware += 1 - memory[s, 3]
             aware[i] = 1
-            remember_sighting(i, count, day, floor, recent_sightings, recent_days)
+            previous = (int(memory[s, 0]), int(memory[s, 1]), int(memory[s, 2]))
+            remember_sighting(i, count, day, floor, previous, recent_sightings, recent_days)
     return total, newly_aware
