@@ -153,6 +153,32 @@ def open_row_cumulative(
     return cumulative, totals, zero_probability
 
 
+CLASS_RECORD = np.dtype([("first", np.int64), ("zero", np.float32), ("total", np.float32)])
+"""A class row as the sighting draws read it, in one 16-byte record: its first entry, ``exp(-R)`` and ``R``."""
+ENTRY_RECORD = np.dtype([("cumulative", np.float64), ("weight", np.float32), ("store", np.int32)])
+"""An entry of a class row in one 16-byte record: the row's running sum of open rates, the weight, the store."""
+
+
+def open_row_tables(
+    indptr: np.ndarray, indices: np.ndarray, rate: np.ndarray, weight: np.ndarray, store_open: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """The class and entry tables of the open stores (``CLASS_RECORD``, ``ENTRY_RECORD``).
+
+    The class table has one record more than there are classes (its ``first`` is the
+    number of entries), so that row c spans entries ``first[c]`` to ``first[c + 1]``.
+    Each sighted consumer then reads one record of its class and one or two lines of
+    entries, where separate arrays would cost a cache miss per array.
+    """
+    classes = np.empty(indptr.shape[0], dtype=CLASS_RECORD)
+    entries = np.empty(indices.shape[0], dtype=ENTRY_RECORD)
+    cumulative, totals, zero_probability = open_row_cumulative(indptr, indices, rate, store_open)
+    classes["first"] = indptr
+    classes["total"][:-1], classes["zero"][:-1] = totals, zero_probability
+    classes["total"][-1], classes["zero"][-1] = 0.0, 1.0
+    entries["cumulative"], entries["weight"], entries["store"] = cumulative, weight, indices
+    return classes, entries
+
+
 @numba.njit(parallel=True, cache=True)
 def hot_consumers(
     consumer_class: np.ndarray, zero_probability: np.ndarray, threshold: float, chunk_size: int
@@ -340,15 +366,16 @@ def draw_sightings(
     first: int,
     last: int,
     total: float,
-    indices: np.ndarray,
-    weight: np.ndarray,
-    cumulative: np.ndarray,
+    entry_cumulative: np.ndarray,
+    entry_weight: np.ndarray,
+    entry_store: np.ndarray,
     store_counts: np.ndarray,
 ) -> tuple[int, float]:
     """Consumer i's sightings today, ``n ~ Poisson(R)`` at the uniform ``u``, split over stores.
 
-    ``first, last`` bound the consumer's row of the exposure matrix and ``total`` is
-    ``cumulative[last - 1]``, the row's running sum at its end. Each sighting picks an
+    ``first, last`` bound the consumer's row of the entry table (fields ``cumulative``,
+    ``weight`` and ``store`` of ``ENTRY_RECORD``) and ``total`` is
+    ``entry_cumulative[last - 1]``, the row's running sum at its end. Each sighting picks an
     open store with probability ``rate_j / R`` from its own uniform (stream
     ``STREAM_SPLIT_BASE + k``). Counts them per store; returns the count and the exposure
     increment ``sum_k w_{j_k}``.
@@ -360,13 +387,13 @@ def draw_sightings(
     for k in range(count):
         target = counter_uniform(key, day, STREAM_SPLIT_BASE + k, i) * total
         if target < total:
-            entry = pick_entry(cumulative, first, last, target)
+            entry = pick_entry(entry_cumulative, first, last, target)
         else:  # v * R rounded up to R: the last open store in the row
             entry = last - 1
-            while entry > first and cumulative[entry] == cumulative[entry - 1]:
+            while entry > first and entry_cumulative[entry] == entry_cumulative[entry - 1]:
                 entry -= 1
-        store_counts[indices[entry]] += 1
-        increment += weight[entry]
+        store_counts[entry_store[entry]] += 1
+        increment += entry_weight[entry]
     return count, increment
 
 
@@ -400,9 +427,9 @@ def chunk_sightings(
 ) -> tuple[int, int]:
     """The chunk's sightings today: candidates first, then the hot consumers that were not candidates.
 
-    ``exposure_arrays`` = (indptr, indices, weight, row_total, row_zero_probability,
-    cumulative, hot_indptr, hot_indices, hot_zero_probability, hot_class) of a
-    ``DayExposure``. A candidate's uniform is ``u = 1 - c (1 - v)``, in ``[1 - c, 1)``;
+    ``exposure_arrays`` = (class_first, class_zero, class_total, entry_cumulative,
+    entry_weight, entry_store, hot_indptr, hot_indices, hot_zero_probability, hot_class) of a
+    ``DayExposure`` (the fields of its class and entry tables, then its hot consumers). A candidate's uniform is ``u = 1 - c (1 - v)``, in ``[1 - c, 1)``;
     anyone else's is ``u = (1 - c) v'``, which can exceed ``exp(-R)`` only for a hot
     consumer. Returns the number of sightings and of consumers who became aware.
 
@@ -412,9 +439,8 @@ def chunk_sightings(
     (a class row, a consumer's state, both far apart in memory) overlap instead of
     following one another. The draws are the same as in one loop.
     """
-    indptr, indices, weight, row_total, row_zero_probability, cumulative, hot_indptr, hot_indices, hot_zero, hot_class = (
-        exposure_arrays
-    )
+    class_first, class_zero, class_total, entry_cumulative, entry_weight, entry_store = exposure_arrays[:6]
+    hot_indptr, hot_indices, hot_zero, hot_class = exposure_arrays[6:]
     size = flags.shape[0]
     floor = day - (recent_days.shape[1] - 1)
     log_keep = math.log1p(-SIGHTING_CAP)
@@ -437,7 +463,7 @@ def chunk_sightings(
     n_sighted = 0
     for c in range(n_candidates):  # in place: n_sighted <= c
         row = sighted_row[c]
-        zero_probability = row_zero_probability[row]
+        zero_probability = class_zero[row]
         if sighted_u[c] > zero_probability:
             sighted[n_sighted], sighted_u[n_sighted], sighted_zero[n_sighted] = sighted[c], sighted_u[c], zero_probability
             sighted_row[n_sighted] = row
@@ -452,8 +478,9 @@ def chunk_sightings(
             sighted_u[n_sighted] = (1.0 - SIGHTING_CAP) * counter_uniform(key, day, STREAM_SIGHTINGS, i)
             n_sighted += 1
     return _draw_sighted(
-        key, day, floor, sighted[:n_sighted], sighted_u, sighted_zero, sighted_row, start, indptr, indices, weight,
-        row_total, cumulative, recent_sightings, aware, recent_days, store_counts, counts, increment,
+        key, day, floor, sighted[:n_sighted], sighted_u, sighted_zero, sighted_row, start, (class_first, class_total),
+        (entry_cumulative, entry_weight, entry_store), recent_sightings, aware, recent_days, store_counts, counts,
+        increment,
     )  # fmt: skip
 
 
@@ -467,11 +494,8 @@ def _draw_sighted(
     sighted_zero: np.ndarray,
     sighted_row: np.ndarray,
     start: int,
-    indptr: np.ndarray,
-    indices: np.ndarray,
-    weight: np.ndarray,
-    row_total: np.ndarray,
-    cumulative: np.ndarray,
+    class_fields: tuple,
+    entry_fields: tuple,
     recent_sightings: np.ndarray,
     aware: np.ndarray,
     recent_days: np.ndarray,
@@ -479,26 +503,32 @@ def _draw_sighted(
     counts: np.ndarray,
     increment: np.ndarray,
 ) -> tuple[int, int]:
-    """Draw the sightings of the listed consumers (stage by stage, see :func:`chunk_sightings`)."""
+    """Draw the sightings of the listed consumers (stage by stage, see :func:`chunk_sightings`).
+
+    ``class_fields`` = (first, total) of the class table, ``entry_fields`` = (cumulative,
+    weight, store) of the entry table.
+    """
+    class_first, class_total = class_fields
+    entry_cumulative, entry_weight, entry_store = entry_fields
     n = sighted.shape[0]
     bounds = np.empty((n, 2), dtype=np.int64)
     rates = np.empty((n, 2), dtype=np.float64)  # R and the row's running sum at its end
     memory = np.empty((n, 4), dtype=np.int16)  # the three latest sighting days and aware
     for s in range(n):
         row = sighted_row[s]
-        bounds[s, 0], bounds[s, 1] = indptr[row], indptr[row + 1]
-        rates[s, 0] = row_total[row]
+        bounds[s, 0], bounds[s, 1] = class_first[row], class_first[row + 1]
+        rates[s, 0] = class_total[row]
         i = sighted[s]
         memory[s, 0], memory[s, 1], memory[s, 2] = recent_sightings[i, 0], recent_sightings[i, 1], recent_sightings[i, 2]
         memory[s, 3] = aware[i]
     for s in range(n):
-        rates[s, 1] = cumulative[bounds[s, 1] - 1]
+        rates[s, 1] = entry_cumulative[bounds[s, 1] - 1]
     total = newly_aware = 0
     for s in range(n):
         i = sighted[s]
         count, x = draw_sightings(
             i, sighted_u[s], day, key, rates[s, 0], sighted_zero[s], bounds[s, 0], bounds[s, 1], rates[s, 1],
-            indices, weight, cumulative, store_counts,
+            entry_cumulative, entry_weight, entry_store, store_counts,
         )  # fmt: skip
         if count > 0:
             counts[i - start] = count
