@@ -88,6 +88,7 @@ from simulator.model.events import (
     market_entries,
     media_contacts,
     open_row_cumulative,
+    open_row_tables,
 )
 from simulator.model.market_pass import market_pass
 from simulator.model.population_kernels import transpose_contacts
@@ -181,16 +182,20 @@ class DayExposure(NamedTuple):
     rate, weight : numpy.ndarray of float32
         Expected sightings per day and mean sighting weight of each entry.
     row_total, row_zero_probability : numpy.ndarray of float32, shape (classes,)
-        ``R = sum_{j open} rate_j`` per class and ``exp(-R)``.
+        ``R = sum_{j open} rate_j`` per class and ``exp(-R)`` (views of ``class_table``).
     store_open : numpy.ndarray of uint8, shape (stores,)
         1 for an open store.
     cumulative : numpy.ndarray of float64
         Running sum of the open stores' rates along each row (a closed store adds 0): the
-        store of a sighting is picked by searching it.
-    hot_indptr, hot_indices, hot_zero_probability : numpy.ndarray of int64, int32 and float32
+        store of a sighting is picked by searching it (a view of ``entry_table``).
+    class_table, entry_table : numpy.ndarray of ``events.CLASS_RECORD`` and ``events.ENTRY_RECORD``
+        The same per class (first entry, ``exp(-R)``, ``R``; one record more than there are
+        classes) and per entry (running sum, weight, store), one record each, as the
+        sighting draws read them (:func:`simulator.model.events.open_row_tables`).
+    hot_indptr, hot_indices, hot_zero_probability, hot_class : numpy.ndarray of int64, int32, float32 and int32
         Per chunk of ``CHUNK_SIZE`` consumers, the consumers whose ``exp(-R)`` is below
-        ``1 - SIGHTING_CAP``, and that ``exp(-R)``: the only consumers drawn on days they
-        are not sighting candidates (see :mod:`simulator.model.events`).
+        ``1 - SIGHTING_CAP``, that ``exp(-R)`` and their class: the only consumers drawn
+        on days they are not sighting candidates (see :mod:`simulator.model.events`).
     """
 
     indptr: np.ndarray
@@ -201,9 +206,12 @@ class DayExposure(NamedTuple):
     row_zero_probability: np.ndarray
     store_open: np.ndarray
     cumulative: np.ndarray
+    class_table: np.ndarray
+    entry_table: np.ndarray
     hot_indptr: np.ndarray
     hot_indices: np.ndarray
     hot_zero_probability: np.ndarray
+    hot_class: np.ndarray
 
 
 class DayInputs(NamedTuple):
@@ -324,21 +332,26 @@ def day_exposure(
     consumer_class: np.ndarray,
 ) -> DayExposure:
     """The :class:`DayExposure` of the open stores, for consumers of the given classes."""
-    cumulative, totals, zero_probability = open_row_cumulative(indptr, indices, rate, store_open)
+    class_table, entry_table = open_row_tables(indptr, indices, rate, weight, store_open)
+    zero_probability = class_table["zero"][:-1]
     hot_indptr, hot_indices = hot_consumers(consumer_class, zero_probability, 1.0 - SIGHTING_CAP, CHUNK_SIZE)
-    hot_zero_probability = zero_probability[consumer_class[hot_indices]]
+    hot_class = consumer_class[hot_indices]
+    hot_zero_probability = zero_probability[hot_class]
     return DayExposure(
         indptr=indptr,
         indices=indices,
         rate=rate,
         weight=weight,
-        row_total=totals,
+        row_total=class_table["total"][:-1],
         row_zero_probability=zero_probability,
         store_open=store_open,
-        cumulative=cumulative,
+        cumulative=entry_table["cumulative"],
+        class_table=class_table,
+        entry_table=entry_table,
         hot_indptr=hot_indptr,
         hot_indices=hot_indices,
         hot_zero_probability=hot_zero_probability,
+        hot_class=hot_class,
     )
 
 
@@ -395,16 +408,18 @@ def _advance_chunk(
     media, newly_aware = media_contacts(
         key, day, chunk, start, day_inputs.media_reach, parameters.media_weight, flags, increment, aware
     )
+    classes, entries = exposure.class_table, exposure.entry_table
     exposure_arrays = (
-        exposure.indptr,
-        exposure.indices,
-        exposure.weight,
-        exposure.row_total,
-        exposure.row_zero_probability,
-        exposure.cumulative,
+        classes["first"],
+        classes["zero"],
+        classes["total"],
+        entries["cumulative"],
+        entries["weight"],
+        entries["store"],
         exposure.hot_indptr,
         exposure.hot_indices,
         exposure.hot_zero_probability,
+        exposure.hot_class,
     )
     sightings, newly_sighted = chunk_sightings(
         key, day, chunk, start, exposure_arrays, consumers.consumer_class, consumers.recent_sightings, aware,

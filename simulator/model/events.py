@@ -153,6 +153,32 @@ def open_row_cumulative(
     return cumulative, totals, zero_probability
 
 
+CLASS_RECORD = np.dtype([("first", np.int64), ("zero", np.float32), ("total", np.float32)])
+"""A class row as the sighting draws read it, in one 16-byte record: its first entry, ``exp(-R)`` and ``R``."""
+ENTRY_RECORD = np.dtype([("cumulative", np.float64), ("weight", np.float32), ("store", np.int32)])
+"""An entry of a class row in one 16-byte record: the row's running sum of open rates, the weight, the store."""
+
+
+def open_row_tables(
+    indptr: np.ndarray, indices: np.ndarray, rate: np.ndarray, weight: np.ndarray, store_open: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """The class and entry tables of the open stores (``CLASS_RECORD``, ``ENTRY_RECORD``).
+
+    The class table has one record more than there are classes (its ``first`` is the
+    number of entries), so that row c spans entries ``first[c]`` to ``first[c + 1]``.
+    Each sighted consumer then reads one record of its class and one or two lines of
+    entries, where separate arrays would cost a cache miss per array.
+    """
+    classes = np.empty(indptr.shape[0], dtype=CLASS_RECORD)
+    entries = np.empty(indices.shape[0], dtype=ENTRY_RECORD)
+    cumulative, totals, zero_probability = open_row_cumulative(indptr, indices, rate, store_open)
+    classes["first"] = indptr
+    classes["total"][:-1], classes["zero"][:-1] = totals, zero_probability
+    classes["total"][-1], classes["zero"][-1] = 0.0, 1.0
+    entries["cumulative"], entries["weight"], entries["store"] = cumulative, weight, indices
+    return classes, entries
+
+
 @numba.njit(parallel=True, cache=True)
 def hot_consumers(
     consumer_class: np.ndarray, zero_probability: np.ndarray, threshold: float, chunk_size: int
@@ -219,14 +245,43 @@ def media_contacts(
         i += 1 + candidate_gap(key, day, STREAM_MEDIA_GAP, chunk, ordinal, log_keep, size)
     if reach > MEDIA_CAP:
         # Anyone else's u = c + (1 - c) v'.
-        threshold = (reach - MEDIA_CAP) / (1.0 - MEDIA_CAP)
-        for k in range(size):
-            if flags[k] & FLAG_REACHED == 0 and counter_uniform(key, day, STREAM_MEDIA, start + k) < threshold:
-                flags[k] |= FLAG_REACHED
-                increment[k] += media_weight
-                newly_aware += 1 - aware[start + k]
-                aware[start + k] = 1
-                contacts += 1
+        extra, extra_aware = _media_non_candidates(
+            key, day, start, (reach - MEDIA_CAP) / (1.0 - MEDIA_CAP), np.float32(media_weight), flags, increment, aware
+        )
+        contacts += extra
+        newly_aware += extra_aware
+    return contacts, newly_aware
+
+
+@numba.njit(cache=True)
+def _media_non_candidates(
+    key: np.uint64,
+    day: int,
+    start: int,
+    threshold: float,
+    media_weight: np.float32,
+    flags: np.ndarray,
+    increment: np.ndarray,
+    aware: np.ndarray,
+) -> tuple[int, int]:
+    """Media contacts of the chunk's non-candidates (``v' < threshold``) on a day of reach above the cap.
+
+    Branch-free, so that the loop is vectorised (8 hashes per AVX-512 instruction).
+    Returns the number of contacts and of consumers who became aware.
+    """
+    size = flags.shape[0]
+    hits = np.empty(size, dtype=np.uint8)
+    for k in range(size):  # the hashes alone: vectorised
+        hits[k] = counter_uniform(key, day, STREAM_MEDIA, start + k) < threshold
+    contacts = newly_aware = 0
+    chunk_aware = aware[start : start + size]
+    for k in range(size):
+        hit = hits[k] & ~flags[k] & FLAG_REACHED
+        flags[k] |= hit
+        increment[k] += media_weight * np.float32(hit)
+        newly_aware += hit & (np.uint8(1) - chunk_aware[k])
+        chunk_aware[k] |= hit
+        contacts += hit
     return contacts, newly_aware
 
 
@@ -270,16 +325,23 @@ def market_entries(
 
 @numba.njit(inline="always", cache=True)
 def remember_sighting(
-    i: int, count: int, day: int, floor: int, recent_sightings: np.ndarray, recent_days: np.ndarray
+    i: int,
+    count: int,
+    day: int,
+    floor: int,
+    previous: tuple[int, int, int],
+    recent_sightings: np.ndarray,
+    recent_days: np.ndarray,
 ) -> None:
     """Push today ``min(count, 3)`` times into consumer i's three latest sighting days.
 
-    Keeps the chunk's window counts: ``recent_days[0, d % W]`` counts the consumers whose
-    latest sighting was on day ``d >= floor``, ``recent_days[1, d % W]`` those whose third
-    latest was (a consumer is drawn once a day, so the latest was before today).
+    ``previous`` holds them before today (latest first, read by the caller). Keeps the
+    chunk's window counts: ``recent_days[0, d % W]`` counts the consumers whose latest
+    sighting was on day ``d >= floor``, ``recent_days[1, d % W]`` those whose third latest
+    was (a consumer is drawn once a day, so the latest was before today).
     """
     window = recent_days.shape[1]
-    latest, second, third = recent_sightings[i, 0], recent_sightings[i, 1], recent_sightings[i, 2]
+    latest, second, third = previous
     if latest >= floor:
         recent_days[0, latest % window] -= 1
     recent_days[0, day % window] += 1
@@ -303,14 +365,17 @@ def draw_sightings(
     zero_probability: float,
     first: int,
     last: int,
-    indices: np.ndarray,
-    weight: np.ndarray,
-    cumulative: np.ndarray,
+    total: float,
+    entry_cumulative: np.ndarray,
+    entry_weight: np.ndarray,
+    entry_store: np.ndarray,
     store_counts: np.ndarray,
 ) -> tuple[int, float]:
     """Consumer i's sightings today, ``n ~ Poisson(R)`` at the uniform ``u``, split over stores.
 
-    ``first, last`` bound the consumer's row of the exposure matrix. Each sighting picks an
+    ``first, last`` bound the consumer's row of the entry table (fields ``cumulative``,
+    ``weight`` and ``store`` of ``ENTRY_RECORD``) and ``total`` is
+    ``entry_cumulative[last - 1]``, the row's running sum at its end. Each sighting picks an
     open store with probability ``rate_j / R`` from its own uniform (stream
     ``STREAM_SPLIT_BASE + k``). Counts them per store; returns the count and the exposure
     increment ``sum_k w_{j_k}``.
@@ -318,19 +383,30 @@ def draw_sightings(
     count = poisson_count(u, lam, zero_probability)
     if count == 0:
         return 0, 0.0
-    total = cumulative[last - 1]
     increment = 0.0
     for k in range(count):
         target = counter_uniform(key, day, STREAM_SPLIT_BASE + k, i) * total
         if target < total:
-            entry = pick_entry(cumulative, first, last, target)
+            entry = pick_entry(entry_cumulative, first, last, target)
         else:  # v * R rounded up to R: the last open store in the row
             entry = last - 1
-            while entry > first and cumulative[entry] == cumulative[entry - 1]:
+            while entry > first and entry_cumulative[entry] == entry_cumulative[entry - 1]:
                 entry -= 1
-        store_counts[indices[entry]] += 1
-        increment += weight[entry]
+        store_counts[entry_store[entry]] += 1
+        increment += entry_weight[entry]
     return count, increment
+
+
+@numba.njit(cache=True)
+def _hot_hits(key: np.uint64, day: int, hot_indices: np.ndarray, hot_zero: np.ndarray, hits: np.ndarray) -> None:
+    """``hits[h] = 1`` iff hot consumer h's non-candidate uniform ``(1 - c) v'`` exceeds its ``exp(-R)``.
+
+    Branch-free, so that the hashes of 8 consumers are computed per AVX-512 instruction
+    (about 10 times faster than one by one); the rare hits are then drawn one by one.
+    """
+    scale = 1.0 - SIGHTING_CAP
+    for h in range(hot_indices.shape[0]):
+        hits[h] = scale * counter_uniform(key, day, STREAM_SIGHTINGS, hot_indices[h]) > hot_zero[h]
 
 
 @numba.njit(cache=True)
@@ -351,27 +427,27 @@ def chunk_sightings(
 ) -> tuple[int, int]:
     """The chunk's sightings today: candidates first, then the hot consumers that were not candidates.
 
-    ``exposure_arrays`` = (indptr, indices, weight, row_total, row_zero_probability,
-    cumulative, hot_indptr, hot_indices, hot_zero_probability) of a ``DayExposure``. A
-    candidate's uniform is ``u = 1 - c (1 - v)``, in ``[1 - c, 1)``; anyone else's is
-    ``u = (1 - c) v'``, which can exceed ``exp(-R)`` only for a hot consumer. Returns the
-    number of sightings and of consumers who became aware.
+    ``exposure_arrays`` = (class_first, class_zero, class_total, entry_cumulative,
+    entry_weight, entry_store, hot_indptr, hot_indices, hot_zero_probability, hot_class) of a
+    ``DayExposure`` (the fields of its class and entry tables, then its hot consumers). A candidate's uniform is ``u = 1 - c (1 - v)``, in ``[1 - c, 1)``;
+    anyone else's is ``u = (1 - c) v'``, which can exceed ``exp(-R)`` only for a hot
+    consumer. Returns the number of sightings and of consumers who became aware.
 
-    The work is done in stages over the chunk's list of sighted consumers: walk the
-    candidates (hashes only), test them against their class's ``exp(-R)``, test the hot
-    consumers, then draw the sightings. The first tests are short loops whose cache misses
-    (a class per candidate) overlap; the draws are the same as in one loop.
+    The work is done in stages over the chunk's list of sighted consumers (their class
+    rows, then each row's bounds and the consumer's memory, then the draws): each stage
+    is a short loop whose loads do not depend on one another, so that their cache misses
+    (a class row, a consumer's state, both far apart in memory) overlap instead of
+    following one another. The draws are the same as in one loop.
     """
-    indptr, indices, weight, row_total, row_zero_probability, cumulative, hot_indptr, hot_indices, hot_zero = (
-        exposure_arrays
-    )
+    class_first, class_zero, class_total, entry_cumulative, entry_weight, entry_store = exposure_arrays[:6]
+    hot_indptr, hot_indices, hot_zero, hot_class = exposure_arrays[6:]
     size = flags.shape[0]
     floor = day - (recent_days.shape[1] - 1)
     log_keep = math.log1p(-SIGHTING_CAP)
-    # First who sees a store (short loops, whose cache misses overlap), then their draws.
     sighted = np.empty(size, dtype=np.int64)
     sighted_u = np.empty(size, dtype=np.float64)
     sighted_zero = np.empty(size, dtype=np.float32)
+    sighted_row = np.empty(size, dtype=np.int64)
     n_candidates = 0
     ordinal = 0
     i = start + candidate_gap(key, day, STREAM_SIGHTING_GAP, chunk, ordinal, log_keep, size)
@@ -382,32 +458,84 @@ def chunk_sightings(
         n_candidates += 1
         ordinal += 1
         i += 1 + candidate_gap(key, day, STREAM_SIGHTING_GAP, chunk, ordinal, log_keep, size)
+    for c in range(n_candidates):
+        sighted_row[c] = consumer_class[sighted[c]]
     n_sighted = 0
     for c in range(n_candidates):  # in place: n_sighted <= c
-        i = sighted[c]
-        zero_probability = row_zero_probability[consumer_class[i]]
+        row = sighted_row[c]
+        zero_probability = class_zero[row]
         if sighted_u[c] > zero_probability:
-            sighted[n_sighted], sighted_u[n_sighted], sighted_zero[n_sighted] = i, sighted_u[c], zero_probability
+            sighted[n_sighted], sighted_u[n_sighted], sighted_zero[n_sighted] = sighted[c], sighted_u[c], zero_probability
+            sighted_row[n_sighted] = row
             n_sighted += 1
-    for h in range(hot_indptr[chunk], hot_indptr[chunk + 1]):
+    first_hot, n_hot = hot_indptr[chunk], hot_indptr[chunk + 1] - hot_indptr[chunk]
+    hits = np.empty(n_hot, dtype=np.uint8)
+    _hot_hits(key, day, hot_indices[first_hot : first_hot + n_hot], hot_zero[first_hot : first_hot + n_hot], hits)
+    for h in range(first_hot, first_hot + n_hot):
         i = hot_indices[h]
-        u = (1.0 - SIGHTING_CAP) * counter_uniform(key, day, STREAM_SIGHTINGS, i)
-        if u > hot_zero[h] and flags[i - start] & FLAG_SIGHTING_CANDIDATE == 0:
-            sighted[n_sighted], sighted_u[n_sighted], sighted_zero[n_sighted] = i, u, hot_zero[h]
+        if hits[h - first_hot] and flags[i - start] & FLAG_SIGHTING_CANDIDATE == 0:
+            sighted[n_sighted], sighted_zero[n_sighted], sighted_row[n_sighted] = i, hot_zero[h], hot_class[h]
+            sighted_u[n_sighted] = (1.0 - SIGHTING_CAP) * counter_uniform(key, day, STREAM_SIGHTINGS, i)
             n_sighted += 1
-    total = newly_aware = 0
-    for s in range(n_sighted):
+    return _draw_sighted(
+        key, day, floor, sighted[:n_sighted], sighted_u, sighted_zero, sighted_row, start, (class_first, class_total),
+        (entry_cumulative, entry_weight, entry_store), recent_sightings, aware, recent_days, store_counts, counts,
+        increment,
+    )  # fmt: skip
+
+
+@numba.njit(cache=True)
+def _draw_sighted(
+    key: np.uint64,
+    day: int,
+    floor: int,
+    sighted: np.ndarray,
+    sighted_u: np.ndarray,
+    sighted_zero: np.ndarray,
+    sighted_row: np.ndarray,
+    start: int,
+    class_fields: tuple,
+    entry_fields: tuple,
+    recent_sightings: np.ndarray,
+    aware: np.ndarray,
+    recent_days: np.ndarray,
+    store_counts: np.ndarray,
+    counts: np.ndarray,
+    increment: np.ndarray,
+) -> tuple[int, int]:
+    """Draw the sightings of the listed consumers (stage by stage, see :func:`chunk_sightings`).
+
+    ``class_fields`` = (first, total) of the class table, ``entry_fields`` = (cumulative,
+    weight, store) of the entry table.
+    """
+    class_first, class_total = class_fields
+    entry_cumulative, entry_weight, entry_store = entry_fields
+    n = sighted.shape[0]
+    bounds = np.empty((n, 2), dtype=np.int64)
+    rates = np.empty((n, 2), dtype=np.float64)  # R and the row's running sum at its end
+    memory = np.empty((n, 4), dtype=np.int16)  # the three latest sighting days and aware
+    for s in range(n):
+        row = sighted_row[s]
+        bounds[s, 0], bounds[s, 1] = class_first[row], class_first[row + 1]
+        rates[s, 0] = class_total[row]
         i = sighted[s]
-        row = consumer_class[i]
+        memory[s, 0], memory[s, 1], memory[s, 2] = recent_sightings[i, 0], recent_sightings[i, 1], recent_sightings[i, 2]
+        memory[s, 3] = aware[i]
+    for s in range(n):
+        rates[s, 1] = entry_cumulative[bounds[s, 1] - 1]
+    total = newly_aware = 0
+    for s in range(n):
+        i = sighted[s]
         count, x = draw_sightings(
-            i, sighted_u[s], day, key, row_total[row], sighted_zero[s], indptr[row], indptr[row + 1],
-            indices, weight, cumulative, store_counts,
+            i, sighted_u[s], day, key, rates[s, 0], sighted_zero[s], bounds[s, 0], bounds[s, 1], rates[s, 1],
+            entry_cumulative, entry_weight, entry_store, store_counts,
         )  # fmt: skip
         if count > 0:
             counts[i - start] = count
             increment[i - start] += x
             total += count
-            newly_aware += 1 - aware[i]
+            newly_aware += 1 - memory[s, 3]
             aware[i] = 1
-            remember_sighting(i, count, day, floor, recent_sightings, recent_days)
+            previous = (int(memory[s, 0]), int(memory[s, 1]), int(memory[s, 2]))
+            remember_sighting(i, count, day, floor, previous, recent_sightings, recent_days)
     return total, newly_aware

@@ -45,7 +45,7 @@ EVENT_ONLINE_ORDER = 2
 
 @numba.njit(cache=True)
 def market_day(
-    i: int, state: int, entry_candidate: bool, trust: float, heard: float, key: np.uint64, day: int, p: Any
+    i: int, state: int, entry_candidate: bool, day_inputs: Any, p: Any, consumers: Any
 ) -> tuple[int, int]:
     """Consumer i's market spell and decision today: the new status and the day's event.
 
@@ -53,7 +53,12 @@ def market_day(
     ``ENTRY_CAP``). In the market: leaves with probability ``1 / duration``, else decides
     with probability ``1 - exp(-(r T + q WOM))``; pent up: decides with ``pent_up_rate``.
     A decision is a test-drive intent with probability ``test_drive_share``.
+
+    Since ``1 - exp(-x) <= x`` and ``T < 1``, a decision uniform at or above
+    ``r + q WOM`` (with a relative margin against rounding) decides nothing whatever the
+    trust, which is then not computed (for most of the in-market consumers, most days).
     """
+    key, day = day_inputs.key, day_inputs.day
     if state == OUT_OF_MARKET:
         if entry_candidate:
             u = ENTRY_CAP * counter_uniform(key, day, STREAM_MARKET, i)
@@ -67,8 +72,12 @@ def market_day(
     elif state == IN_MARKET:
         if counter_uniform(key, day, STREAM_MARKET, i) < p.exit_probability:
             return OUT_OF_MARKET, EVENT_NONE
-        hazard = p.booking_rate * trust + p.referral_rate * heard
-        decides = counter_uniform(key, day, STREAM_DECISION, i) < -math.expm1(-hazard)
+        heard = max(day_inputs.full_mixing_wom, 0.0) + consumers.wom[i] / p.source_retention
+        u = counter_uniform(key, day, STREAM_DECISION, i)
+        if u > (p.booking_rate + p.referral_rate * heard) * (1.0 + 1e-9):
+            return state, EVENT_NONE
+        trust = _trust_today(i, heard, day_inputs, p, consumers)
+        decides = u < -math.expm1(-(p.booking_rate * trust + p.referral_rate * heard))
     else:
         return state, EVENT_NONE
     if not decides:
@@ -79,8 +88,8 @@ def market_day(
 
 
 @numba.njit(inline="always", cache=True)
-def _trust_today(i: int, day_inputs: Any, p: Any, consumers: Any) -> tuple[float, float]:
-    """Consumer i's trust and word of mouth today, in float64, from its state after the dense pass.
+def _trust_today(i: int, heard: float, day_inputs: Any, p: Any, consumers: Any) -> float:
+    """Consumer i's trust today, in float64, from its state after the dense pass and its word of mouth ``heard``.
 
     The stocks are today's; word of mouth has been decayed for tomorrow, so today's is
     ``wom / delta_S`` (as in :meth:`simulator.model.consumers.Consumers.trust_of`).
@@ -91,11 +100,10 @@ def _trust_today(i: int, day_inputs: Any, p: Any, consumers: Any) -> tuple[float
     ratio = effective / p.hill_k
     powered = ratio * ratio if p.hill_s == 2.0 else ratio**p.hill_s
     familiarity = powered / (1.0 + powered)
-    heard = max(day_inputs.full_mixing_wom, 0.0) + consumers.wom[i] / p.source_retention
     logit = (
         day_inputs.trust_shift + p.familiarity_weight * familiarity + p.wom_weight * heard + consumers.heterogeneity[i]
     )
-    return 1.0 / (1.0 + math.exp(-logit)), heard
+    return 1.0 / (1.0 + math.exp(-logit))
 
 
 @numba.njit(cache=True)
@@ -165,13 +173,8 @@ def market_pass(
         k = active[a]
         i = start + k
         state = status[i]
-        trust = heard = 0.0
-        if state == IN_MARKET:
-            trust, heard = _trust_today(i, day_inputs, parameters, consumers)
         entry_candidate = flags[k] & FLAG_ENTRY_CANDIDATE != 0
-        new_state, today = market_day(
-            i, state, entry_candidate, trust, heard, day_inputs.key, day_inputs.day, parameters
-        )
+        new_state, today = market_day(i, state, entry_candidate, day_inputs, parameters, consumers)
         if new_state != state:
             status[i] = new_state
             flags[k] |= FLAG_MARKET_CHANGED
