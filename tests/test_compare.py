@@ -26,6 +26,7 @@ from simulator.config.scenario import parse_scenario
 from simulator.experiments.compare import (
     ComparisonSpec,
     compare,
+    comparison_from_files,
     first_difference,
     load_comparison,
     paired_interval,
@@ -612,3 +613,10 @@ def test_comparison_report_shows_the_plans_warnings(tmp_path, extra_store_compar
     metadata = {k: v for k, v in extra_store_comparison.metadata.items() if k != "warnings"}
     older = dataclasses.replace(extra_store_comparison, metadata=metadata, runs=runs)
     assert warning in write_comparison_html(older, {}, tmp_path / "older.html").read_text(encoding="utf-8")
+
+
+def test_the_shipped_dense_network_compares_with_the_launch_scenario() -> None:
+    """The README's ``footprint compare scenarios/beijing_launch.toml scenarios/beijing_dense24.toml`` is accepted."""
+    scenarios = Path(__file__).resolve().parents[1] / "scenarios"
+    spec = comparison_from_files([scenarios / "beijing_launch.toml", scenarios / "beijing_dense24.toml"])
+    assert [plan.n_stores for plan in spec.plans] == [8, 24]
