@@ -385,3 +385,12 @@ def test_result_objects_have_a_short_repr_and_escaped_html(folders, tiny_city):
     )
     assert repr(sweep).startswith("SweepResult('sweep': grid design, 4 runs, 0 failed")
     assert "Test drives" in sweep._repr_html_()
+
+
+def test_an_empty_result_still_shows_itself():
+    from simulator.results import RunResult
+
+    empty = pd.DataFrame()
+    result = RunResult(daily=empty, stores=empty, zones=empty, cells=empty, plan=empty, metadata={"scenario": "x"})
+    assert repr(result) == "RunResult('run': 0 replications, 0 days, 0 stores)"
+    assert "<tbody></tbody>" in result._repr_html_()

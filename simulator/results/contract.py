@@ -269,7 +269,9 @@ class RunResult:
 
     def _display_facts(self) -> list[str]:
         days = int(self.daily["day"].nunique()) if len(self.daily) else 0
-        consumers = (self.metadata.get("scenario") or {}).get("population", {}).get("consumers")
+        scenario = self.metadata.get("scenario")
+        population = scenario.get("population") if isinstance(scenario, Mapping) else None
+        consumers = population.get("consumers") if isinstance(population, Mapping) else None
         facts = [plural(self.n_replications, "replication"), plural(days, "day"), plural(len(self.plan), "store")]
         return facts + ([plural(consumers, "consumer")] if isinstance(consumers, int) else [])
 
