@@ -3,8 +3,8 @@
 A run folder (see ``docs/architecture.md``, section "Results (run folder)") holds::
 
     metadata.json   daily.parquet   stores.parquet   zones.parquet   cells.parquet   rivals.parquet
-    plan.parquet    weekly.parquet  summary.parquet store_summary.parquet zone_summary.parquet
-    zones.gpkg      figures/*.png   report.html
+    plan.parquet    weekly.parquet  trade_areas.parquet  summary.parquet store_summary.parquet
+    zone_summary.parquet  trade_area_summary.parquet  summary.xlsx  zones.gpkg  figures/*.png  report.html
 
 :func:`write_run_tables` writes the storage part (metadata, Parquet tables, GeoPackage),
 each file atomically; :func:`simulator.reports.publish.write_run` builds the whole folder
@@ -36,6 +36,7 @@ from simulator.results.contract import (
 )
 from simulator.results.aggregates import replication_means, store_totals
 from simulator.results.metadata import write_json
+from simulator.results.trade_areas import trade_area_summary
 from simulator.results.uncertainty import add_within_run_se
 from simulator.results.table_files import write_geopackage, write_parquet
 
@@ -105,6 +106,9 @@ def summary_tables(result: RunResult) -> dict[str, pd.DataFrame]:
         "summary": result.summary(),
         "store_summary": store_totals(result.stores, result.plan),
         "zone_summary": zones,
+        "trade_area_summary": trade_area_summary(
+            result.trade_areas, result.plan, n_replications=result.n_replications, weight=result.consumer_weight
+        ),
     }
     return {name: tables[name] for name in SUMMARY_TABLES}
 
@@ -143,7 +147,7 @@ def read_run(run_dir: str | os.PathLike[str]) -> RunResult:
     tables = {}
     for name in TABLE_NAMES:
         table_path = folder / f"{name}.parquet"
-        if not table_path.is_file() and name in ("rivals", "weekly"):
+        if not table_path.is_file() and name in ("rivals", "weekly", "trade_areas"):
             tables[name] = pd.DataFrame()
             continue
         if not table_path.is_file():
