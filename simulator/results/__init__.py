@@ -28,6 +28,7 @@ from simulator.config.atomic import (
 )
 from simulator.results.aggregates import replication_means, store_totals
 from simulator.results.contract import (
+    COUNT_NAMING,
     DAILY_COUNT_COLUMNS,
     FIGURES_DIR,
     GEOPACKAGE_CRS,
@@ -64,6 +65,8 @@ from simulator.results.trade_areas import (
     CATCHMENT_SHARES,
     TRADE_AREA_COUNTS,
     catchment_column,
+    catchment_frame,
+    catchment_summary,
     trade_area_summary,
     transfer_matrix,
     transfer_table,
@@ -74,9 +77,12 @@ __all__ = [
     "CATCHMENT_SHARES",
     "TRADE_AREA_COUNTS",
     "catchment_column",
+    "catchment_frame",
+    "catchment_summary",
     "trade_area_summary",
     "transfer_matrix",
     "transfer_table",
+    "COUNT_NAMING",
     "DAILY_COUNT_COLUMNS",
     "FIGURES_DIR",
     "GEOPACKAGE_CRS",

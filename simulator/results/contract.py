@@ -48,6 +48,16 @@ never read back (they are recomputed from the tables above): :meth:`RunResult.su
 :func:`~simulator.results.aggregates.replication_means` and the trade areas with their
 catchments (:func:`~simulator.results.trade_areas.trade_area_summary`), every KPI with its SE."""
 
+RUN_ID_COLUMN = "run_id"
+"""First column of a written ``daily.parquet``: the run's ``metadata["run_id"]``, so that the
+daily tables of many run folders can be read as one (``select * from 'results/*/daily.parquet'``)."""
+
+COUNT_NAMING = (
+    "a count named x is simulated consumers; x_scaled is people of the city (x times consumer_weight); "
+    "x_se and x_scaled_se are their Monte-Carlo standard errors"
+)
+"""The naming rule of every count column (tables, GeoPackages, workbooks; docs/architecture.md)."""
+
 METADATA_FILE = "metadata.json"
 GEOPACKAGE_FILE = "zones.gpkg"
 REPORT_FILE = "report.html"

@@ -33,6 +33,8 @@ Naming: a count ``x`` is simulated consumers and ``x_scaled`` people of the city
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
@@ -159,6 +161,83 @@ def _store_names(plan: pd.DataFrame | None) -> dict[str, str]:
 def catchment_cells(summary: pd.DataFrame, share: float) -> pd.DataFrame:
     """The rows of :func:`trade_area_summary` in each store's ``share`` catchment."""
     return summary[summary[catchment_column(share)].astype(bool)]
+
+
+def catchment_summary(summary: pd.DataFrame, shares: tuple[float, ...] = CATCHMENT_SHARES) -> pd.DataFrame:
+    """Per store: its bookings and, for each catchment, the cells it spans and its farthest cell.
+
+    Parameters
+    ----------
+    summary : pandas.DataFrame
+        :func:`trade_area_summary`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``store_id``, ``store_name``, ``bookings_requested`` (simulated), ``bookings_requested_scaled``
+        (people), ``cells`` (home cells with a booking) and, per share ``p`` (in percent),
+        ``cells_<p>`` and ``radius_km_<p>`` (the distance of the catchment's farthest cell).
+    """
+    columns = ["store_id", "store_name", "bookings_requested", "bookings_requested_scaled", "cells"]
+    for share in shares:
+        columns += [f"cells_{round(share * 100)}", f"radius_km_{round(share * 100)}"]
+    if summary.empty:
+        return pd.DataFrame(columns=columns)
+    booked = summary[summary["bookings_requested"] > 0]
+    grouped = booked.groupby(["store_id", "store_name"], sort=False)
+    table = grouped[["bookings_requested", "bookings_requested_scaled"]].sum()
+    table["cells"] = grouped.size()
+    for share in shares:
+        inside = booked[booked[catchment_column(share)].astype(bool)].groupby(["store_id", "store_name"], sort=False)
+        table[f"cells_{round(share * 100)}"] = inside.size()
+        table[f"radius_km_{round(share * 100)}"] = inside["distance_km"].max()
+    return table.reset_index()[columns]
+
+
+def catchment_frame(summary: pd.DataFrame, cell_frame: Any, shares: tuple[float, ...] = CATCHMENT_SHARES) -> Any:
+    """Each store's catchments as polygons: the union of their cells, one row per store and share.
+
+    Parameters
+    ----------
+    summary : pandas.DataFrame
+        :func:`trade_area_summary`.
+    cell_frame : geopandas.GeoDataFrame
+        The city's cells with ``cell_id`` (any CRS; the result keeps it).
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        ``store_id``, ``store_name``, ``share_percent`` (50, 70, 90), ``cells``,
+        ``bookings_requested`` (simulated) and ``bookings_requested_scaled`` (people) inside,
+        ``booking_share`` (what the cells hold; at least the share) and the geometry
+        (:func:`shapely.coverage_union_all` of the cells: they tile the city). Widest first,
+        so that a map draws the narrower catchments on top.
+    """
+    import geopandas as gpd
+    import shapely
+
+    columns = ["store_id", "store_name", "share_percent", "cells", "bookings_requested", "bookings_requested_scaled", "booking_share"]
+    if summary.empty or cell_frame is None:
+        return gpd.GeoDataFrame(columns=[*columns, "geometry"], geometry="geometry", crs=getattr(cell_frame, "crs", None))
+    geometry_of = pd.Series(cell_frame.geometry.to_numpy(), index=cell_frame["cell_id"].astype(str).to_numpy())
+    rows, shapes = [], []
+    for share in sorted(shares, reverse=True):
+        inside = summary[summary[catchment_column(share)].astype(bool) & summary["cell_id"].isin(geometry_of.index)]
+        for (store_id, store_name), cells in inside.groupby(["store_id", "store_name"], sort=False):
+            rows.append(
+                {
+                    "store_id": store_id,
+                    "store_name": store_name,
+                    "share_percent": round(share * 100),
+                    "cells": len(cells),
+                    "bookings_requested": float(cells["bookings_requested"].sum()),
+                    "bookings_requested_scaled": float(cells["bookings_requested_scaled"].sum()),
+                    "booking_share": float(cells["booking_share"].sum()),
+                }
+            )
+            shapes.append(shapely.coverage_union_all(geometry_of.loc[cells["cell_id"]].to_numpy()))
+    frame = pd.DataFrame(rows, columns=columns)
+    return gpd.GeoDataFrame(frame, geometry=list(shapes) if shapes else [], crs=cell_frame.crs)
 
 
 def _ranked_bookings(bookings: pd.DataFrame) -> pd.DataFrame:
