@@ -280,8 +280,8 @@ def transfer_table(
     )
     paired["from_store_id"] = paired["destination_base"].fillna(NONE)
     paired["to_store_id"] = paired["destination_plan"].fillna(NONE)
-    per_replication = paired.groupby(["replication", "from_store_id", "to_store_id"], sort=False).size()
-    per_replication = per_replication.rename("bookings").reset_index()
+    counts = paired.groupby(["replication", "from_store_id", "to_store_id"], sort=False).size()
+    per_replication = counts.rename("bookings").reset_index()
     stats = _replication_stats(per_replication, ["from_store_id", "to_store_id"], ["bookings"], n_replications, weight)
     table = stats.reset_index()
     table["moved"] = table["from_store_id"] != table["to_store_id"]
