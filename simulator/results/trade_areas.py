@@ -142,7 +142,7 @@ def trade_area_summary(
     for share in shares:
         table[catchment_column(share)] = (before < share - 1e-9) & (table["bookings_requested"] > 0)
     names = _store_names(plan)
-    table.insert(1, "store_name", table["store_id"].map(names).fillna(table["store_id"]))
+    table.insert(1, "store_name", [names.get(store, store) for store in table["store_id"]])
     return order_se_columns(table.drop(columns="_store_order").reset_index(drop=True))
 
 
