@@ -84,6 +84,18 @@ def _script_json(data: Mapping[str, Any]) -> str:
 
 
 _BASES: dict[tuple[str, str], dict[str, Any]] = {}
+_CELLS: dict[tuple[str, str], Any] = {}
+
+
+def _city_cells(city: City) -> Any:
+    """The city's cell frame, read once per process and bundle file (the map and the trade areas share it)."""
+    from simulator.city import cell_frame
+
+    key = (str(city.source), city.name)
+    if key not in _CELLS:
+        _CELLS.clear()
+        _CELLS[key] = cell_frame(city)
+    return _CELLS[key]
 
 
 def _city_base(city: City) -> dict[str, Any]:
@@ -110,12 +122,12 @@ def _attribution(city: City) -> str:
 
 def _encode_city(city: City) -> dict[str, Any]:
     """Districts, cells with residents, lines and stations in the map's integer coding."""
-    from simulator.city import cell_frame, zone_frame
+    from simulator.city import zone_frame
 
     zones = simplified_wgs84(zone_frame(city), DISTRICT_SIMPLIFY_M)
     west, south, east, north = zones.total_bounds
     quantiser = Quantiser((float(west), float(south)))
-    cells = cell_frame(city)
+    cells = _city_cells(city)
     populated = np.flatnonzero(np.asarray(city.cell_population) > 0)
     cells = simplified_wgs84(cells.iloc[populated], CELL_SIMPLIFY_M)
     lines = simplified_wgs84(line_frame(city), LINE_SIMPLIFY_M)
@@ -323,7 +335,6 @@ TRADE_AREA_NOTE = (
 
 def catchment_layers(city: City, plans: Mapping[str, RunResult]) -> list[GeoJsonLayer]:
     """One toggleable map layer per plan: its stores' 50/70/90 % catchments (off when the page opens)."""
-    from simulator.city import cell_frame
     from simulator.reports.webmap_geometry import geojson_layer
     from simulator.results import catchment_frame, trade_area_summary
 
@@ -332,7 +343,7 @@ def catchment_layers(city: City, plans: Mapping[str, RunResult]) -> list[GeoJson
     for name, result in plans.items():
         if result.trade_areas is None or result.trade_areas.empty:
             continue
-        cells = cell_frame(city) if cells is None else cells
+        cells = _city_cells(city) if cells is None else cells
         summary = trade_area_summary(
             result.trade_areas, result.plan, n_replications=result.n_replications, weight=result.consumer_weight
         )

@@ -219,23 +219,31 @@ def catchment_frame(summary: pd.DataFrame, cell_frame: Any, shares: tuple[float,
     columns = ["store_id", "store_name", "share_percent", "cells", "bookings_requested", "bookings_requested_scaled", "booking_share"]
     if summary.empty or cell_frame is None:
         return gpd.GeoDataFrame(columns=[*columns, "geometry"], geometry="geometry", crs=getattr(cell_frame, "crs", None))
-    geometry_of = pd.Series(cell_frame.geometry.to_numpy(), index=cell_frame["cell_id"].astype(str).to_numpy())
+    geometries = np.asarray(cell_frame.geometry.to_numpy())
+    position = {str(cell): k for k, cell in enumerate(cell_frame["cell_id"].tolist())}
+    at = np.asarray([position.get(str(cell), -1) for cell in summary["cell_id"].tolist()], dtype=np.int64)
+    stores = summary["store_id"].to_numpy()
+    names = summary["store_name"].to_numpy()
+    booked = summary["bookings_requested"].to_numpy(dtype=float)
+    scaled = summary["bookings_requested_scaled"].to_numpy(dtype=float)
+    share_of = summary["booking_share"].to_numpy(dtype=float)
     rows, shapes = [], []
     for share in sorted(shares, reverse=True):
-        inside = summary[summary[catchment_column(share)].astype(bool) & summary["cell_id"].isin(geometry_of.index)]
-        for (store_id, store_name), cells in inside.groupby(["store_id", "store_name"], sort=False):
+        inside = summary[catchment_column(share)].to_numpy(dtype=bool) & (at >= 0)
+        for store in pd.unique(stores[inside]):
+            mask = inside & (stores == store)
             rows.append(
                 {
-                    "store_id": store_id,
-                    "store_name": store_name,
+                    "store_id": store,
+                    "store_name": names[mask][0],
                     "share_percent": round(share * 100),
-                    "cells": len(cells),
-                    "bookings_requested": float(cells["bookings_requested"].sum()),
-                    "bookings_requested_scaled": float(cells["bookings_requested_scaled"].sum()),
-                    "booking_share": float(cells["booking_share"].sum()),
+                    "cells": int(mask.sum()),
+                    "bookings_requested": float(booked[mask].sum()),
+                    "bookings_requested_scaled": float(scaled[mask].sum()),
+                    "booking_share": float(share_of[mask].sum()),
                 }
             )
-            shapes.append(shapely.coverage_union_all(geometry_of.loc[cells["cell_id"]].to_numpy()))
+            shapes.append(shapely.coverage_union_all(geometries[at[mask]]))
     frame = pd.DataFrame(rows, columns=columns)
     return gpd.GeoDataFrame(frame, geometry=list(shapes) if shapes else [], crs=cell_frame.crs)
 
