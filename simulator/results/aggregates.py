@@ -126,17 +126,23 @@ def with_scaled_counts(frame: pd.DataFrame, weight: float, counts: Sequence[str]
     ``x_scaled = w x`` and ``x_scaled_se = w x_se``, ``w`` the people one simulated consumer
     stands for; columns that already exist are kept.
     """
-    out = frame.copy()
+    present = set(frame.columns)
+    added: dict[str, pd.Series] = {}
     ordered: list[str] = []
     for column in frame.columns:
-        ordered.append(column)
-        if column in counts and f"{column}_scaled" not in frame.columns:
-            out[f"{column}_scaled"] = frame[column].astype(float) * weight
-            ordered.append(f"{column}_scaled")
-            if se_name(column) in frame.columns:
-                out[se_name(f"{column}_scaled")] = frame[se_name(column)].astype(float) * weight
-                ordered.append(se_name(f"{column}_scaled"))
-    return order_se_columns(out[ordered])
+        if column.endswith("_se") and column.removesuffix("_se") in present:
+            continue  # placed right after its KPI
+        ordered += [column, *([se_name(column)] if se_name(column) in present else [])]
+        scaled = f"{column}_scaled"
+        if column in counts and scaled not in present:
+            added[scaled] = frame[column].astype(float) * weight
+            ordered.append(scaled)
+            if se_name(column) in present:
+                added[se_name(scaled)] = frame[se_name(column)].astype(float) * weight
+                ordered.append(se_name(scaled))
+    if not added:
+        return frame
+    return pd.concat([frame, pd.DataFrame(added, index=frame.index)], axis=1)[ordered]
 
 
 def replication_means(table: pd.DataFrame, key: str | Sequence[str]) -> pd.DataFrame:

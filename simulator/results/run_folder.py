@@ -101,7 +101,13 @@ def write_run_tables(
         write_parquet(table, folder / f"{name}.parquet")
     write_summary_workbook(folder / SUMMARY_WORKBOOK_FILE, workbook_sheets(summaries), about=workbook_about(metadata))
     if geopackage:
-        write_geopackage(result, folder / GEOPACKAGE_FILE, zone_frame=zone_frame, cell_frame=cell_frame)
+        write_geopackage(
+            result,
+            folder / GEOPACKAGE_FILE,
+            zone_frame=zone_frame,
+            cell_frame=cell_frame,
+            summaries=summaries,
+        )
 
 
 def _with_run_id(daily: pd.DataFrame, metadata: dict[str, Any]) -> pd.DataFrame:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +54,7 @@ def write_geopackage(
     *,
     zone_frame: Any = None,
     cell_frame: Any = None,
+    summaries: Mapping[str, pd.DataFrame] | None = None,
 ) -> Path | None:
     """Write ``zones.gpkg`` atomically: layers ``zones``, ``cells``, ``stores``, ``rivals`` and ``catchments`` in EPSG:4326.
 
@@ -66,6 +67,10 @@ def write_geopackage(
     has its ``x_scaled`` (people) twin, and a table ``about`` states the rule.
     Layers whose input is missing are skipped; nothing is written if all are.
 
+    ``summaries`` are the run's derived tables when the caller has them already
+    (``zone_summary``, ``store_summary``, ``trade_area_summary`` of
+    :func:`~simulator.results.run_folder.summary_tables`); what is missing is computed here.
+
     Returns
     -------
     pathlib.Path or None
@@ -75,16 +80,21 @@ def write_geopackage(
     import pyogrio
 
     weight = result.consumer_weight
+    known = dict(summaries or {})
     layers: dict[str, gpd.GeoDataFrame] = {}
     if zone_frame is not None:
-        zones = with_scaled_counts(replication_means(result.zones, "zone_id"), weight)
+        zones = known.get("zone_summary")
+        if zones is None:
+            zones = with_scaled_counts(replication_means(result.zones, "zone_id"), weight)
         layers["zones"] = _join_means(zone_frame, zones, "zone_id", "zone_frame")
     if cell_frame is not None:
         cells = with_scaled_counts(replication_means(result.cells, "cell_id"), weight)
         layers["cells"] = _join_means(cell_frame, cells, "cell_id", "cell_frame")
     plan = result.plan
     if len(plan) and {"lon", "lat"} <= set(plan.columns):
-        totals = with_scaled_counts(store_totals(result.stores, plan), weight)
+        totals = known.get("store_summary")
+        if totals is None:
+            totals = with_scaled_counts(store_totals(result.stores, plan), weight)
         stores = plan.assign(store_id=plan["store_id"].astype(str)).merge(
             totals.drop(columns=[c for c in ("store_name", "format", "capacity") if c in totals.columns]),
             on="store_id",
@@ -108,9 +118,9 @@ def write_geopackage(
             crs=GEOPACKAGE_CRS,
         )
     if cell_frame is not None and len(result.trade_areas):
-        summary = trade_area_summary(
-            result.trade_areas, plan, n_replications=result.n_replications, weight=weight
-        )
+        summary = known.get("trade_area_summary")
+        if summary is None:
+            summary = trade_area_summary(result.trade_areas, plan, n_replications=result.n_replications, weight=weight)
         catchments = catchment_frame(summary, cell_frame)
         if len(catchments):
             layers["catchments"] = catchments.to_crs(GEOPACKAGE_CRS)
