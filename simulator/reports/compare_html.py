@@ -32,7 +32,7 @@ from simulator.reports.html import (
     write_html_document,
 )
 from simulator.reports.noise import rank_labels, ranking_note, value_with_se
-from simulator.reports.transfer_html import transfer_section
+from simulator.reports.trade_area_html import transfer_section
 from simulator.reports.webmap import comparison_map_section
 from simulator.results import merge_warnings
 

@@ -1,9 +1,11 @@
-"""The comparison report's section on bookings that moved between stores (cannibalisation).
+"""Report sections on trade areas: each store's catchments (runs) and bookings that moved between stores (comparisons).
 
-Reads the ``transfers`` table of a comparison (:func:`simulator.results.transfer_table`):
-for each plan, a matrix of the baseline's destinations (rows) by the plan's (columns), in
-people, and one line per store of the plan that is not in the baseline saying where its
-bookings came from.
+:func:`catchment_section` summarises a run's ``trade_area_summary``
+(:func:`simulator.results.catchment_summary`): per store, the cells and the farthest cell
+of its 50/70/90 % catchments. :func:`transfer_section` reads the ``transfers`` table of a
+comparison (:func:`simulator.results.transfer_table`): for each plan, a matrix of the
+baseline's destinations (rows) by the plan's (columns), in people, and one line per store
+of the plan that is not in the baseline saying where its bookings came from.
 """
 
 from __future__ import annotations
@@ -12,7 +14,13 @@ import pandas as pd
 
 from simulator.reports.figures import format_number
 from simulator.reports.html import escape_html, html_table
-from simulator.results import transfer_matrix
+from simulator.results import (
+    CATCHMENT_SHARES,
+    RunResult,
+    catchment_summary,
+    trade_area_summary,
+    transfer_matrix,
+)
 from simulator.results.trade_areas import NONE, RIVALS
 
 
@@ -70,3 +78,34 @@ def transfer_section(transfers: pd.DataFrame, baseline: str, baseline_stores: se
         'put; off the diagonal it moved. "none": that consumer had no such booking in that run. Row totals are '
         "the baseline's bookings per store, column totals the plan's.</p></section>",
     ]
+
+
+def catchment_section(result: RunResult) -> str:
+    """The run report's table of each store's catchments (empty without trade areas)."""
+    if result.trade_areas is None or result.trade_areas.empty:
+        return ""
+    summary = trade_area_summary(
+        result.trade_areas, result.plan, n_replications=result.n_replications, weight=result.consumer_weight
+    )
+    table = catchment_summary(summary)
+    if table.empty:
+        return ""
+    percents = [round(share * 100) for share in CATCHMENT_SHARES]
+    headers = ["Store", "Bookings (people)", "Home cells", *[f"{p} %: cells / farthest km" for p in percents]]
+    rows = [
+        [
+            row["store_name"],
+            format_number(float(row["bookings_requested_scaled"]), "people"),
+            f"{int(row['cells']):,}",
+            *[f"{int(row[f'cells_{p}']):,} / {float(row[f'radius_km_{p}']):.1f}" for p in percents],
+        ]
+        for row in table.to_dict("records")
+    ]
+    return (
+        "<section><h2>Trade areas</h2>"
+        f'<div class="scroll">{html_table(headers, rows, [False, True, True, *[True] * len(percents)])}</div>'
+        '<p class="note">Where each store\'s bookings come from: the 1 km home cells of the consumers who booked '
+        "there. A store's p % catchment is the fewest cells, densest first, that hold p % of its bookings; the "
+        "farthest km is the straight-line distance to the catchment's farthest cell centre. The map's "
+        '"Trade areas" layer draws them; trade_area_summary.parquet has every cell with SEs.</p></section>'
+    )
