@@ -217,13 +217,17 @@ def schema(
     markdown: Annotated[
         bool, typer.Option("--markdown", help="The key reference in Markdown instead of JSON Schema.")
     ] = False,
+    kind: Annotated[
+        str, typer.Option("--kind", help="Which file: scenario, comparison or sweep (and any kind registered later).")
+    ] = "scenario",
 ) -> None:
-    """Print the JSON Schema of scenario files (for editor completion) or the key reference."""
-    from simulator.config import reference_markdown, scenario_json_schema
+    """Print the JSON Schema of scenario, comparison or sweep files (for editor completion) or the key reference."""
+    from simulator.config import reference_markdown
     from simulator.config.errors import ResultsError
+    from simulator.experiments.file_kinds import file_json_schema
     from simulator.results import atomic_write_text, check_writable
 
-    text = reference_markdown() if markdown else json.dumps(scenario_json_schema(), indent=2, ensure_ascii=False) + "\n"
+    text = reference_markdown() if markdown else json.dumps(file_json_schema(kind), indent=2, ensure_ascii=False) + "\n"
     if out is None:
         sys.stdout.write(text)
         return

@@ -17,7 +17,14 @@ from typer.testing import CliRunner
 import simulator
 from simulator.cli import app
 from simulator.config.template import SCENARIO_TEMPLATE
-from simulator.experiments.file_kinds import FileCheck, FileKind, detect_file_kind, file_kinds, register_file_kind
+from simulator.experiments.file_kinds import (
+    FILE_KINDS,
+    FileCheck,
+    FileKind,
+    detect_file_kind,
+    file_kinds,
+    register_file_kind,
+)
 
 PROJECT = Path(__file__).resolve().parent.parent
 runner = CliRunner()
@@ -305,9 +312,7 @@ def test_other_modules_can_register_a_kind_of_file(tmp_path):
         assert result.exit_code == 0, result.output
         assert json.loads(result.stdout)["targets"] == 2
     finally:
-        from simulator.experiments import file_kinds as module
-
-        module._KINDS.pop("calibration-test")
+        FILE_KINDS.pop("calibration-test")
 
 
 # --------------------------------------------------------------------------- --json

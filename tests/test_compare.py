@@ -458,7 +458,7 @@ def test_comparison_folder_holds_tables_maps_report_and_runs(tmp_path, extra_sto
     assert {"mean_familiarity_se", "bookings_requested_scaled_se", "purchases_per_1000_se"} <= set(zones.columns)
     assert {"marginal.parquet", "marginal_runs.parquet"} <= {p.name for p in folder.iterdir()}
     layers = {name for name, kind_of in pyogrio.list_layers(folder / "zones.gpkg")}
-    assert layers == {"zones", "stores"}
+    assert layers == {"zones", "stores", "catchments", "about"}
     figures = {p.stem for p in (folder / "figures").glob("*.png")}
     assert figures == {
         "differences",

@@ -29,6 +29,7 @@ from simulator.results import (
     METADATA_FILE,
     REPORT_FILE,
     SUMMARY_TABLES,
+    SUMMARY_WORKBOOK_FILE,
     TABLE_NAMES,
     RunResult,
 )
@@ -89,6 +90,7 @@ def test_run_folder_holds_every_contracted_file(tmp_path: Path, result: RunResul
         METADATA_FILE,
         GEOPACKAGE_FILE,
         REPORT_FILE,
+        SUMMARY_WORKBOOK_FILE,
         *(f"{name}.parquet" for name in (*TABLE_NAMES, *SUMMARY_TABLES)),
         *(f"{FIGURES_DIR}/{key}.png" for key in RUN_FIGURES),
     }

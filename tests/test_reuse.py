@@ -37,7 +37,7 @@ STORES = [
     {"id": "B", "station": "木樨地", "format": "street", "capacity_per_day": 5},
     {"id": "C", "station": "东门", "format": "flagship", "open_day": 10},
 ]
-TABLES = ("daily", "stores", "zones", "cells", "rivals", "plan")
+TABLES = ("daily", "stores", "zones", "cells", "rivals", "plan", "trade_areas", "bookings")
 
 
 @pytest.fixture(autouse=True, scope="module")

@@ -417,6 +417,42 @@ def test_an_extra_geojson_layer_gets_a_toggle_and_tooltips(tmp_path, tiny_run, t
 
 
 @pytest.mark.slow
+def test_the_run_report_draws_each_stores_trade_areas(report_folders, tiny_run, tiny_city, browser):
+    """The run report's "Trade areas" layer: off at first, toggled on, a catchment cell hovered."""
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.by import By
+
+    from simulator.city import cell_frame
+    from simulator.results import trade_area_summary
+
+    summary = trade_area_summary(
+        tiny_run.trade_areas, tiny_run.plan, n_replications=tiny_run.n_replications, weight=tiny_run.consumer_weight
+    )
+    top = summary[summary["catchment_rank"] == 1].iloc[0]  # in every catchment of its store
+    cells = cell_frame(tiny_city).to_crs("EPSG:4326").set_index("cell_id")
+    centre = cells.geometry.loc[top["cell_id"]].centroid
+    page = open_page(browser, report_folders["run"] / "report.html")
+    map_screenshot(browser)
+    toggle = browser.find_element(By.ID, "webmap-layer-extra0")
+    assert toggle.find_element(By.XPATH, "..").text.strip() == "Trade areas (50/70/90 %)" and not toggle.is_selected()
+    for layer_id in ("stores", "rivals", "stations", "lines", "districts"):
+        browser.find_element(By.ID, f"webmap-layer-{layer_id}").click()
+    toggle.click()
+    element = browser.find_element(By.ID, MAP_ELEMENT_ID)
+    browser.execute_script("arguments[0].scrollIntoView()", element)
+    point = browser.execute_script(
+        "var p = footprintMap.latLngToContainerPoint([arguments[0], arguments[1]]); return [p.x, p.y];",
+        centre.y,
+        centre.x,
+    )
+    ActionChains(browser).move_to_element_with_offset(element, *offset(element, point)).perform()
+    tips = [t.text for t in browser.find_elements(By.CLASS_NAME, "leaflet-tooltip")]
+    # the top cell of a store is in its 50 % catchment; another store's catchment may lie on top
+    assert any("Store: " in t and "Catchment: " in t and "Bookings from these cells" in t for t in tips), tips
+    page.collect().check()
+
+
+@pytest.mark.slow
 def test_sweep_report_opens_offline_without_errors(report_folders, browser):
     """A sweep's report has no map (its runs keep only KPIs, no zones or stores); it still must load cleanly."""
     from selenium.webdriver.common.by import By

@@ -18,7 +18,13 @@ from simulator.config.overrides import (
     value_at,
 )
 from simulator.config.problems import LocatedError, format_key_path, problem_lines, raise_problems
-from simulator.config.reference import describe, reference_markdown, scenario_json_schema, write_reference
+from simulator.config.reference import (
+    describe,
+    model_json_schema,
+    reference_markdown,
+    scenario_json_schema,
+    write_reference,
+)
 from simulator.config.resources import bundle_dir, default_scenario_path
 from simulator.config.scenario import Scenario, load_scenario, parse_scenario
 from simulator.config.schema_base import FrozenModel
@@ -59,6 +65,7 @@ __all__ = [
     "format_key_path",
     "kind_of",
     "load_scenario",
+    "model_json_schema",
     "parse_canonical_json",
     "parse_key_path",
     "parse_scenario",

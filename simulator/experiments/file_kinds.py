@@ -1,10 +1,14 @@
-"""The kinds of input file (scenario, comparison, sweep, ...) and how to check each one.
+"""The kinds of input file (scenario, comparison, sweep, ...): how to recognise, check and describe each.
 
-``footprint validate FILE`` reads the file's top-level keys, decides its kind with
-:func:`detect_file_kind` and calls that kind's check. A kind is a :class:`FileKind`: a
-name, the top-level keys that mark it and a check function; other modules add theirs
-with :func:`register_file_kind` (calibration and optimisation files do), so that the
-command needs no change. A file whose keys mark no registered kind is a scenario.
+One registry serves two commands. ``footprint validate FILE`` reads the file's top-level
+keys, decides its kind with :func:`detect_file_kind` and calls that kind's check;
+``footprint schema --kind KIND`` prints :func:`file_json_schema`, the JSON Schema of the
+kind's pydantic model with the numeric bounds ``validate`` enforces (editors use it for
+completion; a JSON Schema validator rejects a value out of range as ``validate`` does).
+A kind is a :class:`FileKind`: a name, the top-level keys that mark it, a check function,
+its pydantic model and one line about it. Other modules add theirs with
+:func:`register_file_kind` (calibration and optimisation files do), so that neither
+command needs a change. A file whose keys mark no registered kind is a scenario.
 """
 
 from __future__ import annotations
@@ -14,14 +18,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from simulator.config import FootprintError, Scenario, describe, read_toml_file, scenario_hash
+from pydantic import BaseModel
+
+from simulator.config import FootprintError, Scenario, describe, model_json_schema, read_toml_file, scenario_hash
+from simulator.experiments.compare.spec import ComparisonFile
 from simulator.experiments.options import RunOptions, prepare_scenario, resolve_consumers
+from simulator.experiments.sweep.spec import SweepSpec
 
 __all__ = [
+    "FILE_KINDS",
     "FileCheck",
     "FileKind",
     "check_file",
     "detect_file_kind",
+    "file_json_schema",
     "file_kinds",
     "place_on_city",
     "register_file_kind",
@@ -70,24 +80,69 @@ class FileKind:
         Top-level keys found only in files of this kind (any one of them marks it).
     check : callable
         ``check(path, options, with_city) -> FileCheck``.
+    model : pydantic model class, optional
+        The model that validates the file; it gives the kind's JSON Schema.
+    description : str
+        One line about the kind (the schema's description).
     """
 
     name: str
     markers: frozenset[str]
     check: Checker
+    model: type[BaseModel] | None = None
+    description: str = ""
+
+    def json_schema(self) -> dict[str, Any]:
+        """The kind's JSON Schema (draft 2020-12) with its numeric bounds, marked with the kind.
+
+        Raises
+        ------
+        FootprintError
+            The kind has no model.
+        """
+        if self.model is None:
+            raise FootprintError(f"--kind {self.name}: this kind of file has no JSON Schema")
+        schema = model_json_schema(self.model)
+        schema.setdefault("description", self.description)
+        return {**schema, "x-file-kind": self.name}
 
 
-_KINDS: dict[str, FileKind] = {}
+FILE_KINDS: dict[str, FileKind] = {}
+"""Registered kinds of input file, by name, in registration order."""
 
 
-def register_file_kind(kind: FileKind) -> None:
-    """Add a kind of file (or replace the one of the same name)."""
-    _KINDS[kind.name] = kind
+def register_file_kind(kind: FileKind) -> FileKind:
+    """Add a kind of file; registering a name again replaces it only with the same model.
+
+    Raises
+    ------
+    ValueError
+        ``kind.name`` is already registered with another model.
+    """
+    existing = FILE_KINDS.get(kind.name)
+    if existing is not None and existing.model is not kind.model:
+        model = existing.model.__name__ if existing.model is not None else "no model"
+        raise ValueError(f"file kind {kind.name!r} is already registered with {model}")
+    FILE_KINDS[kind.name] = kind
+    return kind
 
 
 def file_kinds() -> list[str]:
     """Names of the registered kinds, the scenario first."""
-    return list(_KINDS)
+    return list(FILE_KINDS)
+
+
+def file_json_schema(kind: str) -> dict[str, Any]:
+    """The JSON Schema of a registered kind of file.
+
+    Raises
+    ------
+    FootprintError
+        ``kind`` is not registered (the message lists the kinds) or has no model.
+    """
+    if kind not in FILE_KINDS:
+        raise FootprintError(f"--kind {kind}: unknown file kind; expected one of {', '.join(FILE_KINDS)}")
+    return FILE_KINDS[kind].json_schema()
 
 
 def detect_file_kind(data: Mapping[str, Any]) -> str:
@@ -104,7 +159,7 @@ def detect_file_kind(data: Mapping[str, Any]) -> str:
     """
     keys = set(data) if isinstance(data, Mapping) else set()
     best, best_count = "scenario", 0
-    for kind in _KINDS.values():
+    for kind in FILE_KINDS.values():
         count = len(kind.markers & keys)
         if count and count >= best_count:
             best, best_count = kind.name, count
@@ -121,7 +176,7 @@ def check_file(path: str | Path, options: RunOptions | None = None, *, with_city
     """
     path = Path(path)
     data = read_toml_file(path, "an input file")
-    return _KINDS[detect_file_kind(data)].check(path, options or RunOptions(), with_city)
+    return FILE_KINDS[detect_file_kind(data)].check(path, options or RunOptions(), with_city)
 
 
 def place_on_city(scenario: Scenario, source_name: str, city: Any) -> tuple[Scenario, list[str]]:
@@ -234,8 +289,30 @@ def _check_sweep(path: Path, options: RunOptions, with_city: bool) -> FileCheck:
     return FileCheck("sweep", sweep.name, "\n".join(lines), facts, warnings)
 
 
-register_file_kind(FileKind("scenario", frozenset(), _check_scenario))
-register_file_kind(FileKind("comparison", frozenset({"base", "plans"}), _check_comparison))
 register_file_kind(
-    FileKind("sweep", frozenset({"scenario", "parameters", "design", "kpis", "overrides"}), _check_sweep)
+    FileKind(
+        "scenario",
+        frozenset(),
+        _check_scenario,
+        Scenario,
+        "A scenario file: city, population, plan, behaviour, levers and horizon.",
+    )
+)
+register_file_kind(
+    FileKind(
+        "comparison",
+        frozenset({"base", "plans"}),
+        _check_comparison,
+        ComparisonFile,
+        "A comparison file: a base scenario and the plans to put on it.",
+    )
+)
+register_file_kind(
+    FileKind(
+        "sweep",
+        frozenset({"scenario", "parameters", "design", "kpis", "overrides"}),
+        _check_sweep,
+        SweepSpec,
+        "A sweep file: a base scenario, the parameters to vary, design and KPIs.",
+    )
 )

@@ -20,6 +20,7 @@ from simulator.config import FootprintError, Scenario
 from simulator.experiments.cache import PreparedRun
 from simulator.experiments.executors import ExecutorSpec, execute
 from simulator.experiments.options import RunOptions, prepare_scenario, resolve_consumers
+from simulator.experiments.trade_area_tables import booking_table, trade_area_table
 from simulator.model import (
     STORE_DAY_COLUMNS,
     WEEK_DAYS,
@@ -30,14 +31,14 @@ from simulator.model import (
 )
 from simulator.model.group_sums import add_at_least_by_group, add_by_group, add_squares_by_group
 from simulator.model.population import consumer_count
-from simulator.results import DAILY_COUNT_COLUMNS, RunResult, build_metadata
+from simulator.results import DAILY_COUNT_COLUMNS, TRADE_AREA_COUNTS, RunResult, build_metadata
 from simulator.results.uncertainty import add_within_run_se, mean_se_from_moments, se_name
 
 ProgressCallback = Callable[[int, int], None]
 """Called as ``progress(days_done, days_total)`` after every simulated day."""
 
 
-PACKED_TABLES = ("stores", "cells")
+PACKED_TABLES = ("stores", "cells", "trade_areas", "bookings")
 """The tables :meth:`ReplicationOutcome.packed_tables` compresses by default (the large ones)."""
 
 
@@ -79,6 +80,13 @@ class ReplicationOutcome:
     weekly: pd.DataFrame = dataclasses.field(default_factory=pd.DataFrame)
     """Each zone's familiarity at the end of every week (:func:`_weekly_table`)."""
 
+    trade_areas: pd.DataFrame = dataclasses.field(default_factory=pd.DataFrame)
+    """Bookings, test drives and purchases by store and home cell (:func:`trade_area_table`)."""
+
+    bookings: pd.DataFrame = dataclasses.field(default_factory=pd.DataFrame)
+    """Every booking: ``day``, ``consumer``, ``store_id`` (a rival's: ``rival:<id>``); see
+    :meth:`simulator.model.FootprintModel.bookings`. Kept in memory for comparisons."""
+
     def daily_only(self) -> ReplicationOutcome:
         """This outcome with the daily table only (what a run kept only for its KPIs needs)."""
         empty = pd.DataFrame()
@@ -90,6 +98,8 @@ class ReplicationOutcome:
             plan=empty,
             rivals=empty,
             weekly=empty,
+            trade_areas=empty,
+            bookings=empty,
             diagnostics={},
             packed={},
         )
@@ -155,7 +165,7 @@ def _from_parquet_bytes(data: bytes) -> pd.DataFrame:
 
 END_STATE_BLOCK = 1 << 20
 """Consumers whose end-of-horizon familiarity and trust are computed at a time."""
-ALL_TABLES = frozenset({"daily", "stores", "zones", "cells", "rivals", "plan", "weekly"})
+ALL_TABLES = frozenset({"daily", "stores", "zones", "cells", "rivals", "plan", "weekly", "trade_areas", "bookings"})
 """The tables of a :class:`ReplicationOutcome`; :func:`simulate_replication` can build fewer."""
 
 
@@ -231,6 +241,8 @@ def _outcome(
         cells=cells if "cells" in tables else empty,
         plan=model.stores.to_frame(city) if "plan" in tables else empty,
         weekly=_weekly_table(model) if "weekly" in tables else empty,
+        trade_areas=trade_area_table(model) if "trade_areas" in tables else empty,
+        bookings=booking_table(model) if "bookings" in tables else empty,
         weight=float(model.population.weight),
         mean_store_utilisation=_mean_utilisation(model.store_utilisation()),
         timings=timings,
@@ -481,7 +493,8 @@ def assemble_result(
     the metadata; build and dynamics times are summed over the replications.
     """
     tables = {
-        name: _stacked(name, seeds, outcomes) for name in ("daily", "stores", "zones", "cells", "rivals", "weekly")
+        name: _stacked(name, seeds, outcomes)
+        for name in ("daily", "stores", "zones", "cells", "rivals", "weekly", "trade_areas", "bookings")
     }
     weight = float(outcomes[-1].weight)
     daily = tables["daily"]
@@ -493,6 +506,10 @@ def assemble_result(
     rivals = tables["rivals"]
     if "bookings" in rivals.columns:
         rivals["bookings_scaled"] = rivals["bookings"] * weight
+    trade_areas = tables["trade_areas"]
+    for column in TRADE_AREA_COUNTS:
+        if column in trade_areas.columns:
+            trade_areas[f"{column}_scaled"] = trade_areas[column] * weight
     all_timings = {
         "build_s": sum(o.timings["build_s"] for o in outcomes),
         "dynamics_s": sum(o.timings["dynamics_s"] for o in outcomes),
@@ -522,6 +539,8 @@ def assemble_result(
         metadata=metadata,
         rivals=rivals,
         weekly=tables["weekly"],
+        trade_areas=trade_areas,
+        bookings=tables["bookings"],
     )
 
 

@@ -179,6 +179,12 @@ class FootprintModel(mesa.Model):
         self.cell_purchases = np.zeros(n_cells, dtype=np.int64)
         self.rival_bookings = np.zeros(len(self.rivals), dtype=np.int64)
         self.cumulative_purchases = 0
+        self.booking_log: list[tuple[int, np.ndarray, np.ndarray]] = []
+        """Each day's bookings: (day, consumers, destination), the destination a brand store's
+        index or ``-1 - r`` for rival showroom ``r`` (:meth:`bookings`, :meth:`trade_area_counts`)."""
+        self.visit_log: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+        """Each day's test drives: (consumers, store index, bought after it)."""
+        self._served_store = np.zeros(0, dtype=np.int64)
         self.change_days = set(self.stores.change_days(self.horizon_days)) | set(
             self.rivals.change_days(self.horizon_days)
         )
@@ -238,6 +244,8 @@ class FootprintModel(mesa.Model):
         routed = self._route_intents(intents, day)
         served, lost = self._serve(day, intents[:0])
         bought = self._convert(served, day)
+        if len(served):
+            self.visit_log.append((served, self._served_store, bought))
         online_bought = self._convert_online(online, day)
         self.consumers.arrays.status[lost] = IN_MARKET
 
@@ -282,11 +290,13 @@ class FootprintModel(mesa.Model):
         """
         agents = self.store_agents
         if not any(len(agent.queue_consumers) for agent in agents):
+            self._served_store = nobody
             return nobody, nobody
         self.capacity_draws = counter_uniforms(int(self.kernel_key), day, STREAM_CAPACITY, self.store_indices)
         self.agents.do("serve")
         held = [agent.served_today for agent in agents]
         self.store_test_drives[day] = [len(h) for h in held]
+        self._served_store = np.repeat(self.store_indices, self.store_test_drives[day])
         return np.concatenate(held), np.concatenate([agent.lost_today for agent in agents])
 
     def _run_kernel(self, day: int, weekend: bool) -> tuple[np.ndarray, np.ndarray]:
@@ -341,6 +351,10 @@ class FootprintModel(mesa.Model):
         np.add.at(self.cell_bookings_to_rivals, self.population.home_cell[intents[to_rival]], 1)
         to_brand = choices.store >= 0
         self._join_queues(intents[to_brand], choices.store[to_brand], day)
+        booked = to_brand | to_rival
+        if booked.any():
+            destination = np.where(to_brand, choices.store, -1 - choices.rival)[booked]
+            self.booking_log.append((day, intents[booked], destination.astype(np.int64)))
         np.add.at(self.cell_bookings, self.population.home_cell[intents[to_brand]], 1)
         counts.update(
             bookings_requested=int(to_brand.sum()),
@@ -434,6 +448,45 @@ class FootprintModel(mesa.Model):
             count = open_days.sum(axis=0)
             mean = np.where(count > 0, np.where(open_days, utilisation, 0.0).sum(axis=0) / count, 0.0)
         return np.where(capacity > 0, mean, np.nan)
+
+    def bookings(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Every booking of the horizon so far: day, consumer and destination (store index, or ``-1 - r`` for rival ``r``).
+
+        In the order made (by day; within a day by consumer index), so that under common
+        random numbers the k-th booking of a consumer can be paired across plans.
+        """
+        if not self.booking_log:
+            empty = np.zeros(0, dtype=np.int64)
+            return empty, empty, empty
+        days = np.concatenate([np.full(len(c), d, dtype=np.int64) for d, c, _ in self.booking_log])
+        consumers = np.concatenate([c for _, c, _ in self.booking_log]).astype(np.int64)
+        destination = np.concatenate([s for _, _, s in self.booking_log])
+        return days, consumers, destination
+
+    def trade_area_counts(self) -> dict[str, np.ndarray]:
+        """Bookings, test drives and purchases after them by store and home cell (stores x cells).
+
+        One :func:`numpy.bincount` over ``store * n_cells + home_cell`` per count, over the
+        logs kept during the run (no per-consumer loop). Bookings at rivals are left out.
+        """
+        n_stores, n_cells = len(self.stores), len(self.city.cell_xy)
+        home = self.population.home_cell
+
+        def tally(consumers: np.ndarray, store: np.ndarray) -> np.ndarray:
+            code = store.astype(np.int64) * n_cells + home[consumers]
+            return np.bincount(code, minlength=n_stores * n_cells).reshape(n_stores, n_cells)
+
+        _days, booked, destination = self.bookings()
+        at_store = destination >= 0
+        empty = np.zeros(0, dtype=np.int64)
+        served = np.concatenate([c for c, _, _ in self.visit_log]) if self.visit_log else empty
+        store = np.concatenate([s for _, s, _ in self.visit_log]) if self.visit_log else empty
+        bought = np.concatenate([b for _, _, b in self.visit_log]) if self.visit_log else empty.astype(bool)
+        return {
+            "bookings_requested": tally(booked[at_store], destination[at_store]),
+            "test_drives": tally(served, store),
+            "purchases": tally(served[bought], store[bought]),
+        }
 
     def run(self) -> FootprintModel:
         """Step until the horizon."""

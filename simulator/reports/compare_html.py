@@ -32,6 +32,7 @@ from simulator.reports.html import (
     write_html_document,
 )
 from simulator.reports.noise import rank_labels, ranking_note, value_with_se
+from simulator.reports.trade_area_html import transfer_section
 from simulator.reports.webmap import comparison_map_section
 from simulator.results import merge_warnings
 
@@ -386,6 +387,11 @@ def write_comparison_html(
         "replications / √R; with one replication the within-run estimate of docs/model.md); queues in people "
         "waiting, mean and maximum over open days. Each plan's stores are ranked by bookings requested."
         f"{' ' + escape_html(noise_note) if noise_note else ''}</p></section>",
+        *transfer_section(
+            result.transfers,
+            result.baseline,
+            set(result.runs[result.baseline].plan.get("store_id", pd.Series(dtype=str)).astype(str)),
+        ),
         "<section><h2>Zones</h2>",
         _figure_block(figure_paths, "familiarity_difference_map"),
         _figure_block(figure_paths, "bookings_difference_map"),

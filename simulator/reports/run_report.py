@@ -31,6 +31,7 @@ from simulator.reports.html import (
 )
 from simulator.reports.market_report import access_section, market_sections
 from simulator.reports.noise import format_se, rank_labels, ranking_line, ranking_note, value_with_se
+from simulator.reports.trade_area_html import catchment_section
 from simulator.reports.webmap import run_map_section
 from simulator.results import RunResult, replication_means, store_totals
 
@@ -341,6 +342,7 @@ def write_report_html(
         "</section>",
         *market_sections(result, figure_paths),
         _stores_section(result, figure_paths),
+        catchment_section(result),
         _zones_section(result, figure_paths, zone_frame),
         access_section(result, figure_paths, zone_frame),
         _reproducibility_sections(result.metadata),

@@ -10,7 +10,8 @@ Layers: districts and grid cells coloured by residents, mean familiarity, mean t
 bookings per 1,000 residents (a control picks the measure, classes are septiles of the
 values of all plans), each district's mean familiarity week by week (a slider over the
 snapshots of ``weekly.parquet``), the plan's stores sized by bookings (area proportional)
-with a popup of their results, rival showrooms, subway lines and stations, and any
+with a popup of their results, rival showrooms, subway lines and stations, each plan's
+trade areas (:func:`catchment_layers`, toggled off at first), and any
 :class:`~simulator.reports.webmap_geometry.GeoJsonLayer` passed as ``extra_layers``.
 Numbers are quantised (:func:`_quantised`), geometries simplified and coordinates
 integer-coded (:mod:`simulator.reports.webmap_geometry`): about 1.2 MB for Beijing.
@@ -35,7 +36,14 @@ from simulator.reports.html import escape_html
 from simulator.reports.webmap_geometry import QUANTUM, GeoJsonLayer, Quantiser, simplified_wgs84
 from simulator.results import RunResult, replication_means, store_totals
 
-__all__ = ["MAP_ELEMENT_ID", "comparison_map_section", "map_data", "map_section", "run_map_section"]
+__all__ = [
+    "MAP_ELEMENT_ID",
+    "catchment_layers",
+    "comparison_map_section",
+    "map_data",
+    "map_section",
+    "run_map_section",
+]
 
 STATIC = Path(__file__).resolve().parent / "static"
 MAP_ELEMENT_ID = "webmap"
@@ -76,6 +84,18 @@ def _script_json(data: Mapping[str, Any]) -> str:
 
 
 _BASES: dict[tuple[str, str], dict[str, Any]] = {}
+_CELLS: dict[tuple[str, str], Any] = {}
+
+
+def _city_cells(city: City) -> Any:
+    """The city's cell frame, read once per process and bundle file (the map and the trade areas share it)."""
+    from simulator.city import cell_frame
+
+    key = (str(city.source), city.name)
+    if key not in _CELLS:
+        _CELLS.clear()
+        _CELLS[key] = cell_frame(city)
+    return _CELLS[key]
 
 
 def _city_base(city: City) -> dict[str, Any]:
@@ -102,12 +122,12 @@ def _attribution(city: City) -> str:
 
 def _encode_city(city: City) -> dict[str, Any]:
     """Districts, cells with residents, lines and stations in the map's integer coding."""
-    from simulator.city import cell_frame, zone_frame
+    from simulator.city import zone_frame
 
     zones = simplified_wgs84(zone_frame(city), DISTRICT_SIMPLIFY_M)
     west, south, east, north = zones.total_bounds
     quantiser = Quantiser((float(west), float(south)))
-    cells = cell_frame(city)
+    cells = _city_cells(city)
     populated = np.flatnonzero(np.asarray(city.cell_population) > 0)
     cells = simplified_wgs84(cells.iloc[populated], CELL_SIMPLIFY_M)
     lines = simplified_wgs84(line_frame(city), LINE_SIMPLIFY_M)
@@ -300,15 +320,74 @@ def map_section(data: Mapping[str, Any], *, note: str = "") -> str:
     )
 
 
+CATCHMENT_STYLES: dict[int, dict[str, Any]] = {
+    90: {"fillOpacity": 0.08, "weight": 1.0, "dashArray": "4 3"},
+    70: {"fillOpacity": 0.14, "weight": 1.2, "dashArray": "6 2"},
+    50: {"fillOpacity": 0.22, "weight": 1.6},
+}
+"""Style of each catchment ring on the map: the narrower, the denser."""
+
+TRADE_AREA_NOTE = (
+    "Trade areas: each store's 50, 70 and 90 % catchments, the fewest 1 km cells (highest booking density "
+    "first) where that share of the store's bookings live (trade_area_summary.parquet)."
+)
+
+
+def catchment_layers(city: City, plans: Mapping[str, RunResult]) -> list[GeoJsonLayer]:
+    """One toggleable map layer per plan: its stores' 50/70/90 % catchments (off when the page opens)."""
+    from simulator.reports.webmap_geometry import geojson_layer
+    from simulator.results import catchment_frame, trade_area_summary
+
+    layers: list[GeoJsonLayer] = []
+    cells = None
+    for name, result in plans.items():
+        if result.trade_areas is None or result.trade_areas.empty:
+            continue
+        cells = _city_cells(city) if cells is None else cells
+        summary = trade_area_summary(
+            result.trade_areas, result.plan, n_replications=result.n_replications, weight=result.consumer_weight
+        )
+        frame = catchment_frame(summary, cells)
+        if frame.empty:
+            continue
+        frame["_style"] = [
+            {"color": "#7b2cbf", "fillColor": "#9d4edd", **CATCHMENT_STYLES.get(int(p), {})}
+            for p in frame["share_percent"]
+        ]
+        frame["share_label"] = [f"{int(p)} %" for p in frame["share_percent"]]
+        frame["bookings_people"] = frame["bookings_requested_scaled"].round()
+        label = "Trade areas (50/70/90 %)" if len(plans) == 1 else f"Trade areas: {name}"
+        layers.append(
+            geojson_layer(
+                frame,
+                label,
+                tooltip=(
+                    ("store_name", "Store"),
+                    ("share_label", "Catchment"),
+                    ("cells", "Cells"),
+                    ("bookings_people", "Bookings from these cells (people)"),
+                ),
+                simplify_m=CELL_SIMPLIFY_M,
+            )
+        )
+    return layers
+
+
 def run_map_section(result: RunResult, extra_layers: Sequence[GeoJsonLayer] = ()) -> str:
-    """The interactive map of a run, or a one-line note when its city bundle cannot be loaded."""
+    """The interactive map of a run (with its trade areas), or a one-line note when its city bundle cannot be loaded."""
     try:
         city = _city_of(result)
     except FootprintError as error:
         return f'<section><h2>Interactive map</h2><p class="note">No map: {escape_html(error)}</p></section>'
-    return map_section(map_data(city, {result.scenario_name: result}, extra_layers))
+    plans = {result.scenario_name: result}
+    layers = [*catchment_layers(city, plans), *extra_layers]
+    return map_section(map_data(city, plans, layers), note=TRADE_AREA_NOTE if len(layers) > len(extra_layers) else "")
 
 
 def comparison_map_section(city: City, runs: Mapping[str, RunResult], extra_layers: Sequence[GeoJsonLayer] = ()) -> str:
-    """The interactive map of a comparison: a control picks the plan; colour classes are shared by all plans."""
-    return map_section(map_data(city, runs, extra_layers))
+    """The interactive map of a comparison: a control picks the plan; colour classes are shared by all plans.
+
+    Each plan's trade areas are a layer of their own (:func:`catchment_layers`).
+    """
+    layers = [*catchment_layers(city, runs), *extra_layers]
+    return map_section(map_data(city, runs, layers), note=TRADE_AREA_NOTE if len(layers) > len(extra_layers) else "")

@@ -6,6 +6,7 @@ replication means), :mod:`~simulator.results.metadata` (``metadata.json``, plain
 :mod:`~simulator.results.table_files` (Parquet and GeoPackage),
 :mod:`~simulator.results.uncertainty` (Monte-Carlo standard errors, rankings within noise),
 :mod:`~simulator.results.spreadsheet` (``summary.xlsx``),
+:mod:`~simulator.results.trade_areas` (trade areas, catchments, transfers between plans),
 :mod:`~simulator.results.run_folder` (writing and reading a run folder's tables) and
 :mod:`~simulator.config.atomic` (the one temporary-then-rename mechanism).
 
@@ -27,6 +28,7 @@ from simulator.config.atomic import (
 )
 from simulator.results.aggregates import replication_means, store_totals
 from simulator.results.contract import (
+    COUNT_NAMING,
     DAILY_COUNT_COLUMNS,
     FIGURES_DIR,
     GEOPACKAGE_CRS,
@@ -59,9 +61,28 @@ from simulator.results.run_folder import (
 )
 from simulator.results.spreadsheet import SUMMARY_WORKBOOK_FILE, sheet_name, write_summary_workbook
 from simulator.results.table_files import gpkg_safe, write_geopackage, write_parquet
+from simulator.results.trade_areas import (
+    CATCHMENT_SHARES,
+    TRADE_AREA_COUNTS,
+    catchment_column,
+    catchment_frame,
+    catchment_summary,
+    trade_area_summary,
+    transfer_matrix,
+    transfer_table,
+)
 from simulator.results.uncertainty import NOISE_MARK, NOISE_NOTE, Z_95, ranking_within_noise, se_name
 
 __all__ = [
+    "CATCHMENT_SHARES",
+    "TRADE_AREA_COUNTS",
+    "catchment_column",
+    "catchment_frame",
+    "catchment_summary",
+    "trade_area_summary",
+    "transfer_matrix",
+    "transfer_table",
+    "COUNT_NAMING",
     "DAILY_COUNT_COLUMNS",
     "FIGURES_DIR",
     "GEOPACKAGE_CRS",

@@ -116,6 +116,35 @@ def _store_replication_totals(stores: pd.DataFrame, count_columns: list[str]) ->
     return totals.drop(columns="_utilisation_variance").reset_index()
 
 
+SCALED_COUNTS = tuple(dict.fromkeys([*STORE_COUNT_KPIS, *(k for k, kind in ZONE_KPI_KINDS.items() if kind == "count")]))
+"""Counts of the store and zone tables that get a ``_scaled`` twin in people (:func:`with_scaled_counts`)."""
+
+
+def with_scaled_counts(frame: pd.DataFrame, weight: float, counts: Sequence[str] = SCALED_COUNTS) -> pd.DataFrame:
+    """A copy of ``frame`` with ``<count>_scaled`` (people) and its ``_se`` right after each simulated count.
+
+    ``x_scaled = w x`` and ``x_scaled_se = w x_se``, ``w`` the people one simulated consumer
+    stands for; columns that already exist are kept.
+    """
+    present = set(frame.columns)
+    added: dict[str, pd.Series] = {}
+    ordered: list[str] = []
+    for column in frame.columns:
+        if column.endswith("_se") and column.removesuffix("_se") in present:
+            continue  # placed right after its KPI
+        ordered += [column, *([se_name(column)] if se_name(column) in present else [])]
+        scaled = f"{column}_scaled"
+        if column in counts and scaled not in present:
+            added[scaled] = frame[column].astype(float) * weight
+            ordered.append(scaled)
+            if se_name(column) in present:
+                added[se_name(scaled)] = frame[se_name(column)].astype(float) * weight
+                ordered.append(se_name(scaled))
+    if not added:
+        return frame
+    return pd.concat([frame, pd.DataFrame(added, index=frame.index)], axis=1)[ordered]
+
+
 def replication_means(table: pd.DataFrame, key: str | Sequence[str]) -> pd.DataFrame:
     r"""Mean over replications of every numeric column of a zone or cell table.
 

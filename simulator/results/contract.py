@@ -19,6 +19,7 @@ import pandas as pd
 
 from simulator.config import ResultsError
 from simulator.results.display import format_kpi, kpi_table_html, plural, run_kpi_rows, short_repr
+from simulator.results.trade_areas import TRADE_AREA_COUNTS
 from simulator.results.uncertainty import (
     ACROSS_REPLICATIONS,
     WITHIN_RUN,
@@ -33,18 +34,30 @@ from simulator.results.uncertainty import (
 SCHEMA_VERSION = 1
 """Version of the run-folder layout written into ``metadata.json``."""
 
-TABLE_NAMES = ("daily", "stores", "zones", "cells", "plan", "rivals", "weekly")
+TABLE_NAMES = ("daily", "stores", "zones", "cells", "plan", "rivals", "weekly", "trade_areas")
 """Tables of a run folder, each stored as ``<name>.parquet``."""
 
-OPTIONAL_TABLES = ("cells", "rivals", "weekly")
+OPTIONAL_TABLES = ("cells", "rivals", "weekly", "trade_areas")
 """Tables that may be empty without columns (no cells kept; no rival showrooms; no weekly
-snapshots); a run folder written before ``rivals`` or ``weekly`` existed reads them as empty."""
+snapshots; no trade areas); a run folder written before ``rivals``, ``weekly`` or
+``trade_areas`` existed reads them as empty."""
 
-SUMMARY_TABLES = ("summary", "store_summary", "zone_summary")
+SUMMARY_TABLES = ("summary", "store_summary", "zone_summary", "trade_area_summary")
 """Derived tables of a run folder (``<name>.parquet``), written for readers of the files and
 never read back (they are recomputed from the tables above): :meth:`RunResult.summary`,
-:func:`~simulator.results.aggregates.store_totals` and the zone means of
-:func:`~simulator.results.aggregates.replication_means`, every KPI with its SE."""
+:func:`~simulator.results.aggregates.store_totals`, the zone means of
+:func:`~simulator.results.aggregates.replication_means` and the trade areas with their
+catchments (:func:`~simulator.results.trade_areas.trade_area_summary`), every KPI with its SE."""
+
+RUN_ID_COLUMN = "run_id"
+"""First column of a written ``daily.parquet``: the run's ``metadata["run_id"]``, so that the
+daily tables of many run folders can be read as one (``select * from 'results/*/daily.parquet'``)."""
+
+COUNT_NAMING = (
+    "a count named x is simulated consumers; x_scaled is people of the city (x times consumer_weight); "
+    "x_se and x_scaled_se are their Monte-Carlo standard errors"
+)
+"""The naming rule of every count column (tables, GeoPackages, workbooks; docs/architecture.md)."""
 
 METADATA_FILE = "metadata.json"
 GEOPACKAGE_FILE = "zones.gpkg"
@@ -178,6 +191,16 @@ REQUIRED_COLUMNS: dict[str, tuple[str, ...]] = {
         "mean_familiarity",
         "share_familiar",
     ),
+    "trade_areas": (
+        "replication",
+        "seed",
+        "store_id",
+        "cell_id",
+        "zone_id",
+        "distance_km",
+        *TRADE_AREA_COUNTS,
+        *(f"{name}_scaled" for name in TRADE_AREA_COUNTS),
+    ),
     "plan": (
         "store_id",
         "store_name",
@@ -254,6 +277,12 @@ class RunResult:
     weekly : pandas.DataFrame
         Each zone's mean familiarity and share familiar at the end of every week of the
         horizon and on its last day, per replication (empty in folders written before it).
+    trade_areas : pandas.DataFrame
+        Bookings, test drives and purchases by store and home cell, per replication
+        (:mod:`simulator.results.trade_areas`; empty in folders written before it).
+    bookings : pandas.DataFrame
+        Every booking (``replication``, ``seed``, ``day``, ``consumer``, ``store_id``), kept
+        in memory for the transfers of a comparison; not written to the run folder.
     metadata : dict
         JSON-serialisable run description: see :func:`build_metadata`.
     """
@@ -266,6 +295,8 @@ class RunResult:
     metadata: dict[str, Any]
     rivals: pd.DataFrame = dataclasses.field(default_factory=pd.DataFrame)
     weekly: pd.DataFrame = dataclasses.field(default_factory=pd.DataFrame)
+    trade_areas: pd.DataFrame = dataclasses.field(default_factory=pd.DataFrame)
+    bookings: pd.DataFrame = dataclasses.field(default_factory=pd.DataFrame)
 
     def _display_facts(self) -> list[str]:
         days = int(self.daily["day"].nunique()) if len(self.daily) else 0

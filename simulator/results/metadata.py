@@ -182,7 +182,8 @@ def build_metadata(
         ``scenario_name``, ``scenario_description``, ``seed``, ``replication_seeds``,
         ``consumers``, ``consumer_weight``, ``population_total``, ``city``,
         ``horizon_days``, ``start_date``, ``package_versions``, ``timings``,
-        ``created_utc``, ``command``, ``warnings`` (list of str: what a reader of the
+        ``created_utc``, ``run_id`` (:func:`new_run_id`; also a column of the written
+        ``daily.parquet``), ``command``, ``warnings`` (list of str: what a reader of the
         results must know, e.g. :func:`capacity_granularity_warning`), plus ``extra``.
     """
     if scenario is not None:
@@ -208,6 +209,7 @@ def build_metadata(
         "package_versions": package_versions(),
         "timings": {str(k): float(v) for k, v in (timings or {}).items()},
         "created_utc": utc_now_iso(),
+        "run_id": new_run_id(str(scenario_hash or "")),
         "command": command,
         "warnings": [
             *warnings,
@@ -217,6 +219,19 @@ def build_metadata(
     if extra:
         metadata.update(extra)
     return to_jsonable(metadata)
+
+
+def new_run_id(scenario_hash: str, now: dt.datetime | None = None) -> str:
+    """A run's identifier: ``<UTC YYYYmmddTHHMMSS>-<hash8>-<random6>``.
+
+    Unique across runs (the random part is not simulation randomness: it is drawn from the
+    operating system, never from the scenario seed, and changes no result), sortable by time,
+    and naming the scenario through the first 8 characters of its hash.
+    """
+    import secrets
+
+    stamp = (now or dt.datetime.now(dt.timezone.utc)).strftime("%Y%m%dT%H%M%S")
+    return f"{stamp}-{scenario_hash[:8] or 'nohash'}-{secrets.token_hex(3)}"
 
 
 def to_jsonable(obj: Any) -> Any:

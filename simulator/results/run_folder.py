@@ -3,8 +3,8 @@
 A run folder (see ``docs/architecture.md``, section "Results (run folder)") holds::
 
     metadata.json   daily.parquet   stores.parquet   zones.parquet   cells.parquet   rivals.parquet
-    plan.parquet    weekly.parquet  summary.parquet store_summary.parquet zone_summary.parquet
-    zones.gpkg      figures/*.png   report.html
+    plan.parquet    weekly.parquet  trade_areas.parquet  summary.parquet store_summary.parquet
+    zone_summary.parquet  trade_area_summary.parquet  summary.xlsx  zones.gpkg  figures/*.png  report.html
 
 :func:`write_run_tables` writes the storage part (metadata, Parquet tables, GeoPackage),
 each file atomically; :func:`simulator.reports.publish.write_run` builds the whole folder
@@ -25,7 +25,9 @@ import pandas as pd
 
 from simulator.config import ResultsError
 from simulator.results.contract import (
+    COUNT_NAMING,
     GEOPACKAGE_FILE,
+    RUN_ID_COLUMN,
     METADATA_FILE,
     SCHEMA_VERSION,
     SE_COLUMNS_REQUIRED_SINCE,
@@ -34,8 +36,10 @@ from simulator.results.contract import (
     RunResult,
     validate_run,
 )
-from simulator.results.aggregates import replication_means, store_totals
+from simulator.results.aggregates import replication_means, store_totals, with_scaled_counts
 from simulator.results.metadata import write_json
+from simulator.results.spreadsheet import SUMMARY_WORKBOOK_FILE, write_summary_workbook
+from simulator.results.trade_areas import catchment_summary, trade_area_summary
 from simulator.results.uncertainty import add_within_run_se
 from simulator.results.table_files import write_geopackage, write_parquet
 
@@ -89,22 +93,73 @@ def write_run_tables(
     metadata.setdefault("schema_version", SCHEMA_VERSION)
     write_json(metadata, folder / METADATA_FILE)
     tables = {name: getattr(result, name) for name in TABLE_NAMES}
-    tables["daily"] = _normalise_dates(tables["daily"])
+    tables["daily"] = _with_run_id(_normalise_dates(tables["daily"]), metadata)
     for name, table in tables.items():
         write_parquet(table, folder / f"{name}.parquet")
-    for name, table in summary_tables(result).items():
+    summaries = summary_tables(result)
+    for name, table in summaries.items():
         write_parquet(table, folder / f"{name}.parquet")
+    write_summary_workbook(folder / SUMMARY_WORKBOOK_FILE, workbook_sheets(summaries), about=workbook_about(metadata))
     if geopackage:
-        write_geopackage(result, folder / GEOPACKAGE_FILE, zone_frame=zone_frame, cell_frame=cell_frame)
+        write_geopackage(
+            result,
+            folder / GEOPACKAGE_FILE,
+            zone_frame=zone_frame,
+            cell_frame=cell_frame,
+            summaries=summaries,
+        )
+
+
+def _with_run_id(daily: pd.DataFrame, metadata: dict[str, Any]) -> pd.DataFrame:
+    """``daily`` with the run's ``run_id`` as its first column (when the metadata has one)."""
+    run_id = metadata.get("run_id")
+    if run_id is None or RUN_ID_COLUMN in daily.columns:
+        return daily
+    daily = daily.copy()
+    daily.insert(0, RUN_ID_COLUMN, str(run_id))
+    return daily
+
+
+def workbook_sheets(summaries: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    """The sheets of a run's ``summary.xlsx``: KPIs, stores, zones and each store's catchments.
+
+    The long trade-area table stays in Parquet only (thousands of rows; a spreadsheet of it
+    would cost more writing time than the rest of the run folder).
+    """
+    return {
+        "KPI summary": summaries["summary"],
+        "store summary": summaries["store_summary"],
+        "zone summary": summaries["zone_summary"],
+        "catchments": catchment_summary(summaries["trade_area_summary"]),
+    }
+
+
+def workbook_about(metadata: dict[str, Any]) -> dict[str, object]:
+    """The ``about`` sheet of a run's workbook: what the run is and how its numbers are named."""
+    return {
+        "run_id": metadata.get("run_id"),
+        "scenario": metadata.get("scenario_name"),
+        "scenario_hash": metadata.get("scenario_hash"),
+        "seed": metadata.get("seed"),
+        "replications": len(metadata.get("replication_seeds") or []),
+        "consumers": metadata.get("consumers"),
+        "consumer_weight": metadata.get("consumer_weight"),
+        "created_utc": metadata.get("created_utc"),
+        "counts": COUNT_NAMING,
+    }
 
 
 def summary_tables(result: RunResult) -> dict[str, pd.DataFrame]:
     """The derived tables of :data:`~simulator.results.contract.SUMMARY_TABLES`: KPIs, per-store totals and zone means, each with ``_se``."""
+    weight = result.consumer_weight
     zones = replication_means(result.zones, "zone_id") if len(result.zones) else pd.DataFrame()
     tables = {
         "summary": result.summary(),
-        "store_summary": store_totals(result.stores, result.plan),
-        "zone_summary": zones,
+        "store_summary": with_scaled_counts(store_totals(result.stores, result.plan), weight),
+        "zone_summary": with_scaled_counts(zones, weight),
+        "trade_area_summary": trade_area_summary(
+            result.trade_areas, result.plan, n_replications=result.n_replications, weight=result.consumer_weight
+        ),
     }
     return {name: tables[name] for name in SUMMARY_TABLES}
 
@@ -115,7 +170,8 @@ def read_run(run_dir: str | os.PathLike[str]) -> RunResult:
     Returns
     -------
     RunResult
-        The tables (``daily.date`` as ``datetime.date`` objects) and the metadata. A
+        The tables (``daily.date`` as ``datetime.date`` objects; the file's ``run_id``
+        column left out, it is ``metadata["run_id"]``) and the metadata. A
         folder written before ``zones`` and ``cells`` had ``_se`` columns gets those the
         row determines (counts, shares, rates); the means' SEs are NaN.
 
@@ -143,7 +199,7 @@ def read_run(run_dir: str | os.PathLike[str]) -> RunResult:
     tables = {}
     for name in TABLE_NAMES:
         table_path = folder / f"{name}.parquet"
-        if not table_path.is_file() and name in ("rivals", "weekly"):
+        if not table_path.is_file() and name in ("rivals", "weekly", "trade_areas"):
             tables[name] = pd.DataFrame()
             continue
         if not table_path.is_file():
@@ -152,6 +208,7 @@ def read_run(run_dir: str | os.PathLike[str]) -> RunResult:
             tables[name] = pd.read_parquet(table_path)
         except Exception as error:  # pyarrow raises several unrelated types
             raise ResultsError(f"{table_path}: cannot be read: {error}".splitlines()[0]) from None
+    tables["daily"] = tables["daily"].drop(columns=[RUN_ID_COLUMN], errors="ignore")
     for name in SE_COLUMNS_REQUIRED_SINCE:
         if "consumers" in tables[name].columns:
             tables[name] = add_within_run_se(tables[name])

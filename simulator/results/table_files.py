@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -18,8 +18,9 @@ import pandas as pd
 
 from simulator.config import ResultsError
 from simulator.config.atomic import atomic_path
-from simulator.results.aggregates import replication_means, store_totals
-from simulator.results.contract import GEOPACKAGE_CRS, RunResult
+from simulator.results.aggregates import replication_means, store_totals, with_scaled_counts
+from simulator.results.contract import COUNT_NAMING, GEOPACKAGE_CRS, RunResult
+from simulator.results.trade_areas import catchment_frame, trade_area_summary
 
 
 def write_parquet(df: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
@@ -53,14 +54,22 @@ def write_geopackage(
     *,
     zone_frame: Any = None,
     cell_frame: Any = None,
+    summaries: Mapping[str, pd.DataFrame] | None = None,
 ) -> Path | None:
-    """Write ``zones.gpkg`` atomically: layers ``zones``, ``cells``, ``stores`` and ``rivals`` in EPSG:4326.
+    """Write ``zones.gpkg`` atomically: layers ``zones``, ``cells``, ``stores``, ``rivals`` and ``catchments`` in EPSG:4326.
 
     ``zones`` and ``cells`` are the given frames left-joined with the replication means
     of the ``zones`` / ``cells`` tables (:func:`replication_means`); ``stores`` are points
     at the plan's ``lon`` / ``lat`` with the per-store totals of :func:`store_totals`;
-    ``rivals`` are the rival showrooms with their mean bookings over the replications.
+    ``rivals`` are the rival showrooms with their mean bookings over the replications;
+    ``catchments`` each store's 50/70/90 % catchment as one polygon
+    (:func:`~simulator.results.trade_areas.catchment_frame`). Every count ``x`` (simulated)
+    has its ``x_scaled`` (people) twin, and a table ``about`` states the rule.
     Layers whose input is missing are skipped; nothing is written if all are.
+
+    ``summaries`` are the run's derived tables when the caller has them already
+    (``zone_summary``, ``store_summary``, ``trade_area_summary`` of
+    :func:`~simulator.results.run_folder.summary_tables`); what is missing is computed here.
 
     Returns
     -------
@@ -70,14 +79,22 @@ def write_geopackage(
     import geopandas as gpd
     import pyogrio
 
+    weight = result.consumer_weight
+    known = dict(summaries or {})
     layers: dict[str, gpd.GeoDataFrame] = {}
     if zone_frame is not None:
-        layers["zones"] = _join_means(zone_frame, replication_means(result.zones, "zone_id"), "zone_id", "zone_frame")
+        zones = known.get("zone_summary")
+        if zones is None:
+            zones = with_scaled_counts(replication_means(result.zones, "zone_id"), weight)
+        layers["zones"] = _join_means(zone_frame, zones, "zone_id", "zone_frame")
     if cell_frame is not None:
-        layers["cells"] = _join_means(cell_frame, replication_means(result.cells, "cell_id"), "cell_id", "cell_frame")
+        cells = with_scaled_counts(replication_means(result.cells, "cell_id"), weight)
+        layers["cells"] = _join_means(cell_frame, cells, "cell_id", "cell_frame")
     plan = result.plan
     if len(plan) and {"lon", "lat"} <= set(plan.columns):
-        totals = store_totals(result.stores, plan)
+        totals = known.get("store_summary")
+        if totals is None:
+            totals = with_scaled_counts(store_totals(result.stores, plan), weight)
         stores = plan.assign(store_id=plan["store_id"].astype(str)).merge(
             totals.drop(columns=[c for c in ("store_name", "format", "capacity") if c in totals.columns]),
             on="store_id",
@@ -100,14 +117,35 @@ def write_geopackage(
             geometry=gpd.points_from_xy(per_showroom["lon"], per_showroom["lat"]),
             crs=GEOPACKAGE_CRS,
         )
+    if cell_frame is not None and len(result.trade_areas):
+        summary = known.get("trade_area_summary")
+        if summary is None:
+            summary = trade_area_summary(result.trade_areas, plan, n_replications=result.n_replications, weight=weight)
+        catchments = catchment_frame(summary, cell_frame)
+        if len(catchments):
+            layers["catchments"] = catchments.to_crs(GEOPACKAGE_CRS)
     if not layers:
         return None
+    return write_geopackage_layers(layers, path)
+
+
+def write_geopackage_layers(layers: dict[str, Any], path: str | os.PathLike[str]) -> Path:
+    """Write GeoDataFrames as the layers of one GeoPackage, atomically, with an ``about`` table.
+
+    ``about`` is a table without geometry (key, value) that says how the fields are named
+    (:data:`~simulator.results.contract.COUNT_NAMING`): a GIS user sees the rule next to
+    the layers.
+    """
+    import pyogrio
+
     target = Path(path)
+    about = pd.DataFrame({"key": ["counts"], "value": [COUNT_NAMING]})
     with atomic_path(target) as temporary, warnings.catch_warnings(), _sqlite_unsynchronised():
         # GDAL notices that the temporary name does not end in .gpkg; the final name does.
         warnings.filterwarnings("ignore", message=".*(filename extension|non conformant file extension).*")
         for layer, frame in layers.items():
             pyogrio.write_dataframe(gpkg_safe(frame), temporary, layer=layer, driver="GPKG", use_arrow=True)
+        pyogrio.write_dataframe(about, temporary, layer="about", driver="GPKG")
     return target
 
 

@@ -47,7 +47,7 @@ ZONE_DIFFERENCE_COLUMNS = (
 
 
 METADATA_FILE = "metadata.json"
-TABLE_FILES = ("runs", "plans", "differences", "stores", "daily", "zones")
+TABLE_FILES = ("runs", "plans", "differences", "stores", "daily", "zones", "transfers")
 """Parquet tables of every comparison folder (``<name>.parquet``)."""
 MARGINAL_FILES = ("marginal", "marginal_runs")
 """Parquet tables of a comparison folder with ``--marginal``."""
@@ -82,6 +82,10 @@ class ComparisonResult:
     zones : pandas.DataFrame
         ``zones.parquet``: per plan and zone the replication means and the paired
         differences to the baseline.
+    transfers : pandas.DataFrame
+        ``transfers.parquet``: per non-baseline plan, the bookings by baseline destination
+        (``from_store_id``) and plan destination (``to_store_id``), the same consumers paired
+        (:func:`simulator.results.transfer_table`; ``rivals`` and ``none`` included).
     marginal, marginal_runs : pandas.DataFrame or None
         With ``marginal=True``: per plan and store the marginal contribution (plan minus
         the plan without the store) with paired intervals, and the KPIs of those runs.
@@ -103,6 +107,7 @@ class ComparisonResult:
     marginal_runs: pd.DataFrame | None
     metadata: dict[str, Any]
     city: City
+    transfers: pd.DataFrame = dataclasses.field(default_factory=pd.DataFrame)
 
     @property
     def baseline(self) -> str:

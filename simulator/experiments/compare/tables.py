@@ -45,8 +45,10 @@ from simulator.results import (
     replication_means,
     store_totals,
     to_jsonable,
+    transfer_table,
     utc_now_iso,
 )
+from simulator.results.aggregates import with_scaled_counts
 from simulator.results.uncertainty import order_se_columns, replication_se, se_name
 
 
@@ -113,7 +115,27 @@ def aggregate(
         marginal_runs=marginal_runs,
         metadata={},
         city=city,
+        transfers=_transfers_table(spec, runs),
     )
+
+
+def _transfers_table(spec: ComparisonSpec, runs: Mapping[str, RunResult]) -> pd.DataFrame:
+    """Per non-baseline plan: bookings moved between the baseline's and the plan's destinations (:func:`transfer_table`)."""
+    base = runs[spec.baseline.name]
+    frames = [
+        with_plan(
+            transfer_table(
+                base.bookings,
+                runs[plan.name].bookings,
+                n_replications=len(spec.seeds),
+                weight=runs[plan.name].consumer_weight,
+            ),
+            plan,
+        )
+        for plan in spec.plans
+        if plan is not spec.baseline
+    ]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
 def _stores_table(spec: ComparisonSpec, runs: Mapping[str, RunResult]) -> pd.DataFrame:
@@ -197,7 +219,7 @@ def _zones_table(spec: ComparisonSpec, runs: Mapping[str, RunResult], city: City
                 right_index=True,
                 how="left",
             )
-        means = names.merge(means, on="zone_id", how="right")
+        means = with_scaled_counts(names.merge(means, on="zone_id", how="right"), runs[plan.name].consumer_weight)
         frames.append(with_plan(means, plan))
     return pd.concat(frames, ignore_index=True)
 

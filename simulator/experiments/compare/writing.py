@@ -7,7 +7,6 @@ Storage only: the figures, ``report.html`` and the run folders are added by
 from __future__ import annotations
 
 import os
-import warnings
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +16,18 @@ from simulator.city import zone_frame as city_zone_frame
 from simulator.experiments.compare.result import METADATA_FILE, TABLE_FILES, ZONES_GPKG, ComparisonResult
 from simulator.experiments.compare.spec import ComparisonSpec
 from simulator.experiments.compare.tables import with_plan
-from simulator.results import GEOPACKAGE_CRS, atomic_path, default_run_dir, gpkg_safe, write_json, write_parquet
+from simulator.results import (
+    COUNT_NAMING,
+    GEOPACKAGE_CRS,
+    SUMMARY_WORKBOOK_FILE,
+    catchment_frame,
+    default_run_dir,
+    trade_area_summary,
+    write_json,
+    write_parquet,
+    write_summary_workbook,
+)
+from simulator.results.table_files import write_geopackage_layers
 
 
 def default_comparison_dir(results_root: str | os.PathLike[str], spec: ComparisonSpec) -> Path:
@@ -32,8 +42,9 @@ def write_comparison_tables(
 
     Files: ``metadata.json``; ``runs.parquet``, ``plans.parquet``, ``differences.parquet``,
     ``stores.parquet``, ``daily.parquet``, ``zones.parquet`` (and ``marginal.parquet``,
-    ``marginal_runs.parquet`` with ``--marginal``); ``zones.gpkg`` (layers ``zones``, long
-    by plan, and ``stores``). Each file is written atomically; the folder as a whole is
+    ``marginal_runs.parquet`` with ``--marginal``), ``transfers.parquet``; ``zones.gpkg``
+    (layers ``zones``, long by plan, ``stores`` and the table ``about``); ``summary.xlsx``
+    (:func:`comparison_sheets`). Each file is written atomically; the folder as a whole is
     made atomic by the caller (:func:`simulator.reports.compare_report.write_comparison`).
 
     Parameters
@@ -56,10 +67,44 @@ def write_comparison_tables(
     if result.marginal is not None and result.marginal_runs is not None:
         tables["marginal"] = result.marginal
         tables["marginal_runs"] = result.marginal_runs
+    run_ids = {name: run.metadata.get("run_id") for name, run in result.runs.items()}
+    if len(tables["daily"]) and all(run_ids.values()):
+        daily = tables["daily"]
+        tables["daily"] = daily.assign(run_id=daily["plan"].map(run_ids))[["run_id", *daily.columns]]
     for name, table in tables.items():
         write_parquet(_parquet_safe(table), target / f"{name}.parquet")
     _write_zones_gpkg(result, zones_gdf, target / ZONES_GPKG)
+    write_summary_workbook(target / SUMMARY_WORKBOOK_FILE, comparison_sheets(result), about=comparison_about(result))
     return target
+
+
+def comparison_sheets(result: ComparisonResult) -> dict[str, pd.DataFrame]:
+    """The sheets of a comparison's ``summary.xlsx``: plans, differences, stores, zones and transfers."""
+    sheets = {
+        "plans": result.plans,
+        "differences": result.differences,
+        "stores": result.stores,
+        "zones": result.zones,
+        "transfers": result.transfers,
+    }
+    if result.marginal is not None:
+        sheets["marginal"] = result.marginal
+    return {title: _parquet_safe(table) for title, table in sheets.items()}
+
+
+def comparison_about(result: ComparisonResult) -> dict[str, object]:
+    """The ``about`` sheet of a comparison's workbook."""
+    metadata = result.metadata
+    return {
+        "comparison": result.spec.name,
+        "baseline": result.baseline,
+        "plans": ", ".join(result.plan_names),
+        "seed": result.spec.seed,
+        "replications": len(result.spec.seeds),
+        "consumer_weight": metadata.get("consumer_weight"),
+        "created_utc": metadata.get("created_utc"),
+        "counts": COUNT_NAMING,
+    }
 
 
 def _parquet_safe(table: pd.DataFrame) -> pd.DataFrame:
@@ -78,7 +123,6 @@ def _parquet_safe(table: pd.DataFrame) -> pd.DataFrame:
 def _write_zones_gpkg(result: ComparisonResult, zones_gdf: Any, path: Path) -> None:
     """``zones.gpkg``: per plan and zone results and differences (layer ``zones``) and every plan's stores."""
     import geopandas as gpd
-    import pyogrio
 
     geometry = zones_gdf[["zone_id", zones_gdf.geometry.name]].assign(zone_id=lambda f: f["zone_id"].astype(str))
     zones = geometry.merge(result.zones, on="zone_id", how="inner").to_crs(GEOPACKAGE_CRS)
@@ -96,7 +140,31 @@ def _write_zones_gpkg(result: ComparisonResult, zones_gdf: Any, path: Path) -> N
         layers["stores"] = gpd.GeoDataFrame(
             stores, geometry=gpd.points_from_xy(stores["lon"], stores["lat"]), crs=GEOPACKAGE_CRS
         )
-    with atomic_path(path) as temporary, warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=".*(filename extension|non conformant file extension).*")
-        for layer, frame in layers.items():
-            pyogrio.write_dataframe(gpkg_safe(frame), temporary, layer=layer, driver="GPKG")
+    catchments = _catchments(result)
+    if len(catchments):
+        layers["catchments"] = catchments
+    write_geopackage_layers(layers, path)
+
+
+def _catchments(result: ComparisonResult) -> Any:
+    """Every plan's store catchments (:func:`simulator.results.catchment_frame`), long by plan, in EPSG:4326."""
+    import geopandas as gpd
+
+    from simulator.city import cell_frame
+
+    frames = []
+    cells = None
+    for plan in result.spec.plans:
+        run = result.runs[plan.name]
+        if run.trade_areas.empty:
+            continue
+        cells = cell_frame(result.city) if cells is None else cells
+        summary = trade_area_summary(
+            run.trade_areas, run.plan, n_replications=run.n_replications, weight=run.consumer_weight
+        )
+        frames.append(with_plan(catchment_frame(summary, cells), plan))
+    if not frames:
+        return gpd.GeoDataFrame()
+    return gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), geometry="geometry", crs=frames[0].crs).to_crs(
+        GEOPACKAGE_CRS
+    )

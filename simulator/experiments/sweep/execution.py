@@ -46,6 +46,8 @@ from simulator.experiments.sweep.spec import (
 )
 from simulator.model import scenario_warnings
 from simulator.results import (
+    COUNT_NAMING,
+    SUMMARY_WORKBOOK_FILE,
     capacity_granularity_warning,
     check_free_space,
     folder_lock,
@@ -53,6 +55,7 @@ from simulator.results import (
     utc_now_iso,
     write_json,
     write_parquet,
+    write_summary_workbook,
 )
 from simulator.results.display import format_kpi, kpi_table_html, short_repr
 
@@ -261,6 +264,20 @@ def _run_sweep(
     result.wall_seconds = time.perf_counter() - started
     result.metadata["timings"]["wall_seconds_this_time"] = result.wall_seconds
     write_json(result.metadata, folder / METADATA_FILE)
+    write_summary_workbook(
+        folder / SUMMARY_WORKBOOK_FILE,
+        {"sweep summary": summary, "sensitivity indices": sensitivity},
+        about={
+            "sweep": sweep.name,
+            "design": design.kind,
+            "points": design.size,
+            "replications": sweep.replications,
+            "root_seed": sweep.root_seed,
+            "runs_failed": failed,
+            "created_utc": result.metadata["created_utc"],
+            "counts": COUNT_NAMING,
+        },
+    )
     return result
 
 
