@@ -430,7 +430,10 @@ def compare(
             table.add_row(*row)
         console.print(table)
         if spec.replications < 2:
-            error_console.print("note: one replication gives no confidence intervals; use --replications 5 or more")
+            error_console.print(
+                "note: one replication: the intervals are within-run estimates (batch means over consumers); "
+                "use --replications 5 or more"
+            )
     print_warnings(result.metadata)
     console.print(f"comparison folder: {folder}", soft_wrap=True, highlight=False)
 

@@ -53,6 +53,7 @@ from simulator.reports.maps import (
 )
 from simulator.reports.market_figures import market_figure_jobs, save_market_figures
 from simulator.results import FIGURES_DIR, RunResult, replication_means, store_totals
+from simulator.results.daily_noise import daily_band
 
 MAP_COLOURMAP = "viridis"
 """Colour map of the familiarity map."""
@@ -71,16 +72,6 @@ FunnelPanel = tuple[str, list[FunnelLine], str]
 
 
 # --------------------------------------------------------------------------- funnel
-
-
-def _replication_band(
-    daily: pd.DataFrame, column: str, x_column: str, rolling: int | None
-) -> tuple[pd.Index, pd.Series, pd.Series, pd.Series, int]:
-    """Mean, min and max over replications of one daily column (optionally a trailing rolling mean)."""
-    wide = daily.pivot_table(index=x_column, columns="replication", values=column, aggfunc="mean").sort_index()
-    if rolling:
-        wide = wide.rolling(rolling, min_periods=1).mean()
-    return wide.index, wide.mean(axis=1), wide.min(axis=1), wide.max(axis=1), wide.shape[1]
 
 
 def _funnel_panels(columns: Iterable[str]) -> list[FunnelPanel]:
@@ -113,7 +104,7 @@ def _funnel_panels(columns: Iterable[str]) -> list[FunnelPanel]:
 
 
 def _draw_funnel_panel(axis: Any, frame: pd.DataFrame, panel: FunnelPanel, x_column: str, is_scaled: bool) -> None:
-    """One panel: mean line and min-max band over replications of each series, axes by kind."""
+    """One panel: mean line and 95 % band (±1.96 SE) of each series, axes by kind."""
     title, lines, kind = panel
     rolling = ROLLING_DAYS if kind == "rate" else None
     if kind in ("rate", "cumulative") and not frame[[c for c, _l, _s in lines]].to_numpy().any():
@@ -130,11 +121,11 @@ def _draw_funnel_panel(axis: Any, frame: pd.DataFrame, panel: FunnelPanel, x_col
         )
     factor = 100.0 if kind == "share" else 1.0
     for column, label, style in lines:
-        x, mean, low, high, n = _replication_band(frame, column, x_column, rolling)
+        x, mean, low, high, _n = daily_band(frame, column, x_column, rolling)
         colour = LINE_COLOUR if style == "-" else "#b03a2e"
         axis.plot(x, mean * factor, color=colour, linestyle=style, linewidth=1.6, label=label)
-        if n > 1:
-            axis.fill_between(x, low * factor, high * factor, color=colour, alpha=0.2, linewidth=0)
+        if bool((high > low).any()):
+            axis.fill_between(x, low.clip(lower=0) * factor, high * factor, color=colour, alpha=0.2, linewidth=0)
     axis.set_title(title, fontsize=10)
     axis.grid(True, alpha=0.3)
     axis.set_ylim(bottom=0)
@@ -158,8 +149,9 @@ def funnel_figure(daily: pd.DataFrame) -> Figure:
     28 days), all in %; mean trust (0-1); test-drive bookings requested, test drives,
     bookings lost (and bookings finding no open store), purchases per day, scaled to the
     real population (``_scaled`` columns) as 7-day trailing rolling means; cumulative
-    purchases. With several replications each panel shows the mean as a line and the
-    min-max range over replications as a band.
+    purchases. Each panel shows the mean over replications as a line and its 95 % band,
+    ±1.96 SE (:func:`simulator.results.daily_noise.daily_band`: the spread over
+    replications, or with one replication the rows' within-run ``_se``).
 
     Parameters
     ----------
@@ -197,9 +189,9 @@ def funnel_figure(daily: pd.DataFrame) -> Figure:
         if axis.get_visible():
             axis.xaxis.set_tick_params(labelbottom=True)
     band_note = (
-        f"line: mean of {n_replications} replications, band: min–max over replications"
+        f"line: mean of {n_replications} replications, band: ±1.96 SE over replications"
         if n_replications > 1
-        else "one replication"
+        else "band: ±1.96 within-run SE"
     )
     scale_note = "counts scaled to the real population" if is_scaled else "counts in simulated consumers"
     figure.suptitle(

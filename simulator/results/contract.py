@@ -32,12 +32,13 @@ from simulator.results.uncertainty import (
 SCHEMA_VERSION = 1
 """Version of the run-folder layout written into ``metadata.json``."""
 
-TABLE_NAMES = ("daily", "stores", "zones", "cells", "plan", "rivals", "weekly")
+TABLE_NAMES = ("daily", "stores", "zones", "cells", "plan", "rivals", "weekly", "batches")
 """Tables of a run folder, each stored as ``<name>.parquet``."""
 
-OPTIONAL_TABLES = ("cells", "rivals", "weekly")
+OPTIONAL_TABLES = ("cells", "rivals", "weekly", "batches")
 """Tables that may be empty without columns (no cells kept; no rival showrooms; no weekly
-snapshots); a run folder written before ``rivals`` or ``weekly`` existed reads them as empty."""
+snapshots; no consumer batches); a run folder written before ``rivals``, ``weekly`` or
+``batches`` existed reads them as empty."""
 
 SUMMARY_TABLES = ("summary", "store_summary", "zone_summary")
 """Derived tables of a run folder (``<name>.parquet``), written for readers of the files and
@@ -167,6 +168,7 @@ REQUIRED_COLUMNS: dict[str, tuple[str, ...]] = {
         "bookings",
         "bookings_scaled",
     ),
+    "batches": ("replication", "seed", "batch", "consumers"),
     "weekly": (
         "replication",
         "seed",
@@ -253,6 +255,10 @@ class RunResult:
     weekly : pandas.DataFrame
         Each zone's mean familiarity and share familiar at the end of every week of the
         horizon and on its last day, per replication (empty in folders written before it).
+    batches : pandas.DataFrame
+        Per replication and batch of consumers (``i mod 32``): the horizon's counts and the
+        end-of-horizon sums (:mod:`simulator.model.batches`); the batch-means SE of a
+        comparison's differences with one replication reads it (empty in older folders).
     metadata : dict
         JSON-serialisable run description: see :func:`build_metadata`.
     """
@@ -265,6 +271,7 @@ class RunResult:
     metadata: dict[str, Any]
     rivals: pd.DataFrame = dataclasses.field(default_factory=pd.DataFrame)
     weekly: pd.DataFrame = dataclasses.field(default_factory=pd.DataFrame)
+    batches: pd.DataFrame = dataclasses.field(default_factory=pd.DataFrame)
 
     @property
     def n_replications(self) -> int:
