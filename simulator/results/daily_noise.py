@@ -22,6 +22,8 @@ spread over replications.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
@@ -37,7 +39,7 @@ DAILY_STATES_WITHOUT_SE = ("queue_length",)
 """Daily counts with no within-run SE (NaN)."""
 
 
-def bounded_mean_se(mean: object, n: object) -> object:
+def bounded_mean_se(mean: Any, n: Any) -> Any:
     r"""Upper bound of the SE of a mean ``m`` of ``N`` values in [0, 1]: :math:`\sqrt{m(1-m)/N}`."""
     return share_se(mean, n)
 
