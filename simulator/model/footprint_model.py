@@ -249,7 +249,8 @@ class FootprintModel(mesa.Model):
             np.add.at(self.cell_purchases, home_cell[served[bought]], 1)
         if len(online):
             np.add.at(self.cell_purchases, home_cell[online[online_bought]], 1)
-        self._tally_batches(intents, served, served[bought], lost, online, online[online_bought])
+        if len(intents) or len(served) or len(lost) or len(online):
+            self._tally_batches(intents, served, served[bought], lost, online, online[online_bought])
 
         purchases = int(bought.sum()) + int(online_bought.sum())
         self.cumulative_purchases += purchases
