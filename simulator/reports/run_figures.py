@@ -26,6 +26,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
 from simulator.reports.cell_raster import CellPainter, cell_raster
+from simulator.reports.derived import prime, replication_means_of, store_totals_of
 from simulator.reports.figure_pool import FigureRendering
 from simulator.reports.figures import (
     FORMAT_STYLES,
@@ -34,6 +35,7 @@ from simulator.reports.figures import (
     ROLLING_DAYS,
     FigureJob,
     display_label,
+    fixed_grid_margins,
     font_kwargs,
     format_style,
     new_figure,
@@ -52,7 +54,7 @@ from simulator.reports.maps import (
     zoom_on_stores,
 )
 from simulator.reports.market_figures import market_figure_jobs, save_market_figures
-from simulator.results import FIGURES_DIR, RunResult, replication_means, store_totals
+from simulator.results import FIGURES_DIR, RunResult
 from simulator.results.daily_noise import daily_band
 
 MAP_COLOURMAP = "viridis"
@@ -172,8 +174,9 @@ def funnel_figure(daily: pd.DataFrame) -> Figure:
     is_scaled = any(c.endswith("_scaled") for c in frame.columns)
 
     n_rows = max(1, math.ceil(len(panels) / FUNNEL_COLUMNS))
-    figure = new_figure(13.0, 3.0 * n_rows + 0.8)
+    figure = new_figure(13.0, 3.0 * n_rows + 0.8, constrained=False)
     axes = figure.subplots(n_rows, FUNNEL_COLUMNS, sharex=True, squeeze=False)
+    fixed_grid_margins(figure, n_rows, FUNNEL_COLUMNS)
     for index, axis in enumerate(axes.flat):
         if index >= len(panels):
             axis.set_visible(False)
@@ -284,7 +287,7 @@ def stores_figure(stores: pd.DataFrame, plan: pd.DataFrame, *, consumer_weight: 
     -------
     matplotlib.figure.Figure
     """
-    totals = store_totals(stores, plan).sort_values("bookings_requested", ascending=True, kind="stable")
+    totals = store_totals_of(stores, plan).sort_values("bookings_requested", ascending=True, kind="stable")
     n_stores = len(totals)
     figure = new_figure(12.0, max(3.0, 0.38 * n_stores + 1.8))
     axis_bookings, axis_utilisation = figure.subplots(1, 2, sharey=True, gridspec_kw={"width_ratios": [2.2, 1.0]})
@@ -313,7 +316,7 @@ def _familiarity_areas(
         key, areas, results, use_cells = "cell_id", cells, cell_results, True
     else:
         key, areas, results, use_cells = "zone_id", zones, zone_results, False
-    means = replication_means(results, key) if "replication" in results.columns else results.copy()
+    means = replication_means_of(results, key) if "replication" in results.columns else results.copy()
     areas = areas.assign(**{key: areas[key].astype(str)})
     means = means.assign(**{key: means[key].astype(str)})
     return areas.merge(means[[key, "mean_familiarity"]], on=key, how="left"), use_cells
@@ -525,4 +528,5 @@ def start_figures(
     folder = Path(out_dir) / FIGURES_DIR
     folder.mkdir(parents=True, exist_ok=True)
     jobs = run_figure_jobs(result, folder, zone_gdf, cell_gdf) + market_figure_jobs(result, folder, zone_gdf)
+    prime(result)  # the workers inherit the derived tables instead of each computing them
     return FigureRendering(jobs, workers)

@@ -104,7 +104,7 @@ def daily_band(
     -------
     x, mean, low, high, n_replications
     """
-    wide = daily.pivot_table(index=x_column, columns="replication", values=column, aggfunc="mean").sort_index()
+    wide = _wide(daily, column, x_column)
     n = wide.shape[1]
     if rolling:
         wide = wide.rolling(rolling, min_periods=1).mean()
@@ -112,10 +112,7 @@ def daily_band(
     if n >= 2:
         se = wide.std(axis=1, ddof=1) / np.sqrt(n)
     elif se_name(column) in daily.columns:
-        variance = daily.pivot_table(
-            index=x_column, columns="replication", values=se_name(column), aggfunc="mean", dropna=False
-        ).sort_index()
-        variance = variance.reindex(wide.index) ** 2
+        variance = _wide(daily, se_name(column), x_column).reindex(wide.index) ** 2
         if rolling:
             days = variance.rolling(rolling, min_periods=1).count()
             variance = variance.rolling(rolling, min_periods=1).sum() / days**2
@@ -124,3 +121,8 @@ def daily_band(
         se = pd.Series(0.0, index=wide.index)
     se = se.fillna(0.0)
     return wide.index, mean, mean - Z_95 * se, mean + Z_95 * se, n
+
+
+def _wide(daily: pd.DataFrame, column: str, x_column: str) -> pd.DataFrame:
+    """``column`` by ``x_column`` (rows, sorted) and replication (columns); the mean where a pair repeats."""
+    return daily.groupby([x_column, "replication"], sort=True)[column].mean().unstack("replication")
