@@ -65,7 +65,7 @@ class BatchTallies:
     """
 
     def __init__(self, n: int) -> None:
-        self.consumers = np.bincount(consumer_batch(np.arange(n)), minlength=CONSUMER_BATCHES).astype(np.int64)
+        self.consumers = n // CONSUMER_BATCHES + (np.arange(CONSUMER_BATCHES) < n % CONSUMER_BATCHES).astype(np.int64)
         self.counts = {kpi: np.zeros(CONSUMER_BATCHES, dtype=np.int64) for kpi in BATCH_COUNT_KPIS}
 
     def add(self, kpi: str, consumers: np.ndarray) -> None:
@@ -88,15 +88,24 @@ class BatchTallies:
             ``batch``, ``consumers``, the counts of :data:`BATCH_COUNT_KPIS` and the sums of
             :data:`BATCH_STATE_SUMS`.
         """
-        n = int(self.consumers.sum())
-        batch = consumer_batch(np.arange(n))
         frame = pd.DataFrame({"batch": np.arange(CONSUMER_BATCHES, dtype=np.int64), "consumers": self.consumers})
         for kpi in BATCH_COUNT_KPIS:
             frame[kpi] = self.counts[kpi]
         for name in BATCH_STATE_SUMS:
-            values = np.asarray(state[name], dtype=np.float64)
-            frame[name] = np.bincount(batch, weights=values, minlength=CONSUMER_BATCHES)
+            frame[name] = batch_sums(np.asarray(state[name])).astype(np.float64)
         return frame
+
+
+def batch_sums(values: np.ndarray) -> np.ndarray:
+    """Sum of ``values[i]`` over the consumers ``i`` of each batch, without an index array.
+
+    The whole rows of ``B`` consumers are summed as a ``(-1, B)`` view; the last, partial
+    row adds to the first batches.
+    """
+    whole = len(values) // CONSUMER_BATCHES * CONSUMER_BATCHES
+    sums = values[:whole].reshape(-1, CONSUMER_BATCHES).sum(axis=0, dtype=np.float64)
+    sums[: len(values) - whole] += values[whole:]
+    return sums
 
 
 def end_state(
@@ -104,16 +113,17 @@ def end_state(
 ) -> dict[str, np.ndarray]:
     """The per-consumer values of :data:`BATCH_STATE_SUMS` at the end of ``last_day``.
 
-    Reach and effective frequency read each consumer's latest and third latest sighting
+    Flags stay boolean and values in their own dtype (no full-size float copies: at the
+    whole population each copy would be 175 MB). Reach and effective frequency read each consumer's latest and third latest sighting
     days (``recent_sightings[:, 0]`` and ``[:, 2]``): within the last ``RECENT_WINDOW_DAYS``
     days, as the kernel's window counts.
     """
     floor = last_day - RECENT_WINDOW_DAYS + 1
     return {
-        "aware": np.asarray(aware, dtype=np.float64),
-        "familiar": (familiarity >= 0.5).astype(np.float64),
+        "aware": aware,
+        "familiar": familiarity >= 0.5,
         "familiarity": familiarity,
         "trust": trust,
-        "reach_28d": (recent_sightings[:, 0] >= floor).astype(np.float64),
-        "effective_frequency_28d": (recent_sightings[:, 2] >= floor).astype(np.float64),
+        "reach_28d": recent_sightings[:, 0] >= floor,
+        "effective_frequency_28d": recent_sightings[:, 2] >= floor,
     }
