@@ -28,6 +28,7 @@ from simulator.reports.sweep_report import run_sweep
 from simulator.results import RunResult
 from simulator.results.batch_means import (
     WITHIN_RUN_BATCHES,
+    WITHIN_RUN_IDENTICAL,
     WITHIN_RUN_UNPAIRED,
     batch_difference_se,
     batch_se,
@@ -140,14 +141,16 @@ def test_a_comparison_of_one_replication_has_within_run_intervals(tmp_path, tiny
         assert row["se"] > 0, kpi
         assert row["ci_low"] < row["difference"] < row["ci_high"], kpi
     assert differences.loc["mean_trust", "se_method"] == WITHIN_RUN_UNPAIRED
-    assert differences.loc["media_contacts_scaled", "se_method"] == WITHIN_RUN_UNPAIRED
+    # the plan does not change who media reaches: the same series in both runs, SE 0
+    assert differences.loc["media_contacts_scaled", "se_method"] == WITHIN_RUN_IDENTICAL
+    assert differences.loc["media_contacts_scaled", "se"] == 0.0
     # a flagship store more raises familiarity far beyond the noise of one replication
     assert differences.loc["share_familiar", "significant"]
     folder = write_comparison(result, tmp_path / "cmp")
     page = (folder / "report.html").read_text(encoding="utf-8")
     assert "the intervals are within-run estimates" in page
     stored = pd.read_parquet(folder / "differences.parquet")
-    assert set(stored["se_method"]) == {WITHIN_RUN_BATCHES, WITHIN_RUN_UNPAIRED}
+    assert set(stored["se_method"]) <= {WITHIN_RUN_BATCHES, WITHIN_RUN_UNPAIRED, WITHIN_RUN_IDENTICAL}
 
 
 def test_a_plan_against_itself_has_zero_within_run_se(tmp_path, tiny_city_path, tiny_city) -> None:

@@ -43,6 +43,9 @@ WITHIN_RUN_UNPAIRED = "within-run, unpaired"
 or (for a KPI the batches do not tally) :math:`\\sqrt{SE_{plan}^2 + SE_{base}^2}` of the
 two runs' within-run SEs, which ignores the pairing and is conservative."""
 
+WITHIN_RUN_IDENTICAL = "within-run, identical series"
+"""``se_method`` of a difference that is 0 on every day of the two runs: SE 0."""
+
 BATCH_TOTALS = (
     "test_drive_intents",
     "bookings_requested",
@@ -162,7 +165,9 @@ def within_run_difference_se(
     KPIs the ``batches`` tables tally get :func:`batch_difference_se` (method
     :data:`WITHIN_RUN_BATCHES`); the others (or all, when a run has no ``batches`` table)
     :math:`\sqrt{SE_{plan}^2 + SE_{base}^2}` of :meth:`RunResult.within_run_se`
-    (:data:`WITHIN_RUN_UNPAIRED`).
+    (:data:`WITHIN_RUN_UNPAIRED`), except that a KPI whose daily series is the same in both
+    runs (one the plan does not touch, e.g. media contacts, under common random numbers)
+    gets 0 (:data:`WITHIN_RUN_IDENTICAL`).
 
     Returns
     -------
@@ -181,6 +186,8 @@ def within_run_difference_se(
     for kpi in kpis:
         if kpi in batches:
             result[kpi] = (batches[kpi], WITHIN_RUN_BATCHES, n_batches)
+        elif _same_series(plan, baseline, kpi):
+            result[kpi] = (0.0, WITHIN_RUN_IDENTICAL, NORMAL_DEGREES)
         else:
             se = math.sqrt(plan_se.get(kpi, math.nan) ** 2 + base_se.get(kpi, math.nan) ** 2)
             result[kpi] = (se, WITHIN_RUN_UNPAIRED, NORMAL_DEGREES)
@@ -189,6 +196,17 @@ def within_run_difference_se(
 
 NORMAL_DEGREES = 1_000_000
 """Batches that make the t quantile the normal one (for the unpaired estimate)."""
+
+
+def _same_series(plan: RunResult, baseline: RunResult, kpi: str) -> bool:
+    """True when ``kpi``'s daily column (without ``_scaled``) is the same, day by day, in both runs."""
+    column = kpi.removesuffix("_scaled")
+    if column not in plan.daily.columns or column not in baseline.daily.columns:
+        return False
+    ours, theirs = _first(plan.daily), _first(baseline.daily)
+    return len(ours) == len(theirs) and bool(
+        np.array_equal(ours[column].to_numpy(), theirs[column].to_numpy(), equal_nan=True)
+    )
 
 
 def _has_batches(result: RunResult) -> bool:
