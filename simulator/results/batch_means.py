@@ -213,8 +213,8 @@ def _has_batches(result: RunResult) -> bool:
     return not result.batches.empty and {"batch", "consumers"} <= set(result.batches.columns)
 
 
-def _first(batches: pd.DataFrame) -> pd.DataFrame:
-    """The first replication's rows of a ``batches`` table."""
-    if "replication" in batches.columns:
-        return batches[batches["replication"] == batches["replication"].min()]
-    return batches
+def _first(table: pd.DataFrame) -> pd.DataFrame:
+    """The first replication's rows of a table with a ``replication`` column (all rows without one)."""
+    if "replication" in table.columns:
+        return table[table["replication"] == table["replication"].min()]
+    return table
