@@ -413,7 +413,10 @@ def compare(
         title = f"{spec.name}: difference to the baseline, mean [95 % CI], {spec.replications} paired replications"
         print_table(title, *difference_rows(result))
         if spec.replications < 2:
-            print_note("one replication gives no confidence intervals; use --replications 5 or more")
+            print_note(
+                "one replication: the intervals are within-run estimates (batch means over consumers); "
+                "use --replications 5 or more"
+            )
     console.print(f"comparison folder: {folder}", soft_wrap=True)
 
 

@@ -29,9 +29,11 @@ from simulator.model import (
     replication_seeds,
     scenario_warnings,
 )
+from simulator.model.batches import end_state
 from simulator.model.group_sums import add_at_least_by_group, add_by_group, add_squares_by_group
 from simulator.model.population import consumer_count
 from simulator.results import DAILY_COUNT_COLUMNS, TRADE_AREA_COUNTS, RunResult, build_metadata
+from simulator.results.daily_noise import add_daily_se, add_weekly_se
 from simulator.results.uncertainty import add_within_run_se, mean_se_from_moments, se_name
 
 ProgressCallback = Callable[[int, int], None]
@@ -87,6 +89,9 @@ class ReplicationOutcome:
     """Every booking: ``day``, ``consumer``, ``store_id`` (a rival's: ``rival:<id>``); see
     :meth:`simulator.model.FootprintModel.bookings`. Kept in memory for comparisons."""
 
+    batches: pd.DataFrame = dataclasses.field(default_factory=pd.DataFrame)
+    """The horizon's KPIs per batch of consumers (:func:`_batch_table`), for within-run SEs."""
+
     def daily_only(self) -> ReplicationOutcome:
         """This outcome with the daily table only (what a run kept only for its KPIs needs)."""
         empty = pd.DataFrame()
@@ -100,6 +105,7 @@ class ReplicationOutcome:
             weekly=empty,
             trade_areas=empty,
             bookings=empty,
+            batches=empty,
             diagnostics={},
             packed={},
         )
@@ -165,7 +171,9 @@ def _from_parquet_bytes(data: bytes) -> pd.DataFrame:
 
 END_STATE_BLOCK = 1 << 20
 """Consumers whose end-of-horizon familiarity and trust are computed at a time."""
-ALL_TABLES = frozenset({"daily", "stores", "zones", "cells", "rivals", "plan", "weekly", "trade_areas", "bookings"})
+ALL_TABLES = frozenset(
+    {"daily", "stores", "zones", "cells", "rivals", "plan", "weekly", "trade_areas", "bookings", "batches"}
+)
 """The tables of a :class:`ReplicationOutcome`; :func:`simulate_replication` can build fewer."""
 
 
@@ -243,6 +251,7 @@ def _outcome(
         weekly=_weekly_table(model) if "weekly" in tables else empty,
         trade_areas=trade_area_table(model) if "trade_areas" in tables else empty,
         bookings=booking_table(model) if "bookings" in tables else empty,
+        batches=_batch_table(model) if "batches" in tables else empty,
         weight=float(model.population.weight),
         mean_store_utilisation=_mean_utilisation(model.store_utilisation()),
         timings=timings,
@@ -335,6 +344,15 @@ def _centre(per_cell_value: np.ndarray, consumers: np.ndarray) -> float:
     """Consumer-weighted mean of a per-cell value over the cells with consumers (0 if none is finite)."""
     finite = np.isfinite(per_cell_value) & (consumers > 0)
     return float(np.average(per_cell_value[finite], weights=consumers[finite])) if finite.any() else 0.0
+
+
+def _batch_table(model: FootprintModel) -> pd.DataFrame:
+    """The horizon's counts and end-of-horizon sums per batch of consumers (:mod:`simulator.model.batches`)."""
+    last_day = model.day - 1
+    familiarity = model.familiarity()
+    trust = model.trust_of(np.arange(model.population.n), last_day)
+    arrays = model.consumers.arrays
+    return model.batch_tallies.table(end_state(familiarity, trust, arrays.aware, arrays.recent_sightings, last_day))
 
 
 def _weekly_table(model: FootprintModel) -> pd.DataFrame:
@@ -489,12 +507,13 @@ def assemble_result(
 ) -> RunResult:
     """One :class:`RunResult` from the outcomes of :func:`simulate_replication`, in replication order.
 
-    Adds the ``replication`` and ``seed`` columns, the ``_scaled`` twins of the counts and
+    Adds the ``replication`` and ``seed`` columns, the ``_scaled`` twins of the counts, the
+    within-run SEs of the daily and weekly rows (:mod:`simulator.results.daily_noise`) and
     the metadata; build and dynamics times are summed over the replications.
     """
     tables = {
         name: _stacked(name, seeds, outcomes)
-        for name in ("daily", "stores", "zones", "cells", "rivals", "weekly", "trade_areas", "bookings")
+        for name in ("daily", "stores", "zones", "cells", "rivals", "weekly", "trade_areas", "bookings", "batches")
     }
     weight = float(outcomes[-1].weight)
     daily = tables["daily"]
@@ -503,6 +522,8 @@ def assemble_result(
     stores = tables["stores"]
     for column in STORE_COUNT_COLUMNS:
         stores[f"{column}_scaled"] = stores[column] * weight
+    consumers = consumer_count(scenario.population.consumers, city.population_total)
+    daily = add_daily_se(daily, consumers, weight)
     rivals = tables["rivals"]
     if "bookings" in rivals.columns:
         rivals["bookings_scaled"] = rivals["bookings"] * weight
@@ -519,7 +540,7 @@ def assemble_result(
         scenario,
         seed=scenario.seed,
         replication_seeds=list(seeds),
-        consumers=consumer_count(scenario.population.consumers, city.population_total),
+        consumers=consumers,
         consumer_weight=weight,
         population_total=float(city.population_total),
         city=city.name,
@@ -538,9 +559,10 @@ def assemble_result(
         plan=outcomes[-1].plan,
         metadata=metadata,
         rivals=rivals,
-        weekly=tables["weekly"],
+        weekly=add_weekly_se(tables["weekly"]),
         trade_areas=trade_areas,
         bookings=tables["bookings"],
+        batches=tables["batches"],
     )
 
 

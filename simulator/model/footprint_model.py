@@ -40,6 +40,7 @@ import numpy as np
 
 from simulator.city import City, load_city
 from simulator.config import Scenario, load_scenario
+from simulator.model.batches import BatchTallies
 from simulator.model.closed_forms import conversion_probability, online_conversion_probability
 from simulator.model.consumers import Consumers
 from simulator.model.dynamics import (
@@ -178,6 +179,8 @@ class FootprintModel(mesa.Model):
         self.cell_test_drives = np.zeros(n_cells, dtype=np.int64)
         self.cell_purchases = np.zeros(n_cells, dtype=np.int64)
         self.rival_bookings = np.zeros(len(self.rivals), dtype=np.int64)
+        self.batch_tallies = BatchTallies(self.population.n)
+        """The horizon's counts per batch of consumers (:mod:`simulator.model.batches`)."""
         self.cumulative_purchases = 0
         self.booking_log: list[tuple[int, np.ndarray, np.ndarray]] = []
         """Each day's bookings: (day, consumers, destination), the destination a brand store's
@@ -256,6 +259,8 @@ class FootprintModel(mesa.Model):
             np.add.at(self.cell_purchases, home_cell[served[bought]], 1)
         if len(online):
             np.add.at(self.cell_purchases, home_cell[online[online_bought]], 1)
+        if len(intents) or len(served) or len(lost) or len(online):
+            self._tally_batches(intents, served, served[bought], lost, online, online[online_bought])
 
         purchases = int(bought.sum()) + int(online_bought.sum())
         self.cumulative_purchases += purchases
@@ -281,6 +286,25 @@ class FootprintModel(mesa.Model):
         self.running = self.day < self.horizon_days
         if self.datacollector is not None:
             self.datacollector.collect(self)
+
+    def _tally_batches(
+        self,
+        intents: np.ndarray,
+        served: np.ndarray,
+        bought: np.ndarray,
+        lost: np.ndarray,
+        online: np.ndarray,
+        bought_online: np.ndarray,
+    ) -> None:
+        """Count the day's events per batch of consumers (the routed intents are counted by :meth:`_route_intents`)."""
+        tallies = self.batch_tallies
+        tallies.add("test_drive_intents", intents)
+        tallies.add("test_drives", served)
+        tallies.add("bookings_lost", lost)
+        tallies.add("online_orders", online)
+        tallies.add("purchases", bought)
+        tallies.add("purchases", bought_online)
+        tallies.add("purchases_direct", bought_online)
 
     def _serve(self, day: int, nobody: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Every store serves its queue (Mesa's ``serve`` on each agent): the day's test drives and lost bookings.
@@ -339,6 +363,7 @@ class FootprintModel(mesa.Model):
         if not self.choice.any_site:
             status[intents] = IN_MARKET
             counts["bookings_no_store"] = len(intents)
+            self.batch_tallies.add("bookings_no_store", intents)
             return counts
         choices = self.choice.choose(
             intents, lambda stream: counter_uniforms(int(self.kernel_key), day, stream, intents)
@@ -356,6 +381,12 @@ class FootprintModel(mesa.Model):
             destination = np.where(to_brand, choices.store, -1 - choices.rival)[booked]
             self.booking_log.append((day, intents[booked], destination.astype(np.int64)))
         np.add.at(self.cell_bookings, self.population.home_cell[intents[to_brand]], 1)
+        for kpi, chosen in (
+            ("bookings_requested", to_brand),
+            ("bookings_to_rivals", to_rival),
+            ("intents_no_visit", no_visit),
+        ):
+            self.batch_tallies.add(kpi, intents[chosen])
         counts.update(
             bookings_requested=int(to_brand.sum()),
             bookings_to_rivals=int(to_rival.sum()),

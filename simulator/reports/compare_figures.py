@@ -39,6 +39,7 @@ from simulator.reports.figures import (
     thousands_formatter,
     time_axis,
 )
+from simulator.results.daily_noise import daily_band
 
 BASELINE_COLOUR = "#333333"
 PLAN_COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#17becf", "#8c564b", "#e377c2", "#bcbd22")
@@ -218,7 +219,9 @@ def funnel_comparison_figure(result: ComparisonResult) -> Figure:
             mean, low, high = _mean_band(wide)
             width = 2.0 if name == result.baseline else 1.6
             axis.plot(mean.index, mean * factor, color=colours[name], linewidth=width, label=name)
-            if wide.shape[1] > 1:
+            if wide.shape[1] == 1:  # one replication: the rows' within-run SEs
+                _x, _mean, low, high, _n = daily_band(daily[daily["plan"] == name], column, x_column, rolling)
+            if bool((high > low).any()):
                 axis.fill_between(mean.index, low * factor, high * factor, color=colours[name], alpha=0.15, linewidth=0)
         axis.set_title(title, fontsize=10)
         if kind != "index":
@@ -234,7 +237,8 @@ def funnel_comparison_figure(result: ComparisonResult) -> Figure:
     ]
     figure.legend(handles=handles, loc="outside lower center", ncol=min(len(handles), 5), fontsize=9, frameon=False)
     figure.suptitle(
-        f"Funnel over time by plan: mean of {result.spec.replications} replications with 95 % confidence bands; "
+        f"Funnel over time by plan: mean of {result.spec.replications} replications with 95 % confidence bands"
+        f"{' (±1.96 within-run SE)' if result.spec.replications == 1 else ''}; "
         f"daily counts are {ROLLING_DAYS}-day rolling means scaled to the population",
         fontsize=11,
     )

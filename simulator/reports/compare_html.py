@@ -419,8 +419,13 @@ def _headline_section(result: ComparisonResult, figure_paths: Mapping[str, Path]
     note_single = (
         ""
         if result.spec.replications >= 2
-        else '<p class="note"><b>One replication:</b> there are no confidence intervals. Run with --replications 5 or more '
-        "to see which differences are real.</p>"
+        else '<p class="note"><b>One replication:</b> the intervals are within-run estimates. Counts, shares and mean '
+        "familiarity: batch means, the differences of 32 batches of consumers (every 32nd consumer) between plan "
+        "and baseline under common random numbers; mean trust: the two runs' within-run SEs combined as if "
+        "independent; a result the plan leaves unchanged day by day (media contacts): 0. Word of mouth and "
+        "queues tie consumers together, so these are approximations "
+        '(docs/model.md, section "Monte-Carlo error"); run with --replications 5 or more for intervals that include '
+        "everything that varies between seeds.</p>"
     )
     return [
         "<section><h2>Headline: difference to the baseline</h2>",

@@ -15,8 +15,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from simulator.reports.derived import replication_means_of, store_totals_of
 from simulator.reports.figures import display_label, time_axis
-from simulator.results import RunResult, replication_means, store_totals
+from simulator.results import RunResult
 from simulator.results.uncertainty import count_se, replication_se
 
 FUNNEL_COUNTS = (
@@ -114,7 +115,7 @@ def rival_bookings(result: RunResult) -> tuple[pd.DataFrame, pd.DataFrame]:
     )
     per_showroom["is_brand"] = False
     weight = result.consumer_weight if value == "bookings_scaled" else 1.0
-    own = store_totals(result.stores, result.plan)
+    own = store_totals_of(result.stores, result.plan)
     own_stores = pd.DataFrame(
         {
             "id": own["store_id"].astype(str),
@@ -167,7 +168,7 @@ def zone_access(result: RunResult, zone_frame: Any = None) -> pd.DataFrame:
     zones = result.zones
     if zones.empty or "nearest_store_km" not in zones.columns:
         return pd.DataFrame()
-    means = replication_means(zones, "zone_id")
+    means = replication_means_of(zones, "zone_id")
     if zone_frame is not None:
         names = pd.DataFrame(zone_frame.drop(columns=zone_frame.geometry.name, errors="ignore"))
         names = names[[c for c in ("zone_id", "name", "name_en") if c in names.columns]].copy()

@@ -45,6 +45,7 @@ from simulator.reports.market_data import (
     zone_access,
 )
 from simulator.results import RunResult
+from simulator.results.daily_noise import daily_band
 
 RIVAL_COLOUR = "#7f7f7f"
 """Colour of rival showrooms (maps) and of rival bars without a brand colour."""
@@ -327,10 +328,15 @@ def launch_rush_figure(daily: pd.DataFrame, plan: pd.DataFrame, *, capacity_in_p
     x = window[x_column]
     figure = new_figure(12.0, 6.4)
     axis_flow, axis_queue = figure.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [1.2, 1.0]})
-    if "bookings_requested" in window.columns:
-        axis_flow.plot(x, window["bookings_requested"], color=LINE_COLOUR, linewidth=1.6, label="bookings requested")
-    if "test_drives" in window.columns:
-        axis_flow.plot(x, window["test_drives"], color="#1e8449", linewidth=1.6, label="test drives")
+    for name, colour, label in (
+        ("bookings_requested", LINE_COLOUR, "bookings requested"),
+        ("test_drives", "#1e8449", "test drives"),
+    ):
+        if name in window.columns:
+            axis_flow.plot(x, window[name], color=colour, linewidth=1.6, label=label)
+            low, high = _launch_band(daily, window, name)
+            if low is not None:
+                axis_flow.fill_between(x, low, high, color=colour, alpha=0.15, linewidth=0)
     capacity = _capacity_by_day(plan, window["day"]) if capacity_in_people else None
     if capacity is not None:
         axis_flow.step(
@@ -370,6 +376,24 @@ def launch_rush_figure(daily: pd.DataFrame, plan: pd.DataFrame, *, capacity_in_p
         axis_queue.set_xlabel("day", fontsize=9)
     figure.suptitle(f"The launch rush: the first {len(window)} days (daily values, {unit})", fontsize=11)
     return figure
+
+
+def _launch_band(daily: pd.DataFrame, window: pd.DataFrame, name: str) -> tuple[Any, Any]:
+    """The 95 % band (±1.96 SE, :func:`simulator.results.daily_noise.daily_band`) of a launch-window series.
+
+    ``(None, None)`` when the daily table has no SE for it and a single replication.
+    """
+    column = f"{name}_scaled" if f"{name}_scaled" in daily.columns else name
+    rows = daily[daily["day"].isin(window["day"])]
+    if (
+        rows.empty
+        or ("replication" not in rows.columns)
+        or (rows["replication"].nunique() < 2 and f"{column}_se" not in rows.columns)
+    ):
+        return None, None
+    _x, _mean, low, high, _n = daily_band(rows, column, "day")
+    days = window["day"].to_numpy()
+    return low.reindex(days).clip(lower=0).to_numpy(), high.reindex(days).to_numpy()
 
 
 # --------------------------------------------------------------------------- saving

@@ -26,6 +26,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
 from simulator.reports.cell_raster import CellPainter, cell_raster
+from simulator.reports.derived import prime, replication_means_of, store_totals_of
 from simulator.reports.figure_pool import FigureRendering
 from simulator.reports.figures import (
     FORMAT_STYLES,
@@ -34,6 +35,7 @@ from simulator.reports.figures import (
     ROLLING_DAYS,
     FigureJob,
     display_label,
+    fixed_grid_margins,
     font_kwargs,
     format_style,
     new_figure,
@@ -52,7 +54,8 @@ from simulator.reports.maps import (
     zoom_on_stores,
 )
 from simulator.reports.market_figures import market_figure_jobs, save_market_figures
-from simulator.results import FIGURES_DIR, RunResult, replication_means, store_totals
+from simulator.results import FIGURES_DIR, RunResult
+from simulator.results.daily_noise import daily_band
 
 MAP_COLOURMAP = "viridis"
 """Colour map of the familiarity map."""
@@ -71,16 +74,6 @@ FunnelPanel = tuple[str, list[FunnelLine], str]
 
 
 # --------------------------------------------------------------------------- funnel
-
-
-def _replication_band(
-    daily: pd.DataFrame, column: str, x_column: str, rolling: int | None
-) -> tuple[pd.Index, pd.Series, pd.Series, pd.Series, int]:
-    """Mean, min and max over replications of one daily column (optionally a trailing rolling mean)."""
-    wide = daily.pivot_table(index=x_column, columns="replication", values=column, aggfunc="mean").sort_index()
-    if rolling:
-        wide = wide.rolling(rolling, min_periods=1).mean()
-    return wide.index, wide.mean(axis=1), wide.min(axis=1), wide.max(axis=1), wide.shape[1]
 
 
 def _funnel_panels(columns: Iterable[str]) -> list[FunnelPanel]:
@@ -113,7 +106,7 @@ def _funnel_panels(columns: Iterable[str]) -> list[FunnelPanel]:
 
 
 def _draw_funnel_panel(axis: Any, frame: pd.DataFrame, panel: FunnelPanel, x_column: str, is_scaled: bool) -> None:
-    """One panel: mean line and min-max band over replications of each series, axes by kind."""
+    """One panel: mean line and 95 % band (±1.96 SE) of each series, axes by kind."""
     title, lines, kind = panel
     rolling = ROLLING_DAYS if kind == "rate" else None
     if kind in ("rate", "cumulative") and not frame[[c for c, _l, _s in lines]].to_numpy().any():
@@ -130,11 +123,11 @@ def _draw_funnel_panel(axis: Any, frame: pd.DataFrame, panel: FunnelPanel, x_col
         )
     factor = 100.0 if kind == "share" else 1.0
     for column, label, style in lines:
-        x, mean, low, high, n = _replication_band(frame, column, x_column, rolling)
+        x, mean, low, high, _n = daily_band(frame, column, x_column, rolling)
         colour = LINE_COLOUR if style == "-" else "#b03a2e"
         axis.plot(x, mean * factor, color=colour, linestyle=style, linewidth=1.6, label=label)
-        if n > 1:
-            axis.fill_between(x, low * factor, high * factor, color=colour, alpha=0.2, linewidth=0)
+        if bool((high > low).any()):
+            axis.fill_between(x, low.clip(lower=0) * factor, high * factor, color=colour, alpha=0.2, linewidth=0)
     axis.set_title(title, fontsize=10)
     axis.grid(True, alpha=0.3)
     axis.set_ylim(bottom=0)
@@ -158,8 +151,9 @@ def funnel_figure(daily: pd.DataFrame) -> Figure:
     28 days), all in %; mean trust (0-1); test-drive bookings requested, test drives,
     bookings lost (and bookings finding no open store), purchases per day, scaled to the
     real population (``_scaled`` columns) as 7-day trailing rolling means; cumulative
-    purchases. With several replications each panel shows the mean as a line and the
-    min-max range over replications as a band.
+    purchases. Each panel shows the mean over replications as a line and its 95 % band,
+    ±1.96 SE (:func:`simulator.results.daily_noise.daily_band`: the spread over
+    replications, or with one replication the rows' within-run ``_se``).
 
     Parameters
     ----------
@@ -180,8 +174,9 @@ def funnel_figure(daily: pd.DataFrame) -> Figure:
     is_scaled = any(c.endswith("_scaled") for c in frame.columns)
 
     n_rows = max(1, math.ceil(len(panels) / FUNNEL_COLUMNS))
-    figure = new_figure(13.0, 3.0 * n_rows + 0.8)
+    figure = new_figure(13.0, 3.0 * n_rows + 0.8, constrained=False)
     axes = figure.subplots(n_rows, FUNNEL_COLUMNS, sharex=True, squeeze=False)
+    fixed_grid_margins(figure, n_rows, FUNNEL_COLUMNS)
     for index, axis in enumerate(axes.flat):
         if index >= len(panels):
             axis.set_visible(False)
@@ -197,9 +192,9 @@ def funnel_figure(daily: pd.DataFrame) -> Figure:
         if axis.get_visible():
             axis.xaxis.set_tick_params(labelbottom=True)
     band_note = (
-        f"line: mean of {n_replications} replications, band: min–max over replications"
+        f"line: mean of {n_replications} replications, band: ±1.96 SE over replications"
         if n_replications > 1
-        else "one replication"
+        else "band: ±1.96 within-run SE"
     )
     scale_note = "counts scaled to the real population" if is_scaled else "counts in simulated consumers"
     figure.suptitle(
@@ -292,7 +287,7 @@ def stores_figure(stores: pd.DataFrame, plan: pd.DataFrame, *, consumer_weight: 
     -------
     matplotlib.figure.Figure
     """
-    totals = store_totals(stores, plan).sort_values("bookings_requested", ascending=True, kind="stable")
+    totals = store_totals_of(stores, plan).sort_values("bookings_requested", ascending=True, kind="stable")
     n_stores = len(totals)
     figure = new_figure(12.0, max(3.0, 0.38 * n_stores + 1.8))
     axis_bookings, axis_utilisation = figure.subplots(1, 2, sharey=True, gridspec_kw={"width_ratios": [2.2, 1.0]})
@@ -321,7 +316,7 @@ def _familiarity_areas(
         key, areas, results, use_cells = "cell_id", cells, cell_results, True
     else:
         key, areas, results, use_cells = "zone_id", zones, zone_results, False
-    means = replication_means(results, key) if "replication" in results.columns else results.copy()
+    means = replication_means_of(results, key) if "replication" in results.columns else results.copy()
     areas = areas.assign(**{key: areas[key].astype(str)})
     means = means.assign(**{key: means[key].astype(str)})
     return areas.merge(means[[key, "mean_familiarity"]], on=key, how="left"), use_cells
@@ -533,4 +528,5 @@ def start_figures(
     folder = Path(out_dir) / FIGURES_DIR
     folder.mkdir(parents=True, exist_ok=True)
     jobs = run_figure_jobs(result, folder, zone_gdf, cell_gdf) + market_figure_jobs(result, folder, zone_gdf)
+    prime(result)  # the workers inherit the derived tables instead of each computing them
     return FigureRendering(jobs, workers)

@@ -18,6 +18,7 @@ from typing import Any
 
 import pandas as pd
 
+from simulator.reports.derived import replication_means_of, store_totals_of
 from simulator.reports.figures import (
     format_number,
 )
@@ -33,7 +34,7 @@ from simulator.reports.market_report import access_section, market_sections
 from simulator.reports.noise import format_se, rank_labels, ranking_line, ranking_note, value_with_se
 from simulator.reports.trade_area_html import catchment_section
 from simulator.reports.webmap import run_map_section
-from simulator.results import RunResult, replication_means, store_totals
+from simulator.results import RunResult
 
 RANKING_KPI = ("bookings_requested", "test-drive bookings requested")
 """The per-store KPI the report ranks stores by (and marks ≈ within noise), with its label."""
@@ -91,7 +92,7 @@ def summary_rows(result: RunResult) -> list[tuple[str, str]]:
 def _ranked_stores(result: RunResult) -> pd.DataFrame:
     """Per-store totals in ranking order with ``_rank`` texts (``"2 ≈"``) and ``_marked`` flags."""
     kpi = RANKING_KPI[0]
-    totals = store_totals(result.stores, result.plan)
+    totals = store_totals_of(result.stores, result.plan)
     if totals.empty or kpi not in totals.columns:
         return totals.assign(_rank=[], _marked=[])
     totals = totals.sort_values(kpi, ascending=False, kind="stable").reset_index(drop=True)
@@ -229,7 +230,7 @@ def _stores_table(result: RunResult) -> tuple[str, int]:
 
 
 def _zones_table(result: RunResult, zone_frame: Any = None) -> str:
-    means = replication_means(result.zones, "zone_id")
+    means = replication_means_of(result.zones, "zone_id")
     if zone_frame is not None:
         names = pd.DataFrame(zone_frame.drop(columns=zone_frame.geometry.name))
         names = names[[c for c in ("zone_id", "name", "name_en") if c in names.columns]].copy()

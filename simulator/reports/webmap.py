@@ -32,9 +32,10 @@ import pandas as pd
 
 from simulator.city import City, line_frame, station_frame
 from simulator.config import FootprintError
+from simulator.reports.derived import replication_means_of, store_totals_of
 from simulator.reports.html import escape_html
 from simulator.reports.webmap_geometry import QUANTUM, GeoJsonLayer, Quantiser, simplified_wgs84
-from simulator.results import RunResult, replication_means, store_totals
+from simulator.results import RunResult
 
 __all__ = [
     "MAP_ELEMENT_ID",
@@ -192,8 +193,8 @@ def _city_of(result: RunResult) -> City:
 
 def _plan_entry(name: str, result: RunResult, base: Mapping[str, Any]) -> dict[str, Any]:
     """One plan's values: districts, cells, weekly familiarity, stores and rivals."""
-    zones = replication_means(result.zones, "zone_id").set_index("zone_id")
-    cells = replication_means(result.cells, "cell_id").set_index("cell_id") if len(result.cells) else pd.DataFrame()
+    zones = replication_means_of(result.zones, "zone_id").set_index("zone_id")
+    cells = replication_means_of(result.cells, "cell_id").set_index("cell_id") if len(result.cells) else pd.DataFrame()
     entry: dict[str, Any] = {"name": name, "districts": {}, "cells": {}}
     for key, _label, column, decimals in METRICS[1:]:
         entry["districts"][key] = _quantised(_aligned(zones, column, base["districts"]["ids"]), decimals)
@@ -233,7 +234,7 @@ def _stores(result: RunResult) -> list[dict[str, Any]]:
     if result.plan.empty:
         return []
     weight = result.consumer_weight
-    totals = store_totals(result.stores, result.plan).set_index("store_id")
+    totals = store_totals_of(result.stores, result.plan).set_index("store_id")
     stores = []
     for row in result.plan.to_dict("records"):
         total = totals.loc[row["store_id"]] if row["store_id"] in totals.index else pd.Series(dtype=float)

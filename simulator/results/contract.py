@@ -34,13 +34,13 @@ from simulator.results.uncertainty import (
 SCHEMA_VERSION = 1
 """Version of the run-folder layout written into ``metadata.json``."""
 
-TABLE_NAMES = ("daily", "stores", "zones", "cells", "plan", "rivals", "weekly", "trade_areas")
+TABLE_NAMES = ("daily", "stores", "zones", "cells", "plan", "rivals", "weekly", "trade_areas", "batches")
 """Tables of a run folder, each stored as ``<name>.parquet``."""
 
-OPTIONAL_TABLES = ("cells", "rivals", "weekly", "trade_areas")
+OPTIONAL_TABLES = ("cells", "rivals", "weekly", "trade_areas", "batches")
 """Tables that may be empty without columns (no cells kept; no rival showrooms; no weekly
-snapshots; no trade areas); a run folder written before ``rivals``, ``weekly`` or
-``trade_areas`` existed reads them as empty."""
+snapshots; no trade areas; no consumer batches); a run folder written before ``rivals``,
+``weekly``, ``trade_areas`` or ``batches`` existed reads them as empty."""
 
 SUMMARY_TABLES = ("summary", "store_summary", "zone_summary", "trade_area_summary")
 """Derived tables of a run folder (``<name>.parquet``), written for readers of the files and
@@ -181,6 +181,7 @@ REQUIRED_COLUMNS: dict[str, tuple[str, ...]] = {
         "bookings",
         "bookings_scaled",
     ),
+    "batches": ("replication", "seed", "batch", "consumers"),
     "weekly": (
         "replication",
         "seed",
@@ -283,6 +284,10 @@ class RunResult:
     bookings : pandas.DataFrame
         Every booking (``replication``, ``seed``, ``day``, ``consumer``, ``store_id``), kept
         in memory for the transfers of a comparison; not written to the run folder.
+    batches : pandas.DataFrame
+        Per replication and batch of consumers (``i mod 32``): the horizon's counts and the
+        end-of-horizon sums (:mod:`simulator.model.batches`); the batch-means SE of a
+        comparison's differences with one replication reads it (empty in older folders).
     metadata : dict
         JSON-serialisable run description: see :func:`build_metadata`.
     """
@@ -295,6 +300,7 @@ class RunResult:
     metadata: dict[str, Any]
     rivals: pd.DataFrame = dataclasses.field(default_factory=pd.DataFrame)
     weekly: pd.DataFrame = dataclasses.field(default_factory=pd.DataFrame)
+    batches: pd.DataFrame = dataclasses.field(default_factory=pd.DataFrame)
     trade_areas: pd.DataFrame = dataclasses.field(default_factory=pd.DataFrame)
     bookings: pd.DataFrame = dataclasses.field(default_factory=pd.DataFrame)
 

@@ -199,7 +199,7 @@ def read_run(run_dir: str | os.PathLike[str]) -> RunResult:
     tables = {}
     for name in TABLE_NAMES:
         table_path = folder / f"{name}.parquet"
-        if not table_path.is_file() and name in ("rivals", "weekly", "trade_areas"):
+        if not table_path.is_file() and name in ("rivals", "weekly", "trade_areas", "batches"):
             tables[name] = pd.DataFrame()
             continue
         if not table_path.is_file():

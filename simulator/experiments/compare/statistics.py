@@ -15,6 +15,7 @@ import pandas as pd
 from scipy import stats
 
 from simulator.experiments.compare.spec import ComparisonSpec, PlanSpec
+from simulator.results.batch_means import batch_interval
 
 CONFIDENCE_LEVEL = 0.95
 """Two-sided level of every confidence interval of a comparison."""
@@ -85,6 +86,7 @@ DIFFERENCE_COLUMNS = (
     "relative_difference",
     "std",
     "se",
+    "se_method",
     "ci_low",
     "ci_high",
     "se_unpaired",
@@ -95,9 +97,13 @@ DIFFERENCE_COLUMNS = (
 
 
 def difference_table(
-    spec: ComparisonSpec, kpis: Mapping[str, pd.DataFrame], labels: pd.DataFrame, confidence: float = CONFIDENCE_LEVEL
+    spec: ComparisonSpec,
+    kpis: Mapping[str, pd.DataFrame],
+    labels: pd.DataFrame,
+    confidence: float = CONFIDENCE_LEVEL,
+    within: Mapping[str, Mapping[str, tuple[float, str, int]]] | None = None,
 ) -> pd.DataFrame:
-    """Paired differences of every non-baseline plan to the baseline, per KPI.
+    r"""Paired differences of every non-baseline plan to the baseline, per KPI.
 
     Parameters
     ----------
@@ -107,6 +113,11 @@ def difference_table(
     labels : pandas.DataFrame
         ``label`` and ``unit`` by KPI.
     confidence : float
+    within : mapping, optional
+        With one replication: per plan, per KPI, the within-run SE of the difference, its
+        ``se_method`` and the number ``B`` of consumer batches
+        (:func:`simulator.results.batch_means.within_run_difference_se`); the interval is then :math:`\Delta \pm t_{(1+c)/2,\,B-1}\,SE` with ``B`` the
+        consumer batches. Without it a single replication has no SE.
 
     Returns
     -------
@@ -114,13 +125,14 @@ def difference_table(
         Columns ``plan``, ``plan_slug``, ``baseline``, ``kpi``, ``label``, ``unit``,
         ``plan_mean``, ``baseline_mean``, ``difference`` (mean of ``d_r``),
         ``relative_difference`` (``difference / baseline_mean``), ``std``, ``se``,
+        ``se_method`` (``replications``, or with one replication the within-run method),
         ``ci_low``, ``ci_high``, ``se_unpaired`` (``sqrt(s_x^2/R + s_b^2/R)``: what
         the standard error would be with independent seeds), ``n_replications`` and
         ``significant`` (the interval excludes 0).
     """
     reference = kpis[spec.baseline.name]
     rows = [
-        _difference_row(spec, plan, kpi, kpis[plan.name], reference, labels, confidence)
+        _difference_row(spec, plan, kpi, kpis[plan.name], reference, labels, confidence, (within or {}).get(plan.name))
         for plan in spec.plans[1:]
         for kpi in reference.columns
     ]
@@ -135,12 +147,18 @@ def _difference_row(
     reference: pd.DataFrame,
     labels: pd.DataFrame,
     confidence: float,
+    within: Mapping[str, tuple[float, str, int]] | None = None,
 ) -> dict[str, Any]:
     """One row of :func:`difference_table`: a plan's paired difference to the baseline on one KPI."""
     x = values[kpi].to_numpy(dtype=float)
     b = reference.loc[values.index, kpi].to_numpy(dtype=float)
     paired = paired_interval(x - b, confidence)
     n = len(x)
+    method = "replications" if n >= 2 else ""
+    if n == 1 and within is not None and kpi in within:
+        se, method, batches = within[kpi]
+        low, high = batch_interval(paired["mean"], se, confidence, batches)
+        paired = {**paired, "se": se, "ci_low": low, "ci_high": high}
     baseline_mean = float(b.mean())
     return {
         "plan": plan.name,
@@ -154,6 +172,7 @@ def _difference_row(
         "relative_difference": paired["mean"] / baseline_mean if baseline_mean != 0 else math.nan,
         "std": paired["std"],
         "se": paired["se"],
+        "se_method": method,
         "ci_low": paired["ci_low"],
         "ci_high": paired["ci_high"],
         "se_unpaired": math.sqrt(x.var(ddof=1) / n + b.var(ddof=1) / n) if n >= 2 else math.nan,
@@ -163,8 +182,8 @@ def _difference_row(
 
 
 def is_significant(paired: Mapping[str, float]) -> bool:
-    """True when a :func:`paired_interval` excludes 0 (which needs two replications or more)."""
-    return bool(paired["n"] >= 2 and (paired["ci_low"] > 0 or paired["ci_high"] < 0))
+    """True when a :func:`paired_interval` excludes 0 (two replications or more, or a within-run interval)."""
+    return bool(paired["ci_low"] > 0 or paired["ci_high"] < 0)
 
 
 def label_and_unit(labels: pd.DataFrame, kpi: str) -> dict[str, Any]:

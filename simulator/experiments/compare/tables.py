@@ -49,6 +49,7 @@ from simulator.results import (
     utc_now_iso,
 )
 from simulator.results.aggregates import with_scaled_counts
+from simulator.results.batch_means import within_run_difference_se
 from simulator.results.uncertainty import order_se_columns, replication_se, se_name
 
 
@@ -95,7 +96,7 @@ def aggregate(
         ignore_index=True,
     )
     labels = plans.drop_duplicates("kpi").set_index("kpi")[["label", "unit"]]
-    differences = difference_table(spec, kpis, labels, confidence)
+    differences = difference_table(spec, kpis, labels, confidence, _within_run(spec, runs, kpis))
     daily = pd.concat([with_plan(runs[plan.name].daily, plan) for plan in spec.plans], ignore_index=True)
     stores = _stores_table(spec, runs)
     zones = _zones_table(spec, runs, city, confidence)
@@ -136,6 +137,21 @@ def _transfers_table(spec: ComparisonSpec, runs: Mapping[str, RunResult]) -> pd.
         if plan is not spec.baseline
     ]
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def _within_run(
+    spec: ComparisonSpec, runs: Mapping[str, RunResult], kpis: Mapping[str, pd.DataFrame]
+) -> dict[str, dict[str, tuple[float, str, int]]] | None:
+    """With one replication, each plan's within-run SE of its differences to the baseline (else None)."""
+    baseline = runs[spec.baseline.name]
+    if baseline.n_replications != 1:
+        return None
+    columns = list(kpis[spec.baseline.name].columns)
+    return {
+        plan.name: within_run_difference_se(runs[plan.name], baseline, columns)
+        for plan in spec.plans[1:]
+        if runs[plan.name].n_replications == 1
+    }
 
 
 def _stores_table(spec: ComparisonSpec, runs: Mapping[str, RunResult]) -> pd.DataFrame:
