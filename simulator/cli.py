@@ -23,6 +23,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
+from simulator.cli_calibrate import calibrate_command
 from simulator.config import FootprintError, default_scenario_path
 
 DEFAULT_SCENARIO = default_scenario_path()
@@ -524,6 +525,9 @@ def city_build(
         markup=False,
         soft_wrap=True,
     )
+
+
+app.command(name="calibrate")(domain_errors(calibrate_command))  # footprint calibrate (cli_calibrate.py)
 
 
 def main() -> None:

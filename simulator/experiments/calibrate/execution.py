@@ -124,7 +124,9 @@ class CalibrationResult:
 class _Runner:
     """Runs the simulations of a calibration, taking finished ones from the journal."""
 
-    def __init__(self, evaluate: Callable, folder: Path, spec: ExecutorSpec, total: int, progress: ProgressCallback | None):
+    def __init__(
+        self, evaluate: Callable, folder: Path, spec: ExecutorSpec, total: int, progress: ProgressCallback | None
+    ):
         self.evaluate, self.folder, self.spec, self.total, self.progress = evaluate, folder, spec, total, progress
         self.done = self.reused = self.executed = 0
         self.run_seconds = 0.0
@@ -267,7 +269,9 @@ def _fit(calibration: Calibration, runner: _Runner, points: int) -> tuple[Any, .
         else:
             units, share = next_wave(emulator, observation, count, method.implausibility, seed, generation)
             notes.append(f"wave {generation + 1}: {share:.1%} of the parameter space not ruled out")
-        tasks = _tasks(calibration, generation, units, generation_seeds(calibration.root_seed, generation, method.replications))
+        tasks = _tasks(
+            calibration, generation, units, generation_seeds(calibration.root_seed, generation, method.replications)
+        )
         values = runner.run(tasks, labels)
         simulated.append(_simulation_rows(tasks, values, labels))
         per_point = transform(values, logs).reshape(count, method.replications, len(labels)).mean(axis=1)

@@ -99,13 +99,17 @@ def prepare_folder(folder: Path, manifest: Mapping[str, Any]) -> Path:
         existing = _read_record(path)
         if existing.get("fingerprint") != manifest["fingerprint"]:
             old = existing.get("identity") or {}
-            differing = [k for k in manifest["identity"] if _canonical(old.get(k)) != _canonical(manifest["identity"][k])]
+            differing = [
+                k for k in manifest["identity"] if _canonical(old.get(k)) != _canonical(manifest["identity"][k])
+            ]
             raise ResultsError(
                 f"{folder}: holds a different calibration (it differs in: {', '.join(differing) or 'its definition'}); "
                 "results are never mixed: use another --out or remove the folder"
             )
     elif folder.is_dir() and any(p.name != SIMULATIONS_DIR for p in folder.iterdir()):
-        raise ResultsError(f"{folder}: exists and is not a calibration folder (no {CALIBRATION_FILE}); use another --out")
+        raise ResultsError(
+            f"{folder}: exists and is not a calibration folder (no {CALIBRATION_FILE}); use another --out"
+        )
     simulations = folder / SIMULATIONS_DIR
     simulations.mkdir(parents=True, exist_ok=True)
     for leftover in simulations.glob(".*.tmp"):

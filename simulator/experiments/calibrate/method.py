@@ -30,6 +30,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 POOL_SIZE = 4096
 """Candidate points per wave from which the non-implausible ones are taken."""
@@ -99,6 +100,12 @@ class Emulator:
 
     @classmethod
     def fit(cls, points: np.ndarray, outputs: np.ndarray, seed: int) -> Emulator:
+        """Fit the emulators (one thread: deterministic and not slowed by a busy machine)."""
+        with threadpool_limits(limits=1):  # small matrices: threads only contend (and may reorder sums)
+            return cls._fit(points, outputs, seed)
+
+    @classmethod
+    def _fit(cls, points: np.ndarray, outputs: np.ndarray, seed: int) -> Emulator:
         from sklearn.exceptions import ConvergenceWarning
         from sklearn.gaussian_process import GaussianProcessRegressor
         from sklearn.gaussian_process.kernels import RBF, ConstantKernel, WhiteKernel
@@ -172,7 +179,8 @@ def next_wave(
     """
     dims = emulator.length_scales().shape[1]
     pool = latin_hypercube(dims, max(POOL_SIZE, 20 * count), seed, generation)
-    measure = observation.implausibility(emulator, pool)
+    with threadpool_limits(limits=1):
+        measure = observation.implausibility(emulator, pool)
     kept = np.flatnonzero(measure <= cutoff)
     share = kept.size / pool.shape[0]
     if kept.size >= count:
@@ -189,6 +197,13 @@ def sample_posterior(
     The walkers start at the best points of a Latin hypercube pool (by posterior density)
     with a little jitter; ``BURN_STEPS`` steps are dropped and every ``THIN``-th kept.
     """
+    with threadpool_limits(limits=1):
+        return _sample_posterior(emulator, observation, samples, seed)
+
+
+def _sample_posterior(
+    emulator: Emulator, observation: Observation, samples: int, seed: int
+) -> tuple[np.ndarray, np.ndarray, float]:
     import emcee
 
     dims = emulator.length_scales().shape[1]
@@ -198,9 +213,7 @@ def sample_posterior(
     start = pool[np.argsort(-density, kind="stable")[:walkers]]
     rng = np.random.default_rng([int(seed), 10_001])
     start = np.clip(start + rng.normal(0.0, 0.01, start.shape), 1e-6, 1 - 1e-6)
-    sampler = emcee.EnsembleSampler(
-        walkers, dims, lambda u: observation.log_posterior(emulator, u), vectorize=True
-    )
+    sampler = emcee.EnsembleSampler(walkers, dims, lambda u: observation.log_posterior(emulator, u), vectorize=True)
     sampler.random_state = np.random.RandomState(int(seed) % 2**32).get_state()
     steps = BURN_STEPS + THIN * math.ceil(samples / walkers)
     sampler.run_mcmc(start, steps, progress=False)

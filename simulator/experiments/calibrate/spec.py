@@ -49,9 +49,14 @@ class MethodSpec(FrozenModel):
         ),
     )
     simulations: Integer = Field(
-        default=120, ge=8, le=MAX_DESIGN_SAMPLES, description="Budget: simulations over all waves (points x replications)."
+        default=120,
+        ge=8,
+        le=MAX_DESIGN_SAMPLES,
+        description="Budget: simulations over all waves (points x replications).",
     )
-    waves: Integer = Field(default=3, ge=1, le=10, description="Waves (generations) of simulations; the first is half the budget.")
+    waves: Integer = Field(
+        default=3, ge=1, le=10, description="Waves (generations) of simulations; the first is half the budget."
+    )
     replications: Integer = Field(
         default=1, ge=1, le=MAX_REPLICATIONS, description="Simulations per parameter point, each with its own seed."
     )
@@ -63,7 +68,9 @@ class MethodSpec(FrozenModel):
     )
     posterior_samples: Integer = Field(default=2000, ge=100, le=100_000, description="Size of the posterior sample.")
     implausibility: Number = Field(
-        default=3.0, gt=0, description="History matching's cut-off: points whose implausibility exceeds it are ruled out."
+        default=3.0,
+        gt=0,
+        description="History matching's cut-off: points whose implausibility exceeds it are ruled out.",
     )
     seed: Integer | None = Field(
         default=None, ge=0, description="Seed of the designs and the MCMC (default: the calibration's root seed)."

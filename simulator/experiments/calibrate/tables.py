@@ -105,9 +105,7 @@ def calibration_tables(
     (the median of the marginal posterior: a quantile, so it maps exactly through the
     prior's quantile function; integers are rounded).
     """
-    posterior = pd.DataFrame(
-        {p.key: p.from_unit(chain[:, d]) for d, p in enumerate(calibration.parameters)}
-    )
+    posterior = pd.DataFrame({p.key: p.from_unit(chain[:, d]) for d, p in enumerate(calibration.parameters)})
     posterior["log_density"] = log_density
     intervals = _intervals(calibration, chain, posterior)
     median_unit = np.median(chain, axis=0)
@@ -127,6 +125,11 @@ def calibration_tables(
 
 def write_tables(folder: Path, tables: dict[str, pd.DataFrame]) -> None:
     """Write the tables as Parquet files (atomically)."""
-    names = {"posterior": POSTERIOR_FILE, "intervals": INTERVALS_FILE, "fit": FIT_FILE, "simulations": SIMULATIONS_TABLE}
+    names = {
+        "posterior": POSTERIOR_FILE,
+        "intervals": INTERVALS_FILE,
+        "fit": FIT_FILE,
+        "simulations": SIMULATIONS_TABLE,
+    }
     for key, name in names.items():
         write_parquet(tables[key], folder / name)

@@ -29,7 +29,14 @@ from simulator.config import Scenario, file_path_problem, raise_problems, show_v
 from simulator.experiments.calibrate.spec import DEFAULT_RELATIVE_ERROR
 from simulator.results import DAILY_COUNT_COLUMNS
 
-DAILY_LEVELS = ("share_aware", "mean_familiarity", "share_familiar", "reach_28d", "effective_frequency_28d", "mean_trust")
+DAILY_LEVELS = (
+    "share_aware",
+    "mean_familiarity",
+    "share_familiar",
+    "reach_28d",
+    "effective_frequency_28d",
+    "mean_trust",
+)
 STORE_COUNTS = ("sightings", "bookings_requested", "test_drives", "bookings_lost", "queue_length", "purchases")
 ZONE_COUNTS = ("test_drive_intents", "bookings_requested", "bookings_to_rivals", "test_drives", "purchases")
 MEAN_COUNTS = ("queue_length",)
@@ -129,9 +136,7 @@ def period_days(text: str, start: date, days: int) -> tuple[int, int]:
         raise ValueError(f"period {show_value(text)}: ends before it starts")
     end = start + timedelta(days=days - 1)
     if first < start or last > end:
-        raise ValueError(
-            f"period {show_value(text)} ({first} to {last}) is outside the horizon ({start} to {end})"
-        )
+        raise ValueError(f"period {show_value(text)} ({first} to {last}) is outside the horizon ({start} to {end})")
     return (first - start).days, (last - start).days
 
 
@@ -157,7 +162,10 @@ def read_observed(path: Path, source: str) -> pd.DataFrame:
     if unknown:
         hint = difflib.get_close_matches(unknown[0], COLUMNS, n=1)
         raise_problems(
-            [f"{where}: unknown column '{unknown[0]}'" + (f" (did you mean '{hint[0]}'?)" if hint else f" (expected {', '.join(COLUMNS)})")]
+            [
+                f"{where}: unknown column '{unknown[0]}'"
+                + (f" (did you mean '{hint[0]}'?)" if hint else f" (expected {', '.join(COLUMNS)})")
+            ]
         )
     missing = [c for c in ("kpi", "period", "value") if c not in frame.columns]
     if missing:
@@ -182,7 +190,9 @@ def _kpi_problem(kpi: str, table: str, allowed: tuple[str, ...]) -> str | None:
     if kpi in allowed:
         return None
     hint = difflib.get_close_matches(kpi, allowed, n=1, cutoff=0.6)
-    return f"unknown {table} KPI '{kpi}' (" + (f"did you mean '{hint[0]}'?)" if hint else f"expected one of: {', '.join(allowed)})")
+    return f"unknown {table} KPI '{kpi}' (" + (
+        f"did you mean '{hint[0]}'?)" if hint else f"expected one of: {', '.join(allowed)})"
+    )
 
 
 def resolve_targets(frame: pd.DataFrame, base: Scenario, zones: dict[str, str], where: str) -> tuple[Target, ...]:
@@ -223,14 +233,17 @@ def _target(row: dict[str, Any], stores: set[str], zones: dict[str, str], start:
     if store is not None and store not in stores:
         hint = difflib.get_close_matches(store, sorted(stores), n=1)
         raise ValueError(
-            f"store_id '{store}' is not in the plan" + (f" (did you mean '{hint[0]}'?)" if hint else f" ({', '.join(sorted(stores))})")
+            f"store_id '{store}' is not in the plan"
+            + (f" (did you mean '{hint[0]}'?)" if hint else f" ({', '.join(sorted(stores))})")
         )
     zone_id = None
     if district is not None:
         zone_id = zones.get(district) or zones.get(district.lower())
         if zone_id is None:
             hint = difflib.get_close_matches(district, sorted(zones), n=1)
-            raise ValueError(f"district '{district}' is not in the city" + (f" (did you mean '{hint[0]}'?)" if hint else ""))
+            raise ValueError(
+                f"district '{district}' is not in the city" + (f" (did you mean '{hint[0]}'?)" if hint else "")
+            )
     period = str(row.get("period", "")).strip()
     first, last = period_days(period, start, days)
     if district is not None and (first, last) != (0, days - 1):
@@ -248,13 +261,23 @@ def _target(row: dict[str, Any], stores: set[str], zones: dict[str, str], start:
     if not se > 0:
         raise ValueError(f"se {show_value(row.get('se', se))}: must be > 0 (a value of 0 needs an se)")
     column = kpi.removesuffix("_scaled")
-    rule = "last" if column in LAST_COUNTS else "mean" if column in MEAN_COUNTS or kpi in DAILY_LEVELS or kpi == "utilisation" else "sum"
+    rule = (
+        "last"
+        if column in LAST_COUNTS
+        else "mean"
+        if column in MEAN_COUNTS or kpi in DAILY_LEVELS or kpi == "utilisation"
+        else "sum"
+    )
     where = f" {store}" if store else f" {district}" if district else ""
     label = str(row["label"]).strip() if not _blank(row.get("label")) else f"{kpi}{where} {period}"
-    return Target(label, kpi, table, rule, first, last, period, store, zone_id, value, se, rule != "mean" and value >= 0)
+    return Target(
+        label, kpi, table, rule, first, last, period, store, zone_id, value, se, rule != "mean" and value >= 0
+    )
 
 
-def simulated_value(target: Target, daily: pd.DataFrame, stores: pd.DataFrame, zones: pd.DataFrame, weight: float) -> float:
+def simulated_value(
+    target: Target, daily: pd.DataFrame, stores: pd.DataFrame, zones: pd.DataFrame, weight: float
+) -> float:
     """The value of ``target`` in one replication's tables (``weight``: people per simulated consumer)."""
     factor = weight if target.scaled else 1.0
     if target.table == "zones":
