@@ -119,7 +119,7 @@ class Emulator:
             kernel = ConstantKernel(1.0, (1e-3, 1e2)) * RBF(np.full(dims, 0.5), (0.02, 50.0)) + WhiteKernel(
                 1e-2, (1e-8, 1.0)
             )
-            model = GaussianProcessRegressor(kernel, n_restarts_optimizer=2, random_state=int(seed) + j)
+            model = GaussianProcessRegressor(kernel, n_restarts_optimizer=1, random_state=int(seed) + j)
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", ConvergenceWarning)
                 model.fit(points, (outputs[:, j] - centre[j]) / scale[j])
@@ -128,12 +128,29 @@ class Emulator:
         return cls(models, centre, scale, np.asarray(noise))
 
     def predict(self, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Mean and predictive variance (with the white noise) at ``points`` (m, D): two arrays (m, J)."""
+        r"""Mean and predictive variance (with the white noise) at ``points`` (m, D): two arrays (m, J).
+
+        The fitted processes' formulas, evaluated directly (what ``GaussianProcessRegressor.predict``
+        computes, without its per-call checks): :math:`k_* = c\,\exp(-\tfrac12 \lVert (u - x_i)/\ell \rVert^2)`,
+        mean :math:`k_*^\top \alpha`, variance :math:`c + \sigma^2 - \lVert L^{-1} k_* \rVert^2`.
+        """
+        from scipy.linalg import solve_triangular
+
+        points = np.atleast_2d(points)
         means, variances = [], []
         for j, model in enumerate(self.models):
-            mean, std = model.predict(points, return_std=True)
+            constant = float(model.kernel_.k1.k1.constant_value)
+            scales = np.atleast_1d(model.kernel_.k1.k2.length_scale)
+            white = float(model.kernel_.k2.noise_level)
+            scaled = points / scales
+            train = model.X_train_ / scales
+            distance = (scaled**2).sum(1)[:, None] + (train**2).sum(1)[None, :] - 2.0 * scaled @ train.T
+            cross = constant * np.exp(-0.5 * np.clip(distance, 0.0, None))
+            mean = cross @ model.alpha_
+            solved = solve_triangular(model.L_, cross.T, lower=True, check_finite=False)
+            variance = np.clip(constant + white - (solved**2).sum(0), 1e-12, None)
             means.append(mean * self.scale[j] + self.centre[j])
-            variances.append((std * self.scale[j]) ** 2)
+            variances.append(variance * self.scale[j] ** 2)
         return np.stack(means, axis=1), np.stack(variances, axis=1)
 
     def length_scales(self) -> np.ndarray:
