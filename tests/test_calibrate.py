@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from simulator.cli import app
-from simulator.config import ScenarioError, load_scenario, scenario_hash
+from simulator.config import load_scenario, scenario_hash
 from simulator.experiments.calibrate import (
     CalibrationEvaluator,
     calibration_from_file,
@@ -61,7 +61,9 @@ NOISE = 0.05
 """Observation noise of the recovery tests: each observed value is the model's times 1 + 5 % N(0, 1), se 5 %."""
 
 
-def write_case(folder: Path, city: Path, *, consumers: int = 3000, days: int = 120, method: str = "", inert: bool = True) -> Path:
+def write_case(
+    folder: Path, city: Path, *, consumers: int = 3000, days: int = 120, method: str = "", inert: bool = True
+) -> Path:
     """A tiny scenario, an observed file (values 1 until :func:`observe` fills them) and a calibration file."""
     (folder / "tiny.toml").write_text(
         f"""name = "tiny"
@@ -84,7 +86,12 @@ format = "street"
         encoding="utf-8",
     )
     frame = pd.DataFrame(
-        {"kpi": [t[0] for t in TARGETS], "period": [t[1] for t in TARGETS], "value": 1.0, "store_id": [t[2] for t in TARGETS]}
+        {
+            "kpi": [t[0] for t in TARGETS],
+            "period": [t[1] for t in TARGETS],
+            "value": 1.0,
+            "store_id": [t[2] for t in TARGETS],
+        }
     )
     frame.to_csv(folder / "observed.csv", index=False)
     chosen = PARAMETERS + ((INERT,) if inert else ())
@@ -153,7 +160,7 @@ def test_the_schema_names_every_key() -> None:
     assert "simulations" in schema["$defs"]["MethodSpec"]["properties"]
 
 
-def _error(tmp_path: Path, city: Path, edit) -> str:  # noqa: ANN001
+def _error(tmp_path: Path, city: Path, edit) -> str:
     path = write_case(tmp_path, city, days=60)
     edit(tmp_path)
     result = runner.invoke(app, ["calibrate", str(path), "--out", str(tmp_path / "out"), "-q"])
@@ -174,9 +181,15 @@ def _rows(folder: Path, **changes: str) -> None:
 @pytest.mark.parametrize(
     ("edit", "expected"),
     [
-        (lambda f: _rows(f, kpi="purchase_scaled"), "row 1: unknown daily KPI 'purchase_scaled' (did you mean 'purchases_scaled'?)"),
+        (
+            lambda f: _rows(f, kpi="purchase_scaled"),
+            "row 1: unknown daily KPI 'purchase_scaled' (did you mean 'purchases_scaled'?)",
+        ),
         (lambda f: _rows(f, kpi="test_drives", store_id="Z"), "row 1: store_id 'Z' is not in the plan"),
-        (lambda f: _rows(f, period="2024-06"), "row 1: period '2024-06' (2024-06-01 to 2024-06-30) is outside the horizon"),
+        (
+            lambda f: _rows(f, period="2024-06"),
+            "row 1: period '2024-06' (2024-06-01 to 2024-06-30) is outside the horizon",
+        ),
         (lambda f: (f / "observed.csv").write_text(""), "observed.csv: the file is empty"),
         (lambda f: (f / "observed.csv").write_text("kpi,period,value\n"), "observed.csv: has no rows"),
         (
@@ -192,7 +205,7 @@ def _rows(folder: Path, **changes: str) -> None:
     ],
     ids=["kpi", "store", "period", "empty-file", "no-rows", "parameter-key", "method-key"],
 )
-def test_bad_input_gets_one_line(tmp_path: Path, tiny_city_path: Path, edit, expected: str) -> None:  # noqa: ANN001
+def test_bad_input_gets_one_line(tmp_path: Path, tiny_city_path: Path, edit, expected: str) -> None:
     assert expected in _error(tmp_path, tiny_city_path, edit)
 
 
@@ -214,8 +227,18 @@ def test_the_calibration_folder_and_calibrated_scenario_run(small_case: Path, tm
     out = tmp_path / "out"
     result = runner.invoke(app, ["calibrate", str(small_case), "--out", str(out), "-q", "-j", "1"])
     assert result.exit_code == 0, result.output
-    for name in ("posterior.parquet", "intervals.parquet", "fit.parquet", "simulations.parquet", "calibrated.toml",
-                 "report.html", "summary.xlsx", "figures/fit.png", "figures/pairs.png", "metadata.json"):
+    for name in (
+        "posterior.parquet",
+        "intervals.parquet",
+        "fit.parquet",
+        "simulations.parquet",
+        "calibrated.toml",
+        "report.html",
+        "summary.xlsx",
+        "figures/fit.png",
+        "figures/pairs.png",
+        "metadata.json",
+    ):
         assert (out / name).is_file(), name
     assert len(list((out / "simulations").glob("*.json"))) == 16 + 2
     intervals = pd.read_parquet(out / "intervals.parquet")
@@ -274,7 +297,7 @@ TRUTHS = (
     (-2.0, 0.012, 0.09, 3.0),
     (-3.0, 0.035, 0.04, 6.0),
 )
-RECOVERY = "simulations = 90\nwaves = 3\nchecks = 0\nposterior_samples = 2000"
+RECOVERY = "simulations = 120\nwaves = 3\nreplications = 2\nchecks = 0\nposterior_samples = 2000"
 
 
 def recover(folder: Path, city: Path, truth: tuple[float, ...], seed: int) -> pd.DataFrame:
@@ -298,7 +321,9 @@ def test_known_truths_are_recovered_and_the_inert_parameter_stays_wide(tmp_path:
     inside = (known["q05"] <= known["truth"]) & (known["truth"] <= known["q95"])
     relative = ((known["median"] - known["truth"]) / (known["prior_q95"] - known["prior_q05"])).abs()
     print(known[["case", "parameter", "truth", "median", "q05", "q95", "width_ratio"]].to_string())
-    print(f"inside 90 %: {int(inside.sum())} of {len(known)}; error / prior width: mean {relative.mean():.3f}, max {relative.max():.3f}")
+    print(
+        f"inside 90 %: {int(inside.sum())} of {len(known)}; error / prior width: mean {relative.mean():.3f}, max {relative.max():.3f}"
+    )
     assert inside.sum() >= len(known) - 2
     assert relative.mean() < 0.1
     inert = table[table["parameter"] == INERT[0]]

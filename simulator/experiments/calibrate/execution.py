@@ -261,6 +261,7 @@ def _fit(calibration: Calibration, runner: _Runner, points: int) -> tuple[Any, .
     units_seen: list[np.ndarray] = []
     outputs_seen: list[np.ndarray] = []
     simulated: list[pd.DataFrame] = []
+    spreads: list[np.ndarray] = []
     notes: list[str] = []
     emulator: Emulator | None = None
     for generation, count in enumerate(wave_sizes(points, method.waves)):
@@ -274,7 +275,11 @@ def _fit(calibration: Calibration, runner: _Runner, points: int) -> tuple[Any, .
         )
         values = runner.run(tasks, labels)
         simulated.append(_simulation_rows(tasks, values, labels))
-        per_point = transform(values, logs).reshape(count, method.replications, len(labels)).mean(axis=1)
+        scaled = transform(values, logs).reshape(count, method.replications, len(labels))
+        per_point = scaled.mean(axis=1)
+        if method.replications > 1:
+            spreads.append(scaled.var(axis=1, ddof=1))
+            observation = replace(observation, seed_noise=np.vstack(spreads).mean(axis=0))
         units_seen.append(units)
         outputs_seen.append(per_point)
         emulator = Emulator.fit(np.vstack(units_seen), np.vstack(outputs_seen), seed + generation)
@@ -289,7 +294,7 @@ def _fit(calibration: Calibration, runner: _Runner, points: int) -> tuple[Any, .
         tasks = [replace(task, seed=seeds[task.point]) for task in _tasks(calibration, generation, picks, [0])]
         checks = runner.run(tasks, labels)
         simulated.append(_simulation_rows(tasks, checks, labels, "check"))
-    return emulator, chain, log_density, checks, pd.concat(simulated, ignore_index=True), notes
+    return emulator, observation, chain, log_density, checks, pd.concat(simulated, ignore_index=True), notes
 
 
 def _simulation_rows(

@@ -160,13 +160,25 @@ class Emulator:
 
 @dataclass(frozen=True)
 class Observation:
-    """The observed targets on the emulators' scale and the replications per point."""
+    r"""The observed targets on the emulators' scale, the replications per point and the seed noise.
+
+    ``seed_noise`` (J,) is :math:`\tau_j^2`, the variance of one simulation's output
+    between seeds at a fixed point: the pooled variance over the replications of each point
+    (when there are two or more). With common random numbers within a wave, the
+    emulator's white noise sees only the seeds' differences between waves, so it
+    underestimates :math:`\tau^2`; the replications measure it. Without replications the
+    emulator's white noise stands in for it.
+    """
 
     z: np.ndarray
     s: np.ndarray
     replications: int
+    seed_noise: np.ndarray | None = None
 
     def total_variance(self, emulator: Emulator, variance: np.ndarray) -> np.ndarray:
+        """:math:`V_j(u) + \tau_j^2 + s_j^2` (:math:`V` includes the emulator's white noise)."""
+        if self.seed_noise is not None:
+            return variance + self.seed_noise + self.s**2
         return variance + (self.replications - 1) * emulator.noise + self.s**2
 
     def implausibility(self, emulator: Emulator, points: np.ndarray) -> np.ndarray:

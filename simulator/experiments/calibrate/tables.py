@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from simulator.config import Scenario, apply_overrides
-from simulator.experiments.calibrate.method import Emulator, Observation, observed_scale
+from simulator.experiments.calibrate.method import Emulator, Observation
 from simulator.experiments.calibrate.parsing import Calibration
 from simulator.experiments.calibrate.spec import FIT_FILE, INTERVALS_FILE, POSTERIOR_FILE, SIMULATIONS_TABLE
 from simulator.results import write_parquet
@@ -58,15 +58,12 @@ def _back(values: np.ndarray, log: bool) -> np.ndarray:
 
 
 def _fit_table(
-    calibration: Calibration, emulator: Emulator, median_unit: np.ndarray, checks: np.ndarray
+    calibration: Calibration, emulator: Emulator, observation: Observation, median_unit: np.ndarray, checks: np.ndarray
 ) -> pd.DataFrame:
     """Observed against simulated (checks at posterior draws) and emulated (at the calibrated point) per target."""
     targets = calibration.targets
-    logs = [t.log for t in targets]
-    z, s = observed_scale(np.array([t.value for t in targets]), np.array([t.se for t in targets]), logs)
-    observation = Observation(z, s, calibration.spec.method.replications)
     mean, variance = emulator.predict(median_unit[None, :])
-    spread = np.sqrt(variance + (observation.replications - 1) * emulator.noise)[0]
+    spread = np.sqrt(observation.total_variance(emulator, variance) - observation.s**2)[0]
     rows = []
     for j, target in enumerate(targets):
         column = checks[:, j] if checks.size else np.array([np.nan])
@@ -93,6 +90,7 @@ def _fit_table(
 def calibration_tables(
     calibration: Calibration,
     emulator: Emulator,
+    observation: Observation,
     chain: np.ndarray,
     log_density: np.ndarray,
     checks: np.ndarray,
@@ -119,7 +117,7 @@ def calibration_tables(
         {"name": f"{calibration.base.name}-calibrated", "replications": 1},
         source_name=f"{calibration.source_name}: calibrated",
     )
-    fit = _fit_table(calibration, emulator, median_unit, checks)
+    fit = _fit_table(calibration, emulator, observation, median_unit, checks)
     return {"posterior": posterior, "intervals": intervals, "fit": fit, "simulations": simulations}, calibrated
 
 
