@@ -53,7 +53,7 @@ def fit_figure(fit: pd.DataFrame):
     axes.set_yticks(y, [str(t) for t in fit["target"]])
     axes.axvline(1.0, color="#999999", linewidth=0.8)
     axes.set_xlabel("value relative to the observed value")
-    axes.legend(loc="lower right", fontsize=7)
+    axes.legend(loc="upper center", bbox_to_anchor=(0.5, -0.12 - 1.2 / (1.2 + 0.45 * count)), ncol=3, fontsize=7)
     return figure
 
 

@@ -208,7 +208,7 @@ def resolve_targets(frame: pd.DataFrame, base: Scenario, zones: dict[str, str], 
     for position, row in enumerate(frame.to_dict("records")):
         here = f"{where}: row {position + 1}"
         try:
-            targets.append(_target(row, stores, zones, start, days))
+            targets.append(_target({str(k): v for k, v in row.items()}, stores, zones, start, days))
         except ValueError as error:
             problems.append(f"{here}: {error}")
     if problems:
