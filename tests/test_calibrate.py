@@ -332,3 +332,11 @@ def test_known_truths_are_recovered_and_the_inert_parameter_stays_wide(tmp_path:
     assert inside.sum() >= len(known) // 2
     assert relative.mean() < 0.12
     assert (inert["width_ratio"] > 0.75).all(), inert
+
+
+def test_the_shipped_beijing_illustration_is_valid() -> None:
+    calibration = calibration_from_file(PROJECT / "scenarios" / "calibrate_beijing.toml")
+    assert len(calibration.parameters) == 4 and len(calibration.targets) == 4
+    assert calibration.base.population.consumers == 100_000
+    text = (PROJECT / "scenarios" / "calibrate_beijing_observed.csv").read_text(encoding="utf-8")
+    assert "NOT BEIJING DATA" in text and "8/59" in text
