@@ -261,7 +261,7 @@ def _fit(calibration: Calibration, runner: _Runner, points: int) -> tuple[Any, .
     units_seen: list[np.ndarray] = []
     outputs_seen: list[np.ndarray] = []
     simulated: list[pd.DataFrame] = []
-    spreads: list[np.ndarray] = []
+    deviations: list[np.ndarray] = []
     notes: list[str] = []
     emulator: Emulator | None = None
     for generation, count in enumerate(wave_sizes(points, method.waves)):
@@ -278,8 +278,10 @@ def _fit(calibration: Calibration, runner: _Runner, points: int) -> tuple[Any, .
         scaled = transform(values, logs).reshape(count, method.replications, len(labels))
         per_point = scaled.mean(axis=1)
         if method.replications > 1:
-            spreads.append(scaled.var(axis=1, ddof=1))
-            observation = replace(observation, seed_noise=np.vstack(spreads).mean(axis=0))
+            deviations.append((scaled - per_point[:, None, :]).reshape(-1, len(labels)))
+            stacked = np.vstack(deviations)
+            pooled = stacked.T @ stacked / (stacked.shape[0] * (method.replications - 1) / method.replications)
+            observation = replace(observation, seed_covariance=pooled)
         units_seen.append(units)
         outputs_seen.append(per_point)
         emulator = Emulator.fit(np.vstack(units_seen), np.vstack(outputs_seen), seed + generation)

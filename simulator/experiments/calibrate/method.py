@@ -162,23 +162,25 @@ class Emulator:
 class Observation:
     r"""The observed targets on the emulators' scale, the replications per point and the seed noise.
 
-    ``seed_noise`` (J,) is :math:`\tau_j^2`, the variance of one simulation's output
-    between seeds at a fixed point: the pooled variance over the replications of each point
-    (when there are two or more). With common random numbers within a wave, the
-    emulator's white noise sees only the seeds' differences between waves, so it
-    underestimates :math:`\tau^2`; the replications measure it. Without replications the
-    emulator's white noise stands in for it.
+    ``seed_covariance`` (J, J) is :math:`T`, the covariance of one simulation's outputs
+    between seeds at a fixed point, pooled over the replications of every point (when
+    there are two or more). A seed moves several targets together (its population, its
+    early adopters), so the likelihood uses the whole matrix:
+    :math:`z \sim N(m(u),\, T + \mathrm{diag}(V(u) + s^2))`. With common random numbers within
+    a wave, the emulator's white noise sees only the seeds' differences between waves and
+    underestimates :math:`T`; the replications measure it. Without replications the
+    emulator's white noise stands in for its diagonal.
     """
 
     z: np.ndarray
     s: np.ndarray
     replications: int
-    seed_noise: np.ndarray | None = None
+    seed_covariance: np.ndarray | None = None
 
     def total_variance(self, emulator: Emulator, variance: np.ndarray) -> np.ndarray:
-        """:math:`V_j(u) + \tau_j^2 + s_j^2` (:math:`V` includes the emulator's white noise)."""
-        if self.seed_noise is not None:
-            return variance + self.seed_noise + self.s**2
+        """Per target :math:`V_j(u) + T_{jj} + s_j^2` (:math:`V` includes the emulator's white noise)."""
+        if self.seed_covariance is not None:
+            return variance + np.diag(self.seed_covariance) + self.s**2
         return variance + (self.replications - 1) * emulator.noise + self.s**2
 
     def implausibility(self, emulator: Emulator, points: np.ndarray) -> np.ndarray:
@@ -191,10 +193,19 @@ class Observation:
         points = np.atleast_2d(points)
         inside = np.all((points >= 0.0) & (points <= 1.0), axis=1)
         result = np.full(points.shape[0], -np.inf)
-        if inside.any():
-            mean, variance = emulator.predict(points[inside])
+        if not inside.any():
+            return result
+        mean, variance = emulator.predict(points[inside])
+        residual = self.z - mean
+        if self.seed_covariance is None:
             total = self.total_variance(emulator, variance)
-            result[inside] = -0.5 * np.sum((self.z - mean) ** 2 / total + np.log(total), axis=1)
+            result[inside] = -0.5 * np.sum(residual**2 / total + np.log(total), axis=1)
+            return result
+        diagonal = variance + self.s**2
+        covariance = self.seed_covariance[None, :, :] + diagonal[:, :, None] * np.eye(len(self.z))[None, :, :]
+        sign, log_det = np.linalg.slogdet(covariance)
+        solved = np.linalg.solve(covariance, residual[:, :, None])[:, :, 0]
+        result[inside] = np.where(sign > 0, -0.5 * (np.sum(residual * solved, axis=1) + log_det), -np.inf)
         return result
 
 
