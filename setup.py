@@ -16,7 +16,7 @@ from setuptools.command.build_py import build_py
 PROJECT = Path(__file__).resolve().parent
 SHIPPED = {
     "geo": ["*.gpkg", "ATTRIBUTION.md", "README.md"],
-    "scenarios": ["*.toml", "plans/*"],
+    "scenarios": ["*.toml", "*.csv", "plans/*"],
 }
 
 

@@ -18,6 +18,7 @@ from typing import Annotated, Any
 import typer
 
 from simulator import __version__
+from simulator.cli_calibrate import calibrate_command
 from simulator.cli_support import (
     EXIT_FAILURE,
     EXIT_INTERRUPTED,
@@ -541,6 +542,9 @@ def report(
     with console.status(f"drawing the report of {folder} ..."):
         kind, written = rerender_report(folder, city=city)
     console.print(f"{kind} report: {written}", soft_wrap=True)
+
+
+app.command(name="calibrate")(domain_errors(calibrate_command))  # footprint calibrate (cli_calibrate.py)
 
 
 def main() -> None:
