@@ -54,14 +54,22 @@ def main() -> None:
         result = run_optimisation(optimisation, out, spec=ExecutorSpec.from_options(jobs=arguments.jobs))
     wall, cpu = time.perf_counter() - started, _cpu_seconds() - cpu_started
     timings = result.metadata["timings"]
-    print(f"candidates {len(optimisation.candidates)}, shortlist {len(result.metadata['shortlist'])}, K = {optimisation.store_budget}")
-    print(f"consumers {optimisation.base.population.consumers:,} x {optimisation.base.horizon.days} days, {optimisation.replications} replications, {result.metadata['executor']}")
+    print(
+        f"candidates {len(optimisation.candidates)}, shortlist {len(result.metadata['shortlist'])}, K = {optimisation.store_budget}"
+    )
+    print(
+        f"consumers {optimisation.base.population.consumers:,} x {optimisation.base.horizon.days} days, {optimisation.replications} replications, {result.metadata['executor']}"
+    )
     print(f"simulations executed {timings['simulations_executed']}, reused {timings['simulations_reused']}")
     print(f"chosen ({len(result.chosen)}): {', '.join(result.chosen)}; stop: {result.metadata['stop_reason']}")
     gain = result.metadata["gain_over_base"]
     print(f"gain over the base plan: {gain['mean']:,.0f} [{gain['ci_low']:,.0f}, {gain['ci_high']:,.0f}]")
-    print(f"wall {wall:.0f} s ({wall / 60:.1f} min; target {TARGET_SECONDS / 60:.0f} min: {'met' if wall <= TARGET_SECONDS else 'missed'}), CPU {cpu:.0f} s")
-    print(f"load average before {load_before[0]:.2f} {load_before[1]:.2f} {load_before[2]:.2f}, after {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
+    print(
+        f"wall {wall:.0f} s ({wall / 60:.1f} min; target {TARGET_SECONDS / 60:.0f} min: {'met' if wall <= TARGET_SECONDS else 'missed'}), CPU {cpu:.0f} s"
+    )
+    print(
+        f"load average before {load_before[0]:.2f} {load_before[1]:.2f} {load_before[2]:.2f}, after {' '.join(f'{v:.2f}' for v in os.getloadavg())}"
+    )
 
 
 if __name__ == "__main__":

@@ -442,13 +442,17 @@ def optimise(
     jobs: Annotated[int | None, typer.Option("--jobs", "-j", help="Local worker processes.")] = None,
     scheduler: Annotated[str | None, typer.Option("--scheduler", help="A running Dask scheduler's address.")] = None,
     cluster: Annotated[str | None, typer.Option("--cluster", help="Start a local Dask cluster: local:N.")] = None,
-    out: Annotated[Path | None, typer.Option("--out", help="Folder (default: results/<name>); the same command resumes it.")] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Folder (default: results/<name>); the same command resumes it.")
+    ] = None,
     consumers: ConsumersOption = None,
     days: DaysOption = None,
     seed: SeedOption = None,
     replications: Annotated[int | None, typer.Option("--replications", help="Replications per plan.")] = None,
     quiet: QuietOption = False,
-    schema_: Annotated[bool, typer.Option("--schema", help="Print the optimisation file's JSON Schema and exit.")] = False,
+    schema_: Annotated[
+        bool, typer.Option("--schema", help="Print the optimisation file's JSON Schema and exit.")
+    ] = False,
 ) -> None:
     """Choose the next stores among candidate sites: surrogate screening, greedy and swaps under common random numbers."""
     from simulator.experiments import ExecutorSpec, RunOptions
@@ -460,6 +464,7 @@ def optimise(
         return
     if optimisation_file is None:
         print_error("missing the optimisation file: footprint optimise FILE (--schema prints its JSON Schema)")
+        return
     spec = ExecutorSpec.from_options(jobs=jobs, scheduler=scheduler, cluster=cluster)
     print_warning(spec.warning)
     with progress_bar(quiet, "optimise") as bar:
@@ -475,7 +480,9 @@ def optimise(
         )
     if not quiet:
         print_rows(f"{result.metadata['name']}: greedy and swaps ({spec.describe()})", summary_rows(result))
-    console.print(f"best plan: {result.best_plan}\noptimisation folder: {result.folder}", soft_wrap=True, highlight=False)
+    console.print(
+        f"best plan: {result.best_plan}\noptimisation folder: {result.folder}", soft_wrap=True, highlight=False
+    )
 
 
 @city_app.command("build")

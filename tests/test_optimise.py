@@ -34,7 +34,20 @@ from simulator.experiments.run import simulate_replication
 runner = CliRunner()
 PROJECT = Path(__file__).resolve().parent.parent
 BASE = PROJECT / "tests" / "data" / "optimise" / "base_empty.toml"
-TWELVE_MALLS = ["BJ-M01", "BJ-M02", "BJ-M03", "BJ-M05", "BJ-M07", "BJ-M10", "BJ-M11", "BJ-M13", "BJ-M16", "BJ-M20", "BJ-M26", "BJ-M29"]
+TWELVE_MALLS = [
+    "BJ-M01",
+    "BJ-M02",
+    "BJ-M03",
+    "BJ-M05",
+    "BJ-M07",
+    "BJ-M10",
+    "BJ-M11",
+    "BJ-M13",
+    "BJ-M16",
+    "BJ-M20",
+    "BJ-M26",
+    "BJ-M29",
+]
 
 
 def write_file(folder: Path, body: str, *, base: Path = BASE, name: str = "opt") -> Path:
@@ -70,14 +83,29 @@ swap_alternatives = 1
 @pytest.mark.parametrize(
     ("body", "fragments"),
     [
-        (SMALL.replace('ids = ["mall:BJ-M29"', 'ids = ["mall:BJ-M99"'), ["candidates.ids[0]", "mall:BJ-M99", "unknown candidate id"]),
+        (
+            SMALL.replace('ids = ["mall:BJ-M29"', 'ids = ["mall:BJ-M99"'),
+            ["candidates.ids[0]", "mall:BJ-M99", "unknown candidate id"],
+        ),
         (SMALL.replace("stores = 2", "stores = 9"), ["budget.stores", "9 new stores", "only 5 candidate sites"]),
-        (SMALL.replace("stores = 2", "total_cost = 5\n").replace("malls = true", "malls = true\nopening_cost = 10"), ["budget.total_cost", "no candidate fits"]),
-        (SMALL.replace('kpi = "share_familiar"', 'kpi = "share_familar"'), ["objective.kpi", "not an objective KPI", "share_familiar"]),
+        (
+            SMALL.replace("stores = 2", "total_cost = 5\n").replace("malls = true", "malls = true\nopening_cost = 10"),
+            ["budget.total_cost", "no candidate fits"],
+        ),
+        (
+            SMALL.replace('kpi = "share_familiar"', 'kpi = "share_familar"'),
+            ["objective.kpi", "not an objective KPI", "share_familiar"],
+        ),
         (SMALL.replace('kpi = "share_familiar"', 'kpi = "mean_trust"'), ["objective.kpi", "not an objective KPI"]),
         (SMALL.replace("[budget]", "[budgett]"), ["budgett", "did you mean 'budget'"]),
-        (SMALL.replace('districts', 'x') + '\n[constraints]\nmin_distance = 3\n', ["constraints.min_distance", "did you mean 'min_distance_m'"]),
-        (SMALL.replace("malls = true\n", 'malls = true\ndistricts = ["Atlantis"]\n'), ["candidates.districts[0]", "Atlantis"]),
+        (
+            SMALL.replace("districts", "x") + "\n[constraints]\nmin_distance = 3\n",
+            ["constraints.min_distance", "did you mean 'min_distance_m'"],
+        ),
+        (
+            SMALL.replace("malls = true\n", 'malls = true\ndistricts = ["Atlantis"]\n'),
+            ["candidates.districts[0]", "Atlantis"],
+        ),
     ],
 )
 def test_bad_input_gives_one_line_and_exit_1(tmp_path, body, fragments):
@@ -140,7 +168,9 @@ def _random_problem(draw_seed: int, n: int, k: int, cost_budget: float | None, m
     min_distance=st.sampled_from([0.0, 1500.0, 4000.0]),
     per_district=st.none() | st.integers(1, 3),
 )
-def test_plans_keep_the_budget_and_constraints_and_the_fixed_stores(seed, n, k, cost_budget, min_distance, per_district):
+def test_plans_keep_the_budget_and_constraints_and_the_fixed_stores(
+    seed, n, k, cost_budget, min_distance, per_district
+):
     """Whatever the (noisy) values, every evaluated and chosen plan keeps the budget and constraints."""
     problem = _random_problem(seed, n, k, cost_budget, min_distance, per_district)
     value_of = np.random.default_rng(seed + 1).normal(1.0, 1.0, size=n)
@@ -162,7 +192,9 @@ def test_plans_keep_the_budget_and_constraints_and_the_fixed_stores(seed, n, k, 
 
 def test_fixed_stores_are_open_in_every_simulated_plan(tmp_path):
     """The superset scenario keeps the base scenario's stores as they are, whatever the plan."""
-    launch = load_optimisation(write_file(tmp_path, SMALL, base=PROJECT / "scenarios" / "beijing_launch.toml", name="launch"))
+    launch = load_optimisation(
+        write_file(tmp_path, SMALL, base=PROJECT / "scenarios" / "beijing_launch.toml", name="launch")
+    )
     fixed = launch.base.plan.stores
     superset = superset_scenario(launch.base, launch.candidates.stores, "all")
     evaluator = PlanEvaluator(superset.model_dump_json(), "beijing", len(fixed), "share_familiar", 1.0)
@@ -183,8 +215,12 @@ def test_a_plan_in_the_superset_gives_the_plan_alone_to_the_last_bit(tmp_path):
     city = cached_city(bundle_key(alone))
     seed = optimisation.seeds[0]
     inside = evaluator.scenario((1, 3))
-    expected = simulate_replication(alone, seed, city, prepared=prepared_run(bundle_key(alone), city, alone, seed), tables={"daily"})
-    got = simulate_replication(inside, seed, city, prepared=prepared_run(bundle_key(inside), city, inside, seed), tables={"daily"})
+    expected = simulate_replication(
+        alone, seed, city, prepared=prepared_run(bundle_key(alone), city, alone, seed), tables={"daily"}
+    )
+    got = simulate_replication(
+        inside, seed, city, prepared=prepared_run(bundle_key(inside), city, inside, seed), tables={"daily"}
+    )
     assert expected.daily["sightings"].sum() > 0
     pd.testing.assert_frame_equal(got.daily, expected.daily)
 
@@ -197,14 +233,27 @@ def test_folder_plan_files_run_and_compare(tmp_path):
     out = tmp_path / "out"
     result = runner.invoke(app, ["optimise", str(path), "--out", str(out), "-q"])
     assert result.exit_code == 0, result.output
-    for name in ("best_plan.toml", "base_plan.toml", "candidates.parquet", "curve.parquet", "moves.parquet",
-                 "metadata.json", "report.html", "summary.xlsx", "figures/curve.png", "figures/map.png"):
+    for name in (
+        "best_plan.toml",
+        "base_plan.toml",
+        "candidates.parquet",
+        "curve.parquet",
+        "moves.parquet",
+        "metadata.json",
+        "report.html",
+        "summary.xlsx",
+        "figures/curve.png",
+        "figures/map.png",
+    ):
         assert (out / name).is_file(), name
     metadata = json.loads((out / "metadata.json").read_text())
     candidates = pd.read_parquet(out / "candidates.parquet")
     assert sorted(candidates.loc[candidates["chosen"], "candidate_id"]) == sorted(metadata["chosen"])
     assert {"surrogate_score", "gain_vs_base", "gain_vs_base_low", "gain_vs_base_high"} <= set(candidates.columns)
-    assert "<script" not in (out / "report.html").read_text() and "http" not in (out / "report.html").read_text().split("<style>")[0]
+    assert (
+        "<script" not in (out / "report.html").read_text()
+        and "http" not in (out / "report.html").read_text().split("<style>")[0]
+    )
     run = runner.invoke(app, ["run", str(out / "best_plan.toml"), "--out", str(tmp_path / "run"), "-q"])
     assert run.exit_code == 0, run.output
     plan = pd.read_parquet(tmp_path / "run" / "plan.parquet")
@@ -225,7 +274,9 @@ def test_a_folder_of_another_optimisation_is_refused(tmp_path):
     out = tmp_path / "out"
     assert runner.invoke(app, ["optimise", str(write_file(tmp_path, SMALL)), "--out", str(out), "-q"]).exit_code == 0
     other = write_file(tmp_path, SMALL.replace("stores = 2", "stores = 1"), name="other")
-    assert_one_line_error(runner.invoke(app, ["optimise", str(other), "--out", str(out), "-q"]), "different optimisation")
+    assert_one_line_error(
+        runner.invoke(app, ["optimise", str(other), "--out", str(out), "-q"]), "different optimisation"
+    )
 
 
 @pytest.mark.slow
@@ -235,7 +286,9 @@ def test_resume_after_kill_9_gives_the_same_result(tmp_path):
     out = tmp_path / "killed"
     env = {**os.environ, "PYTHONPATH": str(PROJECT)}
     command = [sys.executable, "-m", "simulator.cli", "optimise", str(path), "--out", str(out), "-q", "--jobs", "2"]
-    process = subprocess.Popen(command, env=env, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        command, env=env, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline and len(list((out / "runs").glob("*.json"))) < 6:
         time.sleep(0.05)
@@ -294,7 +347,7 @@ def twelve(tmp_path_factory):
 
 @pytest.mark.slow
 def test_exhaustive_search_finds_the_same_plan_or_one_within_the_paired_interval(twelve):
-    optimisation, result, values, chosen = twelve
+    _optimisation, _result, values, chosen = twelve
     assert len(chosen) == 3
     best = max(values, key=lambda plan: values[plan].mean())
     if best != chosen:
@@ -304,7 +357,7 @@ def test_exhaustive_search_finds_the_same_plan_or_one_within_the_paired_interval
 
 @pytest.mark.slow
 def test_optimised_plan_beats_95_percent_of_random_plans(twelve):
-    optimisation, result, values, chosen = twelve
+    _optimisation, _result, values, chosen = twelve
     rng = np.random.default_rng(16)
     subsets = list(values)
     drawn = [subsets[i] for i in rng.choice(len(subsets), size=100, replace=False)]

@@ -81,7 +81,9 @@ def draw_curve(result: OptimisationResult, path: Path) -> Path:
     right.bar(positions, gains, color="#6a9fd4")
     if len(steps):
         right.errorbar(positions, gains, yerr=errors, fmt="none", ecolor="#333333", capsize=3)
-    right.set_xticks(positions, [display_label(a) for a in steps["added"]], rotation=60, ha="right", fontsize=7, **font_kwargs())
+    right.set_xticks(
+        positions, [display_label(a) for a in steps["added"]], rotation=60, ha="right", fontsize=7, **font_kwargs()
+    )
     right.axhline(0, color="#888888", linewidth=0.8)
     right.set_title("marginal gain of each step", fontsize=9)
     return save_png(figure, path)
@@ -104,18 +106,36 @@ def draw_map(result: OptimisationResult, path: Path) -> Path:
     rejected = table[~table["shortlisted"]]
     shortlisted = table[table["shortlisted"] & ~table["chosen"]]
     chosen = table[table["chosen"]].sort_values("step_added")
-    axis.scatter(rejected["map_x"], rejected["map_y"], s=12, color="#bbbbbb", label="rejected by the surrogate", zorder=3)
-    axis.scatter(shortlisted["map_x"], shortlisted["map_y"], s=30, facecolor="none", edgecolor="#d07a1f", label="shortlisted, not chosen", zorder=4)
-    fixed = [store for store in base["plan"]["stores"] if store.get("lon") is not None or store.get("mall") or store.get("station")]
+    axis.scatter(
+        rejected["map_x"], rejected["map_y"], s=12, color="#bbbbbb", label="rejected by the surrogate", zorder=3
+    )
+    axis.scatter(
+        shortlisted["map_x"],
+        shortlisted["map_y"],
+        s=30,
+        facecolor="none",
+        edgecolor="#d07a1f",
+        label="shortlisted, not chosen",
+        zorder=4,
+    )
+    fixed = [
+        store
+        for store in base["plan"]["stores"]
+        if store.get("lon") is not None or store.get("mall") or store.get("station")
+    ]
     if fixed:
         from simulator.model import place_stores
 
         placed = place_stores(scenario, city).to_frame(city)
         points = store_points(placed, zones.crs)
-        axis.scatter(points["map_x"], points["map_y"], s=45, marker="s", color="#444444", label="fixed stores", zorder=5)
+        axis.scatter(
+            points["map_x"], points["map_y"], s=45, marker="s", color="#444444", label="fixed stores", zorder=5
+        )
     axis.scatter(chosen["map_x"], chosen["map_y"], s=110, marker="*", color="#c0392b", label="chosen", zorder=6)
     for number, (_index, row) in enumerate(chosen.iterrows(), start=1):
-        axis.annotate(str(number), (row["map_x"], row["map_y"]), xytext=(4, 4), textcoords="offset points", fontsize=8, zorder=7)
+        axis.annotate(
+            str(number), (row["map_x"], row["map_y"]), xytext=(4, 4), textcoords="offset points", fontsize=8, zorder=7
+        )
     frame_map(axis, _extent(table, tuple(zones.total_bounds)))
     axis.legend(loc="upper left", fontsize=8, framealpha=0.9)
     axis.set_title(f"{result.metadata['name']}: chosen and rejected candidates", fontsize=10)
@@ -155,9 +175,7 @@ def run_optimise_file(
 
     optimisation = load_optimisation(path, options)
     target = out if out is not None else results_root / optimisation.name
-    result = run_optimisation(
-        optimisation, target, spec=spec or ExecutorSpec(), progress=progress, command=command
-    )
+    result = run_optimisation(optimisation, target, spec=spec or ExecutorSpec(), progress=progress, command=command)
     write_optimisation_outputs(result)
     return result
 
@@ -167,7 +185,9 @@ def summary_rows(result: OptimisationResult) -> list[tuple[str, str]]:
     rows = []
     for row in result.curve.to_dict("records")[1:]:
         change = f"+{row['added']}" + (f" -{row['removed']}" if row["removed"] else "")
-        rows.append((f"{row['kind']} {row['new_stores']}: {change}", _interval(row["gain"], row["gain_low"], row["gain_high"])))
+        rows.append(
+            (f"{row['kind']} {row['new_stores']}: {change}", _interval(row["gain"], row["gain_low"], row["gain_high"]))
+        )
     gain = result.metadata["gain_over_base"]
     rows.append(("gain over the base plan", _interval(gain["mean"], gain["ci_low"], gain["ci_high"])))
     rows.append(("stopped because", result.metadata["stop_reason"]))
@@ -186,7 +206,8 @@ def _candidate_rows(candidates: pd.DataFrame) -> list[list[str]]:
                 _number(row["surrogate_score"]),
                 str(row["shortlist_rank"]) if row["shortlist_rank"] > 0 else "–",
                 _interval(row["gain_vs_base"], row["gain_vs_base_low"], row["gain_vs_base_high"]),
-                f"{int(row['step_added'])}: " + _interval(row["gain_when_added"], row["gain_when_added_low"], row["gain_when_added_high"])
+                f"{int(row['step_added'])}: "
+                + _interval(row["gain_when_added"], row["gain_when_added_low"], row["gain_when_added_high"])
                 if row["chosen"]
                 else "–",
             ]
@@ -222,8 +243,14 @@ def write_optimisation_report(result: OptimisationResult, figures: dict[str, Pat
         ("Chosen", ", ".join(meta["chosen"]) or "none"),
         ("Gain over the base plan", _interval(gain["mean"], gain["ci_low"], gain["ci_high"])),
         ("Stopped because", meta["stop_reason"]),
-        ("Each simulation", f"{meta['consumers']:,} consumers, {meta['days']} days; {meta['replications']} replications (common random numbers), root seed {meta['root_seed']}"),
-        ("Simulations", f"{meta['timings']['simulations_executed']} run this time, {meta['timings']['simulations_reused']} found in the journal"),
+        (
+            "Each simulation",
+            f"{meta['consumers']:,} consumers, {meta['days']} days; {meta['replications']} replications (common random numbers), root seed {meta['root_seed']}",
+        ),
+        (
+            "Simulations",
+            f"{meta['timings']['simulations_executed']} run this time, {meta['timings']['simulations_reused']} found in the journal",
+        ),
         ("Executor", meta["executor"]),
         ("Best plan", f"{BEST_PLAN_FILE} (footprint run / footprint compare {BASE_PLAN_FILE} {BEST_PLAN_FILE})"),
     ]
@@ -239,7 +266,15 @@ def write_optimisation_report(result: OptimisationResult, figures: dict[str, Pat
         "</section><section><h2>Objective against the number of new stores</h2>",
         image_tag(figures["curve"], "curve"),
         html_table(
-            ["Step", "Kind", "New stores", "Change", "Objective [95 % CI]", "Step gain [paired 95 % CI]", "Gain over base"],
+            [
+                "Step",
+                "Kind",
+                "New stores",
+                "Change",
+                "Objective [95 % CI]",
+                "Step gain [paired 95 % CI]",
+                "Gain over base",
+            ],
             _curve_rows(result.curve),
             [True, False, True, False, True, True, True],
         ),
@@ -252,7 +287,16 @@ def write_optimisation_report(result: OptimisationResult, figures: dict[str, Pat
         "</section><section><h2>Candidates</h2>",
         '<div class="scroll">',
         html_table(
-            ["Rank", "Candidate", "Format", "District", "Surrogate score", "Shortlist", "Gain alone [95 % CI]", "Added at step: gain"],
+            [
+                "Rank",
+                "Candidate",
+                "Format",
+                "District",
+                "Surrogate score",
+                "Shortlist",
+                "Gain alone [95 % CI]",
+                "Added at step: gain",
+            ],
             _candidate_rows(result.candidates),
             [True, False, False, False, True, True, True, True],
         ),
@@ -289,5 +333,7 @@ def write_optimisation_outputs(result: OptimisationResult) -> dict[str, Path]:
                 },
             )
         except ResultsError as error:
-            raise ResultsError(f"{error} (the simulations are saved: the same command draws the report again)") from None
+            raise ResultsError(
+                f"{error} (the simulations are saved: the same command draws the report again)"
+            ) from None
     return figures

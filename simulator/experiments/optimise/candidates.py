@@ -112,7 +112,9 @@ def _file_sites(spec: OptimisationFile, folder: Path, source: str) -> tuple[list
     for _label, row in rows:
         entry = {key: value for key, value in row.model_dump().items() if value is not None}
         sites.append(entry)
-    return sites, [problem if problem.startswith(source) else f"{source}: candidates.file: {problem}" for problem in problems]
+    return sites, [
+        problem if problem.startswith(source) else f"{source}: candidates.file: {problem}" for problem in problems
+    ]
 
 
 def _zone_index(city: City, names: tuple[str, ...], source: str) -> list[int]:
@@ -123,11 +125,11 @@ def _zone_index(city: City, names: tuple[str, ...], source: str) -> list[int]:
             lookup.setdefault(str(text).lower(), z)
     zones = []
     for position, name in enumerate(names):
-        z = lookup.get(name, lookup.get(name.lower()))
-        if z is None:
+        found = lookup.get(name, lookup.get(name.lower()))
+        if found is None:
             hint = unknown_key_message(name, [str(n) for n in city.zone_names_en], "district")
             raise ScenarioError(f"{source}: candidates.districts[{position}]: '{name}': {hint}")
-        zones.append(z)
+        zones.append(found)
     return zones
 
 
@@ -179,14 +181,7 @@ def build_candidates(spec: OptimisationFile, base: Scenario, city: City, folder:
     if not len(chosen):
         raise ScenarioError(f"{source}: candidates: no candidate site is left after the filters")
     days = spec.days if spec.days is not None else base.horizon.days
-    cost = np.array(
-        [
-            (settings.opening_cost if stores[i].opening_cost is None else stores[i].opening_cost)
-            + (settings.yearly_cost if stores[i].yearly_cost is None else stores[i].yearly_cost) * days / 365.0
-            for i in chosen
-        ],
-        dtype=np.float64,
-    )
+    cost = np.array([_cost(stores[i], settings, days) for i in chosen], dtype=np.float64)
     entries = tuple(
         {key: value for key, value in stores[i].model_dump().items() if key not in ("opening_cost", "yearly_cost")}
         for i in chosen
@@ -202,6 +197,13 @@ def build_candidates(spec: OptimisationFile, base: Scenario, city: City, folder:
     )
     check_budget(spec, candidates, source)
     return candidates
+
+
+def _cost(candidate: Candidate, settings: Any, days: int) -> float:
+    """Opening cost plus the yearly cost pro rata over ``days``; the file's defaults where the row gives none."""
+    opening = settings.opening_cost if candidate.opening_cost is None else candidate.opening_cost
+    yearly = settings.yearly_cost if candidate.yearly_cost is None else candidate.yearly_cost
+    return float(opening) + float(yearly) * days / 365.0
 
 
 def check_budget(spec: OptimisationFile, candidates: Candidates, source: str) -> None:

@@ -163,7 +163,11 @@ class JournalledEvaluation:
         stores = [optimisation.candidates.stores[i] for i in self.shortlist]
         superset = superset_scenario(optimisation.base, stores, "shortlist")
         self.evaluator = PlanEvaluator(
-            canonical_json(superset), bundle_key(superset), len(optimisation.base.plan.stores), optimisation.kpi, optimisation.sign
+            canonical_json(superset),
+            bundle_key(superset),
+            len(optimisation.base.plan.stores),
+            optimisation.kpi,
+            optimisation.sign,
         )
         self.journal = journal.read_journal(folder)
         self.reused = len(self.journal)
@@ -197,13 +201,21 @@ class JournalledEvaluation:
         for outcome in execute(self.evaluator, tasks, self.spec):
             task = tasks[outcome.index]
             if outcome.error is not None:
-                raise FootprintError(f"a simulation failed (replication {task.replication}): {outcome.error.splitlines()[0]}")
+                raise FootprintError(
+                    f"a simulation failed (replication {task.replication}): {outcome.error.splitlines()[0]}"
+                )
             self.journal[(task.key, task.replication)] = float(outcome.value)
             ids = sorted(str(self.optimisation.candidates.ids[self.shortlist[p]]) for p in task.active)
             journal.write_record(
                 self.folder,
-                {"plan_key": task.key, "plan": ids, "replication": task.replication, "seed": task.seed,
-                 "value": float(outcome.value), "seconds": outcome.seconds},
+                {
+                    "plan_key": task.key,
+                    "plan": ids,
+                    "replication": task.replication,
+                    "seed": task.seed,
+                    "value": float(outcome.value),
+                    "seconds": outcome.seconds,
+                },
             )
             self.executed += 1
             self.run_seconds += outcome.seconds

@@ -58,7 +58,9 @@ def prepare_folder(folder: Path, manifest: Mapping[str, Any]) -> None:
                 "options); results are never mixed: use another --out or remove the folder"
             )
     elif folder.is_dir() and any(not p.name.startswith(".") for p in folder.iterdir()):
-        raise ResultsError(f"{folder}: exists and is not an optimisation folder (no {MANIFEST_FILE}); use another --out")
+        raise ResultsError(
+            f"{folder}: exists and is not an optimisation folder (no {MANIFEST_FILE}); use another --out"
+        )
     (folder / RUNS_DIR).mkdir(parents=True, exist_ok=True)
     if not path.is_file():
         write_json(manifest, path)

@@ -43,14 +43,18 @@ class Candidate(Store):
         default=None, ge=0, description="One-off cost of opening the site (default: `candidates.opening_cost`)."
     )
     yearly_cost: Number | None = Field(
-        default=None, ge=0, description="Cost per year open, pro rata over the horizon (default: `candidates.yearly_cost`)."
+        default=None,
+        ge=0,
+        description="Cost per year open, pro rata over the horizon (default: `candidates.yearly_cost`).",
     )
 
 
 class CandidateSettings(FrozenModel):
     """Where the candidate sites come from, and the filters that keep some of them."""
 
-    malls: Boolean = Field(default=False, description="Every mall of the city bundle (format `mall`, id `mall:<mall id>`).")
+    malls: Boolean = Field(
+        default=False, description="Every mall of the city bundle (format `mall`, id `mall:<mall id>`)."
+    )
     stations: Boolean | Integer = Field(
         default=False,
         description=(
@@ -73,7 +77,9 @@ class CandidateSettings(FrozenModel):
     districts: tuple[Text, ...] = Field(
         default=(), description="Keep only candidates in these districts (zone ids or names); empty: all."
     )
-    formats: tuple[Text, ...] = Field(default=(), description="Keep only candidates of these store formats; empty: all.")
+    formats: tuple[Text, ...] = Field(
+        default=(), description="Keep only candidates of these store formats; empty: all."
+    )
     ids: tuple[Text, ...] = Field(default=(), description="Keep only these candidate ids; empty: all.")
     exclude: tuple[Text, ...] = Field(default=(), description="Candidate ids to leave out.")
     opening_cost: Number = Field(default=0.0, ge=0, description="Opening cost of a candidate that gives none.")

@@ -68,7 +68,9 @@ def surrogate_inputs(
     lam, d_min = float(behaviour.huff_lambda), float(behaviour.huff_min_distance_km)
     distance = np.hypot(home_xy[:, None, 0] - stores.xy[None, :, 0], home_xy[:, None, 1] - stores.xy[None, :, 1])
     attraction = site_attraction(stores.attractiveness, distance / 1000.0, lam, d_min)
-    competition = np.full(len(weight), outside_attraction(float(behaviour.outside_option_km), lam, behaviour.outside_option))
+    competition = np.full(
+        len(weight), outside_attraction(float(behaviour.outside_option_km), lam, behaviour.outside_option)
+    )
     if len(rivals):
         rival_distance = np.hypot(
             home_xy[:, None, 0] - rivals.xy[None, :, 0], home_xy[:, None, 1] - rivals.xy[None, :, 1]

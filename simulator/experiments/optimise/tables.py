@@ -91,12 +91,21 @@ def _candidate_table(
     )
     for rank, index in enumerate(shortlist, start=1):
         frame.loc[index, "shortlist_rank"] = rank
-    for column in ("gain_vs_base", "gain_vs_base_low", "gain_vs_base_high", "gain_when_added", "gain_when_added_low", "gain_when_added_high"):
+    for column in (
+        "gain_vs_base",
+        "gain_vs_base_low",
+        "gain_vs_base_high",
+        "gain_when_added",
+        "gain_when_added_low",
+        "gain_when_added_high",
+    ):
         frame[column] = math.nan
     for move in result.moves:
         if move["kind"] == "add" and move["step"] == 1:
             frame.loc[move["candidate"], ["gain_vs_base", "gain_vs_base_low", "gain_vs_base_high"]] = [
-                move["gain"], move["gain_low"], move["gain_high"]
+                move["gain"],
+                move["gain_low"],
+                move["gain_high"],
             ]
     steps_by_candidate = {}
     for number, step in enumerate(result.steps, start=1):
@@ -105,7 +114,9 @@ def _candidate_table(
         number, step = steps_by_candidate[index]
         frame.loc[index, ["chosen", "step_added"]] = [True, number]
         frame.loc[index, ["gain_when_added", "gain_when_added_low", "gain_when_added_high"]] = [
-            step["gain"], step["gain_low"], step["gain_high"]
+            step["gain"],
+            step["gain_low"],
+            step["gain_high"],
         ]
     frame["shortlisted"] = frame["shortlist_rank"] > 0
     order_key = np.where(frame["chosen"], frame["step_added"], 10**9)
@@ -119,7 +130,7 @@ def _candidate_table(
 def _curve(optimisation: Optimisation, result: SearchResult) -> pd.DataFrame:
     confidence = float(optimisation.spec.search.confidence)
     ids = optimisation.candidates.ids
-    rows = []
+    rows: list[dict[str, Any]] = []
     path: list[tuple[str, tuple[int, ...], int | None, int | None, np.ndarray, Mapping[str, Any] | None]] = [
         ("base", (), None, None, result.base_values, None)
     ]
@@ -151,9 +162,13 @@ def _curve(optimisation: Optimisation, result: SearchResult) -> pd.DataFrame:
 
 def _moves(optimisation: Optimisation, result: SearchResult) -> pd.DataFrame:
     ids = optimisation.candidates.ids
-    frame = pd.DataFrame(result.moves, columns=["kind", "step", "candidate", "removed", "gain", "gain_low", "gain_high"])
+    frame = pd.DataFrame(
+        result.moves, columns=["kind", "step", "candidate", "removed", "gain", "gain_low", "gain_high"]
+    )
     frame["candidate"] = [str(ids[i]) for i in frame["candidate"]]
-    frame["removed"] = ["" if (i is None or (isinstance(i, float) and math.isnan(i))) else str(ids[int(i)]) for i in frame["removed"]]
+    frame["removed"] = [
+        "" if (i is None or (isinstance(i, float) and math.isnan(i))) else str(ids[int(i)]) for i in frame["removed"]
+    ]
     frame["significant"] = frame["gain_low"] > 0
     return frame
 
@@ -173,7 +188,9 @@ def _plan_files(optimisation: Optimisation, folder: Path, result: SearchResult) 
     base_data = plan_scenario_data(base, fixed, f"{name}-base", optimisation.seed, optimisation.replications)
     best_path = write_plan_scenario(folder / BEST_PLAN_FILE, best, header)
     base_path = write_plan_scenario(
-        folder / BASE_PLAN_FILE, base_data, f"The base plan of {name}: the base scenario's stores only, the same settings."
+        folder / BASE_PLAN_FILE,
+        base_data,
+        f"The base plan of {name}: the base scenario's stores only, the same settings.",
     )
     return best_path, base_path
 
