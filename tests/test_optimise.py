@@ -228,6 +228,7 @@ def test_a_plan_in_the_superset_gives_the_plan_alone_to_the_last_bit(tmp_path):
 # --------------------------------------------------------------------------- the folder and the plan files
 
 
+@pytest.mark.slow
 def test_folder_plan_files_run_and_compare(tmp_path):
     path = write_file(tmp_path, SMALL)
     out = tmp_path / "out"
