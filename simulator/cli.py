@@ -454,7 +454,10 @@ def optimise(
         bool, typer.Option("--schema", help="Print the optimisation file's JSON Schema and exit.")
     ] = False,
 ) -> None:
-    """Choose the next stores among candidate sites: surrogate screening, greedy and swaps under common random numbers."""
+    """Choose the next stores among candidate sites: surrogate screening, greedy and swaps under common random numbers.
+
+    Exit code: 0 on success, 1 for bad input or a failure (one line on standard error).
+    """
     from simulator.experiments import ExecutorSpec, RunOptions
     from simulator.experiments.optimise import optimisation_json_schema
     from simulator.reports.optimise_report import run_optimise_file, summary_rows
