@@ -179,8 +179,6 @@ def test_city_show_writes_a_map_and_prints_a_summary(tmp_path, tiny_city_path):
 
 def test_example_scenarios_are_valid():
     for path in sorted((PROJECT / "scenarios").glob("*.toml")):
-        if "sweep" in path.name or "compare" in path.name or "calibrate" in path.name:
-            continue
         result = runner.invoke(app, ["validate", str(path)])
         assert result.exit_code == 0, (path.name, result.output)
 

@@ -251,7 +251,7 @@ def _no_check(path, options, with_city):
 
 def test_file_kinds_are_a_registry_and_the_cli_prints_each():
     runner = CliRunner()
-    for kind in ("scenario", "comparison", "sweep"):
+    for kind in ("scenario", "comparison", "sweep", "calibration", "optimisation"):
         result = runner.invoke(app, ["schema", "--kind", kind])
         assert result.exit_code == 0, result.output
         schema = json.loads(result.output)

@@ -21,7 +21,9 @@ from typing import Any
 from pydantic import BaseModel
 
 from simulator.config import FootprintError, Scenario, describe, model_json_schema, read_toml_file, scenario_hash
+from simulator.experiments.calibrate.spec import CalibrationSpec
 from simulator.experiments.compare.spec import ComparisonFile
+from simulator.experiments.optimise.spec import OptimisationFile
 from simulator.experiments.options import RunOptions, prepare_scenario, resolve_consumers
 from simulator.experiments.sweep.spec import SweepSpec
 
@@ -289,6 +291,55 @@ def _check_sweep(path: Path, options: RunOptions, with_city: bool) -> FileCheck:
     return FileCheck("sweep", sweep.name, "\n".join(lines), facts, warnings)
 
 
+def _check_calibration(path: Path, options: RunOptions, with_city: bool) -> FileCheck:
+    from simulator.experiments.calibrate import calibration_from_file
+
+    calibration = calibration_from_file(path, options)
+    base = calibration.base
+    _placed, warnings = place_on_city(base, path.name, _load_city(base, with_city))
+    method = calibration.spec.method
+    lines = [
+        f"Calibration '{calibration.name}': {len(calibration.parameters)} parameters against "
+        f"{len(calibration.targets)} observed targets, root seed {calibration.root_seed}",
+        *[f"  parameter {parameter.key} ({parameter.kind})" for parameter in calibration.parameters],
+        f"  method: {method.model_dump(mode='json')}",
+        f"  base scenario '{base.name}' on city '{base.city.bundle}'",
+    ]
+    facts = {
+        "name": calibration.name,
+        "seed": calibration.root_seed,
+        "parameters": [parameter.key for parameter in calibration.parameters],
+        "targets": len(calibration.targets),
+        "method": method.model_dump(mode="json"),
+        "scenario": scenario_facts(base),
+    }
+    return FileCheck("calibration", calibration.name, "\n".join(lines), facts, warnings)
+
+
+def _check_optimisation(path: Path, options: RunOptions, with_city: bool) -> FileCheck:
+    from simulator.experiments.optimise import load_optimisation
+
+    optimisation = load_optimisation(path, options)
+    base = optimisation.base
+    _placed, warnings = place_on_city(base, path.name, _load_city(base, with_city))
+    lines = [
+        f"Optimisation '{optimisation.name}': up to {optimisation.store_budget} new stores from "
+        f"{len(optimisation.candidates)} candidates, objective {optimisation.objective_label}, "
+        f"{optimisation.replications} paired replications, root seed {optimisation.seed}",
+        f"  base scenario '{base.name}' with {len(base.plan.stores)} fixed stores on city '{base.city.bundle}'",
+    ]
+    facts = {
+        "name": optimisation.name,
+        "candidates": len(optimisation.candidates),
+        "store_budget": optimisation.store_budget,
+        "objective": optimisation.kpi,
+        "replications": optimisation.replications,
+        "seed": optimisation.seed,
+        "scenario": scenario_facts(base),
+    }
+    return FileCheck("optimisation", optimisation.name, "\n".join(lines), facts, warnings)
+
+
 register_file_kind(
     FileKind(
         "scenario",
@@ -314,5 +365,23 @@ register_file_kind(
         _check_sweep,
         SweepSpec,
         "A sweep file: a base scenario, the parameters to vary, design and KPIs.",
+    )
+)
+register_file_kind(
+    FileKind(
+        "calibration",
+        frozenset({"scenario", "parameters", "observed", "method"}),
+        _check_calibration,
+        CalibrationSpec,
+        "A calibration file: a base scenario, the parameters to fit with their priors, observed targets, method.",
+    )
+)
+register_file_kind(
+    FileKind(
+        "optimisation",
+        frozenset({"base", "candidates", "budget", "objective", "constraints", "search"}),
+        _check_optimisation,
+        OptimisationFile,
+        "An optimisation file: a base scenario, candidate sites, budget, objective and constraints.",
     )
 )
