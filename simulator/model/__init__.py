@@ -7,6 +7,10 @@ Works on arrays only: geometry arrives as a ``City``. May import: ``simulator.ci
 
 from __future__ import annotations
 
+from simulator.model.kernel_cache import use_versioned_kernel_cache
+
+use_versioned_kernel_cache()  # before any kernel module compiles or loads its cache
+
 from simulator.model.dynamics import followers_of
 from simulator.model.exposure import Exposure, build_exposure
 from simulator.model.footprint_model import WEEK_DAYS, FootprintModel
