@@ -32,7 +32,12 @@ from simulator.model.exposure_kernels import (
     unique_below,
     unique_sorted,
 )
-from simulator.model.group_sums import add_at_least_by_group, add_by_group, add_squares_by_group
+from simulator.model.group_sums import (
+    add_at_least_by_group,
+    add_by_group,
+    add_squares_by_group,
+    count_by_group,
+)
 from simulator.model.rng import STREAM_INITIAL_MARKET, STREAM_PENT_UP, counter_uniforms
 
 # --------------------------------------------------------------------------- classes
@@ -197,6 +202,9 @@ def test_sums_by_group_are_bincount_to_the_last_bit_in_any_blocks(n, groups, blo
     np.testing.assert_array_equal(sums, np.bincount(group, weights=values, minlength=groups))
     np.testing.assert_array_equal(at_least, np.bincount(group, weights=(values >= 0.5).astype(float), minlength=groups))
     np.testing.assert_array_equal(squares, np.bincount(group, weights=(values - centre) ** 2, minlength=groups))
+    counts = count_by_group(group, groups)
+    np.testing.assert_array_equal(counts, np.bincount(group, minlength=groups))
+    assert counts.dtype == np.int64
 
 
 # --------------------------------------------------------------------------- initial status

@@ -30,7 +30,13 @@ from simulator.model import (
     scenario_warnings,
 )
 from simulator.model.batches import end_state
-from simulator.model.group_sums import add_at_least_by_group, add_by_group, add_squares_by_group
+from simulator.model.group_sums import (
+    add_at_least_by_group,
+    add_by_group,
+    add_squares_by_group,
+    count_by_group,
+    in_blocks,
+)
 from simulator.model.population import consumer_count
 from simulator.results import DAILY_COUNT_COLUMNS, TRADE_AREA_COUNTS, RunResult, build_metadata
 from simulator.results.daily_noise import add_daily_se, add_weekly_se
@@ -169,8 +175,6 @@ def _from_parquet_bytes(data: bytes) -> pd.DataFrame:
     return pq.read_table(pa.BufferReader(data)).to_pandas()
 
 
-END_STATE_BLOCK = 1 << 20
-"""Consumers whose end-of-horizon familiarity and trust are computed at a time."""
 ALL_TABLES = frozenset(
     {"daily", "stores", "zones", "cells", "rivals", "plan", "weekly", "trade_areas", "bookings", "batches"}
 )
@@ -270,28 +274,40 @@ def _zone_tables(model: FootprintModel) -> tuple[pd.DataFrame, pd.DataFrame]:
     population = model.population
     n_cells = len(city.cell_xy)
     cell = population.home_cell
-    familiarity, trust = _end_state(model)
-    consumers = np.bincount(cell, minlength=n_cells)
+    consumers = count_by_group(cell, n_cells)
 
     def per_cell(add: Callable[..., None], values: np.ndarray, *extra: float) -> np.ndarray:
         out = np.zeros(n_cells)
         add(cell, values, *extra, out)
         return out
 
+    # one float64 array of every consumer at a time: familiarity's sums, then trust's
+    familiarity = in_blocks(population.n, model.familiarity)
+    mean_familiarity = float(familiarity.mean())
+    familiarity_sums = {
+        "familiarity": per_cell(add_by_group, familiarity),
+        "familiar": per_cell(add_at_least_by_group, familiarity, 0.5),
+        # sums of squared deviations from the overall mean give the within-area spread of the
+        # means (their Monte-Carlo SE); centring keeps the difference of sums accurate
+        "familiarity_squares": per_cell(add_squares_by_group, familiarity, mean_familiarity),
+    }
+    del familiarity
+    trust = in_blocks(population.n, lambda part: model.trust_of(part, model.horizon_days - 1))
+    mean_trust = float(trust.mean())
+    trust_sums = {
+        "trust": per_cell(add_by_group, trust),
+        "trust_squares": per_cell(add_squares_by_group, trust, mean_trust),
+    }
+    del trust
     access = model.choice.cell_access(city.cell_xy)
     nearest_km = np.where(np.isfinite(access.nearest_store_km), access.nearest_store_km, np.nan)
     sums = {
-        "familiarity": per_cell(add_by_group, familiarity),
-        "familiar": per_cell(add_at_least_by_group, familiarity, 0.5),
-        "trust": per_cell(add_by_group, trust),
+        **familiarity_sums,
+        **trust_sums,
         "aware": per_cell(add_by_group, model.aware),
         "brand_access": consumers * access.brand_share,
         "rival_access": consumers * access.rival_share,
         "nearest_store_km": consumers * nearest_km,
-        # sums of squared deviations from the overall mean give the within-area spread of the
-        # means (their Monte-Carlo SE); centring keeps the difference of sums accurate
-        "familiarity_squares": per_cell(add_squares_by_group, familiarity, float(familiarity.mean())),
-        "trust_squares": per_cell(add_squares_by_group, trust, float(trust.mean())),
         "brand_access_squares": consumers * (access.brand_share - _centre(access.brand_share, consumers)) ** 2,
         "rival_access_squares": consumers * (access.rival_share - _centre(access.rival_share, consumers)) ** 2,
         "nearest_store_km_squares": consumers * (nearest_km - _centre(nearest_km, consumers)) ** 2,
@@ -305,8 +321,8 @@ def _zone_tables(model: FootprintModel) -> tuple[pd.DataFrame, pd.DataFrame]:
         "purchases": model.cell_purchases,
     }
     centres = {
-        "familiarity": float(familiarity.mean()),
-        "trust": float(trust.mean()),
+        "familiarity": mean_familiarity,
+        "trust": mean_trust,
         "brand_access": _centre(access.brand_share, consumers),
         "rival_access": _centre(access.rival_share, consumers),
         "nearest_store_km": _centre(nearest_km, consumers),
@@ -323,21 +339,6 @@ def _zone_tables(model: FootprintModel) -> tuple[pd.DataFrame, pd.DataFrame]:
     zones = _results_frame(zone_sums, zone_counts, population.weight, centres)
     zones.insert(0, "zone_id", city.zone_ids)
     return zones, cells
-
-
-def _end_state(model: FootprintModel) -> tuple[np.ndarray, np.ndarray]:
-    """Every consumer's familiarity and trust at the horizon (float64), computed block by block.
-
-    The values are those of one call over everyone (both are elementwise); blocks keep the
-    float64 temporaries of the Hill and logistic functions to ``END_STATE_BLOCK`` consumers.
-    """
-    n = model.population.n
-    familiarity, trust = np.empty(n), np.empty(n)
-    for first in range(0, n, END_STATE_BLOCK):
-        part = slice(first, min(n, first + END_STATE_BLOCK))
-        familiarity[part] = model.familiarity(part)
-        trust[part] = model.trust_of(part, model.horizon_days - 1)
-    return familiarity, trust
 
 
 def _centre(per_cell_value: np.ndarray, consumers: np.ndarray) -> float:
@@ -363,7 +364,7 @@ def _weekly_table(model: FootprintModel) -> pd.DataFrame:
     """
     zone_ids = model.city.zone_ids
     n_zones = len(zone_ids)
-    consumers = np.bincount(model.consumer_zone, minlength=n_zones).astype(np.float64)
+    consumers = count_by_group(model.consumer_zone, n_zones).astype(np.float64)
     safe = np.maximum(consumers, 1.0)
     days = np.repeat(np.asarray(model.weekly_days, dtype=np.int64), n_zones)
     sums = np.asarray(model.weekly_familiarity, dtype=np.float64).reshape(-1, 2, n_zones)

@@ -9,8 +9,13 @@ give the same sums as one call over everyone.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numba
 import numpy as np
+
+BLOCK = 1 << 20
+"""Consumers whose values :func:`in_blocks` computes at a time."""
 
 
 @numba.njit(cache=True)
@@ -33,3 +38,25 @@ def add_squares_by_group(groups: np.ndarray, values: np.ndarray, centre: float, 
     for i in range(len(groups)):
         deviation = np.float64(values[i]) - centre
         out[groups[i]] += deviation * deviation
+
+
+@numba.njit(cache=True)
+def count_by_group(groups: np.ndarray, size: int) -> np.ndarray:
+    """``np.bincount(groups, minlength=size)`` (int64) without its int64 copy of ``groups``."""
+    out = np.zeros(size, dtype=np.int64)
+    for i in range(len(groups)):
+        out[groups[i]] += 1
+    return out
+
+
+def in_blocks(n: int, value: Callable[[slice], np.ndarray], block: int = BLOCK) -> np.ndarray:
+    """``value(slice(0, n))`` as float64, computed ``block`` consumers at a time.
+
+    For an elementwise ``value`` (familiarity, trust) the result is that of one call over
+    everyone; only the float64 temporaries of one block are alive at a time.
+    """
+    out = np.empty(n)
+    for first in range(0, n, block):
+        part = slice(first, min(n, first + block))
+        out[part] = value(part)
+    return out
