@@ -51,6 +51,7 @@ from simulator.model import (
     run_generators,
     synthesize_population,
 )
+from simulator.model.frozen import read_only
 
 CITIES_KEPT = 4
 """Cities a process keeps at most (the least recently used is dropped first)."""
@@ -140,19 +141,6 @@ def array_bytes(value: Any) -> int:
     if isinstance(value, (tuple, list)):
         return sum(array_bytes(item) for item in value)
     return 0
-
-
-def read_only(value: Value) -> Value:
-    """Make every numpy array of ``value`` (an array, a dataclass or tuple of them) read-only; return it."""
-    if isinstance(value, np.ndarray):
-        value.flags.writeable = False
-    elif dataclasses.is_dataclass(value) and not isinstance(value, type):
-        for f in dataclasses.fields(value):
-            read_only(getattr(value, f.name))
-    elif isinstance(value, (tuple, list)):
-        for item in value:
-            read_only(item)
-    return value
 
 
 @dataclasses.dataclass(frozen=True)

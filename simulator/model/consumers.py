@@ -35,6 +35,7 @@ from simulator.model.dynamics import (
     hear_of_the_brand,
 )
 from simulator.model.exposure import Exposure
+from simulator.model.frozen import read_only
 from simulator.model.population import Population
 from simulator.model.rng import STREAM_INITIAL_MARKET, STREAM_PENT_UP, counter_uniform
 
@@ -131,7 +132,7 @@ class Consumers:
         self.follower_indptr, self.follower_indices, self.inverse_degree = (
             followers
             if followers is not None
-            else followers_of(n, population.contact_indptr, population.contact_indices)
+            else read_only(followers_of(n, population.contact_indptr, population.contact_indices))
         )
         self.arrays = ConsumerArrays(
             consumer_class=exposure.consumer_class,

@@ -45,6 +45,7 @@ _TANH_Q = tuple(
 _HALF = np.float32(0.5)
 _ONE = np.float32(1.0)
 _ZERO = np.float32(0.0)
+_ZERO_DOUBLE = np.float64(0.0)  # familiarity and trust are summed in double precision: see dense_pass
 
 
 @numba.njit(inline="always", cache=True, fastmath=FAST_MATH, error_model="numpy")
@@ -105,6 +106,11 @@ def dense_pass(
       network; with full mixing ``wom`` stays 0), then left decayed, ``WOM <- delta_S WOM``;
     * ``T = logistic(b_t + b_F F + b_W WOM + u)`` (:func:`fast_logistic`).
 
+    F and T are summed in double precision: the fast-math flags let LLVM sum in any order,
+    and the order depends on how each compiled specialisation vectorises (read-only or
+    writable inputs, for one), so float32 sums of a chunk would differ between two runs of
+    the same seed by about 1e-7; double sums agree to about 1e-15.
+
     Parameters
     ----------
     increment : numpy.ndarray of float32
@@ -125,7 +131,8 @@ def dense_pass(
     wom_weight = np.float32(parameters.wom_weight)
     trust_shift = np.float32(day_inputs.trust_shift)
     full_wom = np.float32(max(day_inputs.full_mixing_wom, 0.0))
-    sum_familiarity = sum_familiar = sum_trust = _ZERO
+    sum_familiar = _ZERO
+    sum_familiarity = sum_trust = _ZERO_DOUBLE
     if hill_s != np.float32(2.0):  # r^s by pow: a scalar loop
         for k in range(stock.shape[0]):
             e = delta * stock[k] + increment[k]

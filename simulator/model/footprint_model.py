@@ -61,6 +61,7 @@ from simulator.model.dynamics import (
     OUT_OF_MARKET,
 )
 from simulator.model.exposure import Exposure, build_exposure
+from simulator.model.frozen import read_only
 from simulator.model.group_sums import add_at_least_by_group, add_by_group
 from simulator.model.plan import PlacedRivals, PlacedStores, place_rivals, place_stores
 from simulator.model.population import Population, synthesize_population
@@ -147,14 +148,14 @@ class FootprintModel(mesa.Model):
         self.run_seed = seed
         self.kernel_key = np.uint64(kernel_key)
         self.city = city if city is not None else load_city(scenario.resolved_bundle)
-        self.stores = stores if stores is not None else place_stores(scenario, self.city)
-        self.rivals = rivals if rivals is not None else place_rivals(scenario, self.city)
-        self.population = (
+        self.stores = read_only(stores if stores is not None else place_stores(scenario, self.city))
+        self.rivals = read_only(rivals if rivals is not None else place_rivals(scenario, self.city))
+        self.population = read_only(
             population
             if population is not None
             else synthesize_population(self.city, scenario.population, population_rng)
         )
-        self.exposure: Exposure = (
+        self.exposure: Exposure = read_only(
             exposure
             if exposure is not None
             else build_exposure(self.city, self.population, self.stores, scenario.behaviour, scenario.population)
