@@ -94,12 +94,8 @@ from simulator.model.events import (
 from simulator.model.market_pass import market_pass
 from simulator.model.population_kernels import transpose_contacts
 
-# numba's OpenMP threads sleep when they wait for work rather than spin (GNU OpenMP spins
-# for about 300,000 iterations by default). Read when the first parallel region starts;
-# a value set by the user wins. Measured at 1M consumers, 2 threads, load 9.5 on 2 cores:
-# 8.2 CPU ns per consumer-day passive against 12.2 spinning, and a higher wall rate; on a
-# quiet machine a waking thread costs tens of microseconds a day (a day's kernel takes
-# milliseconds from the 200,000 consumers at which the model uses two threads).
+# numba's OpenMP threads sleep while they wait for work instead of spinning (a user's value
+# wins; read when the first parallel region starts). benchmarks/README.md has the measurements.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 CHUNK_SIZE = 8192

@@ -44,9 +44,7 @@ EVENT_ONLINE_ORDER = 2
 
 
 @numba.njit(cache=True)
-def market_day(
-    i: int, state: int, entry_candidate: bool, day_inputs: Any, p: Any, consumers: Any
-) -> tuple[int, int]:
+def market_day(i: int, state: int, entry_candidate: bool, day_inputs: Any, p: Any, consumers: Any) -> tuple[int, int]:
     """Consumer i's market spell and decision today: the new status and the day's event.
 
     Out of the market: enters with probability ``h`` (``u < h``, thinned with
