@@ -132,3 +132,26 @@ def test_market_pass_decides_as_its_formula(booking_rate, referral_rate):
     assert (in_market & ~leaves & decides).sum() > 0
     listed = tallies.event_consumers[0, : tallies.event_counts[0]]
     np.testing.assert_array_equal(listed, np.flatnonzero(decides))
+
+
+@pytest.mark.parametrize(("hill_s", "wear_weight"), [(2.0, 0.0), (1.5, 0.3), (0.5, 0.0)])
+def test_zone_familiarity_sums_are_the_bincounts_of_familiarity(hill_s, wear_weight):
+    """The weekly zone snapshot in one compiled pass gives the numpy bincounts exactly."""
+    from simulator.model.closed_forms import hill
+    from simulator.model.consumers import zone_familiarity_sums
+
+    rng = np.random.default_rng(4)
+    n, n_zones = 20_000, 37
+    stock = (rng.random(n) < 0.6) * rng.gamma(1.5, 2.5, n).astype(np.float32)
+    stock = stock.astype(np.float32)
+    wear = rng.gamma(1.0, 1.0, n).astype(np.float32)
+    zone = rng.integers(0, n_zones, n)
+    sums = zone_familiarity_sums(stock, wear, wear_weight, 3.0, hill_s, zone, n_zones)
+    familiarity = hill(np.maximum(stock - wear_weight * wear, 0.0), 3.0, hill_s)
+    expected = np.bincount(zone, weights=familiarity, minlength=n_zones)
+    if hill_s in (2.0, 0.5):  # r r and sqrt: exact, as numpy computes them
+        np.testing.assert_array_equal(sums[0], expected)
+    else:  # numpy's vectorised pow and libm's may differ in the last bit
+        np.testing.assert_allclose(sums[0], expected, rtol=1e-13)
+    np.testing.assert_array_equal(sums[1], np.bincount(zone, weights=familiarity >= 0.5, minlength=n_zones))
+    assert 0 < sums[1].sum() < n

@@ -395,17 +395,8 @@ class FootprintModel(mesa.Model):
 
     def _record_week(self, day: int) -> None:
         """Snapshot each zone's familiarity at the end of ``day``: sums of F_i and of [F_i >= 0.5] by home zone."""
-        familiarity = self.familiarity()
-        n_zones = len(self.city.zone_ids)
         self.weekly_days.append(day)
-        self.weekly_familiarity.append(
-            np.stack(
-                [
-                    np.bincount(self.consumer_zone, weights=familiarity, minlength=n_zones),
-                    np.bincount(self.consumer_zone, weights=familiarity >= 0.5, minlength=n_zones),
-                ]
-            )
-        )
+        self.weekly_familiarity.append(self.consumers.zone_familiarity(self.consumer_zone, len(self.city.zone_ids)))
 
     def _record_stores(self, day: int, store_sightings: np.ndarray, served: np.ndarray, bought: np.ndarray) -> None:
         buyers = set(served[bought].tolist()) if len(served) else set()
