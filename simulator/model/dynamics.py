@@ -72,6 +72,7 @@ added in chunk order, so they are bit-identical on any machine with the same chu
 
 from __future__ import annotations
 
+import os
 from typing import NamedTuple
 
 import numba
@@ -92,6 +93,10 @@ from simulator.model.events import (
 )
 from simulator.model.market_pass import market_pass
 from simulator.model.population_kernels import transpose_contacts
+
+# numba's OpenMP threads sleep while they wait for work instead of spinning (a user's value
+# wins; read when the first parallel region starts). benchmarks/README.md has the measurements.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 CHUNK_SIZE = 8192
 NEVER = -32768  # "no sighting yet" in the recent-sightings memory (int16)

@@ -465,12 +465,8 @@ def chunk_sightings(
         row = sighted_row[c]
         zero_probability = class_zero[row]
         if sighted_u[c] > zero_probability:
-            sighted[n_sighted], sighted_u[n_sighted], sighted_zero[n_sighted] = (
-                sighted[c],
-                sighted_u[c],
-                zero_probability,
-            )
-            sighted_row[n_sighted] = row
+            sighted[n_sighted], sighted_u[n_sighted] = sighted[c], sighted_u[c]
+            sighted_zero[n_sighted], sighted_row[n_sighted] = zero_probability, row
             n_sighted += 1
     first_hot, n_hot = hot_indptr[chunk], hot_indptr[chunk + 1] - hot_indptr[chunk]
     hits = np.empty(n_hot, dtype=np.uint8)
@@ -523,11 +519,8 @@ def _draw_sighted(
         bounds[s, 0], bounds[s, 1] = class_first[row], class_first[row + 1]
         rates[s, 0] = class_total[row]
         i = sighted[s]
-        memory[s, 0], memory[s, 1], memory[s, 2] = (
-            recent_sightings[i, 0],
-            recent_sightings[i, 1],
-            recent_sightings[i, 2],
-        )
+        for k in range(3):
+            memory[s, k] = recent_sightings[i, k]
         memory[s, 3] = aware[i]
     for s in range(n):
         rates[s, 1] = entry_cumulative[bounds[s, 1] - 1]

@@ -62,7 +62,6 @@ from simulator.model.dynamics import (
 )
 from simulator.model.exposure import Exposure, build_exposure
 from simulator.model.frozen import read_only
-from simulator.model.group_sums import add_at_least_by_group, add_by_group
 from simulator.model.plan import PlacedRivals, PlacedStores, place_rivals, place_stores
 from simulator.model.population import Population, synthesize_population
 from simulator.model.rng import (
@@ -89,8 +88,6 @@ REPORTED_KPIS = (
 
 WEEK_DAYS = 7
 """Days between two snapshots of the zones' familiarity (the last day of the horizon is always one)."""
-WEEK_BLOCK = 1 << 20
-"""Consumers whose familiarity is computed at a time for the weekly snapshot (bounded temporaries)."""
 
 
 class FootprintModel(mesa.Model):
@@ -443,15 +440,8 @@ class FootprintModel(mesa.Model):
 
     def _record_week(self, day: int) -> None:
         """Snapshot each zone's familiarity at the end of ``day``: sums of F_i and of [F_i >= 0.5] by home zone."""
-        n, n_zones = self.population.n, len(self.city.zone_ids)
-        sums = np.zeros((2, n_zones))
-        for first in range(0, n, WEEK_BLOCK):  # sums in consumer order: those of one bincount
-            part = slice(first, min(n, first + WEEK_BLOCK))
-            familiarity = self.familiarity(part)
-            add_by_group(self.consumer_zone[part], familiarity, sums[0])
-            add_at_least_by_group(self.consumer_zone[part], familiarity, 0.5, sums[1])
         self.weekly_days.append(day)
-        self.weekly_familiarity.append(sums)
+        self.weekly_familiarity.append(self.consumers.zone_familiarity(self.consumer_zone, len(self.city.zone_ids)))
 
     def _record_stores(self, day: int, store_sightings: np.ndarray, served: np.ndarray, bought: np.ndarray) -> None:
         buyers = set(served[bought].tolist()) if len(served) else set()
