@@ -305,7 +305,7 @@ def test_other_modules_can_register_a_kind_of_file(tmp_path):
         assert detect_file_kind({"targets": [], "name": "x"}) == "calibration-test"
         assert detect_file_kind({"plans": [], "base": "b.toml"}) == "comparison"
         assert detect_file_kind({"scenario": "s.toml", "parameters": [], "targets": [], "fit": 1}) == "calibration-test"
-        assert detect_file_kind({"scenario": "s.toml", "parameters": [], "targets": []}) == "sweep"
+        assert detect_file_kind({"scenario": "s.toml", "parameters": []}) == "sweep"
         path = tmp_path / "calibrate.toml"
         path.write_text('targets = []\nfit = "x"\n', encoding="utf-8")
         result = runner.invoke(app, ["validate", str(path), "--json"])
@@ -399,3 +399,14 @@ def test_an_empty_result_still_shows_itself():
     result = RunResult(daily=empty, stores=empty, zones=empty, cells=empty, plan=empty, metadata={"scenario": "x"})
     assert repr(result) == "RunResult('run': 0 replications, 0 days, 0 stores)"
     assert "<tbody></tbody>" in result._repr_html_()
+
+
+def test_calibration_and_optimisation_files_are_told_from_sweeps_and_comparisons():
+    assert detect_file_kind({"scenario": "s.toml", "parameters": []}) == "sweep"
+    assert detect_file_kind({"scenario": "s.toml", "parameters": [], "observed": "o.csv"}) == "calibration"
+    assert (
+        detect_file_kind({"scenario": "s.toml", "parameters": [], "observed": "o.csv", "method": {}}) == "calibration"
+    )
+    assert detect_file_kind({"base": "b.toml", "plans": []}) == "comparison"
+    assert detect_file_kind({"base": "b.toml", "candidates": {}, "budget": {}}) == "optimisation"
+    assert {"calibration", "optimisation"} <= set(file_kinds())

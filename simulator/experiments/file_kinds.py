@@ -79,7 +79,8 @@ class FileKind:
     name : str
         The kind (``"sweep"``).
     markers : frozenset of str
-        Top-level keys found only in files of this kind (any one of them marks it).
+        Top-level keys that tell this kind from the kinds registered before it (any one
+        of them marks it; see :func:`detect_file_kind`).
     check : callable
         ``check(path, options, with_city) -> FileCheck``.
     model : pydantic model class, optional
@@ -148,11 +149,13 @@ def file_json_schema(kind: str) -> dict[str, Any]:
 
 
 def detect_file_kind(data: Mapping[str, Any]) -> str:
-    """The kind whose marker keys the file's top-level keys hold most of; ``"scenario"`` when none.
+    """The most recently registered kind any of whose marker keys the file has; ``"scenario"`` when none.
 
-    A tie goes to the kind registered last, so that a more specific kind registered after
-    the built-in ones (a calibration file that, like a sweep, names a ``scenario`` and its
-    ``parameters``) wins with one marker more of its own.
+    Kinds registered later are the more specific ones: a calibration file names a
+    ``scenario`` and its ``parameters`` as a sweep does, but only a calibration has
+    ``observed`` targets; an optimisation names a ``base`` as a comparison does, but only
+    an optimisation has ``candidates``. So each kind's markers are the keys that tell it
+    from the kinds registered before it.
 
     Parameters
     ----------
@@ -160,12 +163,10 @@ def detect_file_kind(data: Mapping[str, Any]) -> str:
         The parsed file (its top-level table).
     """
     keys = set(data) if isinstance(data, Mapping) else set()
-    best, best_count = "scenario", 0
-    for kind in FILE_KINDS.values():
-        count = len(kind.markers & keys)
-        if count and count >= best_count:
-            best, best_count = kind.name, count
-    return best
+    for kind in reversed(FILE_KINDS.values()):
+        if kind.markers & keys:
+            return kind.name
+    return "scenario"
 
 
 def check_file(path: str | Path, options: RunOptions | None = None, *, with_city: bool = True) -> FileCheck:
@@ -370,7 +371,7 @@ register_file_kind(
 register_file_kind(
     FileKind(
         "calibration",
-        frozenset({"scenario", "parameters", "observed", "method"}),
+        frozenset({"observed", "method"}),
         _check_calibration,
         CalibrationSpec,
         "A calibration file: a base scenario, the parameters to fit with their priors, observed targets, method.",
@@ -379,7 +380,7 @@ register_file_kind(
 register_file_kind(
     FileKind(
         "optimisation",
-        frozenset({"base", "candidates", "budget", "objective", "constraints", "search"}),
+        frozenset({"candidates", "budget", "objective", "constraints", "search"}),
         _check_optimisation,
         OptimisationFile,
         "An optimisation file: a base scenario, candidate sites, budget, objective and constraints.",
