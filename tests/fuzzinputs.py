@@ -267,16 +267,17 @@ def mutated_document(draw: st.DrawFn, document: dict[str, Any], extra_paths: lis
         paths = key_paths(document) + extra_paths
         if edit == "replace" and paths:
             path = draw(st.sampled_from(paths))
-            set_at(document, path, draw(substitute_for(_value_at(document, path))))
+            # copies: a drawn dict or list may be a shared constant that a later edit would change
+            set_at(document, path, copy_document(draw(substitute_for(_value_at(document, path)))))
         elif edit == "delete" and paths:
             delete_at(document, draw(st.sampled_from(paths)))
         elif edit == "unknown":
             table = get_at(document, draw(st.sampled_from(tables_of(document))))
             key = draw(st.sampled_from(["colour", "adstok_half_life_days", "Stores", "id ", "", "\ufeffname"]))
             if isinstance(table, dict):
-                table[key] = draw(SUBSTITUTES)
+                table[key] = copy_document(draw(SUBSTITUTES))
         elif edit == "wrong_root" and draw(st.integers(0, 9)) == 0:
-            return draw(SUBSTITUTES)
+            return copy_document(draw(SUBSTITUTES))
     return document
 
 
