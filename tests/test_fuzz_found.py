@@ -55,3 +55,21 @@ def test_a_city_bundle_name_too_long_for_the_system_is_one_line(tmp_path):
     (tmp_path / "long.toml").write_text(f'[city]\nbundle = "{"x" * 5000}.gpkg"\n', encoding="utf-8")
     result = runner.invoke(COMMAND, ["validate", str(tmp_path / "long.toml")])
     assert "File name too long" in one_error_line(result)
+
+
+@pytest.mark.parametrize("where", ["scenario", "comparison"])
+def test_a_blank_stores_file_name_is_one_line_naming_the_key(tmp_path, tiny_city_path, where):
+    """Found by the 10,000-input fuzz: ``stores_file = " "`` was silently ignored (scenario) or named no file (comparison)."""
+    scenario = tmp_path / "scenario.toml"
+    plan = '[plan]\nstores_file = " "\n' if where == "scenario" else '[plan]\nstores = [{id = "A", mall = "M1"}]\n'
+    scenario.write_text(f'[city]\nbundle = "{tiny_city_path.as_posix()}"\n{plan}', encoding="utf-8")
+    target = scenario
+    if where == "comparison":
+        target = tmp_path / "comparison.toml"
+        target.write_text(
+            'base = "scenario.toml"\nplans = [{name = "a", use_base_plan = true}, {name = "b", stores_file = " "}]\n',
+            encoding="utf-8",
+        )
+    key = "plan.stores_file" if where == "scenario" else "plans[1].stores_file"
+    line = one_error_line(runner.invoke(COMMAND, ["validate", str(target)]))
+    assert target.name in line and key in line and "blank" in line, line

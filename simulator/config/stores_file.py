@@ -291,7 +291,9 @@ def _merge_sites_file(
     if not isinstance(table, Mapping):
         return data, []
     sites_file = table.get(file_key)
-    if not isinstance(sites_file, str) or not sites_file.strip():
+    if isinstance(sites_file, str) and not sites_file.strip():
+        return data, [f"{source_name}: {section}.{file_key}: the file name is blank"]
+    if not isinstance(sites_file, str):
         return data, []
     file_crs = table.get(crs_key)
     if file_crs is not None:

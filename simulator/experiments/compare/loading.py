@@ -72,7 +72,9 @@ def _plan_scenario(
     if entry.stores is not None:
         labelled += [(f"{where}.stores[{i}]", store.model_dump()) for i, store in enumerate(entry.stores)]
     problems: list[str] = []
-    if entry.stores_file is not None:
+    if entry.stores_file is not None and not entry.stores_file.strip():
+        problems.append(f"{source}: {where}.stores_file: the file name is blank")
+    elif entry.stores_file is not None:
         from_file, file_problems = _file_stores(entry, folder)
         labelled += from_file
         problems += file_problems
