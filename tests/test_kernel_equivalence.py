@@ -76,8 +76,9 @@ def kernel_scenario(city_path):
 def run_kpis(model: FootprintModel, kernel, rate_factor: float = 1.0, trust_shift: float = 0.0) -> dict[str, float]:
     """Run a model with the given kernel (optionally mutated); its totals, daily means and store totals."""
     model.consumers.kernel = kernel
-    model.exposure.rate_weekday[:] *= rate_factor
-    model.exposure.rate_weekend[:] *= rate_factor
+    for rates in (model.exposure.rate_weekday, model.exposure.rate_weekend):
+        rates.flags.writeable = True  # the model's inputs are read-only; this test mutates them on purpose
+        rates[:] *= rate_factor
     model.consumers.base_trust_shift += trust_shift
     model.run()
     model.release()
