@@ -77,7 +77,7 @@ def _plan_scenario(
     elif entry.stores_file is not None:
         from_file, file_problems = _file_stores(entry, folder)
         labelled += from_file
-        problems += file_problems
+        problems += [f"{source}: {where}.stores_file: {problem}" for problem in file_problems]
     first_seen: dict[str, str] = {}
     for label, store in labelled:
         if store["id"] in first_seen:
